@@ -1,0 +1,154 @@
+"""`kb build`: content → store, index and model, built beside what is live and swapped in at the end.
+
+Every build writes a new generation folder (index/gen-*/) and only then points index/CURRENT at it
+with an atomic rename, so a failed or killed build leaves the serving generation untouched. Unchanged
+documents are carried over by hard links; only files whose content hash changed are re-indexed.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tqdm import tqdm
+
+from .config import Settings
+from .documents import Document, Problem
+from .loader import load_content
+from .search import analysis as analysis_mod
+from .search.engine import write_index
+from .store import Store
+
+SCHEMA_VERSION = "1"
+KEEP_GENERATIONS = 2
+
+
+class BuildError(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__(f"{len(problems)} 个内容问题，未构建：\n" + "\n".join(map(str, problems)))
+
+
+@dataclass
+class BuildReport:
+    generation: str | None
+    documents: int
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    full: bool = False
+    seconds: float = 0.0
+
+
+def current_generation(settings: Settings) -> Path | None:
+    pointer = settings.index_root / "CURRENT"
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    path = settings.index_root / name
+    return path if name and path.is_dir() else None
+
+
+def read_meta(generation: Path | None) -> dict:
+    if generation is None:
+        return {}
+    try:
+        return json.loads((generation / "meta.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@contextmanager
+def build_lock(settings: Settings):
+    """One build at a time per instance folder (the file watcher and a manual build may overlap)."""
+    settings.ensure()
+    with open(settings.home / "build.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def build(
+    settings: Settings,
+    progress: bool = False,
+    full: bool = False,
+    documents: dict[str, Document] | None = None,
+    procs: int = 1,
+    on_document: Callable[[Document], None] | None = None,
+) -> BuildReport:
+    started = time.perf_counter()
+    if documents is None:
+        content = load_content(settings.content_dirs)
+        if content.problems:
+            raise BuildError(content.problems)
+        documents = content.documents
+    with build_lock(settings):
+        analysis = analysis_mod.configure(settings.cache_dir)
+        live = current_generation(settings)
+        meta = read_meta(live)
+        fingerprint = f"{SCHEMA_VERSION}:{analysis.fingerprint}"
+        incremental = bool(live) and not full and meta.get("fingerprint") == fingerprint
+        old_hashes: dict[str, str] = meta.get("hashes", {}) if incremental else {}
+        changed = [d for d in documents.values() if old_hashes.get(d.id) != d.content_hash]
+        removed = sorted(set(old_hashes) - set(documents))
+        store = Store(settings.database_url)
+        try:
+            if incremental and not changed and not removed:
+                store.sync(documents.values())
+                return BuildReport(live.name, len(documents), seconds=time.perf_counter() - started)
+
+            name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 100000:05d}"
+            generation = settings.index_root / name
+            try:
+                bar = tqdm(total=len(changed), desc="索引", unit="篇", disable=not progress, leave=False)
+
+                def tick(doc: Document) -> None:
+                    bar.update(1)
+                    if on_document:
+                        on_document(doc)
+
+                write_index(generation / "index", changed, removed,
+                            base=(live / "index") if incremental else None, on_document=tick, procs=procs)
+                bar.close()
+                from .recommend.model import build_model
+
+                build_model(list(documents.values()), generation / "model")
+                _atomic_write(
+                    generation / "meta.json",
+                    json.dumps({"fingerprint": fingerprint, "built_at": time.time(),
+                                "hashes": {d.id: d.content_hash for d in documents.values()}}, ensure_ascii=False),
+                )
+                store.sync(documents.values())
+            except BaseException:
+                shutil.rmtree(generation, ignore_errors=True)
+                raise
+            _atomic_write(settings.index_root / "CURRENT", name)
+            _remove_old_generations(settings, keep={name, live.name if live else ""})
+            return BuildReport(name, len(documents), [d.id for d in changed], removed, not incremental,
+                               time.perf_counter() - started)
+        finally:
+            store.dispose()
+
+
+def _remove_old_generations(settings: Settings, keep: set[str]) -> None:
+    generations = sorted((p for p in settings.index_root.glob("gen-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    stale = [p for p in generations if p.name not in keep][: max(0, len(generations) - KEEP_GENERATIONS)]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,159 @@
+"""The `kb` command: thin wrappers that parse options and call the library."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from .config import load_settings
+from .taxonomy import UnknownSector, load_taxonomy
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"错误：{message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kb")
+def main() -> None:
+    """清洁生产技术知识库：检索技术目录、审核案例与评价指标体系。
+
+    运行状态保存在实例目录（默认 ./instance，环境变量 KB_HOME 可改）。
+    """
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+def check(path: Path | None) -> None:
+    """校验内容文件，报告全部问题（路径:行号: 字段: 问题）。"""
+    from .checks import cross_check
+    from .loader import load_content, load_file
+
+    settings = load_settings()
+    taxonomy = load_taxonomy()
+    if path is not None and path.is_file():
+        doc, problems = load_file(path, taxonomy)
+        if doc is not None:
+            everything = load_content(settings.content_dirs, taxonomy).documents
+            everything[doc.id] = doc
+            problems = [p for p in cross_check(everything) if Path(p.path).resolve() == path.resolve()]
+        files, documents = 1, ([doc] if doc else [])
+    else:
+        content = load_content([path] if path else settings.content_dirs, taxonomy)
+        problems, files, documents = content.problems, content.files, list(content.documents.values())
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"共 {len(problems)} 个问题，涉及 {len({p.path for p in problems})} 个文件。", err=True)
+        sys.exit(1)
+    counts = {t: sum(1 for d in documents if d.type == t) for t in ("technology", "case", "spec")}
+    click.echo(f"检查通过：{files} 个文件（技术 {counts['technology']}，案例 {counts['case']}，标准 {counts['spec']}）。")
+
+
+@main.command()
+@click.option("--full", is_flag=True, help="忽略增量，全部重建。")
+def build(full: bool) -> None:
+    """把内容载入数据库并建立索引（原子替换；按内容哈希增量）。"""
+    from .build import BuildError, build as run_build
+
+    settings = load_settings()
+    try:
+        report = run_build(settings, progress=True, full=full)
+    except BuildError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem))
+        _fail(f"内容有 {len(exc.problems)} 个问题，未构建；正在使用的索引和数据库保持不变。", 1)
+    kind = "全量" if report.full else "增量"
+    click.echo(
+        f"构建完成（{kind}）：{report.documents} 篇文档，重新索引 {len(report.changed)} 篇，删除 {len(report.removed)} 篇，"
+        f"用时 {report.seconds:.1f} 秒。实例目录：{settings.home}"
+    )
+
+
+def _open_kb():
+    from .knowledge import KnowledgeBase
+
+    kb = KnowledgeBase(load_settings())
+    if not kb.is_built():
+        click.echo("知识库尚未构建，正在构建……", err=True)
+        from .build import BuildError
+
+        try:
+            kb.build(progress=True)
+        except BuildError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            _fail("内容有问题，无法构建。", 1)
+    return kb
+
+
+_MARK_OPEN = re.compile(r"<mark[^>]*>")
+
+
+def _terminal_snippet(snippet: str, color: bool) -> str:
+    import html
+
+    start, end = ("\x1b[1;31m", "\x1b[0m") if color else ("【", "】")
+    return html.unescape(_MARK_OPEN.sub(start, snippet).replace("</mark>", end))
+
+
+@main.command()
+@click.argument("query")
+@click.option("--sector", help="行业名或别名，如 水泥、印染。")
+@click.option("--type", "doc_type", type=click.Choice(["technology", "case", "spec"]), help="文档类型。")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON。")
+def search(query: str, sector: str | None, doc_type: str | None, limit: int, as_json: bool) -> None:
+    """中文检索：同义词扩展、繁简转换、高亮摘要。"""
+    from .search.engine import SearchRequest
+
+    sectors = []
+    if sector:
+        try:
+            sectors = [load_taxonomy().resolve(sector)]
+        except UnknownSector as exc:
+            _fail(str(exc))
+    kb = _open_kb()
+    response = kb.search(SearchRequest(text=query, sectors=sectors, types=[doc_type] if doc_type else [], per_page=limit))
+    if as_json:
+        _echo_json(search_json(response))
+        return
+    if not response.hits:
+        click.echo(f"没有找到与「{query}」相关的内容。")
+        if response.synonyms:
+            tried = "；".join(f"{w} → {'、'.join(s)}" for w, s in response.synonyms.items())
+            click.echo(f"已尝试同义词：{tried}")
+        return
+    note = "" if response.matched_all_words else "（没有同时包含全部词语的结果，以下为包含部分词语的结果）"
+    click.echo(f"共 {response.total} 条结果{note}：\n")
+    color = sys.stdout.isatty()
+    for rank, hit in enumerate(response.hits, 1):
+        click.echo(f"{rank}. {hit.title}  [{TYPE_NAMES[hit.type]} · {'、'.join(hit.sectors)}]  {hit.id}  得分 {hit.score:.2f}")
+        click.echo(f"   {_terminal_snippet(hit.snippet, color)}\n")
+
+
+TYPE_NAMES = {"technology": "技术", "case": "案例", "spec": "标准"}
+
+
+def search_json(response) -> dict:
+    """The shape `kb search --json` prints and `/api/search` extends."""
+    return {
+        "query": response.query,
+        "total": response.total,
+        "results": [
+            {k: getattr(h, k) for k in ("id", "type", "title", "sectors", "summary", "snippet", "score")}
+            for h in response.hits
+        ],
+    }
+
+
+if __name__ == "__main__":
+    main()

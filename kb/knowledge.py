@@ -1,0 +1,96 @@
+"""The built knowledge base as one object: store, the live index generation and the recommender.
+
+The web app keeps one per process; it re-opens the searcher only when a build has swapped in a new
+generation (a stat of index/CURRENT per call), so no request reloads jieba or the index.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from .build import BuildReport, build, current_generation
+from .config import Settings
+from .search import analysis as analysis_mod
+from .search.engine import SearchRequest, SearchResponse, Searcher, open_searcher
+from .store import Store
+from .taxonomy import Taxonomy, load_taxonomy
+
+
+class NotBuilt(RuntimeError):
+    pass
+
+
+class KnowledgeBase:
+    def __init__(self, settings: Settings):
+        self.settings = settings.ensure()
+        self.taxonomy: Taxonomy = load_taxonomy()
+        self.analysis = analysis_mod.configure(settings.cache_dir)
+        self.store = Store(settings.database_url)
+        self._lock = threading.Lock()
+        self._generation: Path | None = None
+        self._searcher: Searcher | None = None
+        self._recommender = None
+
+    # -- generations -------------------------------------------------------------------------
+    def is_built(self) -> bool:
+        return current_generation(self.settings) is not None
+
+    def build(self, **kwargs) -> BuildReport:
+        report = build(self.settings, **kwargs)
+        self.refresh()
+        return report
+
+    def ensure_built(self, progress: bool = False) -> BuildReport | None:
+        if self.is_built():
+            return None
+        return self.build(progress=progress)
+
+    def refresh(self) -> Path:
+        generation = current_generation(self.settings)
+        if generation is None:
+            raise NotBuilt("知识库尚未构建：请先运行 kb build")
+        if generation != self._generation:
+            with self._lock:
+                if generation != self._generation:
+                    old = self._searcher
+                    self._searcher = open_searcher(generation / "index")
+                    self._recommender = None
+                    self._generation = generation
+                    if old is not None:
+                        # Requests still using the old searcher keep their open files (unlinked
+                        # files stay readable); closing here would break them, so let GC do it.
+                        pass
+        return generation
+
+    @property
+    def generation(self) -> Path:
+        return self.refresh()
+
+    # -- queries -----------------------------------------------------------------------------
+    def search(self, request: SearchRequest) -> SearchResponse:
+        self.refresh()
+        return self._searcher.search(request)
+
+    def recommender(self):
+        generation = self.refresh()
+        if self._recommender is None:
+            from .recommend.recommender import Recommender
+
+            with self._lock:
+                if self._recommender is None:
+                    self._recommender = Recommender(generation / "model", self)
+        return self._recommender
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        row = self.store.get(doc_id)
+        if row is None:
+            return None
+        data = row.as_dict()
+        data["body_markdown"] = row.body
+        return data
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+        self.store.dispose()

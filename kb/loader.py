@@ -1,0 +1,169 @@
+"""The one loader of content: Markdown files → validated Documents, or located Problems."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .documents import Document, Problem
+from .frontmatter import FrontMatterError, parse
+from .schemas import REQUIRED_SECTIONS, SCHEMAS
+from .taxonomy import Taxonomy, load_taxonomy
+
+FOLDER_TYPES = {"technologies": "technology", "cases": "case", "specs": "spec"}
+
+_UNION_BRANCHES = ("int", "float", "str", "bool")
+_MESSAGES = {
+    "missing": "缺少必填字段",
+    "extra_forbidden": "未知字段（拼写错误？见 CONTENT.md）",
+    "string_pattern_mismatch": "格式不对",
+    "string_too_short": "内容太短或为空",
+    "string_too_long": "内容太长",
+    "too_short": "至少需要一项",
+    "int_parsing": "必须是整数",
+    "int_type": "必须是整数",
+    "float_parsing": "必须是数字",
+    "bool_parsing": "必须是 true 或 false",
+    "list_type": "必须是列表",
+    "dict_type": "必须是键值映射",
+    "model_type": "必须是键值映射",
+    "string_type": "必须是文字",
+}
+
+
+@dataclass
+class ContentSet:
+    documents: dict[str, Document] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    files: int = 0
+
+
+def content_files(root: Path) -> list[Path]:
+    return sorted(p for folder in FOLDER_TYPES for p in (root / folder).glob("*.md")) if root.is_dir() else []
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def load_text(text: str, path: Path, taxonomy: Taxonomy, expected_type: str | None = None) -> tuple[Document | None, list[Problem]]:
+    """Validate one document's text; the path is used for messages and the id-equals-filename rule."""
+    shown = display_path(path)
+    problems: list[Problem] = []
+
+    def problem(line: int, field_name: str, message: str) -> None:
+        problems.append(Problem(shown, line, field_name, message))
+
+    try:
+        parsed = parse(text)
+    except FrontMatterError as exc:
+        return None, [Problem(shown, exc.line, exc.field, exc.message)]
+
+    data = parsed.data
+    doc_type = data.get("type")
+    if doc_type not in SCHEMAS:
+        problem(parsed.line_of(("type",)), "type", f"type 必须是 technology、case 或 spec 之一，而不是「{doc_type}」")
+        return None, problems
+    if expected_type and doc_type != expected_type:
+        problem(parsed.line_of(("type",)), "type", f"此目录下的文件 type 应为 {expected_type}")
+
+    try:
+        model = SCHEMAS[doc_type].model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            raw_loc = tuple(err["loc"])
+            # Union members produce one error each; the field is what matters to the editor.
+            loc = tuple(p for p in raw_loc if not (isinstance(p, str) and p in _UNION_BRANCHES))
+            name = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
+            message = _MESSAGES.get(err["type"], err["msg"])
+            if loc != raw_loc:
+                message = "取值类型不对：应为数字或文字"
+            if err["type"] == "literal_error":
+                message = "取值必须是：" + err["ctx"]["expected"].replace("'", "")
+            elif err["type"] == "string_pattern_mismatch" and loc and loc[-1] == "id":
+                message = "id 只能用小写字母、数字和连字符（2–100 个字符）"
+            elif err["type"] == "string_pattern_mismatch" and loc and loc[-1] == "url":
+                message = "url 必须以 http:// 或 https:// 开头"
+            problem(parsed.line_of(loc), name or "front matter", message)
+        # report each field once even when several union branches failed
+        seen: set[tuple] = set()
+        problems = [p for p in problems if (p.line, p.field) not in seen and not seen.add((p.line, p.field))]
+        return None, problems
+
+    stem = path.stem
+    if model.id != stem:
+        problem(parsed.line_of(("id",)), "id", f"id「{model.id}」必须与文件名「{stem}」一致")
+
+    sectors: list[str] = []
+    for i, name in enumerate(model.sectors):
+        canonical = taxonomy.try_resolve(name)
+        if canonical is None:
+            problem(parsed.line_of(("sectors", i)), "sectors", f"未知行业「{name}」；可选：{'、'.join(taxonomy.names)}")
+        elif canonical not in sectors:
+            sectors.append(canonical)
+
+    headings = set(re.findall(r"^##\s*(.+?)\s*$", parsed.body, re.M))
+    for heading in REQUIRED_SECTIONS[doc_type]:
+        if heading not in headings:
+            problem(parsed.body_line, "body", f"正文缺少小节「## {heading}」")
+
+    if problems:
+        return None, problems
+    meta = model.model_dump(mode="json", exclude_none=True)
+    meta["sectors"] = sectors
+    return (
+        Document(
+            id=model.id,
+            type=doc_type,
+            title=model.title,
+            sectors=sectors,
+            meta=meta,
+            body=parsed.body.strip() + "\n",
+            path=str(path),
+            content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            lines={str(k): parsed.line_of((k,)) for k in data},
+        ),
+        [],
+    )
+
+
+def load_file(path: Path, taxonomy: Taxonomy) -> tuple[Document | None, list[Problem]]:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        return None, [Problem(display_path(path), line, "file", "文件必须是 UTF-8 编码")]
+    return load_text(text, path, taxonomy, FOLDER_TYPES.get(path.parent.name))
+
+
+def load_content(roots: list[Path] | tuple[Path, ...], taxonomy: Taxonomy | None = None) -> ContentSet:
+    """Load every root in order; a later root's document replaces an earlier one with the same id
+    (the editable folder can correct a bundled entry), but one root may not hold an id twice."""
+    from .checks import cross_check
+
+    taxonomy = taxonomy or load_taxonomy()
+    result = ContentSet()
+    for root in roots:
+        seen_here: dict[str, Document] = {}
+        for path in content_files(Path(root)):
+            result.files += 1
+            doc, problems = load_file(path, taxonomy)
+            result.problems.extend(problems)
+            if doc is None:
+                continue
+            if doc.id in seen_here:
+                result.problems.append(
+                    Problem(display_path(path), doc.lines.get("id", 2), "id",
+                            f"id「{doc.id}」重复：已在 {display_path(Path(seen_here[doc.id].path))} 中使用")
+                )
+                continue
+            seen_here[doc.id] = doc
+            result.documents[doc.id] = doc
+    result.problems.extend(cross_check(result.documents))
+    return result

@@ -1,0 +1,136 @@
+"""Front-matter schemas of the three document types.
+
+Strict on purpose (unknown fields are errors): a typo such as `sector:` for `sectors:` must fail
+`kb check` instead of silently dropping the sector filter of an entry.
+"""
+from __future__ import annotations
+
+import re
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,99}$"
+ID_RE = re.compile(ID_PATTERN)
+
+CATEGORIES = ("节能", "节水", "减污", "降碳", "资源综合利用", "源头替代", "过程控制", "末端治理")
+SOURCE_KINDS = ("目录", "标准", "案例报道", "文献", "工程实践")
+COST_CLASSES = ("无/低费", "中/高费")
+AUDIT_KINDS = ("强制性", "自愿性", "未说明")
+DIRECTIONS = ("≤", "≥", "定性")
+
+Number = Union[int, float]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _as_list(value):
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+class Source(Strict):
+    kind: Literal["目录", "标准", "案例报道", "文献", "工程实践"]
+    title: str = Field(min_length=2)
+    issuer: str = Field(min_length=2)
+    year: int = Field(ge=1949, le=2100)
+    number: str | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+
+
+class Benefit(Strict):
+    indicator: str = Field(min_length=1)
+    value: Number | str
+    unit: str = ""
+    basis: str | None = None
+
+
+class Common(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = Field(min_length=2, max_length=120)
+    sectors: list[str] = Field(min_length=1)
+    tags: list[str] = Field(default_factory=list)
+    source: Source
+
+    _as_list_sectors = field_validator("sectors", "tags", mode="before")(_as_list)
+
+
+class Technology(Common):
+    type: Literal["technology"]
+    category: Literal["节能", "节水", "减污", "降碳", "资源综合利用", "源头替代", "过程控制", "末端治理"]
+    tags: list[str] = Field(min_length=1)
+    process: str = Field(min_length=1)
+    summary: str = Field(min_length=10, max_length=300)
+    benefits: list[Benefit] = Field(default_factory=list)
+    investment: str | None = None
+    investment_wan: Number | None = Field(default=None, ge=0)
+    payback: str | None = None
+    payback_years: Number | None = Field(default=None, ge=0)
+    maturity: str | None = None
+    applicability: str = Field(min_length=2)
+
+    _str_fields = field_validator("investment", "payback", mode="before")(
+        lambda v: str(v) if isinstance(v, (int, float)) else v
+    )
+
+
+class Option(Strict):
+    name: str = Field(min_length=2)
+    cost_class: Literal["无/低费", "中/高费"]
+    investment_wan: Number | None = Field(default=None, ge=0)
+    benefits: str | None = None
+    count: int | None = Field(default=None, ge=1)
+
+
+class Case(Common):
+    type: Literal["case"]
+    region: str = Field(min_length=2)
+    year: int = Field(ge=1990, le=2100)
+    audit: Literal["强制性", "自愿性", "未说明"]
+    enterprise: str = Field(min_length=2)
+    problems: list[str] = Field(min_length=1)
+    options: list[Option] = Field(min_length=1)
+    technologies: list[str] = Field(min_length=1)
+    results: list[str] = Field(min_length=1)
+    investment_wan: Number | None = Field(default=None, ge=0)
+    outcome: str | None = None
+    summary: str | None = Field(default=None, max_length=300)
+
+    _as_list_results = field_validator("results", "problems", mode="before")(_as_list)
+
+
+class Indicator(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")
+    name: str = Field(min_length=2)
+    unit: str | None = None
+    direction: Literal["≤", "≥", "定性"]
+    level_1: Number | str | None = None
+    level_2: Number | str | None = None
+    level_3: Number | str | None = None
+    weight: Number | str | None = None      # some systems state "0.8/n" (n = metals plated)
+    group: str | None = None
+    group_weight: Number | None = Field(default=None, ge=0, le=100)
+    limiting: bool = False
+    note: str | None = None
+
+
+class Spec(Common):
+    type: Literal["spec"]
+    standard: str = Field(min_length=4)
+    number: str | None = None
+    indicators: list[Indicator] = Field(min_length=1)
+    levels: dict[int, Number] | None = None
+    summary: str | None = Field(default=None, max_length=300)
+
+
+SCHEMAS: dict[str, type[Common]] = {"technology": Technology, "case": Case, "spec": Spec}
+
+# Body sections each type must have (as `## ` headings); the others in CONTENT.md are recommended.
+REQUIRED_SECTIONS: dict[str, tuple[str, ...]] = {
+    "technology": ("技术原理", "适用范围", "参考"),
+    "case": ("企业概况", "审核发现", "方案实施", "成效"),
+    "spec": ("适用范围",),
+}

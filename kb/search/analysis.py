@@ -1,0 +1,150 @@
+"""Text → tokens, shared by the index, the query side and the recommender.
+
+One jieba tokenizer per process, loaded with the glossary and the sector vocabulary, its dictionary
+cache kept in the instance folder; traditional characters folded to simplified and Latin
+abbreviations lower-cased before segmentation, with character offsets preserved for highlighting.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator
+
+import jieba
+import opencc
+
+from ..glossary import Glossary, load_glossary
+from ..taxonomy import Taxonomy, load_taxonomy
+
+jieba.setLogLevel(logging.WARNING)
+
+STOPWORDS = frozenset(
+    "的 了 和 与 及 或 在 是 对 等 为 将 把 被 也 就 都 而 其 之 以 于 由 从 向 并 且 中 上 下 个 一 一种 一些 "
+    "这 那 该 此 各 每 可 能 会 要 已 以及 及其 进行 通过 可以 其中 所 并且 以上 以下 如 若".split()
+)
+# Words enterprises type around the real question ("印染废水怎么处理") that carry no topic.
+QUERY_STOPWORDS = STOPWORDS | frozenset(
+    "怎么 怎样 如何 什么 哪些 哪个 哪种 有没有 有无 吗 呢 啊 吧 请问 推荐 一下 求 想 我们 我 我司 公司 需要 "
+    "问题 办法 方法 措施 解决 相关 关于 有关 好 最好 and or not".split()
+)
+_WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
+_LATIN_RUN = re.compile(r"[a-z][a-z0-9.+]*[a-z0-9]|[a-z]|\d+(?:\.\d+)?")
+
+_t2s = opencc.OpenCC("t2s")
+
+
+def normalize(text: str) -> str:
+    """Fold width and traditional characters without changing the length, so offsets stay valid."""
+    chars = []
+    for ch in text:
+        folded = unicodedata.normalize("NFKC", ch)
+        chars.append(folded if len(folded) == 1 else ch)
+    folded_text = "".join(chars)
+    simplified = _t2s.convert(folded_text)
+    return simplified if len(simplified) == len(folded_text) else folded_text
+
+
+class Analysis:
+    def __init__(self, glossary: Glossary, taxonomy: Taxonomy, cache_dir: Path | None = None):
+        self.glossary = glossary
+        self.taxonomy = taxonomy
+        self.cache_dir = cache_dir
+        self._lock = threading.Lock()
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return self.glossary.fingerprint() + "-" + str(len(self.taxonomy.terms()))
+
+    @cached_property
+    def tokenizer(self) -> jieba.Tokenizer:
+        with self._lock:
+            tk = jieba.Tokenizer()
+            if self.cache_dir:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                tk.tmp_dir = str(self.cache_dir)
+            tk.initialize()
+            for word in {*self.glossary.all_words(), *self.taxonomy.terms()}:
+                word = normalize(word).lower().strip()
+                if word and not any(c.isspace() for c in word):
+                    tk.add_word(word)
+            return tk
+
+    def _segments(self, text: str) -> Iterator[tuple[str, int, int]]:
+        norm = normalize(text).lower()
+        yield from self.tokenizer.tokenize(norm, mode="default", HMM=False)
+
+    def _inner(self, word: str) -> Iterator[tuple[int, int]]:
+        """Spans of dictionary words and Latin/number runs strictly inside word.
+
+        jieba's own search mode only looks at 2- and 3-character pieces; domain compounds such as
+        清洁生产审核 hide 4-character words (清洁生产) that must be findable on their own.
+        """
+        n = len(word)
+        freq = self.tokenizer.FREQ
+        for i in range(n):
+            for j in range(i + 2, min(n, i + 8) + 1):
+                if (i, j) != (0, n) and freq.get(word[i:j]):
+                    yield i, j
+        for m in _LATIN_RUN.finditer(word):
+            if m.span() != (0, n):
+                yield m.span()
+
+    def index_tokens(self, text: str) -> Iterator[tuple[str, int, int]]:
+        """Whole words plus the dictionary words inside them, with character offsets."""
+        for word, start, end in self._segments(text):
+            if word in STOPWORDS or not _WORDLIKE.search(word):
+                continue
+            yield word, start, end
+            if len(word) > 2:
+                for i, j in self._inner(word):
+                    yield word[i:j], start + i, start + j
+
+    def query_tokens(self, text: str) -> list[str]:
+        """Precise segmentation of what the user typed, without filler words, in order, once each."""
+        seen: list[str] = []
+        for word, _, _ in self._segments(text):
+            if word not in QUERY_STOPWORDS and _WORDLIKE.search(word) and word not in seen:
+                seen.append(word)
+        return seen
+
+    def subwords(self, word: str) -> list[str]:
+        """A left-to-right cover of word by the longest inner words, e.g. 冷轧堆染色 → 冷轧堆, 染色."""
+        if word.isascii():
+            return []  # vocs is not voc + s
+        spans = set(self._inner(word))
+        cover, i = [], 0
+        while i < len(word):
+            j = max((e for s, e in spans if s == i), default=i + 1)
+            cover.append(word[i:j])
+            i = j
+        return cover if len(cover) > 1 else []
+
+    def synonyms(self, word: str) -> list[str]:
+        return [normalize(s).lower() for s in self.glossary.synonyms_of(word)]
+
+    def words(self, text: str) -> list[str]:
+        """Flat token list for the recommender (search mode, same dictionary)."""
+        return [w for w, _, _ in self.index_tokens(text)]
+
+
+_current: Analysis | None = None
+_current_lock = threading.Lock()
+
+
+def configure(cache_dir: Path | None = None, glossary: Glossary | None = None, taxonomy: Taxonomy | None = None) -> Analysis:
+    """Set up (once per process, or again when the glossary changes) the shared analysis."""
+    global _current
+    glossary = glossary or load_glossary()
+    taxonomy = taxonomy or load_taxonomy()
+    with _current_lock:
+        if _current is None or _current.glossary != glossary or (cache_dir and _current.cache_dir != cache_dir):
+            _current = Analysis(glossary, taxonomy, cache_dir)
+        return _current
+
+
+def current() -> Analysis:
+    return _current or configure()

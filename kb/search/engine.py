@@ -1,0 +1,75 @@
+"""The small interface the rest of kb uses to search; the only module that names the engine.
+
+Replacing Whoosh means writing another `open_searcher` / `write_index` pair and changing this file.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+MAX_QUERY_CHARS = 500
+SORTS = ("relevance", "year")
+
+
+@dataclass
+class SearchRequest:
+    text: str
+    sectors: list[str] = field(default_factory=list)       # canonical names, any of them
+    types: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)          # all of them
+    sources: list[str] = field(default_factory=list)
+    years: list[int] = field(default_factory=list)
+    page: int = 1
+    per_page: int = 10
+    sort: str = "relevance"
+    highlight: bool = True
+
+
+@dataclass
+class Hit:
+    id: str
+    type: str
+    title: str
+    sectors: list[str]
+    summary: str
+    snippet: str
+    score: float
+    category: str | None = None
+    year: int | None = None
+    tags: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    total: int
+    page: int
+    per_page: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]]
+    words: list[str]
+    synonyms: dict[str, list[str]]
+    matched_all_words: bool
+
+
+class Searcher(Protocol):
+    def search(self, request: SearchRequest) -> SearchResponse: ...
+
+    def close(self) -> None: ...
+
+
+def open_searcher(index_dir: Path) -> Searcher:
+    from .searcher import WhooshSearcher
+
+    return WhooshSearcher(index_dir)
+
+
+def write_index(*args, **kwargs) -> None:
+    from .writer import write_index as whoosh_write_index
+
+    whoosh_write_index(*args, **kwargs)

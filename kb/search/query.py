@@ -1,0 +1,57 @@
+"""What the user typed → a Whoosh query, built from tokens rather than parsed as syntax.
+
+No query parser is involved, so quotes, brackets, colons, stars and AND/OR are just text and can
+never raise. Each query word may match itself, any of its glossary synonyms, or the words inside it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from whoosh import query as Q
+
+from .analysis import Analysis
+from .schema import FIELD_BOOSTS
+
+
+@dataclass
+class QueryPlan:
+    words: list[str]
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
+    groups: list[Q.Query] = field(default_factory=list)
+
+    def conjunction(self) -> Q.Query:
+        return Q.And(self.groups) if len(self.groups) > 1 else (self.groups[0] if self.groups else Q.NullQuery)
+
+    def disjunction(self) -> Q.Query:
+        return Q.Or(self.groups) if len(self.groups) > 1 else self.conjunction()
+
+
+def _term_anywhere(term: str, boost: float = 1.0) -> Q.Query:
+    return Q.Or([Q.Term(f, term, boost=w * boost) for f, w in FIELD_BOOSTS.items()])
+
+
+def _phrase_anywhere(analysis: Analysis, text: str, boost: float) -> Q.Query | None:
+    words = analysis.query_tokens(text) or [w for w, _, _ in analysis.index_tokens(text)]
+    if not words:
+        return None
+    if len(words) == 1:
+        return _term_anywhere(words[0], boost)
+    return Q.And([_term_anywhere(w, boost) for w in words])
+
+
+def plan_query(analysis: Analysis, text: str) -> QueryPlan:
+    plan = QueryPlan(words=analysis.query_tokens(text))
+    for word in plan.words:
+        alternatives: list[Q.Query] = [_term_anywhere(word)]
+        synonyms = analysis.synonyms(word)
+        if synonyms:
+            plan.synonyms[word] = synonyms
+        for synonym in synonyms:
+            alt = _phrase_anywhere(analysis, synonym, 0.9)
+            if alt is not None:
+                alternatives.append(alt)
+        parts = analysis.subwords(word)
+        if parts:
+            alternatives.append(Q.And([_term_anywhere(p, 0.6) for p in parts]))
+        plan.groups.append(Q.Or(alternatives) if len(alternatives) > 1 else alternatives[0])
+    return plan

@@ -1,0 +1,64 @@
+"""The index schema: which document fields are searchable, filterable, facetable and highlightable."""
+from __future__ import annotations
+
+from whoosh.analysis import Token, Tokenizer
+from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+
+from . import analysis
+
+# Query-time boosts: a match in the title outranks one in tags or summary, which outranks the body.
+FIELD_BOOSTS = {"title": 4.0, "tags_text": 2.5, "summary": 2.0, "process": 1.5, "body": 1.0}
+FACETS = ("type", "sector", "category", "tag", "source", "year")
+
+
+class JiebaTokenizer(Tokenizer):
+    """Whoosh tokenizer over the shared Analysis.
+
+    Whoosh pickles the schema into the index; this tokenizer pickles no state and finds the
+    process-wide Analysis when used, so the jieba dictionary is loaded once per process.
+    """
+
+    def __getstate__(self):
+        return {}
+
+    def __setstate__(self, state):
+        pass
+
+    def __eq__(self, other):
+        return isinstance(other, JiebaTokenizer)
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for pos, (word, start, end) in enumerate(analysis.current().index_tokens(value)):
+            token.text = word
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = word
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar = start_char + start
+                token.endchar = start_char + end
+            yield token
+
+
+def build_schema() -> Schema:
+    analyzer = JiebaTokenizer()
+    return Schema(
+        id=ID(stored=True, unique=True),
+        type=ID(stored=True),
+        title=TEXT(analyzer=analyzer, stored=True, chars=True, phrase=False),
+        summary=TEXT(analyzer=analyzer, stored=True, chars=True, phrase=False),
+        tags_text=TEXT(analyzer=analyzer, phrase=False),
+        process=TEXT(analyzer=analyzer, phrase=False),
+        body=TEXT(analyzer=analyzer, stored=True, chars=True, phrase=False),
+        sector=KEYWORD(stored=True, commas=True),
+        tag=KEYWORD(stored=True, commas=True),
+        category=ID(stored=True),
+        source=ID(stored=True),
+        source_kind=ID(stored=True),
+        year=NUMERIC(int, stored=True, sortable=True),
+        content_hash=STORED,
+    )

@@ -1,0 +1,90 @@
+"""Documents → index segments, full or incremental."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Callable, Iterable
+
+from whoosh import index as whoosh_index
+
+from ..documents import Document, plain_text
+from .schema import build_schema
+
+
+def index_fields(doc: Document) -> dict:
+    meta = doc.meta
+    body_parts = [plain_text(doc.body)]
+    if doc.type == "case":
+        body_parts += [meta.get("enterprise", ""), meta.get("region", ""), *meta.get("problems", []),
+                       *(o["name"] for o in meta.get("options", [])), *meta.get("results", [])]
+    if doc.type == "spec":
+        body_parts += [meta.get("standard", ""), meta.get("number", "")]
+        body_parts += [f"{i['name']} {i.get('group') or ''}" for i in meta.get("indicators", [])]
+    if doc.type == "technology":
+        body_parts += [meta.get("applicability", "")]
+        body_parts += [f"{b['indicator']} {b['value']}{b.get('unit', '')}" for b in meta.get("benefits", [])]
+    fields = {
+        "id": doc.id,
+        "type": doc.type,
+        "title": doc.title,
+        "summary": doc.summary,
+        "tags_text": " ".join(doc.tags + ([doc.category] if doc.category else [])),
+        "process": meta.get("process", ""),
+        "body": "\n".join(p for p in body_parts if p),
+        "sector": ",".join(doc.sectors),
+        "tag": ",".join(t.replace(",", " ") for t in doc.tags),
+        "category": doc.category or "",
+        "source": doc.source.get("title", ""),
+        "source_kind": doc.source.get("kind", ""),
+        "content_hash": doc.content_hash,
+    }
+    if doc.year:
+        fields["year"] = int(doc.year)
+    return fields
+
+
+def _clone(base: Path, target: Path) -> None:
+    """Hard-link the live segments into the new generation: Whoosh never rewrites a segment file,
+    it writes new ones, so the live index cannot be touched by the new generation's writer."""
+    target.mkdir(parents=True)
+    for entry in base.iterdir():
+        if entry.is_file() and not entry.name.endswith(".lock"):
+            try:
+                os.link(entry, target / entry.name)
+            except OSError:
+                shutil.copy2(entry, target / entry.name)
+
+
+def write_index(
+    target: Path,
+    changed: Iterable[Document],
+    removed: Iterable[str] = (),
+    base: Path | None = None,
+    on_document: Callable[[Document], None] | None = None,
+    procs: int = 1,
+) -> None:
+    """Write a new index at target: a copy of base with changes applied, or a fresh one."""
+    if base is not None:
+        _clone(base, target)
+        ix = whoosh_index.open_dir(str(target))
+        writer = ix.writer()
+        for doc_id in removed:
+            writer.delete_by_term("id", doc_id)
+        add = writer.update_document
+    else:
+        target.mkdir(parents=True)
+        ix = whoosh_index.create_in(str(target), build_schema())
+        writer = ix.writer(procs=procs, limitmb=256, multisegment=procs > 1) if procs > 1 else ix.writer()
+        add = writer.add_document
+    try:
+        for doc in changed:
+            add(**index_fields(doc))
+            if on_document:
+                on_document(doc)
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    finally:
+        ix.close()
