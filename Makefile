@@ -1,0 +1,34 @@
+# Two commands do everything on a fresh machine with only python3:
+#   make serve   build the bundled knowledge base and serve it at http://127.0.0.1:5000
+#   make test    run the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install build serve demo test bench clean
+
+$(BIN)/kb: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(BIN)/kb
+
+install: $(BIN)/kb
+
+build: install
+	$(BIN)/kb build
+
+serve: build
+	$(BIN)/kb serve --host 127.0.0.1 --port 5000
+
+demo: build
+	$(BIN)/kb search "印染废水回用"
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance

@@ -1,0 +1,98 @@
+"""`kb build`: atomic generations and incremental re-indexing by content hash."""
+from __future__ import annotations
+
+import pytest
+
+from kb.build import BuildError, build, current_generation
+from kb.knowledge import KnowledgeBase
+from kb.search.engine import SearchRequest
+from kb.store import Store
+
+from conftest import technology, write
+
+
+def test_incremental_build_reindexes_only_the_changed_file(kb, settings, content):
+    first = current_generation(settings)
+    path = content / "technologies" / "coking-cdq.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("省去湿法熄焦用水", "省去湿法熄焦用水和熄焦塔粉尘"), encoding="utf-8")
+    report = kb.build()
+    assert report.changed == ["coking-cdq"] and not report.full
+    assert current_generation(settings) != first
+    assert [h.id for h in kb.search(SearchRequest(text="熄焦塔")).hits] == ["coking-cdq"]
+    again = kb.build()
+    assert again.changed == [] and again.generation == current_generation(settings).name
+
+
+def test_removed_file_leaves_index_and_store(kb, settings, content):
+    (content / "technologies" / "plating-countercurrent-rinse.md").unlink()
+    report = kb.build()
+    assert report.removed == ["plating-countercurrent-rinse"]
+    assert kb.search(SearchRequest(text="逆流漂洗")).total == 0
+    assert kb.document("plating-countercurrent-rinse") is None
+
+
+def test_bad_content_fails_build_and_previous_index_keeps_answering(kb, settings, content):
+    live = current_generation(settings)
+    write(content, "technologies", "general-bad", technology("general-bad", "坏条目", sectors="[不存在]"))
+    with pytest.raises(BuildError) as err:
+        build(settings)
+    assert "general-bad.md:5: sectors" in str(err.value)
+    assert current_generation(settings) == live
+    assert kb.search(SearchRequest(text="干熄焦")).hits[0].id == "coking-cdq"
+
+
+def test_exception_midway_leaves_live_index_and_database_intact(kb, settings, content):
+    live = current_generation(settings)
+    before = Store(settings.database_url).get("coking-cdq").content_hash
+    path = content / "technologies" / "coking-cdq.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("干熄焦", "干法熄焦"), encoding="utf-8")
+
+    def explode(doc):
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        build(settings, on_document=explode)
+    assert current_generation(settings) == live
+    assert [p.name for p in settings.index_root.glob("gen-*")] == [live.name]
+    assert Store(settings.database_url).get("coking-cdq").content_hash == before
+    fresh = KnowledgeBase(settings)
+    assert fresh.search(SearchRequest(text="干熄焦")).hits[0].id == "coking-cdq"
+
+
+def test_killed_build_leaves_live_generation(kb, settings, tmp_path):
+    """A build killed with SIGKILL mid-way: the pointer still names a complete generation."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    live = current_generation(settings)
+    script = (
+        "import time, sys\n"
+        "from kb.config import load_settings\n"
+        "from kb.build import build\n"
+        f"s = load_settings({str(settings.home)!r}, bundled_content={str(settings.content_dirs[0])!r}, "
+        f"editable_content={str(settings.editable_content)!r})\n"
+        "build(s, full=True, on_document=lambda d: (print('indexing', flush=True), time.sleep(5)))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "indexing"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert current_generation(settings) == live
+    fresh = KnowledgeBase(settings)
+    assert fresh.search(SearchRequest(text="干熄焦")).hits[0].id == "coking-cdq"
+    # the next build cleans up the half-written generation and succeeds
+    fresh.build(full=True)
+    assert len(list(settings.index_root.glob("gen-*"))) <= 2
+
+
+def test_searcher_picks_up_a_new_generation_without_restart(kb, settings, content):
+    assert kb.search(SearchRequest(text="折流板")).total == 0
+    write(content, "technologies", "coking-tower-dust", technology(
+        "coking-tower-dust", "熄焦塔折流板除尘", sectors="[焦化]", process="熄焦",
+        summary="在湿法熄焦塔顶部设置折流板捕集熄焦蒸汽夹带的粉尘。"))
+    other = KnowledgeBase(settings)
+    other.build()
+    assert [h.id for h in kb.search(SearchRequest(text="折流板")).hits] == ["coking-tower-dust"]

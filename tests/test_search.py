@@ -1,0 +1,97 @@
+"""Build → search round trip: what an enterprise typing Chinese into the search box relies on."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from kb.cli import main
+from kb.search.analysis import current
+from kb.search.engine import SearchRequest
+
+
+def ids(kb, text, **kwargs):
+    return [h.id for h in kb.search(SearchRequest(text=text, **kwargs)).hits]
+
+
+def test_round_trip_finds_entry_by_title_word(kb):
+    assert ids(kb, "干熄焦")[0] == "coking-cdq"
+
+
+def test_synonym_vocs_finds_entry_that_only_says_chinese_name(kb):
+    # general-activated-carbon never writes "VOCs"; the glossary says VOCs = 挥发性有机物
+    assert "general-activated-carbon" in ids(kb, "VOCs")
+    assert "general-activated-carbon" in ids(kb, "vocs")  # Latin abbreviations match case-insensitively
+
+
+def test_synonym_cdq_finds_dry_quenching(kb):
+    response = kb.search(SearchRequest(text="CDQ"))
+    assert [h.id for h in response.hits] == ["coking-cdq"]
+    assert "干熄焦" in response.synonyms["cdq"]
+
+
+def test_traditional_characters_are_folded(kb):
+    assert ids(kb, "乾熄焦")[:1] == ids(kb, "干熄焦")[:1] == ["coking-cdq"]
+    assert ids(kb, "逆流漂洗")[0] == ids(kb, "逆流漂洗")[0] == "plating-countercurrent-rinse"
+    assert "building-cement-whr" in ids(kb, "餘熱發電")
+
+
+def test_dictionary_words_stay_whole():
+    words = current().query_tokens("清洁生产审核 挥发性有机物 干熄焦 中水回用")
+    assert words == ["清洁生产审核", "挥发性有机物", "干熄焦", "中水回用"]
+
+
+def test_highlight_marks_whole_words(kb):
+    hit = kb.search(SearchRequest(text="余热锅炉")).hits[0]
+    assert "<mark" in hit.snippet
+    marked = re.findall(r"<mark[^>]*>(.*?)</mark>", hit.snippet)
+    assert marked and all(len(m) >= 2 for m in marked), hit.snippet
+
+
+def test_and_semantics_with_or_fallback(kb):
+    both = kb.search(SearchRequest(text="余热 熄焦"))
+    assert both.matched_all_words and [h.id for h in both.hits] == ["coking-cdq"]
+    either = kb.search(SearchRequest(text="熄焦 漂洗"))
+    assert not either.matched_all_words
+    assert {"coking-cdq", "plating-countercurrent-rinse"} <= {h.id for h in either.hits}
+
+
+def test_title_outranks_body(kb):
+    # 挥发性有机物 is in the body of the adsorption entry only; 漂洗 is in the rinse entry's title
+    assert ids(kb, "漂洗")[0] == "plating-countercurrent-rinse"
+
+
+@pytest.mark.parametrize("text", ['"(*: AND OR', "title:干熄焦 OR *", "((((", "NOT", "\\", "干熄焦 AND (", "'", "a" * 10000])
+def test_query_syntax_characters_never_crash(kb, text):
+    response = kb.search(SearchRequest(text=text))
+    assert response.total >= 0
+
+
+def test_sector_and_type_filters(kb):
+    assert ids(kb, "余热", sectors=["焦化"]) == ["coking-cdq"]
+    assert ids(kb, "VOCs", types=["case"]) == ["case-coating-vocs"]
+
+
+def test_facets_count_whole_result_set(kb):
+    response = kb.search(SearchRequest(text="余热", per_page=1))
+    assert response.total == 2 and len(response.hits) == 1
+    assert response.facets["sector"] == {"焦化": 1, "钢铁": 1, "建材": 1}
+    assert response.facets["type"] == {"technology": 2}
+
+
+def test_cli_search_json_shape(runner, kb, settings, monkeypatch):
+    monkeypatch.setenv("KB_HOME", str(settings.home))
+    monkeypatch.setattr("kb.config.BUNDLED_CONTENT", settings.content_dirs[0])
+    result = runner.invoke(main, ["search", "干熄焦", "--json", "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) == {"query", "total", "results"}
+    assert data["results"][0]["id"] == "coking-cdq"
+    assert set(data["results"][0]) == {"id", "type", "title", "sectors", "summary", "snippet", "score"}
+
+
+def test_cli_search_unknown_sector_lists_valid_ones(runner):
+    result = runner.invoke(main, ["search", "余热", "--sector", "火星"])
+    assert result.exit_code == 2
+    assert "未知行业「火星」" in result.output and "电镀" in result.output

@@ -1,0 +1,77 @@
+"""The store on SQLite everywhere and on a real PostgreSQL server when one is configured."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from kb.loader import load_content
+from kb.store import Store
+
+
+def _postgres_url():
+    url = os.environ.get("KB_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("KB_REQUIRE_POSTGRES"):
+            pytest.fail("KB_REQUIRE_POSTGRES is set but KB_TEST_POSTGRES_URL is not")
+        pytest.skip("no PostgreSQL server: set KB_TEST_POSTGRES_URL (.ci/run starts one)")
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+        yield s
+        s.dispose()
+        return
+    base = _postgres_url()
+    schema = "kb_test_" + uuid.uuid4().hex[:8]
+    admin = Store.__new__(Store)
+    from kb.store import make_engine
+
+    engine = make_engine(base)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    s = Store(f"{base}{sep}options=-csearch_path%3D{schema}")
+    yield s
+    s.dispose()
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+def test_sync_insert_update_delete_round_trip(store, content):
+    docs = load_content([content]).documents
+    changed, removed = store.sync(docs.values())
+    assert sorted(changed) == sorted(docs) and removed == []
+    row = store.get("coking-cdq")
+    assert row.title == "干熄焦" and row.sectors == ["焦化", "钢铁"]
+    assert row.as_dict()["source"]["number"] == "HJ 2026-2013"
+    assert store.sync(docs.values()) == ([], [])
+
+    cdq = docs["coking-cdq"]
+    cdq.content_hash = "changed"
+    cdq.meta["summary"] = "更新后的摘要，含中文与 Unicode ≤ ≥ ℃。"
+    del docs["plating-countercurrent-rinse"]
+    assert store.sync(docs.values()) == (["coking-cdq"], ["plating-countercurrent-rinse"])
+    assert store.get("coking-cdq").meta["summary"].endswith("≤ ≥ ℃。")
+    assert store.get("plating-countercurrent-rinse") is None
+    assert store.count() == len(docs)
+    assert [r.id for r in store.all("case")] == ["case-coating-vocs"]
+    assert set(store.get_many(["coking-cdq", "nope"])) == {"coking-cdq"}
+
+
+def test_failed_sync_rolls_back(store, content):
+    docs = load_content([content]).documents
+    store.sync(docs.values())
+    bad = docs["coking-cdq"]
+    bad.content_hash = "x"
+    bad.meta = {"unserialisable": object()}
+    with pytest.raises(Exception):
+        store.sync(docs.values())
+    assert store.get("coking-cdq").title == "干熄焦"
+    assert store.count() == len(docs)
