@@ -140,6 +140,23 @@ def search(query: str, sector: str | None, doc_type: str | None, limit: int, as_
         click.echo(f"   {_terminal_snippet(hit.snippet, color)}\n")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """用生产级 WSGI 服务器（waitress）提供网站和 API；尚未构建时先构建。"""
+    import waitress
+
+    kb = _open_kb()
+    kb.close()
+    from web import create_app
+
+    app = create_app()
+    click.echo(f"清洁生产技术知识库：http://{host}:{port}/  （Ctrl+C 退出）")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="kb")
+
+
 TYPE_NAMES = {"technology": "技术", "case": "案例", "spec": "标准"}
 
 
@@ -153,6 +170,9 @@ def search_json(response) -> dict:
             for h in response.hits
         ],
     }
+
+
+from .recommend.cli import recommend as _recommend; main.add_command(_recommend)
 
 
 if __name__ == "__main__":

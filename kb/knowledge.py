@@ -6,6 +6,7 @@ generation (a stat of index/CURRENT per call), so no request reloads jieba or th
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,36 @@ from .taxonomy import Taxonomy, load_taxonomy
 
 class NotBuilt(RuntimeError):
     pass
+
+
+@dataclass
+class Overview:
+    generation: Path
+    counts: dict[str, dict[str, int]]               # sector → type → count
+    totals: dict[str, int]                          # type → count
+    cases_by_technology: dict[str, list[dict]]      # technology id → [{id, title}]
+    titles: dict[str, str]
+    recent_cases: list[dict]
+
+    @classmethod
+    def from_rows(cls, generation: Path, rows, taxonomy: Taxonomy) -> "Overview":
+        counts = {name: {"technology": 0, "case": 0, "spec": 0} for name in taxonomy.names}
+        totals = {"technology": 0, "case": 0, "spec": 0}
+        links: dict[str, list[dict]] = {}
+        titles = {}
+        cases = []
+        for row in rows:
+            titles[row.id] = row.title
+            totals[row.type] += 1
+            for sector in row.sectors:
+                counts.setdefault(sector, {"technology": 0, "case": 0, "spec": 0})[row.type] += 1
+            if row.type == "case":
+                cases.append({"id": row.id, "title": row.title, "year": row.year, "sectors": row.sectors,
+                              "region": row.meta.get("region", "")})
+                for tech_id in row.meta.get("technologies", []):
+                    links.setdefault(tech_id, []).append({"id": row.id, "title": row.title})
+        cases.sort(key=lambda c: (-(c["year"] or 0), c["id"]))
+        return cls(generation, counts, totals, links, titles, cases)
 
 
 class KnowledgeBase:
@@ -89,6 +120,15 @@ class KnowledgeBase:
         data = row.as_dict()
         data["body_markdown"] = row.body
         return data
+
+    def overview(self) -> "Overview":
+        """Counts and case↔technology links, computed once per generation."""
+        generation = self.refresh()
+        cached = getattr(self, "_overview", None)
+        if cached is None or cached.generation != generation:
+            cached = Overview.from_rows(generation, self.store.all(), self.taxonomy)
+            self._overview = cached
+        return cached
 
     def close(self) -> None:
         if self._searcher is not None:

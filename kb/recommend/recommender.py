@@ -1,0 +1,381 @@
+"""Enterprise profile → ranked technologies, each with reasons a consultant can paste and cases to cite.
+
+Scoring, per request (only the problem text is tokenised; everything about the corpus is
+precomputed when the model is loaded, once per index generation):
+
+1. candidates: technologies of the profile's sector plus cross-sector (通用) ones; entries whose
+   source STATES an investment or payback above the profile's maximum are dropped (entries that do
+   not state it stay, with a reason saying so). When fewer than `limit` remain, entries of other
+   sectors that relate to the problem are added in a second tier, always ranked below, with a note.
+2. similarity: cosine of the problem's TF-IDF vector (same jieba analysis and vocabulary as the
+   model; glossary synonyms, focus tags and the process added at a lower weight) to each entry.
+3. boosts: focus tags matching the entry's tags or category (case-insensitive, through glossary
+   synonyms and a few consultant words such as 节水 → 水耗), the process matching the entry's
+   process, and a small bonus for entries written for the sector itself rather than 通用.
+4. order: tier, score (rounded so float noise cannot reorder), then id — deterministic.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..search import analysis as analysis_mod
+from ..taxonomy import CROSS_SECTOR, load_taxonomy
+from .model import ModelData, load_model
+from .profile import Profile, parse_profile
+
+# Weights of the extra query words relative to the problem's own words.
+SYNONYM_WEIGHT = 0.5
+FOCUS_WORD_WEIGHT = 0.3
+PROCESS_WORD_WEIGHT = 0.5
+SINGLE_CHAR_WEIGHT = 0.3   # lone characters (高, 大, 水) left by jieba carry little topic
+# Additive boosts on top of the cosine similarity (which is in [0, 1], typically 0.05-0.4).
+FOCUS_BOOST = 0.08          # per matched focus tag …
+FOCUS_BOOST_MAX = 0.16      # … up to this
+PROCESS_BOOST = 0.06
+SECTOR_BOOST = 0.03         # written for this sector, not a 通用 entry
+MAX_TERMS_SHOWN = 5
+MAX_LINKED_CASES = 3
+MAX_SIMILAR_CASES = 2
+
+# Words consultants use for a focus, beyond the tag/category itself and the glossary synonyms.
+FOCUS_ALIASES: dict[str, tuple[str, ...]] = {
+    "节能": ("能耗", "电耗", "煤耗", "蒸汽", "余热", "余压", "天然气"),
+    "降耗": ("能耗", "电耗", "煤耗", "原料消耗", "水耗"),
+    "节电": ("电耗",),
+    "节煤": ("煤耗",),
+    "节水": ("水耗",),
+    "水耗": ("节水",),
+    "能耗": ("节能",),
+    "降碳": ("二氧化碳", "甲烷", "co2"),
+    "减碳": ("降碳", "二氧化碳", "甲烷", "co2"),
+    "碳排放": ("降碳", "二氧化碳", "甲烷"),
+    "废水": ("cod", "氨氮", "总氮", "总磷", "盐分", "废水"),
+    "污水": ("废水", "cod", "氨氮"),
+    "废气": ("vocs", "so2", "nox", "颗粒物", "恶臭"),
+    "大气": ("vocs", "so2", "nox", "颗粒物"),
+    "粉尘": ("颗粒物",),
+    "除尘": ("颗粒物",),
+    "脱硫": ("so2",),
+    "脱硝": ("nox",),
+    "固废": ("固废", "危险废物"),
+    "固体废物": ("固废", "危险废物"),
+    "危废": ("危险废物",),
+    "资源化": ("资源综合利用",),
+    "综合利用": ("资源综合利用",),
+    "减污": ("末端治理",),
+    "治理": ("末端治理",),
+    "替代": ("源头替代",),
+}
+
+_NUM_FMT = re.compile(r"\.?0+$")
+
+
+def _fmt(value: float) -> str:
+    if float(value).is_integer():
+        return str(int(value))
+    return _NUM_FMT.sub("", f"{value:.2f}")
+
+
+def _fold(text: str) -> str:
+    return analysis_mod.normalize(str(text)).strip().lower()
+
+
+class Recommender:
+    def __init__(self, model_dir: Path, kb: Any = None):
+        self.kb = kb
+        self.taxonomy = getattr(kb, "taxonomy", None) or load_taxonomy()
+        self._load(load_model(Path(model_dir)))
+
+    # -- load: everything about the corpus, once ----------------------------------------------
+    def _load(self, data: ModelData) -> None:
+        self.data = data
+        self.tech_info = data.tech_info
+        self.n = len(data.tech_ids)
+        self.matrix = data.tech_matrix.tocsr() if data.tech_matrix is not None else None
+        if self.matrix is not None:
+            self.matrix.sort_indices()
+            self.vocabulary: dict[str, int] = data.vectorizer.vocabulary_
+            self.idf = np.asarray(data.vectorizer.idf_, dtype=np.float64)
+            self.terms = [""] * len(self.vocabulary)
+            for term, index in self.vocabulary.items():
+                self.terms[index] = term
+        else:
+            self.vocabulary, self.idf, self.terms = {}, np.zeros(0), []
+
+        self.sector_sets = [frozenset(info["sectors"]) for info in self.tech_info]
+        self._by_sector: dict[str, np.ndarray] = {}
+        cross = np.array([CROSS_SECTOR in s for s in self.sector_sets], dtype=bool)
+        self.cross = cross
+        for name in self.taxonomy.names:
+            own = np.array([name in s for s in self.sector_sets], dtype=bool)
+            self._by_sector[name] = own
+
+        # tag / category (folded) → entry indices
+        self.label_index: dict[str, np.ndarray] = {}
+        labels: dict[str, list[int]] = defaultdict(list)
+        for i, info in enumerate(self.tech_info):
+            for label in {*(info.get("tags") or []), *([info["category"]] if info.get("category") else [])}:
+                labels[_fold(label)].append(i)
+        self.label_index = {k: np.array(v, dtype=np.int64) for k, v in labels.items()}
+        self.labels_of = [
+            {_fold(t): t for t in [*(info.get("tags") or []), *([info["category"]] if info.get("category") else [])]}
+            for info in self.tech_info
+        ]
+
+        # process text → entry indices (few distinct values, so matching a profile's process is cheap)
+        processes: dict[str, list[int]] = defaultdict(list)
+        for i, info in enumerate(self.tech_info):
+            if info.get("process"):
+                processes[_fold(info["process"])].append(i)
+        self.process_index = {k: np.array(v, dtype=np.int64) for k, v in processes.items()}
+        analysis = analysis_mod.current()
+        self.process_words = {
+            k: {w for w in analysis.words(k) if len(w) >= 2} for k in self.process_index
+        }
+
+        def _num(value: Any) -> float:
+            try:
+                return float(value) if value is not None and value != "" else math.nan
+            except (TypeError, ValueError):
+                return math.nan
+
+        self.investment = np.array([_num(i.get("investment_wan")) for i in self.tech_info], dtype=np.float64)
+        self.payback = np.array([_num(i.get("payback_years")) for i in self.tech_info], dtype=np.float64)
+
+        # cases
+        self.case_info = data.case_info
+        self.case_matrix = data.case_matrix.tocsr() if data.case_matrix is not None else None
+        self.cases_of_tech: dict[str, list[int]] = defaultdict(list)
+        self.cases_of_sector: dict[str, list[int]] = defaultdict(list)
+        for j, info in enumerate(self.case_info):
+            for tech_id in info.get("technologies") or []:
+                self.cases_of_tech[tech_id].append(j)
+            for sector in info.get("sectors") or []:
+                self.cases_of_sector[sector].append(j)
+
+    # -- query side ----------------------------------------------------------------------------
+    def _query_vector(self, profile: Profile) -> np.ndarray:
+        """The problem as a tf-idf vector over the model's vocabulary, L2-normalised (zeros if no known word)."""
+        analysis = analysis_mod.current()
+        weights: dict[str, float] = Counter()
+        problem_words = [w for w in analysis.words(profile.problem) if w not in analysis_mod.QUERY_STOPWORDS]
+        counts = Counter(problem_words)
+        for word, count in counts.items():
+            if word in self.vocabulary:
+                factor = SINGLE_CHAR_WEIGHT if len(word) == 1 and not word.isascii() else 1.0
+                weights[word] += (1.0 + math.log(count)) * factor
+
+        def add(words: list[str], weight: float) -> None:
+            for w in set(words):
+                if w in self.vocabulary and w not in counts and len(w) >= 2:
+                    weights[w] = max(weights.get(w, 0.0), weight)
+
+        for word in counts:
+            if len(word) >= 2:
+                for synonym in analysis.synonyms(word):
+                    add(analysis.words(synonym), SYNONYM_WEIGHT)
+        for tag in profile.focus:
+            add(analysis.words(tag), FOCUS_WORD_WEIGHT)
+        if profile.process:
+            add(analysis.words(profile.process), PROCESS_WORD_WEIGHT)
+
+        vector = np.zeros(len(self.vocabulary), dtype=np.float64)
+        for word, weight in weights.items():
+            index = self.vocabulary[word]
+            vector[index] = weight * self.idf[index]
+        norm = np.linalg.norm(vector)
+        return vector / norm if norm > 0 else vector
+
+    def _focus_keys(self, tag: str) -> set[str]:
+        analysis = analysis_mod.current()
+        keys = {_fold(tag)}
+        keys.update(_fold(s) for s in analysis.synonyms(tag))
+        keys.update(_fold(s) for s in FOCUS_ALIASES.get(_fold(tag), ()))
+        keys.update(_fold(s) for s in FOCUS_ALIASES.get(tag, ()))
+        return keys
+
+    def _process_hits(self, process: str | None) -> np.ndarray:
+        hits = np.zeros(self.n, dtype=bool)
+        if not process:
+            return hits
+        wanted = _fold(process)
+        wanted_words = {w for w in analysis_mod.current().words(wanted) if len(w) >= 2}
+        for text, indices in self.process_index.items():
+            if wanted in text or text in wanted or (wanted_words & self.process_words[text]):
+                hits[indices] = True
+        return hits
+
+    # -- the request ---------------------------------------------------------------------------
+    def recommend(self, profile: Profile | dict) -> dict:
+        if not isinstance(profile, Profile):
+            profile = parse_profile(profile)
+        sector = profile.sector
+        notes: list[str] = []
+        result = {"profile": profile.normalised(), "results": [], "notes": notes}
+        if self.n == 0 or self.matrix is None:
+            notes.append("知识库中还没有技术条目，无法推荐。")
+            return result
+
+        query = self._query_vector(profile)
+        if not query.any():
+            notes.append("问题描述中的词语在技术库中都没有出现，结果仅按行业和关注点排列；"
+                         "可换用更具体的说法（工序、污染物、设备名称等）。")
+        similarity = np.asarray(self.matrix @ query).ravel()
+
+        # boosts
+        focus_matches = np.zeros(self.n, dtype=np.int64)
+        focus_keys: list[tuple[str, set[str]]] = []
+        for tag in profile.focus:
+            keys = self._focus_keys(tag)
+            focus_keys.append((tag, keys))
+            hit = np.zeros(self.n, dtype=bool)
+            for key in keys:
+                if key in self.label_index:
+                    hit[self.label_index[key]] = True
+            if not hit.any():
+                notes.append(f"关注点「{tag}」没有对应的技术标签或类别，未参与加权。")
+            focus_matches += hit
+        process_hits = self._process_hits(profile.process)
+        own = self._by_sector.get(sector, np.zeros(self.n, dtype=bool))
+        specific = own & (sector != CROSS_SECTOR)
+        score = (similarity
+                 + np.minimum(focus_matches * FOCUS_BOOST, FOCUS_BOOST_MAX)
+                 + process_hits * PROCESS_BOOST
+                 + specific * SECTOR_BOOST)
+
+        # constraints: only entries that state a figure above the maximum are dropped
+        allowed = np.ones(self.n, dtype=bool)
+        for limit_value, figures, label, unit in (
+            (profile.max_investment_wan, self.investment, "投资上限", "万元"),
+            (profile.max_payback_years, self.payback, "回收期上限", "年"),
+        ):
+            if limit_value is None:
+                continue
+            over = ~np.isnan(figures) & (figures > limit_value)
+            in_scope = own | self.cross
+            dropped = int((over & in_scope).sum())
+            if dropped:
+                notes.append(f"按{label} {_fmt(limit_value)} {unit}，排除了 {dropped} 项来源所述数值超出的技术。")
+            allowed &= ~over
+
+        in_sector = (own | self.cross) & allowed
+        tier = np.where(in_sector, 0, 1)
+        candidates = in_sector.copy()
+        available = int(in_sector.sum())
+        if available < profile.limit:
+            others = allowed & ~in_sector & (score > 0)
+            if others.any():
+                candidates |= others
+                notes.append(
+                    f"「{sector}」行业及跨行业通用技术中符合条件的只有 {available} 项（少于 {profile.limit} 项），"
+                    f"已补充其他行业的相关技术，排在后面，请结合本企业情况判断是否适用。"
+                )
+            elif available == 0:
+                notes.append(f"「{sector}」行业暂无符合条件的技术条目。")
+
+        indices = np.flatnonzero(candidates)
+        rounded = np.round(score[indices], 9)
+        # tech_ids are sorted by id in the model, so the index itself breaks ties by id
+        order = np.lexsort((indices, -rounded, tier[indices]))
+        chosen = indices[order][: profile.limit]
+
+        for i in chosen:
+            result["results"].append(self._result(int(i), profile, query, float(score[i]), bool(tier[i] == 0),
+                                                  int(focus_matches[i]), focus_keys, bool(process_hits[i])))
+        return result
+
+    # -- one result, explained -----------------------------------------------------------------
+    def _matched_terms(self, i: int, query: np.ndarray) -> list[str]:
+        start, end = self.matrix.indptr[i], self.matrix.indptr[i + 1]
+        cols = self.matrix.indices[start:end]
+        contribution = self.matrix.data[start:end] * query[cols]
+        picked: list[str] = []
+        for k in np.lexsort((cols, -contribution)):
+            if contribution[k] <= 0:
+                break
+            term = self.terms[cols[k]]
+            if len(term) < 2 and not term.isascii():
+                continue
+            if any(term in shown for shown in picked):
+                continue
+            picked = [shown for shown in picked if shown not in term] + [term]
+            if len(picked) >= MAX_TERMS_SHOWN:
+                break
+        return picked
+
+    def _result(self, i: int, profile: Profile, query: np.ndarray, score: float, in_sector: bool,
+                focus_count: int, focus_keys: list[tuple[str, set[str]]], process_hit: bool) -> dict:
+        info = self.tech_info[i]
+        reasons: list[str] = []
+        terms = self._matched_terms(i, query)
+        if terms:
+            reasons.append(f"问题描述与本技术共同涉及：{'、'.join(terms)}")
+        sectors = info["sectors"]
+        if profile.sector in sectors and profile.sector != CROSS_SECTOR:
+            reasons.append(f"适用于本行业：{profile.sector}")
+        elif CROSS_SECTOR in sectors:
+            reasons.append("跨行业通用技术")
+        else:
+            reasons.append(f"其他行业（{'、'.join(sectors)}）的技术，本行业条目不足时补充列出，供参考")
+        if focus_count:
+            labels = self.labels_of[i]
+            matched = [tag for tag, keys in focus_keys if keys & labels.keys()]
+            reasons.append(f"针对关注点：{'、'.join(matched)}")
+        if process_hit:
+            reasons.append(f"对应工序：{info.get('process')}")
+        investment, payback = self.investment[i], self.payback[i]
+        if profile.max_investment_wan is not None:
+            if math.isnan(investment):
+                reasons.append("来源未给出投资额，是否在预算内需向供应商核实")
+            else:
+                reasons.append(f"投资约{_fmt(investment)}万元，在预算内")
+        if profile.max_payback_years is not None:
+            if math.isnan(payback):
+                reasons.append("来源未给出投资回收期，需结合企业数据测算")
+            else:
+                reasons.append(f"投资回收期约{_fmt(payback)}年，在要求内")
+
+        cases, linked = self._cases(i, profile, query)
+        if cases and linked:
+            reasons.append(f"知识库收录了采用本技术的案例 {len(cases)} 个，可引用其实际成效")
+        elif cases:
+            reasons.append("知识库未收录直接采用本技术的案例，附本行业相近案例供参考")
+        return {
+            "id": info["id"],
+            "title": info["title"],
+            "sectors": list(sectors),
+            "score": round(score, 4),
+            "reasons": reasons,
+            "cases": cases,
+            "url": f"/documents/{info['id']}",
+        }
+
+    def _cases(self, i: int, profile: Profile, query: np.ndarray) -> tuple[list[dict], bool]:
+        info = self.tech_info[i]
+        if not self.case_info or self.case_matrix is None:
+            return [], False
+        linked = self.cases_of_tech.get(info["id"], [])
+        if linked:
+            rows = np.array(linked, dtype=np.int64)
+            relevance = np.asarray(self.case_matrix[rows] @ query).ravel()
+            order = sorted(range(len(rows)), key=lambda k: (-round(float(relevance[k]), 9), self.case_info[rows[k]]["id"]))
+            picked = [int(rows[k]) for k in order[:MAX_LINKED_CASES]]
+            return [{"id": self.case_info[j]["id"], "title": self.case_info[j]["title"]} for j in picked], True
+        sectors = [profile.sector] if profile.sector in info["sectors"] or CROSS_SECTOR in info["sectors"] else info["sectors"]
+        pool = sorted({j for s in sectors for j in self.cases_of_sector.get(s, [])})
+        if not pool:
+            return [], False
+        rows = np.array(pool, dtype=np.int64)
+        sub = self.case_matrix[rows]
+        tech_row = self.matrix[i]
+        similarity = np.asarray((sub @ tech_row.T).todense()).ravel() + 0.5 * np.asarray(sub @ query).ravel()
+        order = sorted((k for k in range(len(rows)) if similarity[k] > 0),
+                       key=lambda k: (-round(float(similarity[k]), 9), self.case_info[rows[k]]["id"]))
+        picked = [int(rows[k]) for k in order[:MAX_SIMILAR_CASES]]
+        return [{"id": self.case_info[j]["id"], "title": self.case_info[j]["title"]} for j in picked], False

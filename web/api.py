@@ -1,0 +1,70 @@
+"""The JSON API: the same result objects the pages render, in the shapes the issues fixed."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request, url_for
+
+from kb.cli import search_json
+
+from .context import BadRequest, knowledge, search_request
+from .errors import error_json
+from .openapi import openapi_document
+from .render import render_markdown
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def search_payload(response) -> dict:
+    data = search_json(response)
+    for item, hit in zip(data["results"], response.hits):
+        item["url"] = url_for("pages.document", doc_id=hit.id)
+    data.update(page=response.page, per_page=response.per_page,
+                facets={name: response.facets[name] for name in ("type", "sector", "category", "tag")})
+    return {k: data[k] for k in ("query", "total", "page", "per_page", "results", "facets")}
+
+
+@bp.get("/search")
+def search():
+    req = search_request(require_query=True)
+    return jsonify(search_payload(knowledge().search(req)))
+
+
+@bp.get("/documents/<doc_id>")
+def document(doc_id: str):
+    data = knowledge().document(doc_id)
+    if data is None:
+        return error_json(404, f"没有 id 为「{doc_id[:100]}」的文档")
+    data["body_html"] = render_markdown(data["body_markdown"])
+    return jsonify(data)
+
+
+@bp.get("/sectors")
+def sectors():
+    kb = knowledge()
+    overview = kb.overview()
+    return jsonify({
+        "sectors": [
+            {"name": s.name, "subsectors": list(s.subsectors), "aliases": list(s.aliases),
+             "counts": overview.counts.get(s.name, {})}
+            for s in kb.taxonomy.sectors
+        ],
+        "totals": overview.totals,
+    })
+
+
+@bp.post("/recommend")
+def recommend():
+    from kb.recommend.profile import ProfileError, parse_profile
+
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("请求体必须是 JSON 对象", [{"field": "body", "message": "Content-Type: application/json，内容为对象"}])
+    try:
+        profile = parse_profile(data)
+    except ProfileError as exc:
+        raise BadRequest("推荐请求参数有误", exc.details)
+    return jsonify(knowledge().recommender().recommend(profile))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())

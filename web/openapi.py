@@ -1,0 +1,155 @@
+"""The OpenAPI 3 document of the JSON API: the published contract, also what schemathesis fuzzes."""
+from __future__ import annotations
+
+from kb import __version__
+from kb.search.engine import MAX_QUERY_CHARS
+
+from .context import MAX_PER_PAGE, MAX_RESULT_WINDOW, TYPES
+
+_STR_LIST = {"type": "array", "items": {"type": "string"}}
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+
+ERROR = {
+    "type": "object",
+    "required": ["error", "details"],
+    "properties": {
+        "error": {"type": "string"},
+        "details": {"type": "array", "items": {
+            "type": "object", "required": ["field", "message"],
+            "properties": {"field": {"type": "string"}, "message": {"type": "string"},
+                           "line": {"type": "integer"}, "valid": _STR_LIST},
+        }},
+    },
+}
+
+SEARCH_RESULT = {
+    "type": "object",
+    "required": ["id", "type", "title", "sectors", "summary", "snippet", "score", "url"],
+    "properties": {
+        "id": {"type": "string"}, "type": {"type": "string", "enum": list(TYPES)}, "title": {"type": "string"},
+        "sectors": _STR_LIST, "summary": {"type": "string"},
+        "snippet": {"type": "string", "description": "HTML，命中词以 <mark> 标出，其余文字已转义"},
+        "score": {"type": "number"}, "url": {"type": "string"},
+    },
+}
+
+SEARCH_RESPONSE = {
+    "type": "object",
+    "required": ["query", "total", "page", "per_page", "results", "facets"],
+    "properties": {
+        "query": {"type": "string"}, "total": {"type": "integer", "minimum": 0},
+        "page": {"type": "integer", "minimum": 1}, "per_page": {"type": "integer", "minimum": 1},
+        "results": {"type": "array", "items": SEARCH_RESULT},
+        "facets": {"type": "object", "required": ["type", "sector", "category", "tag"],
+                   "properties": {k: _COUNTS for k in ("type", "sector", "category", "tag")}},
+    },
+}
+
+DOCUMENT = {
+    "type": "object",
+    "required": ["id", "type", "title", "sectors", "source", "body_markdown", "body_html"],
+    "properties": {
+        "id": {"type": "string"}, "type": {"type": "string", "enum": list(TYPES)}, "title": {"type": "string"},
+        "sectors": _STR_LIST, "source": {"type": "object", "required": ["kind", "title", "issuer", "year"]},
+        "body_markdown": {"type": "string"}, "body_html": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+SECTORS = {
+    "type": "object",
+    "required": ["sectors", "totals"],
+    "properties": {
+        "sectors": {"type": "array", "items": {
+            "type": "object", "required": ["name", "subsectors", "aliases", "counts"],
+            "properties": {"name": {"type": "string"}, "subsectors": _STR_LIST, "aliases": _STR_LIST,
+                           "counts": _COUNTS},
+        }},
+        "totals": _COUNTS,
+    },
+}
+
+RECOMMEND_REQUEST = {
+    "type": "object",
+    "required": ["sector", "problem"],
+    "properties": {
+        "sector": {"type": "string", "description": "行业名或别名（如 水泥 → 建材）"},
+        "problem": {"type": "string", "minLength": 1, "maxLength": 2000},
+        "focus": _STR_LIST,
+        "process": {"type": "string"},
+        "max_investment_wan": {"type": "number", "minimum": 0},
+        "max_payback_years": {"type": "number", "minimum": 0},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+    },
+    "additionalProperties": False,
+}
+
+RECOMMEND_RESPONSE = {
+    "type": "object",
+    "required": ["profile", "results", "notes"],
+    "properties": {
+        "profile": {"type": "object", "required": ["sector", "problem"]},
+        "results": {"type": "array", "items": {
+            "type": "object", "required": ["id", "title", "sectors", "score", "reasons", "cases", "url"],
+            "properties": {
+                "id": {"type": "string"}, "title": {"type": "string"}, "sectors": _STR_LIST,
+                "score": {"type": "number"}, "reasons": _STR_LIST, "url": {"type": "string"},
+                "cases": {"type": "array", "items": {"type": "object", "required": ["id", "title"],
+                                                      "properties": {"id": {"type": "string"},
+                                                                     "title": {"type": "string"}}}},
+            },
+        }},
+        "notes": _STR_LIST,
+    },
+}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict:
+    return _json({"$ref": "#/components/schemas/Error"}, description)
+
+
+def openapi_document() -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "清洁生产技术知识库 API", "version": __version__,
+                 "description": "检索清洁生产技术、审核案例与评价指标体系；按企业情况推荐技术。"},
+        "paths": {
+            "/api/search": {"get": {
+                "summary": "全文检索（中文分词、同义词扩展、分面统计）",
+                "operationId": "search",
+                "parameters": [
+                    {"name": "q", "in": "query", "required": True,
+                     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS}},
+                    {"name": "sector", "in": "query", "schema": {"type": "string"}, "description": "行业名或别名"},
+                    {"name": "type", "in": "query", "schema": {"type": "string", "enum": list(TYPES)}},
+                    {"name": "category", "in": "query", "schema": {"type": "string"}},
+                    {"name": "tag", "in": "query", "schema": {"type": "string"}},
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RESULT_WINDOW, "default": 1}},
+                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 10}},
+                ],
+                "responses": {"200": _json(SEARCH_RESPONSE, "检索结果"), "400": _error("参数有误")},
+            }},
+            "/api/documents/{doc_id}": {"get": {
+                "summary": "单篇文档：front matter 字段、Markdown 正文与净化后的 HTML",
+                "operationId": "getDocument",
+                "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _json(DOCUMENT, "文档"), "404": _error("不存在")},
+            }},
+            "/api/sectors": {"get": {
+                "summary": "行业分类及各类文档数量",
+                "operationId": "listSectors",
+                "responses": {"200": _json(SECTORS, "行业列表")},
+            }},
+            "/api/recommend": {"post": {
+                "summary": "按企业情况推荐技术，附理由与可引用的案例",
+                "operationId": "recommend",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": RECOMMEND_REQUEST}}},
+                "responses": {"200": _json(RECOMMEND_RESPONSE, "推荐结果"), "400": _error("参数有误")},
+            }},
+        },
+        "components": {"schemas": {"Error": ERROR}},
+    }

@@ -1,0 +1,119 @@
+"""Server-rendered pages in Chinese; each renders the same objects its API twin returns."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from kb.search.engine import SearchRequest
+from kb.taxonomy import UnknownSector
+
+from .context import TYPE_NAMES, BadRequest, knowledge, search_request
+from .render import render_markdown
+
+bp = Blueprint("pages", __name__)
+
+FACET_NAMES = {"type": "类型", "sector": "行业", "category": "类别", "tag": "标签", "source": "来源/目录", "year": "年份"}
+FILTER_PARAMS = ("sector", "type", "category", "tag", "source", "year")
+
+
+@bp.app_context_processor
+def helpers():
+    return {"TYPE_NAMES": TYPE_NAMES, "FACET_NAMES": FACET_NAMES}
+
+
+def url_with(**changes) -> str:
+    """The current search URL with some parameters toggled, added or removed; resets to page 1."""
+    params = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
+    for key, value in changes.items():
+        if value is None:
+            params = [(k, v) for k, v in params if k != key]
+        elif (key, str(value)) in params and key in FILTER_PARAMS:
+            params.remove((key, str(value)))
+        else:
+            if key not in FILTER_PARAMS or key in ("sort",):
+                params = [(k, v) for k, v in params if k != key]
+            params.append((key, str(value)))
+    return url_for("pages.search") + "?" + urlencode(params)
+
+
+def page_url(page: int) -> str:
+    params = [(k, v) for k, v in request.args.items(multi=True) if k != "page"] + [("page", str(page))]
+    return url_for("pages.search") + "?" + urlencode(params)
+
+
+@bp.get("/")
+def index():
+    kb = knowledge()
+    overview = kb.overview()
+    return render_template("index.html", sectors=kb.taxonomy.sectors, overview=overview,
+                           recent_cases=overview.recent_cases[:8])
+
+
+@bp.get("/search")
+def search():
+    req = search_request(require_query=False)
+    active = [(k, v) for k, v in request.args.items(multi=True) if k in FILTER_PARAMS and v]
+    if not req.text:
+        return render_template("search.html", response=None, req=req, active=active, url_with=url_with,
+                               page_url=page_url, pages=0)
+    response = knowledge().search(req)
+    pages = (response.total + req.per_page - 1) // req.per_page
+    return render_template("search.html", response=response, req=req, active=active, url_with=url_with,
+                           page_url=page_url, pages=pages)
+
+
+@bp.get("/documents/<doc_id>")
+def document(doc_id: str):
+    kb = knowledge()
+    data = kb.document(doc_id)
+    if data is None:
+        abort(404)
+    overview = kb.overview()
+    used_in = overview.cases_by_technology.get(doc_id, []) if data["type"] == "technology" else []
+    uses = [{"id": t, "title": overview.titles.get(t, t)} for t in data.get("technologies", [])]
+    related = [h for h in kb.search(SearchRequest(text=data["title"], per_page=6, highlight=False)).hits
+               if h.id != doc_id][:5]
+    return render_template("document.html", doc=data, body_html=render_markdown(data["body_markdown"]),
+                           used_in=used_in, uses=uses, related=related)
+
+
+@bp.get("/sectors/<name>")
+def sector(name: str):
+    kb = knowledge()
+    try:
+        canonical = kb.taxonomy.resolve(name)
+    except UnknownSector as exc:
+        raise BadRequest(str(exc), [{"field": "sector", "message": str(exc)}])
+    if canonical != name:
+        return redirect(url_for("pages.sector", name=canonical))
+    rows = [r for r in kb.store.all() if canonical in r.sectors]
+    groups = {t: [r for r in rows if r.type == t] for t in ("technology", "case", "spec")}
+    return render_template("sector.html", sector=kb.taxonomy.get(canonical), groups=groups)
+
+
+@bp.get("/recommend")
+def recommend():
+    from kb.recommend.profile import ProfileError, parse_profile
+
+    kb = knowledge()
+    form = {k: request.args.get(k, "") for k in ("sector", "problem", "focus", "process", "max_investment_wan",
+                                                  "max_payback_years")}
+    result, errors = None, []
+    if form["sector"] or form["problem"]:
+        data = {k: v for k, v in form.items() if v}
+        if "focus" in data:
+            data["focus"] = [f for f in data["focus"].replace("，", ",").replace("、", ",").split(",") if f.strip()]
+        for key in ("max_investment_wan", "max_payback_years"):
+            if key in data:
+                try:
+                    data[key] = float(data[key])
+                except ValueError:
+                    errors.append({"field": key, "message": "必须是数字"})
+        if not errors:
+            try:
+                result = kb.recommender().recommend(parse_profile(data))
+            except ProfileError as exc:
+                errors = exc.details
+    return render_template("recommend.html", form=form, result=result, errors=errors,
+                           sectors=kb.taxonomy.key_sectors)
