@@ -142,3 +142,16 @@ def runner(monkeypatch, tmp_path):
     monkeypatch.delenv("KB_CONTENT_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     return CliRunner()
+
+
+@pytest.fixture
+def app(kb, settings):
+    from web import create_app
+
+    kb.close()
+    return create_app({"KB_SETTINGS": settings, "TESTING": False})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -37,7 +37,7 @@ def check_utf8() -> None:
 
 def _int(name: str, default: int, low: int, high: int, details: list[dict]) -> int:
     raw = request.args.get(name)
-    if raw in (None, ""):
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -60,18 +60,14 @@ def search_request(require_query: bool) -> SearchRequest:
         details.append({"field": "q", "message": f"检索词过长：最多 {MAX_QUERY_CHARS} 字，收到 {len(q)} 字"})
     per_page = _int("per_page", 10, 1, MAX_PER_PAGE, details)
     page = _int("page", 1, 1, MAX_RESULT_WINDOW, details)
-    if not details and page * per_page > MAX_RESULT_WINDOW:
-        details.append({"field": "page", "message": f"最多只能翻到第 {MAX_RESULT_WINDOW // per_page} 页"})
     taxonomy = knowledge().taxonomy
     sectors = []
     for name in request.args.getlist("sector"):
-        if not name:
-            continue
         try:
             sectors.append(taxonomy.resolve(name))
         except UnknownSector as exc:
             details.append({"field": "sector", "message": str(exc), "valid": exc.valid})
-    types = [t for t in request.args.getlist("type") if t]
+    types = request.args.getlist("type")
     for t in types:
         if t not in TYPES:
             details.append({"field": "type", "message": f"type 必须是 {'、'.join(TYPES)} 之一"})

@@ -31,10 +31,13 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):
         status = exc.code or 500
         message = MESSAGES.get(status, exc.name)
+        allow = {k: v for k, v in exc.get_headers() if k.lower() == "allow"}
         if _wants_json():
-            return error_json(status, message, [{"field": "request", "message": exc.description or message}]
-                              if status not in (404,) else [])
-        return render_template("error.html", status=status, message=message, details=[]), status
+            response = error_json(status, message, [{"field": "request", "message": exc.description or message}]
+                                  if status not in (404,) else [])
+            response.headers.update(allow)
+            return response
+        return render_template("error.html", status=status, message=message, details=[]), status, allow
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

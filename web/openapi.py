@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from kb import __version__
 from kb.search.engine import MAX_QUERY_CHARS
+from kb.taxonomy import load_taxonomy
 
 from .context import MAX_PER_PAGE, MAX_RESULT_WINDOW, TYPES
 
@@ -69,16 +70,19 @@ SECTORS = {
     },
 }
 
-RECOMMEND_REQUEST = {
+
+def recommend_request(sector_names: list[str]) -> dict:
+    return {
     "type": "object",
     "required": ["sector", "problem"],
     "properties": {
-        "sector": {"type": "string", "description": "行业名或别名（如 水泥 → 建材）"},
-        "problem": {"type": "string", "minLength": 1, "maxLength": 2000},
-        "focus": _STR_LIST,
-        "process": {"type": "string"},
-        "max_investment_wan": {"type": "number", "minimum": 0},
-        "max_payback_years": {"type": "number", "minimum": 0},
+        "sector": {"type": "string", "description": "行业名或别名（如 水泥 → 建材）", "enum": sector_names},
+        "problem": {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": "[\u4e00-\u9fff]",
+                    "description": "中文问题描述，须含汉字"},
+        "focus": {"anyOf": [_STR_LIST, {"type": "string", "description": "逗号或顿号分隔"}], "nullable": True},
+        "process": {"type": "string", "nullable": True},
+        "max_investment_wan": {"type": "number", "minimum": 0, "nullable": True},
+        "max_payback_years": {"type": "number", "minimum": 0, "nullable": True},
         "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
     },
     "additionalProperties": False,
@@ -113,6 +117,8 @@ def _error(description: str) -> dict:
 
 
 def openapi_document() -> dict:
+    taxonomy = load_taxonomy()
+    sector_names = sorted({n for s in taxonomy.sectors for n in (s.name, *s.subsectors, *s.aliases)})
     return {
         "openapi": "3.0.3",
         "info": {"title": "清洁生产技术知识库 API", "version": __version__,
@@ -123,8 +129,9 @@ def openapi_document() -> dict:
                 "operationId": "search",
                 "parameters": [
                     {"name": "q", "in": "query", "required": True,
-                     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS}},
-                    {"name": "sector", "in": "query", "schema": {"type": "string"}, "description": "行业名或别名"},
+                     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": r"\S"}},
+                    {"name": "sector", "in": "query", "schema": {"type": "string", "enum": sector_names},
+                     "description": "行业名、子行业名或别名（如 水泥 → 建材）"},
                     {"name": "type", "in": "query", "schema": {"type": "string", "enum": list(TYPES)}},
                     {"name": "category", "in": "query", "schema": {"type": "string"}},
                     {"name": "tag", "in": "query", "schema": {"type": "string"}},
@@ -147,7 +154,7 @@ def openapi_document() -> dict:
             "/api/recommend": {"post": {
                 "summary": "按企业情况推荐技术，附理由与可引用的案例",
                 "operationId": "recommend",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": RECOMMEND_REQUEST}}},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": recommend_request(sector_names)}}},
                 "responses": {"200": _json(RECOMMEND_RESPONSE, "推荐结果"), "400": _error("参数有误")},
             }},
         },

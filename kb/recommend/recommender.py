@@ -34,6 +34,7 @@ SYNONYM_WEIGHT = 0.5
 FOCUS_WORD_WEIGHT = 0.3
 PROCESS_WORD_WEIGHT = 0.5
 SINGLE_CHAR_WEIGHT = 0.3   # lone characters (高, 大, 水) left by jieba carry little topic
+INNER_WEIGHT = 0.5         # dictionary words found inside a longer word the user typed
 # Additive boosts on top of the cosine similarity (which is in [0, 1], typically 0.05-0.4).
 FOCUS_BOOST = 0.08          # per matched focus tag …
 FOCUS_BOOST_MAX = 0.16      # … up to this
@@ -66,6 +67,9 @@ FOCUS_ALIASES: dict[str, tuple[str, ...]] = {
     "固废": ("固废", "危险废物"),
     "固体废物": ("固废", "危险废物"),
     "危废": ("危险废物",),
+    "vocs": ("溶剂",),
+    "voc": ("vocs", "溶剂"),
+    "挥发性有机物": ("vocs", "溶剂"),
     "资源化": ("资源综合利用",),
     "综合利用": ("资源综合利用",),
     "减污": ("末端治理",),
@@ -160,37 +164,45 @@ class Recommender:
                 self.cases_of_sector[sector].append(j)
 
     # -- query side ----------------------------------------------------------------------------
-    def _query_vector(self, profile: Profile) -> np.ndarray:
-        """The problem as a tf-idf vector over the model's vocabulary, L2-normalised (zeros if no known word)."""
+    def _query_vector(self, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
+        """The profile as a tf-idf vector over the model's vocabulary, L2-normalised (zeros if no known
+        word), and a mask of the terms that came from the problem text itself (for the reasons)."""
         analysis = analysis_mod.current()
         weights: dict[str, float] = Counter()
-        problem_words = [w for w in analysis.words(profile.problem) if w not in analysis_mod.QUERY_STOPWORDS]
-        counts = Counter(problem_words)
+        whole = set(analysis.query_tokens(profile.problem))
+        counts = Counter(w for w in analysis.words(profile.problem) if w not in analysis_mod.QUERY_STOPWORDS)
         for word, count in counts.items():
             if word in self.vocabulary:
-                factor = SINGLE_CHAR_WEIGHT if len(word) == 1 and not word.isascii() else 1.0
+                factor = 1.0 if word in whole else INNER_WEIGHT  # 处理 inside 前处理 is not the topic
+                if len(word) == 1 and not word.isascii():
+                    factor = min(factor, SINGLE_CHAR_WEIGHT)
                 weights[word] += (1.0 + math.log(count)) * factor
+        from_problem = set(weights)
 
-        def add(words: list[str], weight: float) -> None:
+        def add(words: list[str], weight: float, explains: bool) -> None:
             for w in set(words):
                 if w in self.vocabulary and w not in counts and len(w) >= 2:
                     weights[w] = max(weights.get(w, 0.0), weight)
+                    if explains:
+                        from_problem.add(w)
 
-        for word in counts:
-            if len(word) >= 2:
-                for synonym in analysis.synonyms(word):
-                    add(analysis.words(synonym), SYNONYM_WEIGHT)
+        # Extra words are added whole (挥发性有机物, not its pieces 有机, 发性), at a lower weight.
+        for word in whole:
+            for synonym in analysis.synonyms(word):
+                add(analysis.query_tokens(synonym), SYNONYM_WEIGHT, True)
         for tag in profile.focus:
-            add(analysis.words(tag), FOCUS_WORD_WEIGHT)
+            add(analysis.query_tokens(tag), FOCUS_WORD_WEIGHT, False)
         if profile.process:
-            add(analysis.words(profile.process), PROCESS_WORD_WEIGHT)
+            add(analysis.query_tokens(profile.process), PROCESS_WORD_WEIGHT, False)
 
         vector = np.zeros(len(self.vocabulary), dtype=np.float64)
+        mask = np.zeros(len(self.vocabulary), dtype=bool)
         for word, weight in weights.items():
             index = self.vocabulary[word]
             vector[index] = weight * self.idf[index]
+            mask[index] = word in from_problem
         norm = np.linalg.norm(vector)
-        return vector / norm if norm > 0 else vector
+        return (vector / norm if norm > 0 else vector), mask
 
     def _focus_keys(self, tag: str) -> set[str]:
         analysis = analysis_mod.current()
@@ -222,8 +234,8 @@ class Recommender:
             notes.append("知识库中还没有技术条目，无法推荐。")
             return result
 
-        query = self._query_vector(profile)
-        if not query.any():
+        query, explain = self._query_vector(profile)
+        if not explain.any():
             notes.append("问题描述中的词语在技术库中都没有出现，结果仅按行业和关注点排列；"
                          "可换用更具体的说法（工序、污染物、设备名称等）。")
         similarity = np.asarray(self.matrix @ query).ravel()
@@ -286,7 +298,7 @@ class Recommender:
         chosen = indices[order][: profile.limit]
 
         for i in chosen:
-            result["results"].append(self._result(int(i), profile, query, float(score[i]), bool(tier[i] == 0),
+            result["results"].append(self._result(int(i), profile, query, explain, float(score[i]), bool(tier[i] == 0),
                                                   int(focus_matches[i]), focus_keys, bool(process_hits[i])))
         return result
 
@@ -295,6 +307,7 @@ class Recommender:
         start, end = self.matrix.indptr[i], self.matrix.indptr[i + 1]
         cols = self.matrix.indices[start:end]
         contribution = self.matrix.data[start:end] * query[cols]
+        matched = [self.terms[c] for c, v in zip(cols, contribution) if v > 0]
         picked: list[str] = []
         for k in np.lexsort((cols, -contribution)):
             if contribution[k] <= 0:
@@ -302,18 +315,18 @@ class Recommender:
             term = self.terms[cols[k]]
             if len(term) < 2 and not term.isascii():
                 continue
-            if any(term in shown for shown in picked):
-                continue
-            picked = [shown for shown in picked if shown not in term] + [term]
+            if any(term != other and term in other for other in matched):
+                continue  # 有机 inside 挥发性有机物: name the whole word only
+            picked.append(term)
             if len(picked) >= MAX_TERMS_SHOWN:
                 break
         return picked
 
-    def _result(self, i: int, profile: Profile, query: np.ndarray, score: float, in_sector: bool,
+    def _result(self, i: int, profile: Profile, query: np.ndarray, explain: np.ndarray, score: float, in_sector: bool,
                 focus_count: int, focus_keys: list[tuple[str, set[str]]], process_hit: bool) -> dict:
         info = self.tech_info[i]
         reasons: list[str] = []
-        terms = self._matched_terms(i, query)
+        terms = self._matched_terms(i, query * explain)
         if terms:
             reasons.append(f"问题描述与本技术共同涉及：{'、'.join(terms)}")
         sectors = info["sectors"]

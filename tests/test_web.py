@@ -1,0 +1,150 @@
+"""Pages and JSON API through Flask's test client: every endpoint and every error path."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import technology, write
+
+XSS_BODY = """<script>window.pwned = 1</script>
+<img src=x onerror="window.pwned = 2">
+<a href="javascript:alert(1)">点我</a>
+<p style="position:fixed" onclick="alert(1)">样式注入</p>
+"""
+
+
+def test_api_search_shape(client):
+    data = client.get("/api/search?q=余热&per_page=1").get_json()
+    assert set(data) == {"query", "total", "page", "per_page", "results", "facets"}
+    assert data["total"] == 2 and data["page"] == 1 and data["per_page"] == 1 and len(data["results"]) == 1
+    assert set(data["results"][0]) == {"id", "type", "title", "sectors", "summary", "snippet", "score", "url"}
+    assert data["results"][0]["url"] == f"/documents/{data['results'][0]['id']}"
+    assert set(data["facets"]) == {"type", "sector", "category", "tag"}
+    assert data["facets"]["sector"] == {"焦化": 1, "钢铁": 1, "建材": 1}
+
+
+def test_api_search_sector_alias_and_filters(client):
+    data = client.get("/api/search?q=余热&sector=水泥").get_json()
+    assert [r["id"] for r in data["results"]] == ["building-cement-whr"]
+    data = client.get("/api/search?q=余热&category=节能&tag=水耗").get_json()
+    assert [r["id"] for r in data["results"]] == ["coking-cdq"]
+    data = client.get("/api/search?q=VOCs&type=case").get_json()
+    assert [r["id"] for r in data["results"]] == ["case-coating-vocs"]
+
+
+def test_api_pagination(client):
+    first = client.get("/api/search?q=余热&per_page=1&page=1").get_json()
+    second = client.get("/api/search?q=余热&per_page=1&page=2").get_json()
+    assert first["results"][0]["id"] != second["results"][0]["id"]
+    assert client.get("/api/search?q=余热&per_page=1&page=3").get_json()["results"] == []
+
+
+@pytest.mark.parametrize("query, field", [
+    ("q=", "q"),
+    ("q=%20%20", "q"),
+    ("", "q"),
+    ("q=a&per_page=10000", "per_page"),
+    ("q=a&per_page=0", "per_page"),
+    ("q=a&page=-1", "page"),
+    ("q=a&page=abc", "page"),
+    ("q=" + "长" * 10000, "q"),
+    ("q=%ff%fe%fd", "query"),
+    ("q=a&sector=火星", "sector"),
+    ("q=a&type=video", "type"),
+    ("q=a&page=999&per_page=50", "page"),
+])
+def test_api_bad_input_is_400_json_with_field(client, query, field):
+    response = client.get("/api/search?" + query)
+    assert response.status_code == 400
+    data = response.get_json()
+    assert data["error"] and any(d["field"] == field for d in data["details"])
+
+
+def test_unknown_sector_lists_valid_ones(client):
+    details = client.get("/api/search?q=a&sector=火星").get_json()["details"]
+    assert "电镀" in details[0]["message"] and "包装印刷" in details[0]["valid"]
+
+
+def test_api_404_and_405_are_json(client):
+    response = client.get("/api/documents/no-such-doc")
+    assert response.status_code == 404 and response.get_json()["error"]
+    response = client.get("/api/nothing-here")
+    assert response.status_code == 404 and response.is_json
+    response = client.post("/api/search?q=a")
+    assert response.status_code == 405 and response.get_json()["details"]
+
+
+def test_api_document(client):
+    data = client.get("/api/documents/coking-cdq").get_json()
+    assert data["id"] == "coking-cdq" and data["type"] == "technology" and data["sectors"] == ["焦化", "钢铁"]
+    assert data["source"]["number"] == "HJ 2026-2013"
+    assert "## 技术原理" in data["body_markdown"] and "<h2>技术原理</h2>" in data["body_html"]
+
+
+def test_api_sectors_counts(client):
+    data = client.get("/api/sectors").get_json()
+    by_name = {s["name"]: s for s in data["sectors"]}
+    assert len(by_name) == 14
+    assert by_name["建材"]["counts"] == {"technology": 1, "case": 0, "spec": 0}
+    assert "水泥" in by_name["建材"]["subsectors"]
+    assert data["totals"] == {"technology": 4, "case": 1, "spec": 0}
+
+
+def test_openapi_document(client):
+    doc = client.get("/api/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    assert {"/api/search", "/api/documents/{doc_id}", "/api/sectors", "/api/recommend"} <= set(doc["paths"])
+
+
+def test_home_page_lists_sectors_with_counts(client):
+    html = client.get("/").get_data(as_text=True)
+    for sector in ("能源", "钢铁", "焦化", "建材", "有色金属", "石化化工", "印染", "造纸", "化学原料药", "电镀",
+                   "农副食品加工", "工业涂装", "包装印刷"):
+        assert f"<strong>{sector}</strong>" in html
+    assert "测试用涂装企业VOCs治理案例" in html
+
+
+def test_results_page_highlights_and_facets(client):
+    html = client.get("/search?q=余热锅炉").get_data(as_text=True)
+    assert re.search(r"<mark[^>]*>余热锅炉</mark>", html)
+    assert 'data-facet="sector"' in html and "/search?q=%E4%BD%99%E7%83%AD%E9%94%85%E7%82%89&amp;sector=" in html
+
+
+def test_results_page_nothing_found_suggests(client):
+    html = client.get("/search?q=VOCs&sector=焦化").get_data(as_text=True)
+    assert "没有找到" in html and "去掉「行业：焦化」" in html
+    assert "挥发性有机物" in html  # the synonyms that were tried
+
+
+def test_page_bad_input_is_a_page_not_a_traceback(client):
+    response = client.get("/search?q=a&per_page=abc")
+    assert response.status_code == 400 and "必须是整数" in response.get_data(as_text=True)
+
+
+def test_document_page_links_case_and_technology(client):
+    tech = client.get("/documents/general-activated-carbon").get_data(as_text=True)
+    assert 'href="/documents/case-coating-vocs"' in tech
+    case = client.get("/documents/case-coating-vocs").get_data(as_text=True)
+    assert 'href="/documents/general-activated-carbon"' in case and "常州某涂装企业" in case
+
+
+def test_sector_page_accepts_alias(client):
+    response = client.get("/sectors/水泥")
+    assert response.status_code == 302
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "水泥窑纯低温余热发电" in html
+
+
+def test_markdown_body_is_sanitised(kb, settings, content):
+    write(content, "technologies", "general-xss", technology("general-xss", "注入测试条目", body=XSS_BODY))
+    kb.build()
+    from web import create_app
+
+    client = create_app({"KB_SETTINGS": settings}).test_client()
+    body_html = client.get("/api/documents/general-xss").get_json()["body_html"]
+    page = client.get("/documents/general-xss").get_data(as_text=True)
+    for html in (body_html, page.split('<div class="body">')[1]):
+        assert "<script" not in html and "onerror" not in html and "onclick" not in html
+        assert "javascript:" not in html and "style=" not in html
+    assert "样式注入" in body_html
