@@ -141,6 +141,37 @@ def search(query: str, sector: str | None, doc_type: str | None, limit: int, as_
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON。")
+def stats(as_json: bool) -> None:
+    """按行业×类型统计条目，列出缺少可选字段的条目和案例不足的行业。"""
+    from .loader import load_content
+
+    settings = load_settings()
+    taxonomy = load_taxonomy()
+    docs = load_content(settings.content_dirs, taxonomy).documents.values()
+    counts = {name: {"technology": 0, "case": 0, "spec": 0} for name in taxonomy.names}
+    for doc in docs:
+        for sector in doc.sectors:
+            counts[sector][doc.type] += 1
+    optional = {"technology": ("benefits", "investment", "payback", "maturity"), "case": ("investment_wan", "outcome")}
+    missing = {
+        doc.id: [f for f in optional.get(doc.type, ()) if not doc.meta.get(f)]
+        for doc in sorted(docs, key=lambda d: d.id)
+        if any(not doc.meta.get(f) for f in optional.get(doc.type, ()))
+    }
+    few_cases = [name for name in taxonomy.key_sectors if counts[name]["case"] < 3]
+    if as_json:
+        _echo_json({"counts": counts, "missing_optional": missing, "sectors_with_fewer_than_3_cases": few_cases})
+        return
+    click.echo(f"{'行业':<8}{'技术':>6}{'案例':>6}{'标准':>6}")
+    for name, row in counts.items():
+        click.echo(f"{name:<8}{row['technology']:>6}{row['case']:>6}{row['spec']:>6}")
+    click.echo(f"\n缺少可选字段的条目：{len(missing)} 个（kb stats --json 查看明细）")
+    if few_cases:
+        click.echo("案例少于 3 个的行业（如实显示，不补造）：" + "、".join(few_cases))
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)

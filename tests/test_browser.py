@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 
@@ -178,6 +180,14 @@ def page(browser):
     context.close()
 
 
+def _require_cjk_font() -> None:
+    """README screenshots full of tofu boxes are worse than none: keep the old ones if no Chinese font."""
+    fc_list = shutil.which("fc-list")
+    found = fc_list and subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True).stdout.strip()
+    if not found:
+        _missing("no Chinese font for the screenshots (apt-get install -y fonts-noto-cjk)")
+
+
 def _total(page) -> int:
     return int(page.locator("#total").inner_text())
 
@@ -323,6 +333,7 @@ def test_screenshot_search_page(page, showcase_url):
     url, bundled = showcase_url
     query = "余热发电" if bundled else "余热"
     page.goto(f"{url}/search?q={query}")
+    _require_cjk_font()
     assert page.locator("li.hit").count() >= 1
     _assert_whole_word_marks(page, every=False)
     assert page.locator("section.facet").count() >= 2
@@ -333,6 +344,7 @@ def test_screenshot_search_page(page, showcase_url):
 def test_screenshot_document_page(page, showcase_url):
     url, bundled = showcase_url
     page.goto(f"{url}/documents/coking-cdq")
+    _require_cjk_font()
     assert page.locator("article.doc h1").is_visible() and page.locator(".body h2").count() >= 1
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "document.png"), full_page=True)

@@ -1,6 +1,7 @@
 """Request-side helpers shared by pages and API: the knowledge base and parsed search parameters."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from flask import current_app, request
@@ -13,6 +14,11 @@ TYPES = ("technology", "case", "spec")
 TYPE_NAMES = {"technology": "技术", "case": "案例", "spec": "标准"}
 MAX_PER_PAGE = 50
 MAX_RESULT_WINDOW = 1000
+
+
+# "Blank" as the OpenAPI document's pattern \S means it (ECMA-262 white space), so the contract and
+# the check agree on odd characters such as U+001F.
+_NOT_BLANK = re.compile("[^ \t\n\r\v\f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]")
 
 
 def knowledge() -> KnowledgeBase:
@@ -53,8 +59,9 @@ def search_request(require_query: bool) -> SearchRequest:
     """Parse and validate search parameters; every problem is reported with its field."""
     check_utf8()
     details: list[dict] = []
-    q = request.args.get("q", "").strip()
-    if require_query and not q:
+    raw_q = request.args.get("q", "")
+    q = raw_q.strip()
+    if require_query and not _NOT_BLANK.search(raw_q):
         details.append({"field": "q", "message": "请输入检索词"})
     if len(q) > MAX_QUERY_CHARS:
         details.append({"field": "q", "message": f"检索词过长：最多 {MAX_QUERY_CHARS} 字，收到 {len(q)} 字"})
