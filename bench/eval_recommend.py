@@ -3,6 +3,7 @@
     .venv/bin/python bench/eval_recommend.py            # table
     .venv/bin/python bench/eval_recommend.py --json     # machine-readable
     .venv/bin/python bench/eval_recommend.py --per-profile
+    .venv/bin/python bench/eval_recommend.py --synthetic 20000   # also p95 latency on 20k synthetic entries
 
 The bundled content is built into a temporary instance (KB_HOME), so no local instance is touched.
 Each profile is run through
@@ -141,11 +142,68 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+def synthetic_latency(kb, profiles: list[dict], count: int, repeat: int = 5) -> dict:
+    """p95 recommend() latency over a model of `count` synthetic technologies (bundled entries
+    recombined under new ids and random sectors), built directly with build_model."""
+    import dataclasses
+    import random
+
+    import kb.recommend.model as model_mod
+    from kb.loader import load_content
+    from kb.recommend.profile import parse_profile
+    from kb.recommend.recommender import Recommender
+
+    documents = list(load_content(kb.settings.content_dirs, kb.taxonomy).documents.values())
+    techs = sorted((d for d in documents if d.type == "technology"), key=lambda d: d.id)
+    cases = [d for d in documents if d.type == "case"]
+    rng = random.Random(20240601)
+    sectors = kb.taxonomy.names
+    synthetic = []
+    for k in range(count):
+        base, other = techs[k % len(techs)], rng.choice(techs)
+        meta = dict(base.meta, tags=sorted(set(base.tags) | set(rng.sample(other.tags, min(2, len(other.tags))))),
+                    _synthetic=(base.id, other.id))
+        synthetic.append(dataclasses.replace(base, id=f"{base.id}-syn{k:05d}", meta=meta,
+                                             sectors=sorted({rng.choice(sectors), *base.sectors[:1]})))
+    # tokenise each bundled entry once; a synthetic entry is its base plus another entry's summary
+    cache = {d.id: model_mod.document_tokens(d) for d in techs + cases}
+    words = {d.id: model_mod.analysis_mod.current().words(d.summary) for d in techs}
+    original = model_mod.document_tokens
+
+    def tokens(doc):
+        pair = doc.meta.get("_synthetic")
+        return cache[pair[0]] + words[pair[1]] if pair else cache.get(doc.id) or original(doc)
+
+    model_mod.document_tokens = tokens
+    try:
+        with tempfile.TemporaryDirectory(prefix="kb-synthetic-") as tmp:
+            started = time.perf_counter()
+            model_mod.build_model(synthetic + cases, Path(tmp))
+            built = time.perf_counter() - started
+            started = time.perf_counter()
+            recommender = Recommender(Path(tmp), kb)
+            loaded = time.perf_counter() - started
+    finally:
+        model_mod.document_tokens = original
+    timings = []
+    for _ in range(repeat):
+        for item in profiles:
+            data = {k: item[k] for k in ("sector", "problem", "focus", "process") if item.get(k) is not None}
+            profile = parse_profile(data)
+            started = time.perf_counter()
+            recommender.recommend(profile)
+            timings.append(time.perf_counter() - started)
+    return {"items": count, "requests": len(timings), "build_s": round(built, 1), "load_s": round(loaded, 2),
+            "p50_ms": round(percentile(timings, 0.5) * 1000, 2), "p95_ms": round(percentile(timings, 0.95) * 1000, 2)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devset", type=Path, default=DEVSET)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--per-profile", action="store_true", help="also print each profile's scores and top 3")
+    parser.add_argument("--synthetic", type=int, default=0, metavar="N",
+                        help="also measure recommend() latency on N synthetic technology entries")
     args = parser.parse_args()
 
     profiles = load_devset(args.devset)
@@ -157,10 +215,13 @@ def main() -> int:
                 print("\n".join(problems), file=sys.stderr)
                 return 1
             runs, latency = run_systems(kb, profiles)
+            synthetic = synthetic_latency(kb, profiles, args.synthetic) if args.synthetic else None
         finally:
             kb.close()
     report = score(profiles, runs)
     report["latency_ms_p95"] = {name: round(percentile(v, 0.95) * 1000, 2) for name, v in latency.items()}
+    if synthetic:
+        report["synthetic"] = synthetic
     if args.json:
         print(json.dumps(report if args.per_profile else {k: v for k, v in report.items() if k != "per_profile"},
                          ensure_ascii=False, indent=2))
@@ -169,6 +230,10 @@ def main() -> int:
     print(f"{'系统':<22}{'nDCG@10':>10}{'hit@3':>10}{'p95 ms':>10}")
     for name, values in report["systems"].items():
         print(f"{name:<20}{values['nDCG@10']:>10.4f}{values['hit@3']:>10.4f}{report['latency_ms_p95'][name]:>10.2f}")
+    if synthetic:
+        print(f"\n合成数据：{synthetic['items']} 项技术，{synthetic['requests']} 次推荐，"
+              f"p50 {synthetic['p50_ms']:.2f} ms，p95 {synthetic['p95_ms']:.2f} ms"
+              f"（建模型 {synthetic['build_s']} 秒，加载 {synthetic['load_s']} 秒）")
     if args.per_profile:
         print()
         for qid, entry in report["per_profile"].items():

@@ -144,7 +144,7 @@ def test_payback_above_max_is_excluded(rkb):
 # -- boosts and reasons ------------------------------------------------------------------------
 
 def test_focus_boost_ranks_water_saving_entry_higher(rkb):
-    problem = "蒸汽消耗大，能耗高"
+    problem = "蒸汽消耗大"
     plain = recommend(rkb, sector="印染", problem=problem)
     focused = recommend(rkb, sector="印染", problem=problem, focus=["节水"])
     water, steam = "dyeing-membrane-reuse", "general-condensate-recovery"  # 节水 vs 节能 entries
@@ -179,7 +179,8 @@ def test_reasons_name_matched_terms_sector_and_process(rkb):
 
 
 def test_result_shape_and_url(rkb):
-    response = recommend(rkb, sector="印染", problem="印染废水回用率低")
+    response = recommend(rkb, sector="印染", problem="印染废水回用率低", limit=5)  # 印染 + 通用: exactly 5
+    assert not response["notes"] and len(response["results"]) == 5
     assert set(response) == {"profile", "results", "notes"}
     assert set(response["profile"]) == {"sector", "problem", "focus", "process", "max_investment_wan",
                                         "max_payback_years", "limit"}
@@ -234,6 +235,7 @@ def test_missing_problem_and_sector():
     assert set(found) == {"sector", "problem"}
     assert "必填" in found["problem"]
     assert "problem" in errors({"sector": "印染", "problem": "   "})
+    assert "中文" in errors({"sector": "印染", "problem": "VOCs 0"})["problem"]
 
 
 def test_unknown_sector_lists_valid_ones():

@@ -28,7 +28,7 @@ FIELD_LABELS = {
 }
 
 _FOCUS_SPLIT = re.compile(r"[,，、;；\s]+")
-_WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
+_CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
 class ProfileError(ValueError):
@@ -58,7 +58,7 @@ class Profile(BaseModel):
     @field_validator("problem")
     @classmethod
     def _has_words(cls, value: str) -> str:
-        if not _WORDLIKE.search(value):
+        if not _CHINESE.search(value):
             raise ValueError("请用中文写明企业面临的问题，如「印染废水量大、回用率低」")
         return value
 
@@ -69,6 +69,9 @@ class Profile(BaseModel):
             return []
         if isinstance(value, str):  # "节能,节水" from a form field or a query string
             return [part for part in _FOCUS_SPLIT.split(value) if part]
+        if isinstance(value, (list, tuple)):  # ["节能,节水"] from repeated CLI options or form fields
+            return [part for item in value for part in (_FOCUS_SPLIT.split(item) if isinstance(item, str) else [item])
+                    if part != ""]
         return value
 
     @field_validator("focus")

@@ -77,7 +77,17 @@ FOCUS_ALIASES: dict[str, tuple[str, ...]] = {
     "替代": ("源头替代",),
 }
 
+# Words consultants write around the problem that say nothing about which technology fits; dropped
+# from the problem (besides the query stopwords of search) and never named as a matched term.
+GENERIC_WORDS = frozenset(
+    "大量 全部 全都 使用 采用 设备 达到 只能 白白 直接 没有 仍然 仍 还 还在 还是 已经 一直 经常 比较 非常 特别 "
+    "偏高 偏低 较高 较低 很高 很大 很多 严重 主要 其他 其它 各种 各股 一起 提高 降低 减少 增加 存在 产生 造成 导致 "
+    "影响 要求 当地 企业 工厂 厂里 车间 生产 过程 环节 效果 运行 情况 目前 现在 今年 明年 想 希望 打算 考虑 "
+    "可能 应该 必须 不能 不够 不足 组织 压力 费用 成本 问题 大 小 多 少 高 低".split()
+)
 _NUM_FMT = re.compile(r"\.?0+$")
+_PROCESS_SPLIT = re.compile(r"[、，,；;（）()/\\—–\-+\s]+")
+COMMON_TERM_SHARE = 0.3     # a word in more than this share of entries is not named as a matched term
 
 
 def _fmt(value: float) -> str:
@@ -113,15 +123,11 @@ class Recommender:
             self.vocabulary, self.idf, self.terms = {}, np.zeros(0), []
 
         self.sector_sets = [frozenset(info["sectors"]) for info in self.tech_info]
-        self._by_sector: dict[str, np.ndarray] = {}
-        cross = np.array([CROSS_SECTOR in s for s in self.sector_sets], dtype=bool)
-        self.cross = cross
-        for name in self.taxonomy.names:
-            own = np.array([name in s for s in self.sector_sets], dtype=bool)
-            self._by_sector[name] = own
+        self.cross = np.array([CROSS_SECTOR in s for s in self.sector_sets], dtype=bool)
+        self._by_sector = {name: np.array([name in s for s in self.sector_sets], dtype=bool)
+                           for name in self.taxonomy.names}
 
         # tag / category (folded) → entry indices
-        self.label_index: dict[str, np.ndarray] = {}
         labels: dict[str, list[int]] = defaultdict(list)
         for i, info in enumerate(self.tech_info):
             for label in {*(info.get("tags") or []), *([info["category"]] if info.get("category") else [])}:
@@ -132,16 +138,21 @@ class Recommender:
             for info in self.tech_info
         ]
 
-        # process text → entry indices (few distinct values, so matching a profile's process is cheap)
+        # process text → entry indices (few distinct values, so matching a profile's process is cheap);
+        # "熟料烧成（窑头篦冷机、窑尾预热器废气）" is matched by each of its parts
         processes: dict[str, list[int]] = defaultdict(list)
         for i, info in enumerate(self.tech_info):
             if info.get("process"):
                 processes[_fold(info["process"])].append(i)
         self.process_index = {k: np.array(v, dtype=np.int64) for k, v in processes.items()}
-        analysis = analysis_mod.current()
-        self.process_words = {
-            k: {w for w in analysis.words(k) if len(w) >= 2} for k in self.process_index
-        }
+        self.process_parts = {k: [p for p in _PROCESS_SPLIT.split(k) if len(p) >= 2] for k in self.process_index}
+
+        # words too common to explain anything (排放, 利用, 车间): not named in reasons
+        if self.matrix is not None and self.n:
+            df = np.bincount(self.matrix.indices, minlength=len(self.terms))
+            self.common = df > max(2, COMMON_TERM_SHARE * self.n)
+        else:
+            self.common = np.zeros(len(self.terms), dtype=bool)
 
         def _num(value: Any) -> float:
             try:
@@ -170,7 +181,8 @@ class Recommender:
         analysis = analysis_mod.current()
         weights: dict[str, float] = Counter()
         whole = set(analysis.query_tokens(profile.problem))
-        counts = Counter(w for w in analysis.words(profile.problem) if w not in analysis_mod.QUERY_STOPWORDS)
+        counts = Counter(w for w in analysis.words(profile.problem)
+                         if w not in analysis_mod.QUERY_STOPWORDS and w not in GENERIC_WORDS)
         for word, count in counts.items():
             if word in self.vocabulary:
                 factor = 1.0 if word in whole else INNER_WEIGHT  # 处理 inside 前处理 is not the topic
@@ -216,10 +228,10 @@ class Recommender:
         hits = np.zeros(self.n, dtype=bool)
         if not process:
             return hits
-        wanted = _fold(process)
-        wanted_words = {w for w in analysis_mod.current().words(wanted) if len(w) >= 2}
+        wanted = [p for p in _PROCESS_SPLIT.split(_fold(process)) if len(p) >= 2]
         for text, indices in self.process_index.items():
-            if wanted in text or text in wanted or (wanted_words & self.process_words[text]):
+            parts = self.process_parts[text]
+            if any(w in part or part in w for w in wanted for part in parts):
                 hits[indices] = True
         return hits
 
@@ -289,7 +301,10 @@ class Recommender:
                     f"已补充其他行业的相关技术，排在后面，请结合本企业情况判断是否适用。"
                 )
             elif available == 0:
-                notes.append(f"「{sector}」行业暂无符合条件的技术条目。")
+                notes.append(f"「{sector}」行业暂无符合条件的技术条目，其他行业也没有与问题描述相关的技术。")
+            else:
+                notes.append(f"「{sector}」行业及跨行业通用技术中符合条件的只有 {available} 项，"
+                             f"其他行业没有与问题描述相关的技术可补充。")
 
         indices = np.flatnonzero(candidates)
         rounded = np.round(score[indices], 9)
@@ -313,7 +328,7 @@ class Recommender:
             if contribution[k] <= 0:
                 break
             term = self.terms[cols[k]]
-            if len(term) < 2 and not term.isascii():
+            if (len(term) < 2 and not term.isascii()) or term.isdigit() or self.common[cols[k]]:
                 continue
             if any(term != other and term in other for other in matched):
                 continue  # 有机 inside 挥发性有机物: name the whole word only
@@ -377,7 +392,10 @@ class Recommender:
         if linked:
             rows = np.array(linked, dtype=np.int64)
             relevance = np.asarray(self.case_matrix[rows] @ query).ravel()
-            order = sorted(range(len(rows)), key=lambda k: (-round(float(relevance[k]), 9), self.case_info[rows[k]]["id"]))
+            # the profile's own sector first: an 印染 consultant cites an 印染 enterprise before a paper mill
+            order = sorted(range(len(rows)), key=lambda k: (
+                profile.sector not in (self.case_info[rows[k]].get("sectors") or []),
+                -round(float(relevance[k]), 9), self.case_info[rows[k]]["id"]))
             picked = [int(rows[k]) for k in order[:MAX_LINKED_CASES]]
             return [{"id": self.case_info[j]["id"], "title": self.case_info[j]["title"]} for j in picked], True
         sectors = [profile.sector] if profile.sector in info["sectors"] or CROSS_SECTOR in info["sectors"] else info["sectors"]

@@ -121,7 +121,8 @@ class Analysis:
             j = max((e for s, e in spans if s == i), default=i + 1)
             cover.append(word[i:j])
             i = j
-        return cover if len(cover) > 1 else []
+        # single characters would match (and highlight) anywhere: 余热 is not 余 + 热
+        return cover if len(cover) > 1 and all(len(part) > 1 for part in cover) else []
 
     def synonyms(self, word: str) -> list[str]:
         return [normalize(s).lower() for s in self.glossary.synonyms_of(word)]

@@ -116,7 +116,7 @@ class WhooshSearcher:
                         sectors=[s for s in hit.get("sector", "").split(",") if s],
                         summary=hit.get("summary", ""),
                         snippet=snippet or _escape(hit.get("summary", ""))[:160],
-                        score=round(float(hit.score or 0.0), 4),
+                        score=_score(hit),
                         category=hit.get("category") or None,
                         year=hit.get("year"),
                         tags=[t for t in hit.get("tag", "").split(",") if t],
@@ -147,3 +147,11 @@ class WhooshSearcher:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _score(hit) -> float:
+    # When sorted by a facet Whoosh reports the sort key as the score; the relevance is its last part.
+    score = hit.score
+    if isinstance(score, tuple):
+        score = next((v for v in reversed(score) if isinstance(v, (int, float))), 0.0)
+    return round(abs(float(score or 0.0)), 4)
