@@ -43,6 +43,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     full: bool = False
     seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)   # lenient builds: files kept at their last good version
 
 
 def current_generation(settings: Settings) -> Path | None:
@@ -92,13 +93,20 @@ def build(
     documents: dict[str, Document] | None = None,
     procs: int = 1,
     on_document: Callable[[Document], None] | None = None,
+    lenient: bool = False,
 ) -> BuildReport:
+    """Build; with lenient=True (the file watcher, web publishing) a file with problems does not stop
+    the build: its last good version stays in the index and the problems are returned."""
     started = time.perf_counter()
+    problems: list[Problem] = []
     if documents is None:
         content = load_content(settings.content_dirs)
-        if content.problems:
-            raise BuildError(content.problems)
         documents = content.documents
+        if content.problems:
+            if not lenient:
+                raise BuildError(content.problems)
+            problems = content.problems
+            documents = _keep_last_good(settings, documents, problems)
     with build_lock(settings):
         analysis = analysis_mod.configure(settings.cache_dir)
         live = current_generation(settings)
@@ -112,7 +120,8 @@ def build(
         try:
             if incremental and not changed and not removed:
                 store.sync(documents.values())
-                return BuildReport(live.name, len(documents), seconds=time.perf_counter() - started)
+                return BuildReport(live.name, len(documents), seconds=time.perf_counter() - started,
+                                   problems=problems)
 
             name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 100000:05d}"
             generation = settings.index_root / name
@@ -142,9 +151,23 @@ def build(
             _atomic_write(settings.index_root / "CURRENT", name)
             _remove_old_generations(settings, keep={name, live.name if live else ""})
             return BuildReport(name, len(documents), [d.id for d in changed], removed, not incremental,
-                               time.perf_counter() - started)
+                               time.perf_counter() - started, problems)
         finally:
             store.dispose()
+
+
+def _keep_last_good(settings: Settings, documents: dict[str, Document], problems: list[Problem]) -> dict[str, Document]:
+    bad = {str(Path(p.path).resolve()) for p in problems}
+    documents = {k: d for k, d in documents.items() if str(Path(d.path).resolve()) not in bad}
+    store = Store(settings.database_url)
+    try:
+        for row in store.all():
+            if row.id not in documents and str(Path(row.path).resolve()) in bad:
+                documents[row.id] = Document(row.id, row.type, row.title, list(row.sectors), dict(row.meta),
+                                             row.body, row.path, row.content_hash)
+    finally:
+        store.dispose()
+    return documents
 
 
 def _remove_old_generations(settings: Settings, keep: set[str]) -> None:

@@ -141,6 +141,23 @@ def search(query: str, sector: str | None, doc_type: str | None, limit: int, as_
 
 
 @main.command()
+@click.argument("doc_type", metavar="case|technology|spec", type=click.Choice(["case", "technology", "spec"]))
+@click.option("--sector", required=True, help="行业名或别名。")
+@click.option("--title", required=True, help="中文标题。")
+def new(doc_type: str, sector: str, title: str) -> None:
+    """在可编辑内容目录中新建一个条目模板（带新 id），填写后 kb check。"""
+    from .templates import write_template
+
+    settings = load_settings()
+    try:
+        path = write_template(settings, load_taxonomy(), doc_type, sector, title)
+    except UnknownSector as exc:
+        _fail(str(exc))
+    click.echo(str(path))
+    click.echo("填写“待填写”处和空列表后运行 kb check；未填完的模板不会被索引。", err=True)
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON。")
 def stats(as_json: bool) -> None:
     """按行业×类型统计条目，列出缺少可选字段的条目和案例不足的行业。"""
@@ -175,15 +192,26 @@ def stats(as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-def serve(host: str, port: int, threads: int) -> None:
+@click.option("--watch/--no-watch", default=True, show_default=True, help="监视内容目录，文件变化后自动重新索引。")
+def serve(host: str, port: int, threads: int, watch: bool) -> None:
     """用生产级 WSGI 服务器（waitress）提供网站和 API；尚未构建时先构建。"""
+    import logging
+
     import waitress
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     kb = _open_kb()
     kb.close()
     from web import create_app
 
     app = create_app()
+    if watch:
+        from .watch import ContentWatcher
+
+        settings = app.extensions["kb"].settings
+        settings.editable_content.mkdir(parents=True, exist_ok=True)
+        watcher = ContentWatcher(app.extensions["kb_rebuilder"], list(settings.content_dirs)).start()
+        click.echo("正在监视内容目录：" + "、".join(str(f) for f in watcher.folders))
     click.echo(f"清洁生产技术知识库：http://{host}:{port}/  （Ctrl+C 退出）")
     waitress.serve(app, host=host, port=port, threads=threads, ident="kb")
 
@@ -204,6 +232,9 @@ def search_json(response) -> dict:
 
 
 from .recommend.cli import recommend as _recommend; main.add_command(_recommend)
+
+
+from .import_cli import import_command as _import_command; main.add_command(_import_command)
 
 
 if __name__ == "__main__":

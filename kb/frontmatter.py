@@ -11,6 +11,10 @@ from typing import Any
 import yaml
 
 
+# libyaml's parser when present: parsing every file is most of a build's time.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class FrontMatterError(ValueError):
     def __init__(self, line: int, message: str, field: str = "front matter"):
         self.line = line
@@ -55,8 +59,8 @@ def parse(text: str) -> Parsed:
         raise FrontMatterError(1, "front matter 没有结束行 ---")
     front = "\n".join(lines[1:end])
     try:
-        root = yaml.compose(front, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(front)
+        root = yaml.compose(front, Loader=_Loader)
+        data = _Loader(front).construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = (mark.line + 2) if mark else 2

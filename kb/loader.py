@@ -1,6 +1,7 @@
 """The one loader of content: Markdown files → validated Documents, or located Problems."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -133,13 +134,26 @@ def load_text(text: str, path: Path, taxonomy: Taxonomy, expected_type: str | No
     )
 
 
+_parsed_cache: dict[tuple, tuple[Document | None, list[Problem]]] = {}
+
+
 def load_file(path: Path, taxonomy: Taxonomy) -> tuple[Document | None, list[Problem]]:
+    raw = path.read_bytes()
+    # A long-running server rebuilds on every edit; unchanged files need not be parsed again.
+    key = (str(path), hashlib.sha256(raw).digest(), id(taxonomy))
+    cached = _parsed_cache.get(key)
+    if cached is not None:
+        return copy.deepcopy(cached)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
         return None, [Problem(display_path(path), line, "file", "文件必须是 UTF-8 编码")]
-    return load_text(text, path, taxonomy, FOLDER_TYPES.get(path.parent.name))
+    result = load_text(text, path, taxonomy, FOLDER_TYPES.get(path.parent.name))
+    if len(_parsed_cache) > 50_000:
+        _parsed_cache.clear()
+    _parsed_cache[key] = copy.deepcopy(result)
+    return result
 
 
 def load_content(roots: list[Path] | tuple[Path, ...], taxonomy: Taxonomy | None = None) -> ContentSet:

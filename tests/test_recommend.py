@@ -255,7 +255,7 @@ def test_limit_out_of_range(limit):
 def test_wrong_types_name_the_field(field, value):
     found = errors({"sector": "印染", "problem": "用水多", field: value})
     assert list(found) == [field]
-    assert f"（{field}）" in found[field]
+    assert f"（{field}" in found[field]  # the key the caller sent, beside its Chinese name
 
 
 def test_other_bad_input():

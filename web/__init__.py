@@ -27,10 +27,28 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["KB_BUILD_IF_MISSING"]:
         knowledge.ensure_built()
     app.extensions["kb"] = knowledge
+    from kb.editing import Editor, Rebuilder
 
-    from . import api, pages, errors
+    app.extensions["kb_rebuilder"] = rebuilder = Rebuilder(knowledge)
+    app.extensions["kb_editor"] = Editor(knowledge, rebuilder)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(settings.home)
+
+    from . import api, editors, errors, pages
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(editors.bp)
     errors.register(app)
     return app
+
+
+def _secret_key(home) -> bytes:
+    """Per-instance session key, made once and kept in the instance folder."""
+    import secrets
+
+    path = home / "secret_key"
+    if not path.exists():
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()

@@ -15,9 +15,10 @@ ERROR = {
     "required": ["error", "details"],
     "properties": {
         "error": {"type": "string"},
+        "current_version": {"type": "string", "description": "409 时：文档的当前版本"},
         "details": {"type": "array", "items": {
             "type": "object", "required": ["field", "message"],
-            "properties": {"field": {"type": "string"}, "message": {"type": "string"},
+            "properties": {"field": {"type": "string"}, "message": {"type": "string"}, "current_version": {"type": "string"},
                            "line": {"type": "integer"}, "valid": _STR_LIST},
         }},
     },
@@ -108,6 +109,12 @@ RECOMMEND_RESPONSE = {
 }
 
 
+PUBLISHED = {
+    "type": "object", "required": ["id", "url", "version"],
+    "properties": {"id": {"type": "string"}, "url": {"type": "string"}, "version": {"type": "string"}},
+}
+
+
 def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -145,6 +152,20 @@ def openapi_document() -> dict:
                 "operationId": "getDocument",
                 "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": _json(DOCUMENT, "文档"), "404": _error("不存在")},
+            }, "put": {
+                "summary": "替换一篇文档；用 If-Match 头（或 version 参数）给出所修改的版本，过期版本得到 409 和当前版本",
+                "operationId": "replaceDocument",
+                "security": [{"editorToken": []}],
+                "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                               {"name": "If-Match", "in": "header", "schema": {"type": "string"}},
+                               {"name": "version", "in": "query", "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"text/markdown": {"schema": {"type": "string", "maxLength": 1048576}}}},
+                "responses": {
+                    "200": _json(PUBLISHED, "已替换，可检索"),
+                    "400": _error("文档有误或缺少版本"), "401": _error("令牌缺失或错误"), "403": _error("编辑功能未开启"),
+                    "404": _error("不存在"), "409": _error("版本已过期（current_version 为当前版本）"),
+                    "413": _error("超过 1 MiB"), "429": _error("登录尝试过多"),
+                },
             }},
             "/api/sectors": {"get": {
                 "summary": "行业分类及各类文档数量",
@@ -157,6 +178,19 @@ def openapi_document() -> dict:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": recommend_request(sector_names)}}},
                 "responses": {"200": _json(RECOMMEND_RESPONSE, "推荐结果"), "400": _error("参数有误")},
             }},
+            "/api/cases": {"post": {
+                "summary": "发布一个新案例（Markdown 文件：YAML 文件头 + 正文）",
+                "operationId": "createCase",
+                "security": [{"editorToken": []}],
+                "requestBody": {"required": True, "content": {"text/markdown": {"schema": {"type": "string", "maxLength": 1048576}}}},
+                "responses": {
+                    "201": _json(PUBLISHED, "已发布，可检索"),
+                    "400": _error("文档有误（details 含行号、字段）"), "401": _error("令牌缺失或错误"),
+                    "403": _error("编辑功能未开启"), "409": _error("id 已存在"), "413": _error("超过 1 MiB"),
+                    "429": _error("登录尝试过多"),
+                },
+            }},
         },
-        "components": {"schemas": {"Error": ERROR}},
+        "components": {"schemas": {"Error": ERROR},
+                       "securitySchemes": {"editorToken": {"type": "http", "scheme": "bearer"}}},
     }

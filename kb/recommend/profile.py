@@ -99,10 +99,21 @@ def _num(value: Any) -> str:
     return str(value)
 
 
+def _label(name: str) -> str:
+    """投资上限（万元）→ 投资上限（max_investment_wan，万元）: the Chinese name and the key the caller sent."""
+    if name not in FIELD_LABELS:
+        return name
+    text = FIELD_LABELS[name]
+    if text.endswith("）"):
+        head, unit = text[:-1].split("（", 1)
+        return f"{head}（{name}，{unit}）"
+    return f"{text}（{name}）"
+
+
 def _message(error: dict[str, Any]) -> str:
     loc = error.get("loc") or ()
     name = str(loc[0]) if loc else ""
-    label = f"{FIELD_LABELS[name]}（{name}）" if name in FIELD_LABELS else name
+    label = _label(name)
     kind = error.get("type", "")
     ctx = error.get("ctx") or {}
     if kind == "missing":

@@ -1,0 +1,77 @@
+"""Relevance of kb and the peers on the bundled content: nDCG@10 and MRR over bench/queries.yaml.
+
+kb answers with its own analysis (glossary dictionary, synonyms, traditional→simplified); the peers
+index and query with plain `jieba.cut_for_search` / `jieba.cut` and jieba's default dictionary,
+without the glossary or synonyms (see `bench.peers.plain_tokens`). Run: `python -m bench.relevance`.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+QUERIES_FILE = Path(__file__).with_name("queries.yaml")
+
+
+def judged_queries() -> list[dict]:
+    return yaml.safe_load(QUERIES_FILE.read_text(encoding="utf-8"))["queries"]
+
+
+def _score(qrels: dict[str, dict[str, int]], runs: dict[str, list[str]]) -> dict[str, float]:
+    import ir_measures
+    from ir_measures import RR, nDCG
+
+    run = {qid: {doc: float(len(ids) - rank) for rank, doc in enumerate(ids)} for qid, ids in runs.items()}
+    # a query with no answer still counts (as 0) in the averages
+    run = {qid: (docs or {"__none__": 0.0}) for qid, docs in run.items()}
+    agg = ir_measures.calc_aggregate([nDCG @ 10, RR], qrels, run)
+    return {"ndcg@10": round(agg[nDCG @ 10], 4), "mrr": round(agg[RR], 4)}
+
+
+def evaluate(workdir: Path | None = None, limit: int = 10) -> dict[str, dict]:
+    from kb.config import load_settings
+    from kb.knowledge import KnowledgeBase
+    from kb.search.engine import SearchRequest
+
+    from .corpus import bundled_documents
+    from .peers import available_peers, plain_tokens
+
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="kb-relevance-"))
+    queries = judged_queries()
+    qrels = {str(i): {doc: int(g) for doc, g in q["rel"].items()} for i, q in enumerate(queries)}
+    docs = bundled_documents()
+
+    settings = load_settings(workdir / "kb", editable_content=workdir / "kb" / "content")
+    kb = KnowledgeBase(settings)
+    kb.build(documents=docs)
+    runs = {"kb": {str(i): [h.id for h in kb.search(SearchRequest(text=q["q"], per_page=limit, highlight=False)).hits]
+                   for i, q in enumerate(queries)}}
+    kb.close()
+
+    tokens = plain_tokens()
+    for peer_cls in available_peers():
+        folder = workdir / f"{peer_cls.name}-plain"
+        folder.mkdir(parents=True, exist_ok=True)
+        peer = peer_cls(folder, tokens)
+        peer.build(docs.values())
+        runs[peer.name] = {str(i): peer.search(tokens.query(q["q"]), limit) for i, q in enumerate(queries)}
+        peer.close()
+
+    out = {name: {**_score(qrels, run), "queries": len(queries),
+                  "answered": sum(1 for ids in run.values() if ids)} for name, run in runs.items()}
+    out["_runs"] = runs
+    out["_queries"] = [q["q"] for q in queries]
+    return out
+
+
+def main() -> None:
+    result = evaluate()
+    for name, scores in result.items():
+        if not name.startswith("_"):
+            print(f"{name:8s} nDCG@10={scores['ndcg@10']:.3f}  MRR={scores['mrr']:.3f}  answered {scores['answered']}/{scores['queries']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Editors' writes: publish, replace and restore documents in the editable content folder.
+
+Files stay the one source of truth: a publish is an atomic file write (temp file + rename) plus a
+history entry, followed by a lenient incremental build that the caller waits for, so the document is
+searchable when the call returns. Concurrent publishes share builds instead of queueing one each.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .build import BuildReport, build
+from .documents import Document, Problem
+from .frontmatter import FrontMatterError, parse
+from .loader import FOLDER_TYPES, load_text
+from .schemas import ID_RE
+
+MAX_BYTES = 1024 * 1024
+TYPE_FOLDERS = {t: f for f, t in FOLDER_TYPES.items()}
+
+
+@dataclass
+class EditError(Exception):
+    status: int
+    message: str
+    details: list[dict] = field(default_factory=list)
+    current_version: str | None = None
+
+
+def token_label(token: str) -> str:
+    """How history names an editor without storing the secret itself."""
+    return "token:" + hashlib.sha256(token.encode()).hexdigest()[:8]
+
+
+class Rebuilder:
+    """Coalesces rebuild requests: a caller returns once a build that started after its request is done."""
+
+    def __init__(self, knowledge):
+        self.knowledge = knowledge
+        self._cv = threading.Condition()
+        self._requested = 0
+        self._done = 0
+        self._running = False
+        self.last_report: BuildReport | None = None
+        self.last_error: str | None = None
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.last_report.problems if self.last_report else []
+
+    def rebuild(self, timeout: float = 60.0) -> BuildReport | None:
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            self._requested += 1
+            ticket = self._requested
+            while self._done < ticket:
+                if not self._running:
+                    self._running = True
+                    target = self._requested
+                    self._cv.release()
+                    try:
+                        self.last_report = self.knowledge.build(lenient=True)
+                        self.last_error = None
+                    except Exception as exc:  # keep serving the last good generation
+                        self.last_error = f"{type(exc).__name__}: {exc}"
+                    finally:
+                        self._cv.acquire()
+                        self._running = False
+                        self._done = target
+                        self._cv.notify_all()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cv.wait(remaining)
+        return self.last_report
+
+
+class Editor:
+    def __init__(self, knowledge, rebuilder: Rebuilder | None = None):
+        self.knowledge = knowledge
+        self.settings = knowledge.settings
+        self.rebuilder = rebuilder or Rebuilder(knowledge)
+        self.root = self.settings.editable_content
+
+    # -- validation ---------------------------------------------------------------------------
+    def validate(self, text: str, expected_type: str | None = None) -> Document:
+        if len(text.encode("utf-8")) > MAX_BYTES:
+            raise EditError(413, "文档超过 1 MiB", [{"field": "body", "message": "正文不能超过 1 MiB"}])
+        try:
+            parsed = parse(text)
+        except FrontMatterError as exc:
+            raise EditError(400, "文档有误", [{"line": exc.line, "field": exc.field, "message": exc.message}])
+        doc_id = parsed.data.get("id")
+        if not isinstance(doc_id, str) or not ID_RE.match(doc_id):
+            raise EditError(400, "文档有误", [{"line": parsed.line_of(("id",)), "field": "id",
+                                               "message": "id 只能用小写字母、数字和连字符（2–100 个字符）"}])
+        doc_type = parsed.data.get("type")
+        if expected_type and doc_type != expected_type:
+            raise EditError(400, "文档有误", [{"line": parsed.line_of(("type",)), "field": "type",
+                                               "message": f"此处只接受 type: {expected_type}"}])
+        folder = TYPE_FOLDERS.get(doc_type, "technologies")
+        path = self.root / folder / f"{doc_id}.md"
+        doc, problems = load_text(text, path, self.knowledge.taxonomy)
+        if doc is not None and doc.type == "case":
+            for i, tech_id in enumerate(doc.meta.get("technologies", [])):
+                row = self.knowledge.store.get(tech_id)
+                if row is None or row.type != "technology":
+                    problems.append(Problem(str(path), doc.lines.get("technologies", 2), f"technologies[{i}]",
+                                            f"技术条目「{tech_id}」不存在"))
+        if problems:
+            raise EditError(400, "文档有误", [{"line": p.line, "field": p.field, "message": p.message} for p in problems])
+        return doc
+
+    # -- writes -------------------------------------------------------------------------------
+    @contextmanager
+    def _locked(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".write.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def create(self, text: str, who: str, expected_type: str | None = None) -> Document:
+        doc = self.validate(text, expected_type)
+        with self._locked():
+            if self.knowledge.store.get(doc.id) is not None or Path(doc.path).exists():
+                raise EditError(409, f"id「{doc.id}」已存在", [{"field": "id", "message": "请换一个 id，或用 PUT 修改已有文档"}])
+            self._write(doc, text, who, "create")
+        self.rebuilder.rebuild()
+        return doc
+
+    def replace(self, doc_id: str, text: str, version: str | None, who: str) -> Document:
+        doc = self.validate(text)
+        if doc.id != doc_id:
+            raise EditError(400, "文档有误", [{"line": doc.lines.get("id", 2), "field": "id",
+                                               "message": f"文件中的 id「{doc.id}」与地址中的「{doc_id}」不一致"}])
+        with self._locked():
+            current = self.knowledge.store.get(doc_id)
+            if current is None:
+                raise EditError(404, f"没有 id 为「{doc_id}」的文档")
+            if not version:
+                raise EditError(400, "缺少版本号", [{"field": "version", "message": "请在 If-Match 头或 version 参数中给出所修改的版本"}],
+                                current_version=current.content_hash)
+            if version != current.content_hash:
+                raise EditError(409, "文档已被他人修改", [{"field": "version", "message": "所依据的版本已过期，请基于当前版本重新修改"}],
+                                current_version=current.content_hash)
+            if current.type != doc.type:
+                raise EditError(400, "文档有误", [{"line": doc.lines.get("type", 2), "field": "type", "message": "不能修改文档类型"}])
+            self._write(doc, text, who, "replace")
+        self.rebuilder.rebuild()
+        return doc
+
+    def history(self, doc_id: str) -> list[dict]:
+        folder = self.root / ".history" / doc_id
+        if not ID_RE.match(doc_id) or not folder.is_dir():
+            return []
+        entries = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+        return entries
+
+    def restore(self, doc_id: str, version: str, who: str) -> Document:
+        entry = next((e for e in self.history(doc_id) if e["version"] == version), None)
+        if entry is None:
+            raise EditError(404, f"「{doc_id}」没有版本 {version}")
+        text = (self.root / ".history" / doc_id / entry["file"]).read_text(encoding="utf-8")
+        doc = self.validate(text)
+        with self._locked():
+            self._write(doc, text, who, f"restore {version[:12]}")
+        self.rebuilder.rebuild()
+        return doc
+
+    def _write(self, doc: Document, text: str, who: str, action: str) -> None:
+        path = Path(doc.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        self._record(doc, text, who, action)
+
+    def _record(self, doc: Document, text: str, who: str, action: str) -> None:
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if (self.root / ".git").exists():
+            rel = Path(doc.path).relative_to(self.root)
+            subprocess.run(["git", "-C", str(self.root), "add", str(rel)], check=True, capture_output=True)
+            subprocess.run(["git", "-C", str(self.root), "-c", "user.name=kb", "-c", "user.email=kb@localhost",
+                            "commit", "-q", "-m", f"{action} {doc.id} by {who}", "--author", f"{who} <kb@localhost>"],
+                           check=True, capture_output=True)
+        folder = self.root / ".history" / doc.id
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.monotonic_ns() % 10**9:09d}-{doc.content_hash[:8]}"
+        (folder / f"{stem}.md").write_text(text, encoding="utf-8")
+        (folder / f"{stem}.json").write_text(json.dumps(
+            {"id": doc.id, "version": doc.content_hash, "who": who, "when": when, "action": action, "file": f"{stem}.md"},
+            ensure_ascii=False), encoding="utf-8")
