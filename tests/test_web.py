@@ -149,3 +149,25 @@ def test_markdown_body_is_sanitised(kb, settings, content):
         assert "<script" not in html and "onerror" not in html and "onclick" not in html
         assert "javascript:" not in html and "style=" not in html
     assert "样式注入" in body_html
+
+
+def test_recommend_page_form_and_explained_results(client):
+    html = client.get("/recommend").get_data(as_text=True)
+    assert 'name="sector"' in html and 'name="problem"' in html
+    html = client.get("/recommend?sector=焦化&problem=熄焦用水多，红焦显热没有回收&focus=节能").get_data(as_text=True)
+    assert 'href="/documents/coking-cdq"' in html
+    assert "焦化" in html and 'class="reasons"' in html
+
+
+def test_recommend_page_bad_input_is_explained(client):
+    html = client.get("/recommend?sector=火星&problem=废水多").get_data(as_text=True)
+    assert "未知行业" in html and "电镀" in html
+
+
+def test_api_recommend_shape_and_errors(client):
+    data = client.post("/api/recommend", json={"sector": "炼焦", "problem": "熄焦耗水，余热未回收"}).get_json()
+    assert data["profile"]["sector"] == "焦化"
+    assert data["results"][0]["id"] == "coking-cdq" and data["results"][0]["reasons"]
+    bad = client.post("/api/recommend", json={"sector": "焦化"})
+    assert bad.status_code == 400 and any(d["field"] == "problem" for d in bad.get_json()["details"])
+    assert client.post("/api/recommend", data="not json").status_code == 400
