@@ -6,12 +6,10 @@ documents are carried over by hard links; only files whose content hash changed 
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,6 +19,7 @@ from tqdm import tqdm
 from .config import Settings
 from .documents import Document, Problem
 from .loader import load_content
+from .locks import file_lock
 from .search import analysis as analysis_mod
 from .search.engine import write_index
 from .store import Store
@@ -74,16 +73,10 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-@contextmanager
 def build_lock(settings: Settings):
     """One build at a time per instance folder (the file watcher and a manual build may overlap)."""
     settings.ensure()
-    with open(settings.home / "build.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return file_lock(settings.home / "build.lock")
 
 
 def build(

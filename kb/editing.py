@@ -6,14 +6,12 @@ searchable when the call returns. Concurrent publishes share builds instead of q
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import subprocess
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from .build import BuildReport, build
 from .documents import Document, Problem
 from .frontmatter import FrontMatterError, parse
 from .loader import FOLDER_TYPES, load_text
+from .locks import file_lock
 from .schemas import ID_RE
 
 MAX_BYTES = 1024 * 1024
@@ -121,15 +120,8 @@ class Editor:
         return doc
 
     # -- writes -------------------------------------------------------------------------------
-    @contextmanager
     def _locked(self):
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".write.lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return file_lock(self.root / ".write.lock")
 
     def create(self, text: str, who: str, expected_type: str | None = None) -> Document:
         doc = self.validate(text, expected_type)

@@ -94,7 +94,7 @@ def test_oversize_body_is_refused(eclient):
 
 def test_tokens_are_required_and_attempts_limited(eclient):
     assert eclient.post("/api/cases", data=new_case("case-coating-a")).status_code == 401
-    for _ in range(9):
+    for _ in range(10):
         assert eclient.post("/api/cases", data=new_case("case-coating-a"),
                             headers={"Authorization": "Bearer wrong"}).status_code == 401
     limited = eclient.post("/api/cases", data=new_case("case-coating-a"), headers=AUTH)
