@@ -237,5 +237,8 @@ from .recommend.cli import recommend as _recommend; main.add_command(_recommend)
 from .import_cli import import_command as _import_command; main.add_command(_import_command)
 
 
+from .assess_cli import assess as _assess; main.add_command(_assess)
+
+
 if __name__ == "__main__":
     main()

@@ -35,10 +35,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(settings.home)
 
     from . import api, editors, errors, pages
+    from . import assess
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(editors.bp)
+    app.register_blueprint(assess.bp)
     errors.register(app)
     return app
 

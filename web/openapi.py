@@ -80,7 +80,8 @@ def recommend_request(sector_names: list[str]) -> dict:
         "sector": {"type": "string", "description": "行业名或别名（如 水泥 → 建材）", "enum": sector_names},
         "problem": {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": "[\u4e00-\u9fff]",
                     "description": "中文问题描述，须含汉字"},
-        "focus": {"anyOf": [_STR_LIST, {"type": "string", "description": "逗号或顿号分隔"}], "nullable": True},
+        "focus": {"anyOf": [_STR_LIST, {"type": "string", "description": "逗号或顿号分隔"}], "nullable": True,
+                  "description": "关注的标签或类别（节能、节水、VOCs …），只取前 20 项"},
         "process": {"type": "string", "nullable": True},
         "max_investment_wan": {"type": "number", "minimum": 0, "nullable": True},
         "max_payback_years": {"type": "number", "minimum": 0, "nullable": True},
@@ -109,6 +110,81 @@ RECOMMEND_RESPONSE = {
 }
 
 
+_LEVEL = {"oneOf": [{"type": "integer", "enum": [1, 2, 3]}, {"type": "string", "enum": ["below"]}]}
+_TARGET = {"nullable": True, "oneOf": [{"type": "number"}, {"type": "string"}]}
+
+ASSESS_REQUEST = {
+    "type": "object",
+    "required": ["sector", "values"],
+    "properties": {
+        "sector": {"type": "string", "description": "行业名或别名（如 电镀）"},
+        "spec": {"type": "string", "description": "标准条目 id；默认该行业最新（来源年份）的评价指标体系"},
+        "values": {"type": "object", "description": "{指标 id: 数值（定量指标）或 1/2/3/\"below\"/级别原文（定性指标）}",
+                   "additionalProperties": {"oneOf": [{"type": "number"}, {"type": "string"}]}},
+        "target_level": {"type": "integer", "enum": [1, 2, 3], "description": "差距对标的级别；默认比总体级别高一级"},
+    },
+    "additionalProperties": False,
+}
+
+ASSESS_RESPONSE = {
+    "type": "object",
+    "required": ["spec", "indicators", "overall", "gaps", "rule", "notes"],
+    "properties": {
+        "spec": {"type": "object", "required": ["id", "title", "standard"],
+                 "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "standard": {"type": "string"}}},
+        "indicators": {"type": "array", "items": {
+            "type": "object", "required": ["id", "name", "unit", "value", "level", "targets"],
+            "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"}, "unit": {"type": "string"},
+                "value": {"nullable": True, "oneOf": [{"type": "number"}, {"type": "string"}]},
+                "level": {**_LEVEL, "nullable": True, "description": "null：未填写或基准值未收录"},
+                "targets": {"type": "object", "required": ["1", "2", "3"],
+                            "properties": {"1": _TARGET, "2": _TARGET, "3": _TARGET}},
+            },
+        }},
+        "overall": {"type": "object", "required": ["level", "score", "missing"], "properties": {
+            "level": {**_LEVEL, "nullable": True},
+            "score": {"type": "number", "nullable": True, "description": "所达级别的综合评价指数 Y（未达Ⅲ级时为 YⅢ）"},
+            "scores": {"type": "object", "nullable": True, "description": "YⅠ、YⅡ、YⅢ",
+                       "properties": {"1": {"type": "number"}, "2": {"type": "number"}, "3": {"type": "number"}}},
+            "missing": _STR_LIST,
+        }},
+        "gaps": {"type": "array", "items": {
+            "type": "object", "required": ["indicator", "target_level", "needed", "technologies"],
+            "properties": {
+                "indicator": {"type": "string"}, "target_level": {"type": "integer", "enum": [1, 2, 3]},
+                "needed": {"type": "string"},
+                "technologies": {"type": "array", "items": {
+                    "type": "object", "required": ["id", "title", "reasons"],
+                    "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "reasons": _STR_LIST}}},
+            },
+        }},
+        "rule": {"type": "object", "required": ["method", "source", "text", "verify"],
+                 "description": "所用判定规则；verify 提醒须与标准原文核对"},
+        "notes": _STR_LIST,
+    },
+}
+
+
+def assess_request() -> dict | None:
+    """ASSESS_REQUEST narrowed to this knowledge base's specs (sector names, spec ids, indicator ids and value
+    types), so that every request the contract allows is accepted. None when the knowledge base holds no spec:
+    then every request is a 400 and the operation is left out of the document."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return ASSESS_REQUEST
+    from kb.knowledge import NotBuilt
+
+    from .assess import request_schema
+    from .context import knowledge
+
+    try:
+        return request_schema(knowledge())
+    except NotBuilt:
+        return None
+
+
 PUBLISHED = {
     "type": "object", "required": ["id", "url", "version"],
     "properties": {"id": {"type": "string"}, "url": {"type": "string"}, "version": {"type": "string"}},
@@ -125,6 +201,7 @@ def _error(description: str) -> dict:
 
 def openapi_document() -> dict:
     taxonomy = load_taxonomy()
+    assess_schema = assess_request()
     sector_names = sorted({n for s in taxonomy.sectors for n in (s.name, *s.subsectors, *s.aliases)})
     return {
         "openapi": "3.0.3",
@@ -178,6 +255,12 @@ def openapi_document() -> dict:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": recommend_request(sector_names)}}},
                 "responses": {"200": _json(RECOMMEND_RESPONSE, "推荐结果"), "400": _error("参数有误")},
             }},
+            **({"/api/assess": {"post": {
+                "summary": "清洁生产水平自评：按行业评价指标体系对标Ⅰ/Ⅱ/Ⅲ级，并为差距推荐技术（判定规则须与标准原文核对）",
+                "operationId": "assess",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": assess_schema}}},
+                "responses": {"200": _json(ASSESS_RESPONSE, "对标结果"), "400": _error("参数有误（未知行业、标准或指标，取值类型错误）")},
+            }}} if assess_schema is not None else {}),
             "/api/cases": {"post": {
                 "summary": "发布一个新案例（Markdown 文件：YAML 文件头 + 正文）",
                 "operationId": "createCase",

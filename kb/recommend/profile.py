@@ -44,7 +44,7 @@ class Profile(BaseModel):
 
     sector: StrictStr
     problem: StrictStr = Field(min_length=1, max_length=MAX_PROBLEM_CHARS)
-    focus: list[StrictStr] = Field(default_factory=list, max_length=MAX_FOCUS)
+    focus: list[StrictStr] = Field(default_factory=list)   # more than MAX_FOCUS tags: the first ones count
     process: StrictStr | None = None
     max_investment_wan: StrictFloat | None = Field(default=None, ge=0, allow_inf_nan=False)
     max_payback_years: StrictFloat | None = Field(default=None, ge=0, allow_inf_nan=False)
@@ -82,7 +82,7 @@ class Profile(BaseModel):
             tag = tag.strip()
             if tag and tag.lower() not in {t.lower() for t in cleaned}:
                 cleaned.append(tag)
-        return cleaned
+        return cleaned[:MAX_FOCUS]
 
     @field_validator("process")
     @classmethod

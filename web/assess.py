@@ -1,0 +1,157 @@
+"""清洁生产水平自评: POST /api/assess and the /assess page (a GET form, results as server-rendered bars)."""
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, jsonify, render_template, request
+
+from kb.assess import LEVEL_NAMES, AssessError, fmt, is_qualitative, run, specs_for_sector
+
+from .context import BadRequest, knowledge
+
+bp = Blueprint("assess", __name__)
+
+
+@bp.post("/api/assess")
+def api_assess():
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("请求体必须是 JSON 对象", [{"field": "body", "message": "Content-Type: application/json，内容为对象"}])
+    try:
+        return jsonify(run(knowledge(), data))
+    except AssessError as exc:
+        raise BadRequest(exc.message, exc.details)
+
+
+def _form_value(indicator: dict, raw: str):
+    """A form field → the API value: numbers for quantitative indicators (kept as text if not a number,
+    so the validation reports it), the choice for 定性 ones."""
+    raw = raw.strip()
+    if not raw or is_qualitative(indicator):
+        return raw
+    try:
+        number = float(raw.replace(",", "").replace("，", ""))
+    except ValueError:
+        return raw
+    return number if math.isfinite(number) else raw
+
+
+@bp.get("/assess")
+def page():
+    kb = knowledge()
+    sector_name = request.args.get("sector", "").strip()
+    spec_id = request.args.get("spec", "").strip()
+    errors: list[dict] = []
+    sector, spec, specs, result, form = None, None, [], None, {}
+    if sector_name:
+        from kb.assess import choose_spec
+
+        try:
+            sector, spec = choose_spec(kb, sector_name, spec_id or None)
+            specs = specs_for_sector(kb, sector)
+        except AssessError as exc:
+            errors = exc.details
+    if spec is not None:
+        indicators = spec.get("indicators") or []
+        form = {i["id"]: request.args.get(f"v.{i['id']}", "") for i in indicators}
+        if request.args.get("run"):
+            values = {i["id"]: _form_value(i, form[i["id"]]) for i in indicators if form[i["id"]].strip()}
+            data = {"sector": sector, "spec": spec["id"], "values": values}
+            target = request.args.get("target_level", "")
+            if target:
+                data["target_level"] = int(target) if target in ("1", "2", "3") else target
+            try:
+                result = run(kb, data)
+            except AssessError as exc:
+                errors = exc.details
+    return render_template("assess.html", sectors=_sectors_with_specs(kb), sector=sector, sector_name=sector_name,
+                           spec=spec, specs=specs, form=form, result=result, errors=errors, chart=chart_rows,
+                           LEVEL_NAMES=LEVEL_NAMES, fmt=fmt, tv=target_text, target_level=request.args.get("target_level", ""))
+
+
+def target_text(indicator: dict, level: int) -> str:
+    value = indicator.get(f"level_{level}")
+    return "—" if value is None or value == "" else fmt(value)
+
+
+def _sectors_with_specs(kb) -> list[str]:
+    from kb.assess import spec_docs
+
+    have = {s for d in spec_docs(kb) for s in d.get("sectors") or []}
+    return [name for name in kb.taxonomy.names if name in have]
+
+
+def chart_rows(spec: dict, result: dict) -> list[dict]:
+    """Each assessed indicator on one scale with its Level I/II/III marks, as percentages for CSS bars.
+
+    The scale runs from 0 to 1.25 × the largest of the value and the three targets, so the marks and
+    the bar never touch the edge; 定性 indicators are drawn as steps (Ⅲ = 1 … Ⅰ = 3)."""
+    by_id = {i["id"]: i for i in spec.get("indicators") or []}
+    rows = []
+    for row in result["indicators"]:
+        indicator = by_id.get(row["id"], {})
+        if row["value"] is None:
+            continue
+        marks = []
+        if is_qualitative(indicator):
+            steps = {1: 3, 2: 2, 3: 1, "below": 0}
+            top = 3.75
+            value = steps.get(row["value"], 0)
+            for k in (1, 2, 3):
+                marks.append({"level": k, "pct": round(100 * steps[k] / top, 2), "label": LEVEL_NAMES[k]})
+            shown = "自评" + LEVEL_NAMES.get(row["value"], str(row["value"]))
+        else:
+            numbers = [t for t in row["targets"].values() if isinstance(t, (int, float))]
+            top = max([row["value"], *numbers, 0]) * 1.25 or 1
+            value = row["value"]
+            for k in (1, 2, 3):
+                t = row["targets"][str(k)]
+                if isinstance(t, (int, float)):
+                    marks.append({"level": k, "pct": round(100 * max(t, 0) / top, 2), "label": f"{LEVEL_NAMES[k]} {fmt(t)}"})
+            shown = f"{fmt(row['value'])} {row['unit'] or ''}".strip()
+        rows.append({"id": row["id"], "name": row["name"], "unit": row["unit"], "shown": shown,
+                     "direction": indicator.get("direction"), "limiting": bool(indicator.get("limiting")),
+                     "pct": round(100 * max(value, 0) / top, 2), "marks": marks, "level": row["level"],
+                     "level_name": LEVEL_NAMES.get(row["level"], "无法判定")})
+    return rows
+
+
+def request_schema(kb) -> dict | None:
+    """The POST /api/assess body as this knowledge base accepts it: one alternative per spec, listing the
+    sector names (with aliases) it answers for and its indicator ids with their value types, so that every
+    request the published contract allows is one the endpoint accepts. None when there is no spec at all."""
+    from kb.assess import _CHOICES, spec_docs, specs_for_sector
+
+    docs = spec_docs(kb)
+    if not docs:
+        return None
+    names_of: dict[str, list[str]] = {}
+    for sector in kb.taxonomy.sectors:
+        names_of[sector.name] = sorted({sector.name, *sector.subsectors, *sector.aliases})
+    branches = []
+    for doc in sorted(docs, key=lambda d: d["id"]):
+        for sector in doc.get("sectors") or []:
+            default = specs_for_sector(kb, sector)[0]["id"] == doc["id"]
+            values = {}
+            for indicator in doc.get("indicators") or []:
+                if is_qualitative(indicator):
+                    texts = [indicator.get(f"level_{k}") for k in (1, 2, 3)]
+                    choices = [1, 2, 3, *_CHOICES, *[t for t in texts if isinstance(t, str) and t.strip()]]
+                    values[indicator["id"]] = {"enum": list(dict.fromkeys(choices)),
+                                               "description": f"{indicator.get('name')}（定性）：达到的级别或该级别原文"}
+                else:
+                    values[indicator["id"]] = {"type": "number",
+                                               "description": f"{indicator.get('name')}（{indicator.get('unit') or '无单位'}）"}
+            branches.append({
+                "type": "object",
+                "required": ["sector", "values"] + ([] if default else ["spec"]),
+                "properties": {
+                    "sector": {"type": "string", "enum": names_of.get(sector, [sector])},
+                    "spec": {"type": "string", "enum": [doc["id"]]},
+                    "values": {"type": "object", "properties": values, "additionalProperties": False,
+                               "minProperties": 1},
+                    "target_level": {"type": "integer", "enum": [1, 2, 3]},
+                },
+                "additionalProperties": False,
+            })
+    return {"anyOf": branches}
