@@ -158,6 +158,32 @@ def new(doc_type: str, sector: str, title: str) -> None:
 
 
 @main.command()
+@click.argument("doc_id")
+@click.argument("version", required=False)
+def history(doc_id: str, version: str | None) -> None:
+    """列出可编辑文档的修改历史；给出 VERSION 时把文档恢复到该版本（并重新索引）。"""
+    from .editing import EditError, Editor
+
+    kb = _open_kb()
+    editor = Editor(kb)
+    if version is None:
+        entries = editor.history(doc_id)
+        if not entries:
+            _fail(f"「{doc_id}」没有修改历史（只有通过编辑页、API 或 kb history 写入的修改才有历史）")
+        for entry in entries:
+            click.echo(f"{entry['when']}  {entry['version'][:12]}  {entry['action']}  {entry['who']}")
+        return
+    matches = [e["version"] for e in editor.history(doc_id) if e["version"].startswith(version)]
+    if len(matches) != 1:
+        _fail(f"版本「{version}」{'不存在' if not matches else '不唯一，请多写几位'}")
+    try:
+        doc = editor.restore(doc_id, matches[0], "cli")
+    except EditError as exc:
+        _fail(exc.message + "".join(f"\n  {d.get('field')}: {d.get('message')}" for d in exc.details))
+    click.echo(f"已恢复 {doc.id} 到版本 {matches[0][:12]}，并已重新索引。")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON。")
 def stats(as_json: bool) -> None:
     """按行业×类型统计条目，列出缺少可选字段的条目和案例不足的行业。"""

@@ -202,3 +202,22 @@ def test_edit_page_sign_in_preview_publish(eclient, editor_app):
     published = eclient.post("/edit", data={"action": "publish", "text": text})
     assert published.status_code == 302 and published.headers["Location"].endswith("/documents/case-coating-web")
     assert "case-coating-web" in search_ids(editor_app, "网页发布")
+
+
+def test_cli_history_lists_and_restores(runner, tmp_path, content, monkeypatch):
+    from kb.cli import main
+    from kb.config import load_settings
+    from kb.editing import Editor
+    from kb.knowledge import KnowledgeBase
+
+    monkeypatch.setattr("kb.config.BUNDLED_CONTENT", content)
+    kb = KnowledgeBase(load_settings())
+    kb.build()
+    editor = Editor(kb)
+    first = editor.create(new_case("case-coating-cli", "命令行恢复第一版"), "token:test")
+    editor.replace("case-coating-cli", new_case("case-coating-cli", "命令行恢复第二版"), first.content_hash, "token:test")
+    listing = runner.invoke(main, ["history", "case-coating-cli"])
+    assert listing.exit_code == 0 and len(listing.output.splitlines()) == 2 and "create" in listing.output
+    restored = runner.invoke(main, ["history", "case-coating-cli", first.content_hash[:12]])
+    assert restored.exit_code == 0, restored.output
+    assert KnowledgeBase(load_settings()).document("case-coating-cli")["title"] == "命令行恢复第一版"
