@@ -203,7 +203,8 @@ def _wrk(port: int, paths: list[str], seconds: int, connections: int) -> dict:
         f"local paths = {{{lua_paths}}}\nlocal i = 0\n"
         "request = function()\n  i = i % #paths + 1\n  return wrk.format('GET', paths[i])\nend\n")
     try:
-        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
+                              "-s", str(script),
                               f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
     finally:
         script.unlink()
@@ -211,8 +212,10 @@ def _wrk(port: int, paths: list[str], seconds: int, connections: int) -> dict:
     errors = sum(int(line.split()[-1]) for line in out.splitlines() if line.strip().startswith("Non-2xx"))
     latency = {line.split()[0]: line.split()[1] for line in out.splitlines()
                if line.strip().split(" ")[0] in ("50%", "99%")}
+    socket_errors = next((line.split(":", 1)[1].strip() for line in out.splitlines()
+                          if line.strip().startswith("Socket errors")), "")
     return {"tool": "wrk", "connections": connections, "seconds": seconds, "req_per_s": round(rps, 1),
-            "non_2xx": errors, "latency": latency}
+            "non_2xx": errors, "latency": latency, "socket_errors": socket_errors}
 
 
 def _python_load(port: int, paths: list[str], seconds: int, connections: int) -> dict:
