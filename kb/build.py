@@ -19,7 +19,7 @@ from tqdm import tqdm
 from .config import Settings
 from .documents import Document, Problem
 from .loader import load_content
-from .locks import file_lock
+from .files import atomic_write, file_lock
 from .search import analysis as analysis_mod
 from .search.engine import write_index
 from .store import Store
@@ -62,15 +62,6 @@ def read_meta(generation: Path | None) -> dict:
         return json.loads((generation / "meta.json").read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def build_lock(settings: Settings):
@@ -132,16 +123,17 @@ def build(
                 from .recommend.model import build_model
 
                 build_model(list(documents.values()), generation / "model")
-                _atomic_write(
+                atomic_write(
                     generation / "meta.json",
                     json.dumps({"fingerprint": fingerprint, "built_at": time.time(),
-                                "hashes": {d.id: d.content_hash for d in documents.values()}}, ensure_ascii=False),
+                                "hashes": {d.id: d.content_hash for d in documents.values()}},
+                               ensure_ascii=False).encode("utf-8"),
                 )
                 store.sync(documents.values())
             except BaseException:
                 shutil.rmtree(generation, ignore_errors=True)
                 raise
-            _atomic_write(settings.index_root / "CURRENT", name)
+            atomic_write(settings.index_root / "CURRENT", name.encode("utf-8"))
             _remove_old_generations(settings, keep={name, live.name if live else ""})
             return BuildReport(name, len(documents), [d.id for d in changed], removed, not incremental,
                                time.perf_counter() - started, problems)

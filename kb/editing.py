@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .build import BuildReport, build
+from .build import BuildReport
 from .documents import Document, Problem
 from .frontmatter import FrontMatterError, parse
 from .loader import FOLDER_TYPES, load_text
-from .locks import file_lock
+from .files import atomic_write, file_lock
 from .schemas import ID_RE
 
 MAX_BYTES = 1024 * 1024
@@ -172,14 +171,7 @@ class Editor:
         return doc
 
     def _write(self, doc: Document, text: str, who: str, action: str) -> None:
-        path = Path(doc.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write(Path(doc.path), text.encode("utf-8"))
         self._record(doc, text, who, action)
 
     def _record(self, doc: Document, text: str, who: str, action: str) -> None:

@@ -14,16 +14,15 @@ import csv
 import hashlib
 import io
 import json
-import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
+from .files import atomic_write
 from .loader import load_text
 from .schemas import CATEGORIES, SOURCE_KINDS
 from .taxonomy import Taxonomy, load_taxonomy
@@ -513,22 +512,6 @@ def render(meta: dict, body: str) -> str:
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def load_manifest(out: Path) -> dict[str, str]:

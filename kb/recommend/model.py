@@ -23,8 +23,23 @@ def _identity(tokens: list[str]) -> list[str]:
     return tokens
 
 
+_token_cache: dict[tuple[str, str, str], list[str]] = {}
+
+
 def document_tokens(doc: Document) -> list[str]:
-    words = analysis_mod.current().words
+    """Weighted tokens of one entry; a long-running server rebuilds on every edit, so unchanged
+    entries (same content hash, same dictionary) are not run through jieba again."""
+    analysis = analysis_mod.current()
+    key = (doc.id, doc.content_hash, analysis.fingerprint)
+    cached = _token_cache.get(key)
+    if cached is None:
+        if len(_token_cache) > 200_000:
+            _token_cache.clear()
+        cached = _token_cache[key] = _document_tokens(doc, analysis.words)
+    return cached
+
+
+def _document_tokens(doc: Document, words) -> list[str]:
     texts = {
         "title": doc.title,
         "tags": " ".join(doc.tags + ([doc.category] if doc.category else [])),
