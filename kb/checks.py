@@ -20,17 +20,22 @@ def _latin(title: str) -> set[str]:
     return {w.upper() for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", title)}
 
 
+# A case's links to technology entries: named by its source, or associated by an editor.
+CASE_LINK_FIELDS = ("technologies", "related_technologies")
+
+
 def cross_check(documents: dict[str, Document]) -> list[Problem]:
     problems: list[Problem] = []
     for doc in documents.values():
         if doc.type == "case":
-            for i, tech_id in enumerate(doc.meta.get("technologies", [])):
-                target = documents.get(tech_id)
-                if target is None or target.type != "technology":
-                    problems.append(
-                        Problem(display_path(Path(doc.path)), doc.lines.get("technologies", 2),
-                                f"technologies[{i}]", f"技术条目「{tech_id}」不存在")
-                    )
+            for field in CASE_LINK_FIELDS:
+                for i, tech_id in enumerate(doc.meta.get(field, [])):
+                    target = documents.get(tech_id)
+                    if target is None or target.type != "technology":
+                        problems.append(
+                            Problem(display_path(Path(doc.path)), doc.lines.get(field, 2),
+                                    f"{field}[{i}]", f"技术条目「{tech_id}」不存在")
+                        )
     problems.extend(near_duplicate_titles([d for d in documents.values() if d.type == "technology"]))
     return problems
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .build import BuildReport
+from .checks import CASE_LINK_FIELDS
 from .documents import Document, Problem
 from .frontmatter import FrontMatterError, parse
 from .loader import FOLDER_TYPES, load_text
@@ -109,11 +110,12 @@ class Editor:
         path = self.root / folder / f"{doc_id}.md"
         doc, problems = load_text(text, path, self.knowledge.taxonomy)
         if doc is not None and doc.type == "case":
-            for i, tech_id in enumerate(doc.meta.get("technologies", [])):
-                row = self.knowledge.store.get(tech_id)
-                if row is None or row.type != "technology":
-                    problems.append(Problem(str(path), doc.lines.get("technologies", 2), f"technologies[{i}]",
-                                            f"技术条目「{tech_id}」不存在"))
+            for field in CASE_LINK_FIELDS:
+                for i, tech_id in enumerate(doc.meta.get(field, [])):
+                    row = self.knowledge.store.get(tech_id)
+                    if row is None or row.type != "technology":
+                        problems.append(Problem(str(path), doc.lines.get(field, 2), f"{field}[{i}]",
+                                                f"技术条目「{tech_id}」不存在"))
         if problems:
             raise EditError(400, "文档有误", [{"line": p.line, "field": p.field, "message": p.message} for p in problems])
         return doc

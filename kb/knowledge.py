@@ -27,7 +27,7 @@ class Overview:
     generation: Path
     counts: dict[str, dict[str, int]]               # sector → type → count
     totals: dict[str, int]                          # type → count
-    cases_by_technology: dict[str, list[dict]]      # technology id → [{id, title}]
+    cases_by_technology: dict[str, list[dict]]      # technology id → [{id, title, related}]
     titles: dict[str, str]
     recent_cases: list[dict]
 
@@ -47,7 +47,9 @@ class Overview:
                 cases.append({"id": row.id, "title": row.title, "year": row.year, "sectors": row.sectors,
                               "region": row.meta.get("region", "")})
                 for tech_id in row.meta.get("technologies", []):
-                    links.setdefault(tech_id, []).append({"id": row.id, "title": row.title})
+                    links.setdefault(tech_id, []).append({"id": row.id, "title": row.title, "related": False})
+                for tech_id in row.meta.get("related_technologies", []):
+                    links.setdefault(tech_id, []).append({"id": row.id, "title": row.title, "related": True})
         cases.sort(key=lambda c: (-(c["year"] or 0), c["id"]))
         return cls(generation, counts, totals, links, titles, cases)
 

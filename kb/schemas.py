@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,99}$"
 ID_RE = re.compile(ID_PATTERN)
@@ -93,13 +93,24 @@ class Case(Common):
     enterprise: str = Field(min_length=2)
     problems: list[str] = Field(min_length=1)
     options: list[Option] = Field(min_length=1)
-    technologies: list[str] = Field(min_length=1)
+    # Declared before `technologies` so its validator can see it. `technologies`: what the source says was
+    # used; `related_technologies`: entries an editor associates when the source names none. Kept apart so a
+    # consultant never cites an editorial link as the enterprise's own measure.
+    related_technologies: list[str] = Field(default_factory=list)
+    technologies: list[str] = Field(default_factory=list, validate_default=True)
     results: list[str] = Field(min_length=1)
     investment_wan: Number | None = Field(default=None, ge=0)
     outcome: str | None = None
     summary: str | None = Field(default=None, max_length=300)
 
     _as_list_results = field_validator("results", "problems", mode="before")(_as_list)
+
+    @field_validator("technologies")
+    @classmethod
+    def _linked(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if not value and not info.data.get("related_technologies"):
+            raise ValueError("案例至少关联一个技术条目：来源点名的写 technologies，编辑关联的写 related_technologies")
+        return value
 
 
 class Indicator(Strict):

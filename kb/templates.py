@@ -39,7 +39,7 @@ def render(doc_type: str, doc_id: str, title: str, sector: str) -> str:
         head += ["region: 江苏省", f"year: {year}", "audit: 强制性            # 强制性 | 自愿性 | 未说明",
                  "enterprise: 待填写（可匿名，如 常州某印染企业）", "problems: []",
                  "options: []               # - {name: 方案名称, cost_class: 无/低费, investment_wan: 0}",
-                 "technologies: []          # 已有技术条目的 id", "results: []"]
+                 "technologies: []          # 来源点名采用的技术条目 id", "related_technologies: []  # 来源未点名时，编辑关联的技术条目 id", "results: []"]
     else:
         head += ["standard: 待填写（标准名与年份）",
                  "indicators: []            # - {id: water-use, name: 单位产品取水量, unit: t/t, direction: ≤, level_1: , level_2: , level_3: }"]

@@ -65,6 +65,18 @@ def test_case_naming_missing_technology(content):
     assert found == [f"{content / 'cases' / 'case-coating-bad-link.md'}:15: technologies[1]: 技术条目「no-such-tech」不存在"]
 
 
+def test_case_needs_a_reported_or_related_technology(content):
+    text = case("case-coating-unlinked", technologies="[]")
+    write(content, "cases", "case-coating-unlinked", text)
+    found = [p for p in problems_of(content) if "case-coating-unlinked.md" in p]
+    assert len(found) == 1 and ":15: technologies:" in found[0] and "related_technologies" in found[0]
+
+    related = text.replace("technologies: []", "related_technologies: [general-activated-carbon, no-such-tech]")
+    write(content, "cases", "case-coating-unlinked", related)
+    found = [p for p in problems_of(content) if "case-coating-unlinked.md" in p]
+    assert found == [f"{content / 'cases' / 'case-coating-unlinked.md'}:15: related_technologies[1]: 技术条目「no-such-tech」不存在"]
+
+
 def test_wrong_enum_and_nested_field_located(content):
     text = technology("general-bad-benefit", "效益填错的条目", category="省钱",
                       extra="benefits:\n  - indicator: 节电率\n    unit: \"%\"\n")

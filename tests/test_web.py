@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import technology, write
+from conftest import case, technology, write
 
 XSS_BODY = """<script>window.pwned = 1</script>
 <img src=x onerror="window.pwned = 2">
@@ -128,6 +128,25 @@ def test_document_page_links_case_and_technology(client):
     assert 'href="/documents/case-coating-vocs"' in tech
     case = client.get("/documents/case-coating-vocs").get_data(as_text=True)
     assert 'href="/documents/general-activated-carbon"' in case and "常州某涂装企业" in case
+
+
+def test_editorial_links_are_shown_apart_from_reported_ones(kb, settings, content):
+    text = case("case-coating-related", technologies="[]").replace(
+        "technologies: []", "related_technologies: [general-activated-carbon]")
+    write(content, "cases", "case-coating-related", text)
+    kb.build()
+    from web import create_app
+
+    client = create_app({"KB_SETTINGS": settings}).test_client()
+    page = client.get("/documents/case-coating-related").get_data(as_text=True)
+    assert "本案例采用的技术" not in page
+    section = page.split("<h2>相关技术</h2>")[1].split("</section>")[0]
+    assert "不代表该企业实际采用" in section and 'href="/documents/general-activated-carbon"' in section
+    tech = client.get("/documents/general-activated-carbon").get_data(as_text=True)
+    reported, associated = tech.split("<h3>相关案例</h3>")
+    assert 'href="/documents/case-coating-vocs"' in reported.split("<h2>采用本技术的案例</h2>")[1]
+    assert 'href="/documents/case-coating-related"' not in reported
+    assert 'href="/documents/case-coating-related"' in associated.split("</section>")[0]
 
 
 def test_sector_page_accepts_alias(client):

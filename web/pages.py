@@ -70,12 +70,16 @@ def document(doc_id: str):
     if data is None:
         abort(404)
     overview = kb.overview()
-    used_in = overview.cases_by_technology.get(doc_id, []) if data["type"] == "technology" else []
+    links = overview.cases_by_technology.get(doc_id, []) if data["type"] == "technology" else []
+    used_in = [c for c in links if not c["related"]]
+    associated_cases = [c for c in links if c["related"]]
     uses = [{"id": t, "title": overview.titles.get(t, t)} for t in data.get("technologies", [])]
+    associated = [{"id": t, "title": overview.titles.get(t, t)} for t in data.get("related_technologies", [])]
     related = [h for h in kb.search(SearchRequest(text=data["title"], per_page=6, highlight=False)).hits
                if h.id != doc_id][:5]
     return render_template("document.html", doc=data, body_html=render_markdown(data["body_markdown"]),
-                           used_in=used_in, uses=uses, related=related)
+                           used_in=used_in, uses=uses, related=related,
+                           associated=associated, associated_cases=associated_cases)
 
 
 @bp.get("/sectors/<name>")
