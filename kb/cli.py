@@ -189,29 +189,22 @@ def stats(as_json: bool) -> None:
     """按行业×类型统计条目，列出缺少可选字段的条目和案例不足的行业。"""
     from .loader import load_content
 
+    from .stats import FIELD_NAMES, content_stats, table
+
     settings = load_settings()
     taxonomy = load_taxonomy()
     docs = load_content(settings.content_dirs, taxonomy).documents.values()
-    counts = {name: {"technology": 0, "case": 0, "spec": 0} for name in taxonomy.names}
-    for doc in docs:
-        for sector in doc.sectors:
-            counts[sector][doc.type] += 1
-    optional = {"technology": ("benefits", "investment", "payback", "maturity"), "case": ("investment_wan", "outcome")}
-    missing = {
-        doc.id: [f for f in optional.get(doc.type, ()) if not doc.meta.get(f)]
-        for doc in sorted(docs, key=lambda d: d.id)
-        if any(not doc.meta.get(f) for f in optional.get(doc.type, ()))
-    }
-    few_cases = [name for name in taxonomy.key_sectors if counts[name]["case"] < 3]
+    stats = content_stats(docs, taxonomy.names, taxonomy.key_sectors)
     if as_json:
-        _echo_json({"counts": counts, "missing_optional": missing, "sectors_with_fewer_than_3_cases": few_cases})
+        _echo_json(stats.as_json())
         return
-    click.echo(f"{'行业':<8}{'技术':>6}{'案例':>6}{'标准':>6}")
-    for name, row in counts.items():
-        click.echo(f"{name:<8}{row['technology']:>6}{row['case']:>6}{row['spec']:>6}")
-    click.echo(f"\n缺少可选字段的条目：{len(missing)} 个（kb stats --json 查看明细）")
-    if few_cases:
-        click.echo("案例少于 3 个的行业（如实显示，不补造）：" + "、".join(few_cases))
+    click.echo(table(stats))
+    detail = "、".join(f"{FIELD_NAMES[f]} {n}" for f, n in sorted(stats.missing_by_field.items(), key=lambda kv: -kv[1]))
+    click.echo(f"\n缺少可选字段的条目：{len(stats.missing_optional)} 个（{detail}；kb stats --json 查看明细）")
+    if stats.few_cases:
+        click.echo("案例少于 3 个的行业（如实显示，不补造）：" + "、".join(stats.few_cases))
+    if stats.no_spec:
+        click.echo("尚无标准条目的行业（指标未能核实，不补造）：" + "、".join(stats.no_spec))
 
 
 @main.command()

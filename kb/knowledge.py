@@ -13,6 +13,7 @@ from typing import Any
 from .build import BuildReport, build, current_generation
 from .config import Settings
 from .search import analysis as analysis_mod
+from .stats import ContentStats, content_stats
 from .search.engine import SearchRequest, SearchResponse, Searcher, open_searcher
 from .store import Store
 from .taxonomy import Taxonomy, load_taxonomy
@@ -30,6 +31,7 @@ class Overview:
     cases_by_technology: dict[str, list[dict]]      # technology id → [{id, title, related}]
     titles: dict[str, str]
     recent_cases: list[dict]
+    stats: ContentStats | None = None
 
     @classmethod
     def from_rows(cls, generation: Path, rows, taxonomy: Taxonomy) -> "Overview":
@@ -51,7 +53,8 @@ class Overview:
                 for tech_id in row.meta.get("related_technologies", []):
                     links.setdefault(tech_id, []).append({"id": row.id, "title": row.title, "related": True})
         cases.sort(key=lambda c: (-(c["year"] or 0), c["id"]))
-        return cls(generation, counts, totals, links, titles, cases)
+        return cls(generation, counts, totals, links, titles, cases,
+                   content_stats(rows, taxonomy.names, taxonomy.key_sectors))
 
 
 class KnowledgeBase:

@@ -110,3 +110,22 @@ def test_cli_check_passes_on_valid_content(runner, content):
     result = runner.invoke(main, ["check", str(content)])
     assert result.exit_code == 0, result.output
     assert "检查通过" in result.output and "技术 4" in result.output
+
+
+def test_cli_stats_counts_and_gaps(runner, content, monkeypatch):
+    import json
+
+    monkeypatch.setattr("kb.config.BUNDLED_CONTENT", content)
+    result = runner.invoke(main, ["stats", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["counts"]["工业涂装"] == {"technology": 0, "case": 1, "spec": 0}
+    assert data["counts"]["焦化"]["technology"] == 1
+    assert "工业涂装" in data["sectors_with_fewer_than_3_cases"] and "焦化" in data["sectors_without_spec"]
+    assert data["missing_optional"]["case-coating-vocs"] == ["investment_wan", "outcome"]
+    text = runner.invoke(main, ["stats"]).output
+    lines = text.splitlines()
+    # Chinese sector names are padded by display width, so the numbers line up
+    from kb.stats import display_width
+
+    assert len({display_width(l) for l in lines[:15]}) == 1, lines[:15]

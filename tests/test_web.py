@@ -190,3 +190,14 @@ def test_api_recommend_shape_and_errors(client):
     bad = client.post("/api/recommend", json={"sector": "焦化"})
     assert bad.status_code == 400 and any(d["field"] == "problem" for d in bad.get_json()["details"])
     assert client.post("/api/recommend", data="not json").status_code == 400
+
+
+def test_home_page_shows_counts_by_sector_and_the_gaps(client):
+    html = client.get("/").get_data(as_text=True)
+    table = html.split('<table class="stats-table">')[1].split("</table>")[0]
+    coating = table.split(">工业涂装</a></th>")[1].split("</tr>")[0]
+    # the test content has one 工业涂装 case and no 工业涂装 spec: both cells are marked as gaps
+    assert '<td class="gap">1</td>' in coating and '<td class="gap">0</td>' in coating
+    gaps = html.split('<ul class="gaps">')[1].split("</ul>")[0]
+    assert "案例少于 3 个的行业" in gaps and "工业涂装" in gaps
+    assert "尚无标准条目的行业" in gaps and "缺少可选字段的条目" in gaps

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from kb.search.engine import SearchRequest
+from kb.stats import FIELD_NAMES
 from kb.taxonomy import UnknownSector
 
 from .context import TYPE_NAMES, BadRequest, knowledge, search_request
@@ -47,7 +48,7 @@ def index():
     kb = knowledge()
     overview = kb.overview()
     return render_template("index.html", sectors=kb.taxonomy.sectors, overview=overview,
-                           recent_cases=overview.recent_cases[:8])
+                           recent_cases=overview.recent_cases[:8], FIELD_NAMES=FIELD_NAMES)
 
 
 @bp.get("/search")

@@ -69,7 +69,11 @@ def open_searcher(index_dir: Path) -> Searcher:
     return WhooshSearcher(index_dir)
 
 
-def write_index(*args, **kwargs) -> None:
+def write_index(target: Path, *args, **kwargs) -> None:
+    """Write the Whoosh index at target, then its compiled term arrays beside it (target/../arrays)."""
+    from .arrays import compile_arrays
+    from .schema import FIELD_BOOSTS
     from .writer import write_index as whoosh_write_index
 
-    whoosh_write_index(*args, **kwargs)
+    whoosh_write_index(target, *args, **kwargs)
+    compile_arrays(target, Path(target).parent / "arrays", FIELD_BOOSTS)

@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 import threading
+from itertools import groupby
+
+import numpy as np
 from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh import query as Q
 from whoosh import sorting
-from whoosh.highlight import HtmlFormatter, Highlighter, PinpointFragmenter
+from whoosh.highlight import HtmlFormatter, Highlighter, PinpointFragmenter, Token, top_fragments
 
 from . import analysis
+from .arrays import IndexArrays
 from .engine import MAX_QUERY_CHARS, Hit, SearchRequest, SearchResponse
-from .query import plan_query
+from .evaluate import Unsupported, evaluate, filter_mask, matched_terms
+from .query import QueryPlan, plan_query
 from .schema import FACETS
 
 
@@ -57,6 +62,7 @@ class WhooshSearcher:
         self._local = threading.local()
         self._all: list = []
         self._lock = threading.Lock()
+        self._index_arrays: IndexArrays | None = None
 
     def _searcher(self):
         searcher = getattr(self._local, "searcher", None)
@@ -71,8 +77,65 @@ class WhooshSearcher:
         return self._searcher().doc_count()
 
     def search(self, req: SearchRequest) -> SearchResponse:
-        text = req.text[:MAX_QUERY_CHARS]
-        plan = plan_query(analysis.current(), text)
+        plan = plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS])
+        try:
+            return self._search_arrays(req, plan)
+        except Unsupported:
+            return self.search_whoosh(req, plan)
+
+    # -- the vectorised path: Whoosh's postings and scores, combined with numpy ---------------------
+    def _arrays(self) -> IndexArrays:
+        if self._index_arrays is None:
+            with self._lock:
+                if self._index_arrays is None:
+                    self._index_arrays = IndexArrays(self.index.searcher(), compiled=self.index_dir.parent / "arrays")
+        return self._index_arrays
+
+    def _search_arrays(self, req: SearchRequest, plan: QueryPlan) -> SearchResponse:
+        arrays = self._arrays()
+        allowed = filter_mask(_filters(req), arrays)
+        matched_all = True
+        query = plan.conjunction()
+        mask = np.zeros(arrays.size, dtype=bool)
+        scores = np.zeros(arrays.size, dtype=np.float64)
+        if plan.groups:
+            found = evaluate(query, arrays)
+            mask, scores = found.mask & allowed, found.scores
+            if not mask.any() and len(plan.groups) > 1:
+                matched_all = False
+                query = plan.disjunction()
+                found = evaluate(query, arrays)
+                mask, scores = found.mask & allowed, found.scores
+
+        docnums = np.flatnonzero(mask)
+        limit = req.page * req.per_page
+        start = (req.page - 1) * req.per_page
+        page = _rank(docnums, scores, arrays, req.sort, limit)[start:limit]
+
+        facet_counts = {name: _count(arrays, name, mask) for name in FACETS} if len(docnums) else {n: {} for n in FACETS}
+        searcher = self._searcher()
+        highlighter = _highlighter() if req.highlight else None
+        hits: list[Hit] = []
+        docnums_page = [int(d) for d in page]
+        chars = _CharsCache(searcher)
+        if highlighter is not None:
+            terms_of = {d: matched_terms(query, arrays, d) for d in docnums_page}
+            chars.load(terms_of, ("body", "summary"))
+        for docnum in docnums_page:
+            stored = searcher.stored_fields(docnum)
+            snippet = ""
+            if highlighter is not None:
+                snippet = (_pinpoint(highlighter, chars, stored, "body", terms_of[docnum], docnum, top=2)
+                           or _pinpoint(highlighter, chars, stored, "summary", terms_of[docnum], docnum, top=1))
+            hits.append(_hit(stored, snippet, float(scores[docnum])))
+        return SearchResponse(query=req.text, total=int(len(docnums)), page=req.page, per_page=req.per_page,
+                              hits=hits, facets=facet_counts, words=plan.words, synonyms=plan.synonyms,
+                              matched_all_words=matched_all)
+
+    # -- Whoosh's own collectors: the reference the vectorised path is tested against -------------
+    def search_whoosh(self, req: SearchRequest, plan: QueryPlan | None = None) -> SearchResponse:
+        if plan is None:
+            plan = plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS])
         searcher = self._searcher()
         facets = {
             name: sorting.FieldFacet(name, allow_overlap=name in ("sector", "tag"), maptype=sorting.Count)
@@ -108,20 +171,7 @@ class WhooshSearcher:
                 snippet = ""
                 if req.highlight:
                     snippet = hit.highlights("body", top=2) or hit.highlights("summary", top=1)
-                hits.append(
-                    Hit(
-                        id=hit["id"],
-                        type=hit["type"],
-                        title=hit["title"],
-                        sectors=[s for s in hit.get("sector", "").split(",") if s],
-                        summary=hit.get("summary", ""),
-                        snippet=snippet or _escape(hit.get("summary", ""))[:160],
-                        score=_score(hit),
-                        category=hit.get("category") or None,
-                        year=hit.get("year"),
-                        tags=[t for t in hit.get("tag", "").split(",") if t],
-                    )
-                )
+                hits.append(_hit(hit.fields(), snippet, _score(hit)))
         return SearchResponse(
             query=req.text,
             total=total,
@@ -142,6 +192,9 @@ class WhooshSearcher:
                 except Exception:
                     pass
             self._all.clear()
+            if self._index_arrays is not None:
+                self._index_arrays.searcher.close()
+                self._index_arrays = None
         self.index.close()
 
 
@@ -155,3 +208,98 @@ def _score(hit) -> float:
     if isinstance(score, tuple):
         score = next((v for v in reversed(score) if isinstance(v, (int, float))), 0.0)
     return round(abs(float(score or 0.0)), 4)
+
+
+def _hit(stored: dict, snippet: str, score: float) -> Hit:
+    return Hit(
+        id=stored["id"],
+        type=stored["type"],
+        title=stored["title"],
+        sectors=[s for s in stored.get("sector", "").split(",") if s],
+        summary=stored.get("summary", ""),
+        snippet=snippet or _escape(stored.get("summary", ""))[:160],
+        score=round(abs(float(score or 0.0)), 4),
+        category=stored.get("category") or None,
+        year=stored.get("year"),
+        tags=[t for t in stored.get("tag", "").split(",") if t],
+    )
+
+
+def _rank(docnums: np.ndarray, scores: np.ndarray, arrays: IndexArrays, sort: str, limit: int) -> np.ndarray:
+    """The first `limit` matches in Whoosh's order: score (or year, then score) descending, ties
+    by docnum. Only the candidates that can reach the page are sorted."""
+    if not len(docnums) or limit <= 0:
+        return docnums[:0]
+    relevance = scores[docnums]
+    if sort == "year":
+        years, codes = arrays.facet("year")
+        year_of = np.array([years[c] if c >= 0 else -1 for c in codes[docnums]], dtype=np.int64) \
+            if len(docnums) <= 256 else np.where(codes[docnums] >= 0, np.asarray(years + [-1])[codes[docnums]], -1)
+        order = np.lexsort((docnums, -relevance, -year_of))
+        return docnums[order[:limit]]
+    if len(docnums) > limit:
+        kth = np.partition(relevance, len(relevance) - limit)[len(relevance) - limit]
+        keep = relevance >= kth              # every tie at the cut, so the docnum tie-break is exact
+        docnums, relevance = docnums[keep], relevance[keep]
+    order = np.lexsort((docnums, -relevance))
+    return docnums[order[:limit]]
+
+
+def _count(arrays: IndexArrays, name: str, mask: np.ndarray) -> dict[str, int]:
+    values, table = arrays.facet(name)
+    if name == "year":
+        codes = table[mask]
+        counts = np.bincount(codes[codes >= 0], minlength=len(values))
+    else:
+        counts = table.dot(mask.astype(np.float64))
+    pairs = [(str(v), int(c)) for v, c in zip(values, counts) if c and v not in (None, "")]
+    return dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
+
+
+class _CharsCache:
+    """Character offsets of matched terms in a page's hits, read like Whoosh's `_load_chars`: one
+    postings reader per term, moved forward through the page's docnums in order."""
+
+    def __init__(self, searcher):
+        self.searcher = searcher
+        self.chars: dict[tuple[str, str, int], list] = {}
+
+    def load(self, terms_of: dict[int, set], fieldnames: tuple[str, ...]) -> None:
+        wanted: dict[tuple[str, str], list[int]] = {}
+        for docnum, terms in terms_of.items():
+            for name, word in terms:
+                if name in fieldnames:
+                    wanted.setdefault((name, word), []).append(docnum)
+        for (name, word), docnums in wanted.items():
+            matcher = self.searcher.postings(name, self.searcher.schema[name].to_bytes(word))
+            for docnum in sorted(docnums):
+                if not matcher.is_active():
+                    break
+                matcher.skip_to(docnum)
+                if matcher.is_active() and matcher.id() == docnum:
+                    self.chars[(name, word, docnum)] = matcher.value_as("characters")
+
+
+def _pinpoint(highlighter: Highlighter, chars: _CharsCache, stored: dict, fieldname: str, terms: set,
+              docnum: int, top: int) -> str:
+    """Whoosh's pinpoint highlighting (stored character offsets, no re-segmentation) for one hit."""
+    text = stored.get(fieldname)
+    if not text:
+        return ""
+    charlimit = highlighter.fragmenter.charlimit
+    tokens = []
+    for name, word in terms:
+        if name != fieldname:
+            continue
+        for pos, startchar, endchar in chars.chars.get((name, word, docnum), ()):
+            if charlimit and endchar > charlimit:
+                break
+            tokens.append(Token(text=word, pos=pos, startchar=startchar, endchar=endchar))
+    if not tokens:
+        return ""
+    tokens.sort(key=lambda t: t.startchar)
+    tokens = [max(group, key=lambda t: t.endchar - t.startchar)
+              for _, group in groupby(tokens, lambda t: t.startchar)]
+    fragments = highlighter.fragmenter.fragment_matches(text, tokens)
+    fragments = top_fragments(fragments, top, highlighter.scorer, highlighter.order, minscore=1)
+    return highlighter.formatter.format(fragments)

@@ -1,0 +1,270 @@
+"""Numpy views of one Whoosh index generation: per-term postings, field lengths and facet values.
+
+Whoosh matches and scores one posting at a time in Python; at 20k documents that is most of a
+query's time (see bench/RESULTS.md). A generation never changes once written, so everything here is
+read from Whoosh's own files once, cached, and reused by every query until the next generation:
+term postings as (docnums, BM25F scores) arrays computed with Whoosh's formula and statistics, and
+facet values as code arrays for counting with `np.bincount`.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching.wrappers import FilterMatcher
+from whoosh.scoring import BM25F
+
+EMPTY_IDS = np.zeros(0, dtype=np.int64)
+EMPTY_SCORES = np.zeros(0, dtype=np.float64)
+
+
+def _leaf_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
+    """All (docnum, weight) of one segment's postings: block arrays for the on-disk format,
+    posting by posting for the inlined short lists Whoosh keeps in the term dictionary."""
+    if isinstance(matcher, FilterMatcher):      # deleted documents are masked by the caller
+        matcher = matcher.child
+    if isinstance(matcher, W3LeafMatcher) and matcher.is_active():
+        ids, weights = [], []
+        while True:
+            matcher._read_ids()
+            matcher._read_weights()
+            ids.append(np.asarray(matcher._ids, dtype=np.int64))
+            weights.append(np.asarray(matcher._weights, dtype=np.float64))
+            if matcher._lastblock:
+                break
+            matcher._next_block()
+        return np.concatenate(ids), np.concatenate(weights)
+    ids, weights = [], []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
+    return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+
+
+class IndexArrays:
+    """Arrays for one open Whoosh searcher (one generation). Thread-safe; the caches are bounded."""
+
+    def __init__(self, searcher, compiled: Path | None = None, max_terms: int = 50_000):
+        self.searcher = searcher
+        self.schema = searcher.schema
+        self.size = searcher.doc_count_all()
+        self.leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
+        self.live = np.ones(self.size, dtype=bool)
+        for reader, offset in self.leaves:
+            for docnum in reader.deleted_docs_set or ():
+                self.live[offset + docnum] = False
+        weighting = searcher.weighting
+        self.bm25 = weighting if isinstance(weighting, BM25F) else None
+        self._lengths: dict[str, np.ndarray] = {}
+        self._terms: OrderedDict = OrderedDict()
+        self._max_terms = max_terms
+        self._facets: dict[str, tuple[list, np.ndarray]] = {}
+        self._lock = threading.RLock()
+        self._compiled = _load_compiled(compiled, searcher) if compiled is not None else {}   # Whoosh readers seek shared files: one reader at a time
+
+    # -- postings ------------------------------------------------------------------------------
+    def postings(self, fieldname: str, text) -> tuple[np.ndarray, np.ndarray]:
+        """Live docnums (sorted) and raw weights (term frequency) of one term."""
+        field = self.schema[fieldname] if fieldname in self.schema else None
+        if field is None:
+            return EMPTY_IDS, EMPTY_SCORES
+        try:
+            btext = field.to_bytes(text)
+        except ValueError:
+            return EMPTY_IDS, EMPTY_SCORES
+        all_ids, all_weights = [], []
+        for reader, offset in self.leaves:
+            if (fieldname, btext) not in reader:
+                continue
+            ids, weights = _leaf_postings(reader.postings(fieldname, btext))
+            all_ids.append(ids + offset)
+            all_weights.append(weights)
+        if not all_ids:
+            return EMPTY_IDS, EMPTY_SCORES
+        ids = np.concatenate(all_ids)
+        weights = np.concatenate(all_weights)
+        keep = self.live[ids]
+        if not keep.all():
+            ids, weights = ids[keep], weights[keep]
+        return ids, weights
+
+    def scored(self, fieldname: str, text) -> tuple[np.ndarray, np.ndarray]:
+        """Live docnums and each one's BM25F score for this term, as Whoosh's own scorer computes it
+        (same idf, average length, byte-quantised document lengths, B and K1)."""
+        compiled = self._compiled.get(fieldname)
+        if compiled is not None:
+            vocab, indptr, ids, scores = compiled
+            row = vocab.get(text)
+            if row is None:
+                return EMPTY_IDS, EMPTY_SCORES
+            lo, hi = indptr[row], indptr[row + 1]
+            return ids[lo:hi], scores[lo:hi]
+        key = (fieldname, text)
+        with self._lock:
+            hit = self._terms.get(key)
+            if hit is not None:
+                self._terms.move_to_end(key)
+                return hit
+        with self._lock:
+            return self._score_term(key, fieldname, text)
+
+    def _score_term(self, key, fieldname: str, text) -> tuple[np.ndarray, np.ndarray]:
+        hit = self._terms.get(key)
+        if hit is not None:
+            return hit
+        value = self._compute(fieldname, text)
+        self._terms[key] = value
+        if len(self._terms) > self._max_terms:
+            self._terms.popitem(last=False)
+        return value
+
+    def _compute(self, fieldname: str, text) -> tuple[np.ndarray, np.ndarray]:
+        ids, tf = self.postings(fieldname, text)
+        if len(ids) and self.schema[fieldname].scorable and self.bm25 is not None:
+            bm25 = self.bm25
+            b = bm25._field_B.get(fieldname, bm25.B)
+            idf = self.searcher.idf(fieldname, text)
+            avgfl = self.searcher.avg_field_length(fieldname) or 1
+            length = self.lengths(fieldname)[ids]
+            scores = idf * ((tf * (bm25.K1 + 1)) / (tf + bm25.K1 * ((1 - b) + b * length / avgfl)))
+        else:
+            scores = tf
+        return ids, scores
+
+    def lengths(self, fieldname: str) -> np.ndarray:
+        """Every document's length in this field, decoded from Whoosh's one-byte encoding."""
+        cached = self._lengths.get(fieldname)
+        if cached is not None:
+            return cached
+        with self._lock:
+            cached = self._lengths.get(fieldname)
+            return cached if cached is not None else self._read_lengths(fieldname)
+
+    def _read_lengths(self, fieldname: str) -> np.ndarray:
+        out = np.ones(self.size, dtype=np.float64)
+        for reader, offset in self.leaves:
+            count = reader.doc_count_all()
+            out[offset:offset + count] = np.fromiter(
+                (reader.doc_field_length(d, fieldname, 1) or 1 for d in range(count)), dtype=np.float64, count=count)
+        self._lengths[fieldname] = out
+        return out
+
+    # -- facets --------------------------------------------------------------------------------
+    def facet(self, fieldname: str) -> tuple[list, "object"]:
+        """(values, value × doc membership as a CSR matrix) for a KEYWORD/ID facet, or
+        (values, codes array with -1 for none) for the sortable numeric one."""
+        cached = self._facets.get(fieldname)
+        if cached is not None:
+            return cached
+        with self._lock:
+            if fieldname not in self._facets:
+                self._facets[fieldname] = self._read_facet(fieldname)
+            return self._facets[fieldname]
+
+    def _read_facet(self, fieldname: str):
+        from scipy import sparse
+
+        field = self.schema[fieldname]
+        if getattr(field, "sortable_typecode", None) or fieldname == "year":
+            raw = np.full(self.size, -1, dtype=np.int64)
+            for reader, offset in self.leaves:
+                column = reader.column_reader(fieldname)
+                count = reader.doc_count_all()
+                default = column.default_value() if hasattr(column, "default_value") else None
+                for d in range(count):
+                    v = column[d]
+                    if v is not None and v != default:
+                        raw[offset + d] = int(v)
+            values = sorted({int(v) for v in raw[raw >= 0]})
+            index = {v: i for i, v in enumerate(values)}
+            codes = np.array([index.get(int(v), -1) if v >= 0 else -1 for v in raw], dtype=np.int64)
+            result = (values, codes)
+        else:
+            values, rows, cols = [], [], []
+            seen: set = set()
+            for reader, _offset in self.leaves:
+                for btext in reader.lexicon(fieldname):
+                    value = field.from_bytes(btext)
+                    if value not in seen:
+                        seen.add(value)
+                        values.append(value)
+            values.sort()
+            for j, value in enumerate(values):
+                ids, _ = self.postings(fieldname, value)
+                rows.append(ids)
+                cols.append(np.full(len(ids), j, dtype=np.int64))
+            row = np.concatenate(rows) if rows else EMPTY_IDS
+            col = np.concatenate(cols) if cols else EMPTY_IDS
+            matrix = sparse.csr_matrix((np.ones(len(row), dtype=np.float64), (row, col)),
+                                       shape=(self.size, len(values)))
+            result = (values, matrix.T.tocsr())   # value × doc: counts are one product with the mask
+        return result
+
+
+# -- compiled at build time ----------------------------------------------------------------------
+# Reading a term's postings the first time costs Whoosh's block decoding (pickle + zlib per block),
+# which made a cold query 20x slower than a warm one. `kb build` therefore writes every searchable
+# term's (docnums, scores) once, next to the index, and searchers memory-map them.
+
+def _stamp(ix_or_searcher) -> dict:
+    reader = ix_or_searcher.reader()
+    return {"segments": sorted(r.segment().segment_id() for r, _ in reader.leaf_readers())}
+
+
+def compile_arrays(index_dir: Path, out_dir: Path, fields) -> None:
+    """Write the scored postings of `fields` for the index at index_dir into out_dir."""
+    from whoosh import index as whoosh_index
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ix = whoosh_index.open_dir(str(index_dir))
+    try:
+        with ix.searcher() as searcher:
+            arrays = IndexArrays(searcher)
+            meta = {"stamp": _stamp(searcher), "size": arrays.size, "fields": {}}
+            for fieldname in fields:
+                field = searcher.schema[fieldname]
+                vocab, indptr, id_parts, score_parts = [], [0], [], []
+                for btext in searcher.reader().lexicon(fieldname):
+                    text = field.from_bytes(btext)
+                    ids, scores = arrays._compute(fieldname, text)
+                    if not len(ids):
+                        continue
+                    vocab.append(text)
+                    id_parts.append(ids.astype(np.int32))
+                    score_parts.append(scores)
+                    indptr.append(indptr[-1] + len(ids))
+                np.save(out_dir / f"{fieldname}.ids.npy", np.concatenate(id_parts) if id_parts else np.zeros(0, np.int32))
+                np.save(out_dir / f"{fieldname}.scores.npy",
+                        np.concatenate(score_parts) if score_parts else np.zeros(0, np.float64))
+                np.save(out_dir / f"{fieldname}.indptr.npy", np.asarray(indptr, dtype=np.int64))
+                (out_dir / f"{fieldname}.vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+                meta["fields"][fieldname] = len(vocab)
+            (out_dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    finally:
+        ix.close()
+
+
+def _load_compiled(folder: Path, searcher) -> dict:
+    """The compiled fields if they belong to exactly this index, else nothing (the lazy path)."""
+    try:
+        meta = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))
+        if meta.get("stamp") != _stamp(searcher) or meta.get("size") != searcher.doc_count_all():
+            return {}
+        loaded = {}
+        for fieldname in meta["fields"]:
+            vocab = json.loads((folder / f"{fieldname}.vocab.json").read_text(encoding="utf-8"))
+            loaded[fieldname] = (
+                {text: i for i, text in enumerate(vocab)},
+                np.load(folder / f"{fieldname}.indptr.npy"),
+                np.load(folder / f"{fieldname}.ids.npy", mmap_mode="r"),
+                np.load(folder / f"{fieldname}.scores.npy", mmap_mode="r"),
+            )
+        return loaded
+    except (OSError, ValueError, KeyError):
+        return {}

@@ -1,0 +1,81 @@
+"""What the knowledge base holds and where it is thin, for `kb stats` and the home page.
+
+Gaps are shown, never filled: a sector with fewer than three sourced cases or without a spec is
+listed as such, so editors know where to look and users know what is missing.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Iterable, Protocol
+
+# Fields a reader of that type looks for but the schema cannot require (sources often omit them).
+OPTIONAL_FIELDS = {
+    "technology": ("benefits", "investment", "payback", "maturity"),
+    "case": ("investment_wan", "outcome"),
+}
+FIELD_NAMES = {"benefits": "效益指标", "investment": "投资", "payback": "回收期", "maturity": "成熟度",
+               "investment_wan": "总投资", "outcome": "审核结论"}
+MIN_CASES = 3
+
+
+class Entry(Protocol):
+    id: str
+    type: str
+    sectors: list[str]
+    meta: dict
+
+
+@dataclass
+class ContentStats:
+    counts: dict[str, dict[str, int]]                    # sector → type → entries
+    missing_optional: dict[str, list[str]]               # entry id → optional fields it lacks
+    few_cases: list[str]                                 # key sectors with fewer than MIN_CASES cases
+    no_spec: list[str]                                   # key sectors without a spec entry
+    missing_by_field: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {"counts": self.counts, "missing_optional": self.missing_optional,
+                "sectors_with_fewer_than_3_cases": self.few_cases, "sectors_without_spec": self.no_spec,
+                "missing_by_field": self.missing_by_field}
+
+
+def content_stats(entries: Iterable[Entry], sector_names: list[str], key_sectors: list[str]) -> ContentStats:
+    entries = sorted(entries, key=lambda e: e.id)
+    counts = {name: {"technology": 0, "case": 0, "spec": 0} for name in sector_names}
+    for entry in entries:
+        for sector in entry.sectors:
+            counts.setdefault(sector, {"technology": 0, "case": 0, "spec": 0})[entry.type] += 1
+    missing: dict[str, list[str]] = {}
+    by_field: dict[str, int] = {}
+    for entry in entries:
+        lacks = [f for f in OPTIONAL_FIELDS.get(entry.type, ()) if not entry.meta.get(f)]
+        if lacks:
+            missing[entry.id] = lacks
+            for f in lacks:
+                by_field[f] = by_field.get(f, 0) + 1
+    return ContentStats(
+        counts=counts,
+        missing_optional=missing,
+        few_cases=[s for s in key_sectors if counts[s]["case"] < MIN_CASES],
+        no_spec=[s for s in key_sectors if counts[s]["spec"] == 0],
+        missing_by_field=by_field,
+    )
+
+
+def display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, width: int, right: bool = False) -> str:
+    """Pad to a terminal width, counting a Chinese character as two columns."""
+    space = " " * max(0, width - display_width(text))
+    return space + text if right else text + space
+
+
+def table(stats: ContentStats) -> str:
+    lines = [pad("行业", 14) + pad("技术", 6, True) + pad("案例", 6, True) + pad("标准", 6, True)]
+    for name, row in stats.counts.items():
+        lines.append(pad(name, 14) + pad(str(row["technology"]), 6, True) + pad(str(row["case"]), 6, True)
+                     + pad(str(row["spec"]), 6, True))
+    return "\n".join(lines)
