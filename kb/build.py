@@ -24,8 +24,9 @@ from .search import analysis as analysis_mod
 from .search.engine import write_index
 from .store import Store
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"   # 2: no stored character offsets; compiled term arrays per generation
 KEEP_GENERATIONS = 2
+AUTO_PROCS_MIN_DOCUMENTS = 2000
 
 
 class BuildError(Exception):
@@ -100,6 +101,8 @@ def build(
         old_hashes: dict[str, str] = meta.get("hashes", {}) if incremental else {}
         changed = [d for d in documents.values() if old_hashes.get(d.id) != d.content_hash]
         removed = sorted(set(old_hashes) - set(documents))
+        if procs <= 0:      # auto: processes pay off only for large full builds
+            procs = min(os.cpu_count() or 1, 4) if len(changed) >= AUTO_PROCS_MIN_DOCUMENTS else 1
         store = Store(settings.database_url)
         try:
             if incremental and not changed and not removed:
@@ -122,7 +125,7 @@ def build(
                 bar.close()
                 from .recommend.model import build_model
 
-                build_model(list(documents.values()), generation / "model")
+                build_model(list(documents.values()), generation / "model", procs=procs)
                 atomic_write(
                     generation / "meta.json",
                     json.dumps({"fingerprint": fingerprint, "built_at": time.time(),

@@ -60,13 +60,15 @@ def check(path: Path | None) -> None:
 
 @main.command()
 @click.option("--full", is_flag=True, help="忽略增量，全部重建。")
-def build(full: bool) -> None:
+@click.option("--procs", default=0, show_default=True, type=int,
+              help="分词与写索引的进程数；0 = 自动（重新索引 2000 篇以上时用全部核，最多 4 个）。")
+def build(full: bool, procs: int) -> None:
     """把内容载入数据库并建立索引（原子替换；按内容哈希增量）。"""
     from .build import BuildError, build as run_build
 
     settings = load_settings()
     try:
-        report = run_build(settings, progress=True, full=full)
+        report = run_build(settings, progress=True, full=full, procs=procs)
     except BuildError as exc:
         for problem in exc.problems:
             click.echo(str(problem))
@@ -207,10 +209,17 @@ def stats(as_json: bool) -> None:
         click.echo("尚无标准条目的行业（指标未能核实，不补造）：" + "、".join(stats.no_spec))
 
 
+# Worker threads of `kb serve`. Searches are CPU-bound under the GIL: on the 2-core bench machine
+# 2 threads served 270 req/s at 20k documents, 4 threads 190, 8 threads 143-168 (waitress keeps slow
+# clients in its I/O loop, so few workers do not let one slow client block the others).
+SERVE_THREADS = 2
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=SERVE_THREADS, show_default=True, type=int,
+              help="处理请求的线程数。检索是 CPU 密集的，线程多于核数只会增加 GIL 争用（见 bench/RESULTS.md）。")
 @click.option("--watch/--no-watch", default=True, show_default=True, help="监视内容目录，文件变化后自动重新索引。")
 def serve(host: str, port: int, threads: int, watch: bool) -> None:
     """用生产级 WSGI 服务器（waitress）提供网站和 API；尚未构建时先构建。"""

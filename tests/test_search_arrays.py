@@ -1,24 +1,31 @@
 """The vectorised search path must answer exactly what Whoosh's own collectors answer.
 
 Compared on the bundled knowledge base with the judged queries (the way enterprises type them):
-total, page of ids with scores, facet counts, the AND/OR fallback flag and the highlighted snippets,
+total, page of ids with scores, facet counts, the AND/OR fallback flag (and snippets that mark the
+same query words),
 for both sort orders, with filters, on later pages, and after an incremental build that deleted and
 changed documents (Whoosh then keeps deleted documents in its segments until they merge).
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kb.config import BUNDLED_CONTENT, load_settings
 from kb.knowledge import KnowledgeBase
+from kb.search.analysis import current
 from kb.search.engine import SearchRequest
 
 from bench.relevance import judged_queries
 from conftest import technology, write
 
 
+MARK = re.compile(r"<mark[^>]*>(.*?)</mark>")
+
+
 def _answer(response):
-    return (response.total, [(h.id, round(h.score, 6), h.snippet) for h in response.hits], response.facets,
+    return (response.total, [(h.id, round(h.score, 6)) for h in response.hits], response.facets,
             response.matched_all_words)
 
 
@@ -26,6 +33,26 @@ def _assert_same(engine, request):
     fast = engine.search(request)
     reference = engine.search_whoosh(request)
     assert _answer(fast) == _answer(reference), request
+    # Snippets: Whoosh marks the indexed tokens; the fast path marks every occurrence of a matched
+    # word in the stored text (so 余热 is also marked in 其余热). Both mark only the query's words,
+    # and the fast path has a snippet whenever Whoosh has one.
+    words = _query_words(request.text)
+    for mine, theirs in zip(fast.hits, reference.hits):
+        marked = {m.lower() for m in MARK.findall(mine.snippet)}
+        assert marked <= words, (request.text, marked - words)
+        if MARK.search(theirs.snippet):
+            assert MARK.search(mine.snippet), (request.text, mine.id)
+
+
+def _query_words(text):
+    analysis = current()
+    words = set()
+    for word in analysis.query_tokens(text):
+        for form in [word, *analysis.synonyms(word)]:
+            words.add(form)
+            words.update(analysis.subwords(form))
+            words.update(w for w, _, _ in analysis.index_tokens(form))
+    return words
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +110,24 @@ def test_incremental_build_with_deletions_answers_like_whoosh(kb, settings, cont
         _assert_same(engine, SearchRequest(text=text))
     assert "coking-cdq" not in [h.id for h in engine.search(SearchRequest(text="干熄焦 余热")).hits]
     assert engine.search(SearchRequest(text="蓄热式焚烧")).hits[0].id == "general-rto"
+
+
+def test_snippet_marks_a_word_that_jieba_cut_across(kb, settings, content):
+    write(content, "technologies", "general-whr-note", technology(
+        "general-whr-note", "空压机余热回收", tags="[余热, 电耗]",
+        body="空压机耗电中约八成转化为热，其余热量由冷却水带走；回收余热可供生活热水。"))
+    kb.build()
+    kb.refresh()
+    hit = next(h for h in kb.search(SearchRequest(text="余热")).hits if h.id == "general-whr-note")
+    assert hit.snippet.count(">余热</mark>") == 2, hit.snippet      # in 其余热量 and in 回收余热
+
+
+
+def test_snippet_marks_latin_words_only_where_they_stand_alone(kb, settings, content):
+    write(content, "technologies", "general-co-note", technology(
+        "general-co-note", "燃烧优化控制", tags="[能耗]",
+        body="在线监测烟气中的CO浓度调整风量，同时记录废水COD。"))
+    kb.build()
+    kb.refresh()
+    hit = next(h for h in kb.search(SearchRequest(text="CO")).hits if h.id == "general-co-note")
+    assert hit.snippet.count("</mark>") == 1 and ">CO</mark>浓度" in hit.snippet, hit.snippet

@@ -39,6 +39,28 @@ def document_tokens(doc: Document) -> list[str]:
     return cached
 
 
+def _tokens_in_child(doc: Document) -> list[str]:
+    return _document_tokens(doc, analysis_mod.current().words)
+
+
+def tokenise_all(documents: list[Document], procs: int = 1) -> None:
+    """Fill the token cache for many entries at once; a full build of thousands of entries spreads
+    jieba over `procs` forked processes (they inherit the loaded dictionary)."""
+    analysis = analysis_mod.current()
+    todo = [d for d in documents if (d.id, d.content_hash, analysis.fingerprint) not in _token_cache]
+    if procs <= 1 or len(todo) < PARALLEL_MIN_DOCUMENTS:
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(procs) as pool:
+        results = pool.map(_tokens_in_child, todo, chunksize=64)
+    for doc, tokens in zip(todo, results):
+        _token_cache[(doc.id, doc.content_hash, analysis.fingerprint)] = tokens
+
+
+PARALLEL_MIN_DOCUMENTS = 1000
+
+
 def _document_tokens(doc: Document, words) -> list[str]:
     texts = {
         "title": doc.title,
@@ -75,11 +97,12 @@ def _info(doc: Document) -> dict:
     }
 
 
-def build_model(documents: list[Document], out_dir: Path) -> None:
+def build_model(documents: list[Document], out_dir: Path, procs: int = 1) -> None:
     techs = sorted((d for d in documents if d.type == "technology"), key=lambda d: d.id)
     cases = sorted((d for d in documents if d.type == "case"), key=lambda d: d.id)
     out_dir.mkdir(parents=True, exist_ok=True)
     vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm="l2")
+    tokenise_all(techs + cases, procs)
     if techs:
         tech_matrix = vectorizer.fit_transform([document_tokens(d) for d in techs])
         case_matrix = vectorizer.transform([document_tokens(d) for d in cases]) if cases else None

@@ -37,13 +37,23 @@ _LATIN_RUN = re.compile(r"[a-z][a-z0-9.+]*[a-z0-9]|[a-z]|\d+(?:\.\d+)?")
 _t2s = opencc.OpenCC("t2s")
 
 
+class _FoldTable(dict):
+    """str.translate table that folds each character with NFKC when that keeps it one character
+    (full-width Latin and digits, compatibility ideographs), learned once per character."""
+
+    def __missing__(self, codepoint: int) -> str:
+        ch = chr(codepoint)
+        folded = unicodedata.normalize("NFKC", ch)
+        self[codepoint] = value = folded if len(folded) == 1 else ch
+        return value
+
+
+_FOLD = _FoldTable()
+
+
 def normalize(text: str) -> str:
     """Fold width and traditional characters without changing the length, so offsets stay valid."""
-    chars = []
-    for ch in text:
-        folded = unicodedata.normalize("NFKC", ch)
-        chars.append(folded if len(folded) == 1 else ch)
-    folded_text = "".join(chars)
+    folded_text = text.translate(_FOLD)
     simplified = _t2s.convert(folded_text)
     return simplified if len(simplified) == len(folded_text) else folded_text
 

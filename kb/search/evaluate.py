@@ -63,24 +63,39 @@ def filter_mask(q: Q.Query | None, arrays: IndexArrays) -> np.ndarray:
     return evaluate(q, arrays).mask & arrays.live
 
 
-def matched_terms(q: Q.Query, arrays: IndexArrays, docnum: int) -> set[tuple[str, str]]:
-    """The (field, text) terms that take part in this document's match, as Whoosh reports them
-    with `terms=True`: an Or's matching children, an And's children only where all of them match."""
-    found, _ = _terms_at(q, arrays, docnum)
+def matched_terms(q: Q.Query, arrays: IndexArrays, docnums: list[int]) -> list[set[tuple[str, str]]]:
+    """For each of a page's documents, the (field, text) terms that take part in its match, as
+    Whoosh reports them with `terms=True`: an Or's matching children, an And's children only where
+    all of them match."""
+    page = np.asarray(docnums, dtype=np.int64)
+    found: list[set] = [set() for _ in docnums]
+    if not len(page):
+        return found
+    _collect(q, arrays, page, _matches_at(q, arrays, page), found)
     return found
 
 
-def _terms_at(q: Q.Query, arrays: IndexArrays, docnum: int) -> tuple[set, bool]:
+def _matches_at(q: Q.Query, arrays: IndexArrays, page: np.ndarray) -> np.ndarray:
     if isinstance(q, Q.Term):
         ids, _ = arrays.scored(q.fieldname, q.text)
-        i = np.searchsorted(ids, docnum)
-        hit = bool(i < len(ids) and ids[i] == docnum)
-        return ({(q.fieldname, q.text)} if hit else set()), hit
+        i = np.searchsorted(ids, page)
+        return (i < len(ids)) & (np.asarray(ids)[np.minimum(i, len(ids) - 1)] == page) if len(ids) \
+            else np.zeros(len(page), dtype=bool)
+    if type(q) in (Q.And, Q.Or) and q.subqueries:
+        parts = [_matches_at(s, arrays, page) for s in q.subqueries]
+        return np.logical_or.reduce(parts) if type(q) is Q.Or else np.logical_and.reduce(parts)
+    return np.zeros(len(page), dtype=bool)
+
+
+def _collect(q: Q.Query, arrays: IndexArrays, page: np.ndarray, allowed: np.ndarray, found: list[set]) -> None:
+    if not allowed.any():
+        return
+    if isinstance(q, Q.Term):
+        for k in np.flatnonzero(allowed):
+            found[k].add((q.fieldname, q.text))
+        return
     if type(q) in (Q.And, Q.Or):
-        results = [_terms_at(s, arrays, docnum) for s in q.subqueries]
-        if type(q) is Q.Or:
-            return set().union(*(t for t, ok in results if ok)), any(ok for _, ok in results)
-        if results and all(ok for _, ok in results):
-            return set().union(*(t for t, _ in results)), True
-        return set(), False
-    return set(), False
+        for sub in q.subqueries:
+            # an And only contributes where all its children match, which `allowed` already says
+            child = allowed & _matches_at(sub, arrays, page) if type(q) is Q.Or else allowed
+            _collect(sub, arrays, page, child, found)

@@ -1,11 +1,13 @@
 """Running a planned query: filters, facets that combine, highlighting, pagination."""
 from __future__ import annotations
 
+import re
 import threading
 from itertools import groupby
 
 import numpy as np
 from pathlib import Path
+from typing import Iterator
 
 from whoosh import index as whoosh_index
 from whoosh import query as Q
@@ -116,17 +118,15 @@ class WhooshSearcher:
         searcher = self._searcher()
         highlighter = _highlighter() if req.highlight else None
         hits: list[Hit] = []
-        docnums_page = [int(d) for d in page]
-        chars = _CharsCache(searcher)
-        if highlighter is not None:
-            terms_of = {d: matched_terms(query, arrays, d) for d in docnums_page}
-            chars.load(terms_of, ("body", "summary"))
-        for docnum in docnums_page:
+        page = [int(d) for d in page]
+        terms_of = matched_terms(query, arrays, page) if highlighter is not None else []
+        for k, docnum in enumerate(page):
             stored = searcher.stored_fields(docnum)
             snippet = ""
             if highlighter is not None:
-                snippet = (_pinpoint(highlighter, chars, stored, "body", terms_of[docnum], docnum, top=2)
-                           or _pinpoint(highlighter, chars, stored, "summary", terms_of[docnum], docnum, top=1))
+                terms = terms_of[k]
+                snippet = (_marked(highlighter, stored, "body", terms, top=2)
+                           or _marked(highlighter, stored, "summary", terms, top=1))
             hits.append(_hit(stored, snippet, float(scores[docnum])))
         return SearchResponse(query=req.text, total=int(len(docnums)), page=req.page, per_page=req.per_page,
                               hits=hits, facets=facet_counts, words=plan.words, synonyms=plan.synonyms,
@@ -256,50 +256,40 @@ def _count(arrays: IndexArrays, name: str, mask: np.ndarray) -> dict[str, int]:
     return dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
 
 
-class _CharsCache:
-    """Character offsets of matched terms in a page's hits, read like Whoosh's `_load_chars`: one
-    postings reader per term, moved forward through the page's docnums in order."""
-
-    def __init__(self, searcher):
-        self.searcher = searcher
-        self.chars: dict[tuple[str, str, int], list] = {}
-
-    def load(self, terms_of: dict[int, set], fieldnames: tuple[str, ...]) -> None:
-        wanted: dict[tuple[str, str], list[int]] = {}
-        for docnum, terms in terms_of.items():
-            for name, word in terms:
-                if name in fieldnames:
-                    wanted.setdefault((name, word), []).append(docnum)
-        for (name, word), docnums in wanted.items():
-            matcher = self.searcher.postings(name, self.searcher.schema[name].to_bytes(word))
-            for docnum in sorted(docnums):
-                if not matcher.is_active():
-                    break
-                matcher.skip_to(docnum)
-                if matcher.is_active() and matcher.id() == docnum:
-                    self.chars[(name, word, docnum)] = matcher.value_as("characters")
+_LATIN = re.compile(r"[a-z0-9]")
 
 
-def _pinpoint(highlighter: Highlighter, chars: _CharsCache, stored: dict, fieldname: str, terms: set,
-              docnum: int, top: int) -> str:
-    """Whoosh's pinpoint highlighting (stored character offsets, no re-segmentation) for one hit."""
+def _occurrences(norm: str, word: str) -> Iterator[tuple[int, int]]:
+    """Where a matched word occurs in the normalised text. A Latin word must stand alone (CO is not
+    marked inside COD); a Chinese word is marked wherever it occurs, which also catches 余热 in 其余热
+    where jieba cut 其余 + 热."""
+    latin = bool(_LATIN.match(word[0])) or bool(_LATIN.match(word[-1]))
+    start = norm.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if not latin or ((start == 0 or not _LATIN.match(norm[start - 1]))
+                         and (end == len(norm) or not _LATIN.match(norm[end]))):
+            yield start, end
+        start = norm.find(word, start + 1)
+
+
+def _marked(highlighter: Highlighter, stored: dict, fieldname: str, terms: set, top: int) -> str:
+    """Pinpoint highlighting of the words this hit matched in this field. The offsets come from
+    the stored text itself: normalisation keeps offsets, so no segmentation and no postings reads."""
     text = stored.get(fieldname)
-    if not text:
+    words = {word for name, word in terms if name == fieldname}
+    if not text or not words:
         return ""
+    norm = analysis.normalize(text).lower()
     charlimit = highlighter.fragmenter.charlimit
-    tokens = []
-    for name, word in terms:
-        if name != fieldname:
-            continue
-        for pos, startchar, endchar in chars.chars.get((name, word, docnum), ()):
-            if charlimit and endchar > charlimit:
-                break
-            tokens.append(Token(text=word, pos=pos, startchar=startchar, endchar=endchar))
+    tokens = [Token(text=word, startchar=start, endchar=end)
+              for word in words for start, end in _occurrences(norm, word)
+              if not charlimit or end <= charlimit]
     if not tokens:
         return ""
-    tokens.sort(key=lambda t: t.startchar)
-    tokens = [max(group, key=lambda t: t.endchar - t.startchar)
-              for _, group in groupby(tokens, lambda t: t.startchar)]
+    tokens.sort(key=lambda t: (t.startchar, -(t.endchar - t.startchar)))
+    for pos, token in enumerate(tokens):
+        token.pos = pos
     fragments = highlighter.fragmenter.fragment_matches(text, tokens)
     fragments = top_fragments(fragments, top, highlighter.scorer, highlighter.order, minscore=1)
     return highlighter.formatter.format(fragments)
