@@ -128,7 +128,7 @@ def bench_kb(home: Path, docs: dict, queries: list[str], quick: bool, procs: int
     result: dict = {
         "build_s": round(report.seconds, 3),
         "index_s": round(phases.get("index_s", report.seconds), 3),
-        "size_mb": dir_mb(generation / "index"),
+        "size_mb": round(dir_mb(generation / "index") + dir_mb(generation / "arrays"), 2),   # what search reads
     }
     result["search"] = timed(lambda q: knowledge.search(SearchRequest(text=q, highlight=False)), queries)
     result["search_highlight"] = timed(lambda q: knowledge.search(SearchRequest(text=q, highlight=True)), queries)

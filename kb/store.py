@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, delete, event, func, select
+from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -72,19 +72,21 @@ class Store:
         with Session(self.engine) as session, session.begin():
             existing = dict(session.execute(select(DocumentRow.id, DocumentRow.content_hash)).all())
             removed = sorted(set(existing) - set(documents))
-            if removed:
-                session.execute(delete(DocumentRow).where(DocumentRow.id.in_(removed)))
+            rows = []
             for doc in documents.values():
                 if existing.get(doc.id) == doc.content_hash:
                     continue
                 changed.append(doc.id)
-                session.merge(
-                    DocumentRow(
-                        id=doc.id, type=doc.type, title=doc.title, sectors=doc.sectors, year=doc.year,
-                        meta=doc.meta, body=doc.body, path=doc.path, content_hash=doc.content_hash,
-                        updated_at=now,
-                    )
-                )
+                rows.append(dict(id=doc.id, type=doc.type, title=doc.title, sectors=doc.sectors, year=doc.year,
+                                 meta=doc.meta, body=doc.body, path=doc.path, content_hash=doc.content_hash,
+                                 updated_at=now))
+            # delete + one executemany insert: a full build of 20k entries is one statement batch,
+            # not 20k merge round trips
+            stale = removed + [i for i in changed if i in existing]
+            for start in range(0, len(stale), 500):
+                session.execute(delete(DocumentRow).where(DocumentRow.id.in_(stale[start:start + 500])))
+            if rows:
+                session.execute(insert(DocumentRow), rows)
         return changed, removed
 
     def get(self, doc_id: str) -> DocumentRow | None:

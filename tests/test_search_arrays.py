@@ -131,3 +131,14 @@ def test_snippet_marks_latin_words_only_where_they_stand_alone(kb, settings, con
     kb.refresh()
     hit = next(h for h in kb.search(SearchRequest(text="CO")).hits if h.id == "general-co-note")
     assert hit.snippet.count("</mark>") == 1 and ">CO</mark>浓度" in hit.snippet, hit.snippet
+
+
+def test_snippet_starts_and_ends_at_sentence_boundaries(kb, settings, content):
+    body = ("窑炉烟气温度高、流量稳定，过去直接经烟囱排放，热量全部损失，企业能耗统计中这一部分常被忽略不计。"
+            "改造后在烟道上加装换热器回收余热，产出热水供车间和生活使用。其他工序不受影响，运行维护也比较简单。")
+    write(content, "technologies", "general-kiln-note", technology("general-kiln-note", "窑炉烟气换热", body=body))
+    kb.build()
+    kb.refresh()
+    hit = next(h for h in kb.search(SearchRequest(text="余热")).hits if h.id == "general-kiln-note")
+    plain = re.sub(r"<[^>]+>", "", hit.snippet)
+    assert plain.startswith("改造后在烟道上") and plain.endswith("生活使用。"), hit.snippet

@@ -201,3 +201,23 @@ def test_home_page_shows_counts_by_sector_and_the_gaps(client):
     gaps = html.split('<ul class="gaps">')[1].split("</ul>")[0]
     assert "案例少于 3 个的行业" in gaps and "工业涂装" in gaps
     assert "尚无标准条目的行业" in gaps and "缺少可选字段的条目" in gaps
+
+
+def test_bare_source_addresses_in_bodies_become_safe_links():
+    from web.render import render_markdown
+
+    html = render_markdown("## 参考\n\n- 原文：http://example.gov.cn/a/b.html?id=1&x=2。\n- 代码里 `http://not.a/link` 不变\n"
+                           "- 已是链接：[公告](https://example.gov.cn/n)\n- javascript:alert(1)\n")
+    assert ('<a href="http://example.gov.cn/a/b.html?id=1&amp;x=2" rel="noopener noreferrer nofollow">'
+            in html), html
+    assert "</a>。" in html                       # Chinese punctuation is not part of the address
+    assert "<code>http://not.a/link</code>" in html
+    assert html.count("<a ") == 2 and 'href="javascript' not in html
+
+
+def test_long_source_facet_is_shortened_but_filters_by_the_full_title(client):
+    html = client.get("/search?q=有机废气").get_data(as_text=True)
+    facet = html.split('data-facet="source"')[1].split("</section>")[0]
+    assert 'title="吸附法工业有机废气治理工程技术规范"' in facet
+    assert ">吸附法工业有机废气治理工程技术…</a>" in facet
+    assert "source=%E5%90%B8%E9%99%84%E6%B3%95%E5%B7%A5%E4%B8%9A%E6%9C%89%E6%9C%BA%E5%BA%9F%E6%B0%94%E6%B2%BB%E7%90%86%E5%B7%A5%E7%A8%8B%E6%8A%80%E6%9C%AF%E8%A7%84%E8%8C%83" in facet

@@ -1,6 +1,8 @@
 """Markdown → sanitised HTML. Bodies come from editors; nothing they write may run in a reader's browser."""
 from __future__ import annotations
 
+import re
+
 import markdown
 import nh3
 
@@ -11,8 +13,19 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
 
 
+# A bare address in 参考 (the usual way sources are cited) becomes a link. Not inside code, not one
+# already in Markdown link or autolink syntax, and Chinese punctuation ends it.
+_BARE_URL = re.compile(r"(?<![<(\[\"'=/\w])(https?://[^\s<>()\[\]{}\"'，。；、）】》]+[^\s<>()\[\]{}\"'，。；、）】》.,;:!?])")
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
+
+
+def autolink(text: str) -> str:
+    parts = _CODE.split(text)
+    return "".join(part if i % 2 else _BARE_URL.sub(r"<\1>", part) for i, part in enumerate(parts))
+
+
 def render_markdown(text: str) -> str:
-    html = markdown.markdown(text, extensions=["tables", "sane_lists"], output_format="html")
+    html = markdown.markdown(autolink(text), extensions=["tables", "sane_lists"], output_format="html")
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -64,6 +64,7 @@ class Analysis:
         self.taxonomy = taxonomy
         self.cache_dir = cache_dir
         self._lock = threading.Lock()
+        self._inner_cache: dict[str, tuple[tuple[int, int], ...]] = {}
 
     @cached_property
     def fingerprint(self) -> str:
@@ -105,12 +106,18 @@ class Analysis:
 
     def index_tokens(self, text: str) -> Iterator[tuple[str, int, int]]:
         """Whole words plus the dictionary words inside them, with character offsets."""
+        inner = self._inner_cache
         for word, start, end in self._segments(text):
             if word in STOPWORDS or not _WORDLIKE.search(word):
                 continue
             yield word, start, end
             if len(word) > 2:
-                for i, j in self._inner(word):
+                spans = inner.get(word)
+                if spans is None:       # words repeat (Zipf): scan each distinct word once per process
+                    if len(inner) > 500_000:
+                        inner.clear()
+                    spans = inner[word] = tuple(self._inner(word))
+                for i, j in spans:
                     yield word[i:j], start + i, start + j
 
     def query_tokens(self, text: str) -> list[str]:

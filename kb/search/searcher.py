@@ -22,9 +22,15 @@ from .query import QueryPlan, plan_query
 from .schema import FACETS
 
 
+SENTENCE_ENDS = "。！？；!?;\n"
+
+
 class WordFragmenter(PinpointFragmenter):
-    """Pinpoint fragments from the stored character offsets (no re-segmentation per hit), keeping
-    only the longest of overlapping matches so 清洁生产审核 is marked once, not as 清洁 + 生产审核."""
+    """Pinpoint fragments from known character offsets (no re-segmentation per hit), keeping only
+    the longest of overlapping matches so 清洁生产审核 is marked once, not as 清洁 + 生产审核, and
+    snapped to sentence boundaries so a snippet does not start or stop in the middle of a clause."""
+
+    reach = 30      # how far beyond the window a fragment may grow to reach a sentence boundary
 
     def fragment_matches(self, text, tokens):
         kept = []
@@ -32,7 +38,29 @@ class WordFragmenter(PinpointFragmenter):
             if kept and token.startchar < kept[-1].endchar:
                 continue
             kept.append(token)
-        return super().fragment_matches(text, kept)
+        for fragment in super().fragment_matches(text, kept):
+            self._snap(text, fragment)
+            yield fragment
+
+    def _snap(self, text: str, fragment) -> None:
+        first, last = fragment.matches[0].startchar, fragment.matches[-1].endchar
+        # start: just after the last sentence end before the first match, looking a little further
+        # left than the window when there is none inside it
+        lo = max(0, fragment.startchar - self.reach)
+        cut = max(text.rfind(ch, lo, first) for ch in SENTENCE_ENDS)
+        if cut >= 0:
+            fragment.startchar = cut + 1
+        elif lo == 0:
+            fragment.startchar = 0
+        # end: through the first sentence end after the last match
+        hi = min(len(text), fragment.endchar + self.reach)
+        ends = [i for i in (text.find(ch, last, hi) for ch in SENTENCE_ENDS) if i >= 0]
+        if ends:
+            fragment.endchar = min(ends) + 1
+        elif hi == len(text):
+            fragment.endchar = len(text)
+        while fragment.startchar < first and text[fragment.startchar].isspace():
+            fragment.startchar += 1
 
 
 def _highlighter() -> Highlighter:
@@ -282,9 +310,15 @@ def _marked(highlighter: Highlighter, stored: dict, fieldname: str, terms: set, 
         return ""
     norm = analysis.normalize(text).lower()
     charlimit = highlighter.fragmenter.charlimit
-    tokens = [Token(text=word, startchar=start, endchar=end)
-              for word in words for start, end in _occurrences(norm, word)
-              if not charlimit or end <= charlimit]
+
+    def tokens_of(chosen):
+        return [Token(text=word, startchar=start, endchar=end)
+                for word in chosen for start, end in _occurrences(norm, word)
+                if not charlimit or end <= charlimit]
+
+    # A single Chinese character (水, 多) found as a substring is mostly part of other words (许多),
+    # so it is marked only when nothing longer matched in this field.
+    tokens = tokens_of({w for w in words if len(w) > 1 or w.isascii()}) or tokens_of(words)
     if not tokens:
         return ""
     tokens.sort(key=lambda t: (t.startchar, -(t.endchar - t.startchar)))
