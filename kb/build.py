@@ -100,6 +100,7 @@ def build(
         incremental = bool(live) and not full and meta.get("fingerprint") == fingerprint
         old_hashes: dict[str, str] = meta.get("hashes", {}) if incremental else {}
         changed = [d for d in documents.values() if old_hashes.get(d.id) != d.content_hash]
+        changed_ids = {d.id for d in changed}
         removed = sorted(set(old_hashes) - set(documents))
         if procs <= 0:      # auto: processes pay off only for large full builds
             procs = min(os.cpu_count() or 1, 4) if len(changed) >= AUTO_PROCS_MIN_DOCUMENTS else 1
@@ -120,12 +121,16 @@ def build(
                     if on_document:
                         on_document(doc)
 
-                write_index(generation / "index", changed, removed,
-                            base=(live / "index") if incremental else None, on_document=tick, procs=procs)
-                bar.close()
-                from .recommend.model import build_model
+                from .recommend.model import build_model, is_cached
+                from .search.prepare import prepared
 
-                build_model(list(documents.values()), generation / "model", procs=procs)
+                # segment each field text once for both the index and the recommender model
+                unsegmented = [d for d in documents.values() if d.id in changed_ids or not is_cached(d)]
+                with prepared(unsegmented, procs):
+                    write_index(generation / "index", changed, removed,
+                                base=(live / "index") if incremental else None, on_document=tick, procs=procs)
+                    bar.close()
+                    build_model(list(documents.values()), generation / "model")
                 atomic_write(
                     generation / "meta.json",
                     json.dumps({"fingerprint": fingerprint, "built_at": time.time(),

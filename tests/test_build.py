@@ -96,3 +96,27 @@ def test_searcher_picks_up_a_new_generation_without_restart(kb, settings, conten
     other = KnowledgeBase(settings)
     other.build()
     assert [h.id for h in kb.search(SearchRequest(text="折流板")).hits] == ["coking-tower-dust"]
+
+
+def test_a_build_segments_each_field_text_once(kb, settings, content, monkeypatch):
+    """The index writer and the recommender model read the same texts; jieba runs once for both."""
+    from collections import Counter
+
+    from kb.search import analysis
+    from conftest import technology, write
+
+    write(content, "technologies", "general-once", technology("general-once", "一次分词测试条目", body="冷凝水回收与余热利用。"))
+    seen: Counter = Counter()
+    original = analysis.Analysis.index_tokens
+
+    def counting(self, text):
+        seen[text] += 1
+        return original(self, text)
+
+    monkeypatch.setattr(analysis.Analysis, "index_tokens", counting)
+    report = kb.build(full=True)
+    assert report.full and seen
+    assert max(seen.values()) == 1, [t for t, n in seen.items() if n > 1][:3]
+    assert "一次分词测试条目" in seen
+    assert analysis.current().prepared == {}        # nothing kept after the build
+    assert kb.search(SearchRequest(text="一次分词测试")).hits[0].id == "general-once"

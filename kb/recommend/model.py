@@ -14,6 +14,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ..documents import Document
 from ..search import analysis as analysis_mod
+from ..search.writer import index_fields
 
 FIELD_WEIGHTS = (("title", 3), ("tags", 2), ("process", 2), ("summary", 2), ("body", 1))
 MODEL_FILE = "recommender.pkl"
@@ -39,37 +40,15 @@ def document_tokens(doc: Document) -> list[str]:
     return cached
 
 
-def _tokens_in_child(doc: Document) -> list[str]:
-    return _document_tokens(doc, analysis_mod.current().words)
-
-
-def tokenise_all(documents: list[Document], procs: int = 1) -> None:
-    """Fill the token cache for many entries at once; a full build of thousands of entries spreads
-    jieba over `procs` forked processes (they inherit the loaded dictionary)."""
-    analysis = analysis_mod.current()
-    todo = [d for d in documents if (d.id, d.content_hash, analysis.fingerprint) not in _token_cache]
-    if procs <= 1 or len(todo) < PARALLEL_MIN_DOCUMENTS:
-        return
-    import multiprocessing
-
-    with multiprocessing.get_context("fork").Pool(procs) as pool:
-        results = pool.map(_tokens_in_child, todo, chunksize=64)
-    for doc, tokens in zip(todo, results):
-        _token_cache[(doc.id, doc.content_hash, analysis.fingerprint)] = tokens
-
-
-PARALLEL_MIN_DOCUMENTS = 1000
+def is_cached(doc: Document) -> bool:
+    return (doc.id, doc.content_hash, analysis_mod.current().fingerprint) in _token_cache
 
 
 def _document_tokens(doc: Document, words) -> list[str]:
-    texts = {
-        "title": doc.title,
-        "tags": " ".join(doc.tags + ([doc.category] if doc.category else [])),
-        "process": doc.meta.get("process", ""),
-        "summary": doc.summary,
-        "body": doc.body + "\n" + doc.meta.get("applicability", "") + "\n"
-        + "\n".join(doc.meta.get("problems", []) + [o["name"] for o in doc.meta.get("options", [])]),
-    }
+    # the same field texts the search index reads, so a build segments each of them once
+    fields = index_fields(doc)
+    texts = {"title": fields["title"], "tags": fields["tags_text"], "process": fields["process"],
+             "summary": fields["summary"], "body": fields["body"]}
     tokens: list[str] = []
     for name, weight in FIELD_WEIGHTS:
         tokens.extend(words(texts[name]) * weight)
@@ -97,12 +76,11 @@ def _info(doc: Document) -> dict:
     }
 
 
-def build_model(documents: list[Document], out_dir: Path, procs: int = 1) -> None:
+def build_model(documents: list[Document], out_dir: Path) -> None:
     techs = sorted((d for d in documents if d.type == "technology"), key=lambda d: d.id)
     cases = sorted((d for d in documents if d.type == "case"), key=lambda d: d.id)
     out_dir.mkdir(parents=True, exist_ok=True)
     vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm="l2")
-    tokenise_all(techs + cases, procs)
     if techs:
         tech_matrix = vectorizer.fit_transform([document_tokens(d) for d in techs])
         case_matrix = vectorizer.transform([document_tokens(d) for d in cases]) if cases else None

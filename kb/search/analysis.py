@@ -65,6 +65,9 @@ class Analysis:
         self.cache_dir = cache_dir
         self._lock = threading.Lock()
         self._inner_cache: dict[str, tuple[tuple[int, int], ...]] = {}
+        # text → its index words, filled by a build so the index writer and the recommender model
+        # segment each field text once between them (see kb/search/prepare.py)
+        self.prepared: dict[str, list[str]] = {}
 
     @cached_property
     def fingerprint(self) -> str:
@@ -146,7 +149,10 @@ class Analysis:
 
     def words(self, text: str) -> list[str]:
         """Flat token list for the recommender (search mode, same dictionary)."""
-        return [w for w, _, _ in self.index_tokens(text)]
+        if not text:
+            return []
+        prepared = self.prepared.get(text)
+        return prepared if prepared is not None else [w for w, _, _ in self.index_tokens(text)]
 
 
 _current: Analysis | None = None

@@ -30,7 +30,18 @@ class JiebaTokenizer(Tokenizer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for pos, (word, start, end) in enumerate(analysis.current().index_tokens(value)):
+        current = analysis.current()
+        prepared = current.prepared.get(value) if not (positions or chars) else None
+        if prepared is not None:        # segmented once for this build: no jieba here
+            for word in prepared:
+                token.text = word
+                token.boost = 1.0
+                token.stopped = False
+                if keeporiginal:
+                    token.original = word
+                yield token
+            return
+        for pos, (word, start, end) in enumerate(current.index_tokens(value)):
             token.text = word
             token.boost = 1.0
             token.stopped = False

@@ -12,6 +12,10 @@ from ..documents import Document, plain_text
 from .schema import build_schema
 
 
+# The text fields that go through jieba (see prepare.py).
+PREPARED_FIELDS = ("title", "summary", "tags_text", "process", "body")
+
+
 def index_fields(doc: Document) -> dict:
     meta = doc.meta
     body_parts = [plain_text(doc.body)]

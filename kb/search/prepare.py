@@ -1,0 +1,51 @@
+"""Segment every field text of a build once, for both the index writer and the recommender model.
+
+jieba is most of a build's time, and the writer and the TF-IDF model read the same texts (title,
+tags, process, summary, body). A build therefore segments each distinct text once, in `procs`
+forked processes for large builds, and leaves the words in `Analysis.prepared`; the Whoosh
+tokenizer and `Analysis.words` read them from there. Whoosh's own writer processes are forked after
+this step, so they inherit the prepared words instead of running jieba again.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterable, Iterator
+
+from ..documents import Document
+from . import analysis as analysis_mod
+from .writer import PREPARED_FIELDS, index_fields
+
+PARALLEL_MIN_TEXTS = 2000
+
+
+def _segment(text: str) -> list[str]:
+    return [w for w, _, _ in analysis_mod.current().index_tokens(text)]
+
+
+def field_texts(documents: Iterable[Document]) -> list[str]:
+    texts: dict[str, None] = {}
+    for doc in documents:
+        fields = index_fields(doc)
+        for name in PREPARED_FIELDS:
+            if isinstance(fields.get(name), str):
+                texts[fields[name]] = None
+    return list(texts)
+
+
+@contextlib.contextmanager
+def prepared(documents: Iterable[Document], procs: int = 1) -> Iterator[int]:
+    """Within the block, the analysis knows the words of every field text of these documents."""
+    analysis = analysis_mod.current()
+    texts = [t for t in field_texts(documents) if t not in analysis.prepared]
+    if procs > 1 and len(texts) >= PARALLEL_MIN_TEXTS:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(procs) as pool:
+            results = pool.map(_segment, texts, chunksize=64)
+    else:
+        results = [_segment(t) for t in texts]
+    analysis.prepared.update(zip(texts, results))
+    try:
+        yield len(texts)
+    finally:
+        analysis.prepared.clear()
