@@ -42,6 +42,10 @@ def prepared(documents: Iterable[Document], procs: int = 1) -> Iterator[int]:
 
         with multiprocessing.get_context("fork").Pool(procs) as pool:
             results = pool.map(_segment, texts, chunksize=64)
+        # words come back as fresh strings per text: share one object per distinct word, or a
+        # 100k-document build would hold hundreds of millions of string copies
+        shared: dict[str, str] = {}
+        results = [[shared.setdefault(w, w) for w in words] for words in results]
     else:
         results = [_segment(t) for t in texts]
     analysis.prepared.update(zip(texts, results))
