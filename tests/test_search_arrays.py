@@ -112,33 +112,28 @@ def test_incremental_build_with_deletions_answers_like_whoosh(kb, settings, cont
     assert engine.search(SearchRequest(text="蓄热式焚烧")).hits[0].id == "general-rto"
 
 
-def test_snippet_marks_a_word_that_jieba_cut_across(kb, settings, content):
-    write(content, "technologies", "general-whr-note", technology(
-        "general-whr-note", "空压机余热回收", tags="[余热, 电耗]",
-        body="空压机耗电中约八成转化为热，其余热量由冷却水带走；回收余热可供生活热水。"))
+def _hit_for(kb, content, doc_id, title, body, query, tags="[能耗]"):
+    """Add one entry, rebuild, and return its hit for the query."""
+    write(content, "technologies", doc_id, technology(doc_id, title, tags=tags, body=body))
     kb.build()
     kb.refresh()
-    hit = next(h for h in kb.search(SearchRequest(text="余热")).hits if h.id == "general-whr-note")
+    return next(h for h in kb.search(SearchRequest(text=query)).hits if h.id == doc_id)
+
+
+def test_snippet_marks_a_word_that_jieba_cut_across(kb, content):
+    hit = _hit_for(kb, content, "general-whr-note", "空压机余热回收",
+                   "空压机耗电中约八成转化为热，其余热量由冷却水带走；回收余热可供生活热水。", "余热", tags="[余热, 电耗]")
     assert hit.snippet.count(">余热</mark>") == 2, hit.snippet      # in 其余热量 and in 回收余热
 
 
-
-def test_snippet_marks_latin_words_only_where_they_stand_alone(kb, settings, content):
-    write(content, "technologies", "general-co-note", technology(
-        "general-co-note", "燃烧优化控制", tags="[能耗]",
-        body="在线监测烟气中的CO浓度调整风量，同时记录废水COD。"))
-    kb.build()
-    kb.refresh()
-    hit = next(h for h in kb.search(SearchRequest(text="CO")).hits if h.id == "general-co-note")
+def test_snippet_marks_latin_words_only_where_they_stand_alone(kb, content):
+    hit = _hit_for(kb, content, "general-co-note", "燃烧优化控制", "在线监测烟气中的CO浓度调整风量，同时记录废水COD。", "CO")
     assert hit.snippet.count("</mark>") == 1 and ">CO</mark>浓度" in hit.snippet, hit.snippet
 
 
-def test_snippet_starts_and_ends_at_sentence_boundaries(kb, settings, content):
+def test_snippet_starts_and_ends_at_sentence_boundaries(kb, content):
     body = ("窑炉烟气温度高、流量稳定，过去直接经烟囱排放，热量全部损失，企业能耗统计中这一部分常被忽略不计。"
             "改造后在烟道上加装换热器回收余热，产出热水供车间和生活使用。其他工序不受影响，运行维护也比较简单。")
-    write(content, "technologies", "general-kiln-note", technology("general-kiln-note", "窑炉烟气换热", body=body))
-    kb.build()
-    kb.refresh()
-    hit = next(h for h in kb.search(SearchRequest(text="余热")).hits if h.id == "general-kiln-note")
+    hit = _hit_for(kb, content, "general-kiln-note", "窑炉烟气换热", body, "余热")
     plain = re.sub(r"<[^>]+>", "", hit.snippet)
     assert plain.startswith("改造后在烟道上") and plain.endswith("生活使用。"), hit.snippet
