@@ -7,6 +7,7 @@ searchable when the call returns. Concurrent publishes share builds instead of q
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import subprocess
 import threading
@@ -37,6 +38,9 @@ class EditError(Exception):
 def token_label(token: str) -> str:
     """How history names an editor without storing the secret itself."""
     return "token:" + hashlib.sha256(token.encode()).hexdigest()[:8]
+
+
+_SEQUENCE = itertools.count()
 
 
 class Rebuilder:
@@ -186,7 +190,11 @@ class Editor:
                            check=True, capture_output=True)
         folder = self.root / ".history" / doc.id
         folder.mkdir(parents=True, exist_ok=True)
-        stem = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.monotonic_ns() % 10**9:09d}-{doc.content_hash[:8]}"
+        # file names sort in the order the versions were written: one clock reading gives both the
+        # second and its fraction (a monotonic counter's fraction wraps independently of the second)
+        now = time.time_ns()
+        second = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9))
+        stem = f"{second}-{now % 10**9:09d}-{next(_SEQUENCE):06d}-{doc.content_hash[:8]}"
         (folder / f"{stem}.md").write_text(text, encoding="utf-8")
         (folder / f"{stem}.json").write_text(json.dumps(
             {"id": doc.id, "version": doc.content_hash, "who": who, "when": when, "action": action, "file": f"{stem}.md"},

@@ -221,3 +221,17 @@ def test_cli_history_lists_and_restores(runner, tmp_path, content, monkeypatch):
     restored = runner.invoke(main, ["history", "case-coating-cli", first.content_hash[:12]])
     assert restored.exit_code == 0, restored.output
     assert KnowledgeBase(load_settings()).document("case-coating-cli")["title"] == "命令行恢复第一版"
+
+
+def test_history_lists_versions_in_the_order_they_were_written(editor_app, monkeypatch):
+    """Versions written within one second sort by the clock, even when a sub-second counter would wrap."""
+    import time as time_mod
+
+    editor = editor_app.extensions["kb_editor"]
+    readings = iter([1_700_000_000_999_999_000, 1_700_000_001_000_001_000, 1_700_000_001_000_002_000])
+    monkeypatch.setattr(time_mod, "time_ns", lambda: next(readings))
+    doc = editor.create(new_case("case-coating-order", "顺序测试第一版"), "token:test")
+    second = editor.replace("case-coating-order", new_case("case-coating-order", "顺序测试第二版"), doc.content_hash, "token:test")
+    third = editor.replace("case-coating-order", new_case("case-coating-order", "顺序测试第三版"), second.content_hash, "token:test")
+    versions = [e["version"] for e in editor.history("case-coating-order")]
+    assert versions == [doc.content_hash, second.content_hash, third.content_hash]
