@@ -42,6 +42,18 @@ def test_dictionary_words_stay_whole():
     assert words == ["清洁生产审核", "挥发性有机物", "干熄焦", "中水回用"]
 
 
+def test_words_that_say_how_not_what_are_not_required():
+    # 改 / 高 are standalone tokens a document rarely has; requiring them emptied 喷漆改水性漆
+    assert current().query_tokens("喷漆改水性漆") == ["喷漆", "水性漆"]
+    assert current().query_tokens("水泥粉磨电耗高") == ["水泥", "粉磨", "电耗"]
+
+
+def test_long_domain_words_split_into_dictionary_words():
+    # 脱硝 is in the glossary, so a query for the whole phrase also finds texts that word it differently
+    assert current().subwords("焦炉烟气脱硫脱硝") == ["焦炉", "烟气脱硫", "脱硝"]
+    assert current().query_tokens("水泥脱硝") == ["水泥", "脱硝"]
+
+
 def test_highlight_marks_whole_words(kb):
     hit = kb.search(SearchRequest(text="余热锅炉")).hits[0]
     assert "<mark" in hit.snippet

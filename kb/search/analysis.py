@@ -29,7 +29,9 @@ STOPWORDS = frozenset(
 # Words enterprises type around the real question ("印染废水怎么处理") that carry no topic.
 QUERY_STOPWORDS = STOPWORDS | frozenset(
     "怎么 怎样 如何 什么 哪些 哪个 哪种 有没有 有无 吗 呢 啊 吧 请问 推荐 一下 求 想 我们 我 我司 公司 需要 "
-    "问题 办法 方法 措施 解决 相关 关于 有关 好 最好 and or not".split()
+    "问题 办法 方法 措施 解决 相关 关于 有关 好 最好 and or not "
+    # single characters that say how, not what: 喷漆改水性漆, 电耗高, 漂洗水太多, 电机能效低 换高效电机
+    "改 换 用 太 多 少 高 低 大 很 较 偏 过".split()
 )
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
 _LATIN_RUN = re.compile(r"[a-z][a-z0-9.+]*[a-z0-9]|[a-z]|\d+(?:\.\d+)?")
