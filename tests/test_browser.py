@@ -378,3 +378,15 @@ def test_screenshot_document_page(page, showcase_url):
     assert page.locator("article.doc h1").is_visible() and page.locator(".body h2").count() >= 1
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "document.png"), full_page=True)
+
+
+def test_screenshot_home_page_with_coverage(page, showcase_url):
+    url, bundled = showcase_url
+    page.goto(f"{url}/")
+    _require_cjk_font()
+    table = page.locator("table.stats-table")
+    assert table.is_visible() and table.locator("tbody tr").count() >= 14   # 13 key sectors + 通用
+    first = table.locator("tbody tr").first
+    assert first.locator("th").inner_text() == "能源" and first.locator("td").count() == 3
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "home.png"), full_page=True)
