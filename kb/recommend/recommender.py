@@ -112,6 +112,8 @@ class Recommender:
         self.tech_info = data.tech_info
         self.n = len(data.tech_ids)
         self.matrix = data.tech_matrix.tocsr() if data.tech_matrix is not None else None
+        # by column too: a profile has a few dozen terms, so similarity reads only their columns
+        self.columns = self.matrix.tocsc() if self.matrix is not None else None
         if self.matrix is not None:
             self.matrix.sort_indices()
             self.vocabulary: dict[str, int] = data.vectorizer.vocabulary_
@@ -250,7 +252,8 @@ class Recommender:
         if not explain.any():
             notes.append("问题描述中的词语在技术库中都没有出现，结果仅按行业和关注点排列；"
                          "可换用更具体的说法（工序、污染物、设备名称等）。")
-        similarity = np.asarray(self.matrix @ query).ravel()
+        terms = np.flatnonzero(query)
+        similarity = np.asarray(self.columns[:, terms] @ query[terms]).ravel() if len(terms) else np.zeros(self.n)
 
         # boosts
         focus_matches = np.zeros(self.n, dtype=np.int64)
