@@ -114,19 +114,19 @@ def build(
             name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 100000:05d}"
             generation = settings.index_root / name
             try:
-                bar = tqdm(total=len(changed), desc="索引", unit="篇", disable=not progress, leave=False)
-
-                def tick(doc: Document) -> None:
-                    bar.update(1)
-                    if on_document:
-                        on_document(doc)
-
                 from .recommend.model import build_model, is_cached
                 from .search.prepare import prepared
 
                 # segment each field text once for both the index and the recommender model
                 unsegmented = [d for d in documents.values() if d.id in changed_ids or not is_cached(d)]
-                with prepared(unsegmented, procs):
+                with prepared(unsegmented, procs, progress):
+                    bar = tqdm(total=len(changed), desc="索引", unit="篇", disable=not progress, leave=False)
+
+                    def tick(doc: Document) -> None:
+                        bar.update(1)
+                        if on_document:
+                            on_document(doc)
+
                     write_index(generation / "index", changed, removed,
                                 base=(live / "index") if incremental else None, on_document=tick, procs=procs)
                     bar.close()

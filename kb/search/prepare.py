@@ -33,21 +33,31 @@ def field_texts(documents: Iterable[Document]) -> list[str]:
 
 
 @contextlib.contextmanager
-def prepared(documents: Iterable[Document], procs: int = 1) -> Iterator[int]:
+def prepared(documents: Iterable[Document], procs: int = 1, progress: bool = False) -> Iterator[int]:
     """Within the block, the analysis knows the words of every field text of these documents."""
+    from tqdm import tqdm
+
     analysis = analysis_mod.current()
     texts = [t for t in field_texts(documents) if t not in analysis.prepared]
+    bar = tqdm(total=len(texts), desc="分词", unit="段", disable=not progress, leave=False)
     if procs > 1 and len(texts) >= PARALLEL_MIN_TEXTS:
         import multiprocessing
 
         with multiprocessing.get_context("fork").Pool(procs) as pool:
-            results = pool.map(_segment, texts, chunksize=64)
+            results = []
+            for words in pool.imap(_segment, texts, chunksize=64):
+                results.append(words)
+                bar.update(1)
         # words come back as fresh strings per text: share one object per distinct word, or a
         # 100k-document build would hold hundreds of millions of string copies
         shared: dict[str, str] = {}
         results = [[shared.setdefault(w, w) for w in words] for words in results]
     else:
-        results = [_segment(t) for t in texts]
+        results = []
+        for text in texts:
+            results.append(_segment(text))
+            bar.update(1)
+    bar.close()
     analysis.prepared.update(zip(texts, results))
     try:
         yield len(texts)
