@@ -299,6 +299,15 @@ def _number(text: str) -> float | int | None:
     return int(value) if value.is_integer() else value
 
 
+def _explicit_number(row, field: str, label: str, meta: dict) -> None:
+    """A column mapped straight to a numeric field wins over a figure parsed from text; it must be a number."""
+    text = row.first(field)
+    if text:
+        if _number(text) is None:
+            raise ValueError(f"{label}「{text}」不是数字")
+        meta[field] = _number(text)
+
+
 def _category(value: str) -> str | None:
     value = value.strip()
     if value in CATEGORIES:
@@ -422,11 +431,7 @@ def build_entry(row: Row, source: SourceInfo, taxonomy: Taxonomy, defaults: dict
             meta["investment_wan"] = number if number is not None else _number(re.sub(r"万元\s*$", "", text))
         elif number is not None and column.unit == "亿元":
             meta["investment_wan"] = round(number * 10000, 2) if not float(number * 10000).is_integer() else int(number * 10000)
-    explicit_wan = row.first("investment_wan")
-    if explicit_wan:
-        if _number(explicit_wan) is None:
-            raise ValueError(f"投资（万元）「{explicit_wan}」不是数字")
-        meta["investment_wan"] = _number(explicit_wan)
+    _explicit_number(row, "investment_wan", "投资（万元）", meta)
 
     payback_cells = row.all("payback")
     if payback_cells:
@@ -441,11 +446,7 @@ def build_entry(row: Row, source: SourceInfo, taxonomy: Taxonomy, defaults: dict
             if match:
                 value = float(match.group(1)) / (12 if "月" in match.group(2) else 1)
                 meta["payback_years"] = int(value) if value.is_integer() else round(value, 2)
-    explicit_years = row.first("payback_years")
-    if explicit_years:
-        if _number(explicit_years) is None:
-            raise ValueError(f"回收期（年）「{explicit_years}」不是数字")
-        meta["payback_years"] = _number(explicit_years)
+    _explicit_number(row, "payback_years", "回收期（年）", meta)
 
     maturity_cells = row.all("maturity")
     if maturity_cells:

@@ -31,11 +31,11 @@ class Overview:
     cases_by_technology: dict[str, list[dict]]      # technology id → [{id, title, related}]
     titles: dict[str, str]
     recent_cases: list[dict]
-    stats: ContentStats | None = None
+    stats: ContentStats
 
     @classmethod
     def from_rows(cls, generation: Path, rows, taxonomy: Taxonomy) -> "Overview":
-        counts = {name: {"technology": 0, "case": 0, "spec": 0} for name in taxonomy.names}
+        stats = content_stats(rows, taxonomy.names, taxonomy.key_sectors)
         totals = {"technology": 0, "case": 0, "spec": 0}
         links: dict[str, list[dict]] = {}
         titles = {}
@@ -43,8 +43,6 @@ class Overview:
         for row in rows:
             titles[row.id] = row.title
             totals[row.type] += 1
-            for sector in row.sectors:
-                counts.setdefault(sector, {"technology": 0, "case": 0, "spec": 0})[row.type] += 1
             if row.type == "case":
                 cases.append({"id": row.id, "title": row.title, "year": row.year, "sectors": row.sectors,
                               "region": row.meta.get("region", "")})
@@ -53,8 +51,7 @@ class Overview:
                 for tech_id in row.meta.get("related_technologies", []):
                     links.setdefault(tech_id, []).append({"id": row.id, "title": row.title, "related": True})
         cases.sort(key=lambda c: (-(c["year"] or 0), c["id"]))
-        return cls(generation, counts, totals, links, titles, cases,
-                   content_stats(rows, taxonomy.names, taxonomy.key_sectors))
+        return cls(generation, stats.counts, totals, links, titles, cases, stats)
 
 
 class KnowledgeBase:

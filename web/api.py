@@ -1,11 +1,11 @@
 """The JSON API: the same result objects the pages render, in the shapes the issues fixed."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, jsonify, url_for
 
 from kb.cli import search_json
 
-from .context import BadRequest, knowledge, search_request
+from .context import BadRequest, json_object, knowledge, search_request
 from .errors import error_json
 from .openapi import openapi_document
 from .render import render_markdown
@@ -55,11 +55,8 @@ def sectors():
 def recommend():
     from kb.recommend.profile import ProfileError, parse_profile
 
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise BadRequest("请求体必须是 JSON 对象", [{"field": "body", "message": "Content-Type: application/json，内容为对象"}])
     try:
-        profile = parse_profile(data)
+        profile = parse_profile(json_object())
     except ProfileError as exc:
         raise BadRequest("推荐请求参数有误", exc.details)
     return jsonify(knowledge().recommender().recommend(profile))

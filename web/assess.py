@@ -7,18 +7,15 @@ from flask import Blueprint, jsonify, render_template, request
 
 from kb.assess import LEVEL_NAMES, AssessError, fmt, is_qualitative, run, specs_for_sector
 
-from .context import BadRequest, knowledge
+from .context import BadRequest, json_object, knowledge
 
 bp = Blueprint("assess", __name__)
 
 
 @bp.post("/api/assess")
 def api_assess():
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise BadRequest("请求体必须是 JSON 对象", [{"field": "body", "message": "Content-Type: application/json，内容为对象"}])
     try:
-        return jsonify(run(knowledge(), data))
+        return jsonify(run(knowledge(), json_object()))
     except AssessError as exc:
         raise BadRequest(exc.message, exc.details)
 

@@ -31,6 +31,14 @@ class BadRequest(Exception):
     details: list[dict] = field(default_factory=list)
 
 
+def json_object() -> dict:
+    """The request body as a JSON object, or a 400 that names the body."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("请求体必须是 JSON 对象", [{"field": "body", "message": "Content-Type: application/json，内容为对象"}])
+    return data
+
+
 def check_utf8() -> None:
     try:
         request.query_string.decode("utf-8")

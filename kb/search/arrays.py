@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.fields import NUMERIC
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.scoring import BM25F
 
@@ -170,7 +171,7 @@ class IndexArrays:
         from scipy import sparse
 
         field = self.schema[fieldname]
-        if getattr(field, "sortable_typecode", None) or fieldname == "year":
+        if isinstance(field, NUMERIC):
             raw = np.full(self.size, -1, dtype=np.int64)
             for reader, offset in self.leaves:
                 column = reader.column_reader(fieldname)
@@ -180,10 +181,11 @@ class IndexArrays:
                     v = column[d]
                     if v is not None and v != default:
                         raw[offset + d] = int(v)
-            values = sorted({int(v) for v in raw[raw >= 0]})
-            index = {v: i for i, v in enumerate(values)}
-            codes = np.array([index.get(int(v), -1) if v >= 0 else -1 for v in raw], dtype=np.int64)
-            result = (values, codes)
+            known = raw >= 0
+            distinct = np.unique(raw[known])
+            codes = np.full(self.size, -1, dtype=np.int64)
+            codes[known] = np.searchsorted(distinct, raw[known])
+            result = (distinct.tolist(), codes)
         else:
             values, rows, cols = [], [], []
             seen: set = set()

@@ -4,11 +4,10 @@ from __future__ import annotations
 import re
 import threading
 from itertools import groupby
-
-import numpy as np
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as Q
 from whoosh import sorting
@@ -261,8 +260,7 @@ def _rank(docnums: np.ndarray, scores: np.ndarray, arrays: IndexArrays, sort: st
     relevance = scores[docnums]
     if sort == "year":
         years, codes = arrays.facet("year")
-        year_of = np.array([years[c] if c >= 0 else -1 for c in codes[docnums]], dtype=np.int64) \
-            if len(docnums) <= 256 else np.where(codes[docnums] >= 0, np.asarray(years + [-1])[codes[docnums]], -1)
+        year_of = np.asarray(years + [-1], dtype=np.int64)[codes[docnums]]     # code -1 (no year) → -1
         order = np.lexsort((docnums, -relevance, -year_of))
         return docnums[order[:limit]]
     if len(docnums) > limit:
