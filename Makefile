@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install build serve demo test bench clean
+.PHONY: install build serve demo test screenshots bench clean
 
 $(BIN)/kb: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo: build
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# Rewrite the README screenshots (needs Chromium and a Chinese font; see README, 测试).
+screenshots: install
+	KB_SCREENSHOTS_DIR=docs/screenshots KB_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/test_browser.py -k screenshot
 
 bench: install
 	$(BIN)/python -m bench

@@ -362,18 +362,31 @@ def _rule(weighted: bool, thresholds: dict[int, float], own: bool) -> dict:
 
 # -- the request: sector, spec, values → assessment with technologies ---------------------------
 
-def spec_docs(kb) -> list[dict]:
-    return [row.as_dict() for row in kb.store.all("spec")]
+def spec_docs(kb, *, assessable_only: bool = True) -> list[dict]:
+    docs = [row.as_dict() for row in kb.store.all("spec")]
+    return [d for d in docs if assessable(d)] if assessable_only else docs
 
 
-def specs_for_sector(kb, sector: str) -> list[dict]:
+def assessable(spec_doc: dict) -> bool:
+    """Whether a spec can assess anything: some indicator states a Level I/II/III value. A citation-only
+    entry (题录: the standard is named and described but its table could not be read) cannot."""
+    return any(_target(i, k) is not None for i in spec_doc.get("indicators") or [] for k in LEVELS)
+
+
+def specs_for_sector(kb, sector: str, *, assessable_only: bool = True) -> list[dict]:
     """The sector's specs, newest source year first (then id)."""
-    docs = [d for d in spec_docs(kb) if sector in (d.get("sectors") or [])]
+    docs = [d for d in spec_docs(kb, assessable_only=assessable_only) if sector in (d.get("sectors") or [])]
     return sorted(docs, key=lambda d: (-int((d.get("source") or {}).get("year") or 0), d["id"]))
 
 
+def _citation_only(doc: dict) -> str:
+    return (f"「{doc['id']}」（{doc.get('standard') or doc.get('title')}）尚未收录Ⅰ/Ⅱ/Ⅲ级基准值"
+            "（只有题录或指标名称，数值待从原文核实），不能用于自评；请查阅标准原文")
+
+
 def choose_spec(kb, sector_name: Any, spec_id: Any = None) -> tuple[str, dict]:
-    """Resolve the sector and its spec (given id or the newest); raise AssessError with field details."""
+    """Resolve the sector and its spec (given id or the newest that can assess); raise AssessError with
+    field details."""
     from .taxonomy import UnknownSector
 
     if not isinstance(sector_name, str) or not sector_name.strip():
@@ -384,13 +397,17 @@ def choose_spec(kb, sector_name: Any, spec_id: Any = None) -> tuple[str, dict]:
     except UnknownSector as exc:
         raise AssessError("未知行业", [{"field": "sector", "message": str(exc), "valid": exc.valid}])
     specs = specs_for_sector(kb, sector)
+    listed = specs_for_sector(kb, sector, assessable_only=False)
     if spec_id is not None and spec_id != "":
         if not isinstance(spec_id, str):
             raise AssessError("标准 id 有误", [{"field": "spec", "message": "spec 应为文字（标准条目 id）",
                                             "valid": [d["id"] for d in specs]}])
-        chosen = next((d for d in specs if d["id"] == spec_id), None)
+        chosen = next((d for d in listed if d["id"] == spec_id), None)
+        if chosen is not None and not assessable(chosen):
+            raise AssessError("该标准尚无分级基准值", [{"field": "spec", "message": _citation_only(chosen),
+                                                "valid": [d["id"] for d in specs]}])
         if chosen is None:
-            all_ids = [d["id"] for d in spec_docs(kb)]
+            all_ids = [d["id"] for d in spec_docs(kb, assessable_only=False)]
             why = "不属于该行业" if spec_id in all_ids else "不存在"
             raise AssessError("未知标准", [{"field": "spec", "message": f"标准「{spec_id[:100]}」{why}；「{sector}」可选："
                                                                         f"{'、'.join(d['id'] for d in specs) or '（无）'}",
@@ -398,9 +415,13 @@ def choose_spec(kb, sector_name: Any, spec_id: Any = None) -> tuple[str, dict]:
         return sector, chosen
     if not specs:
         with_specs = sorted({s for d in spec_docs(kb) for s in d.get("sectors") or []})
-        raise AssessError("该行业没有评价指标体系", [{"field": "sector", "message": f"知识库中没有「{sector}」的评价指标体系；"
-                                                                      f"有指标体系的行业：{'、'.join(with_specs) or '（无）'}",
-                                             "valid": with_specs}])
+        others = f"可自评的行业：{'、'.join(with_specs) or '（无）'}"
+        if listed:
+            message = "；".join(_citation_only(d) for d in listed) + f"。{others}"
+        else:
+            message = f"知识库中没有「{sector}」的评价指标体系；{others}"
+        raise AssessError("该行业没有可用于自评的评价指标体系",
+                          [{"field": "sector", "message": message, "valid": with_specs}])
     return sector, specs[0]
 
 

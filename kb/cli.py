@@ -207,6 +207,8 @@ def stats(as_json: bool) -> None:
         click.echo("案例少于 3 个的行业（如实显示，不补造）：" + "、".join(stats.few_cases))
     if stats.no_spec:
         click.echo("尚无标准条目的行业（指标未能核实，不补造）：" + "、".join(stats.no_spec))
+    if stats.citation_only:
+        click.echo("* 标准尚无Ⅰ/Ⅱ/Ⅲ级基准值（只有题录或指标名称，不能自评）的行业：" + "、".join(stats.citation_only))
 
 
 # Worker threads of `kb serve`. Searches are CPU-bound under the GIL: on the 2-core bench machine

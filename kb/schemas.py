@@ -132,7 +132,9 @@ class Spec(Common):
     type: Literal["spec"]
     standard: str = Field(min_length=4)
     number: str | None = None
-    indicators: list[Indicator] = Field(min_length=1)
+    # Empty for a citation-only entry (题录): the standard is real and applies, but its indicator table
+    # could not be read in a source, so it is listed for what it is and never used to assess.
+    indicators: list[Indicator] = Field(default_factory=list)
     levels: dict[int, Number] | None = None
     summary: str | None = Field(default=None, max_length=300)
 

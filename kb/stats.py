@@ -33,19 +33,27 @@ class ContentStats:
     few_cases: list[str]                                 # key sectors with fewer than MIN_CASES cases
     no_spec: list[str]                                   # key sectors without a spec entry
     missing_by_field: dict[str, int] = field(default_factory=dict)
+    # key sectors whose specs state no Level I/II/III value (题录 or indicator names only): no self-assessment
+    citation_only: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {"counts": self.counts, "missing_optional": self.missing_optional,
                 "sectors_with_fewer_than_3_cases": self.few_cases, "sectors_without_spec": self.no_spec,
-                "missing_by_field": self.missing_by_field}
+                "missing_by_field": self.missing_by_field,
+                "sectors_with_citation_only_spec": self.citation_only}
 
 
 def content_stats(entries: Iterable[Entry], sector_names: list[str], key_sectors: list[str]) -> ContentStats:
+    from .assess import assessable
+
     entries = sorted(entries, key=lambda e: e.id)
     counts = {name: {"technology": 0, "case": 0, "spec": 0} for name in sector_names}
+    with_values: set[str] = set()
     for entry in entries:
         for sector in entry.sectors:
             counts.setdefault(sector, {"technology": 0, "case": 0, "spec": 0})[entry.type] += 1
+            if entry.type == "spec" and assessable(entry.meta):
+                with_values.add(sector)
     missing: dict[str, list[str]] = {}
     by_field: dict[str, int] = {}
     for entry in entries:
@@ -60,6 +68,7 @@ def content_stats(entries: Iterable[Entry], sector_names: list[str], key_sectors
         few_cases=[s for s in key_sectors if counts[s]["case"] < MIN_CASES],
         no_spec=[s for s in key_sectors if counts[s]["spec"] == 0],
         missing_by_field=by_field,
+        citation_only=[s for s in key_sectors if counts[s]["spec"] and s not in with_values],
     )
 
 
@@ -74,8 +83,10 @@ def pad(text: str, width: int, right: bool = False) -> str:
 
 
 def table(stats: ContentStats) -> str:
+    """Counts by sector; a spec count marked * has no Level I/II/III value yet and cannot assess."""
     lines = [pad("行业", 14) + pad("技术", 6, True) + pad("案例", 6, True) + pad("标准", 6, True)]
     for name, row in stats.counts.items():
+        spec = f"{row['spec']}{'*' if name in stats.citation_only else ''}"
         lines.append(pad(name, 14) + pad(str(row["technology"]), 6, True) + pad(str(row["case"]), 6, True)
-                     + pad(str(row["spec"]), 6, True))
+                     + pad(spec, 6, True))
     return "\n".join(lines)

@@ -71,7 +71,8 @@ source:
 
 @pytest.fixture
 def content(content):
-    for name in ("spec-plating-2015", "spec-coking-hjt126-2003"):
+    # two real entries without Level I/II/III values: a citation only (题录) and one with indicator names only
+    for name in ("spec-plating-2015", "spec-coking-hjt126-2003", "spec-coating-2016", "spec-nonferrous-zinc-smelting-2019"):
         (content / "specs").mkdir(exist_ok=True)
         (content / "specs" / f"{name}.md").write_text((SPECS / f"{name}.md").read_text(encoding="utf-8"), encoding="utf-8")
     write(content, "specs", "spec-coking-assess-test", TEST_SPEC)
@@ -290,6 +291,36 @@ def test_api_400_lists_valid_choices(client):
     assert set(details[0]["valid"]) == {"电镀", "焦化"}
     response = client.post("/api/assess", data="not json", content_type="application/json")
     assert response.status_code == 400 and response.get_json()["details"][0]["field"] == "body"
+
+
+def test_spec_without_values_is_named_but_never_assesses(client):
+    # the sector's only spec is a citation: 400 on `sector`, naming the standard that applies
+    response = client.post("/api/assess", json={"sector": "涂装", "values": {"x": 1}})
+    assert response.status_code == 400
+    detail = response.get_json()["details"][0]
+    assert detail["field"] == "sector" and "spec-coating-2016" in detail["message"]
+    assert "涂装行业清洁生产评价指标体系" in detail["message"] and set(detail["valid"]) == {"电镀", "焦化"}
+    # asked for by id, an entry with indicator names but no values: 400 on `spec`
+    response = client.post("/api/assess", json={"sector": "有色金属", "spec": "spec-nonferrous-zinc-smelting-2019",
+                                                "values": {"zinc-total-recovery": 95}})
+    assert response.status_code == 400
+    detail = response.get_json()["details"][0]
+    assert detail["field"] == "spec" and "不能用于自评" in detail["message"]
+    # neither is offered in the OpenAPI request schema
+    schema = client.get("/api/openapi.json").get_json()["paths"]["/api/assess"]["post"]["requestBody"]
+    assert "spec-coating-2016" not in json.dumps(schema) and "spec-plating-2015" in json.dumps(schema)
+
+
+def test_assess_page_lists_specs_without_values_apart(client):
+    html = client.get("/assess").get_data(as_text=True)
+    choices = html.split('<select name="sector"')[1].split("</select>")[0]
+    assert "电镀" in choices and "工业涂装" not in choices and "有色金属" not in choices
+    listed = html.split("尚无分级基准值的标准")[1].split("</section>")[0]
+    assert "/documents/spec-coating-2016" in listed and "/documents/spec-nonferrous-zinc-smelting-2019" in listed
+    page = client.get("/documents/spec-coating-2016").get_data(as_text=True)
+    assert "本条目只收录题录" in page and '<table class="indicators">' not in page
+    page = client.get("/documents/spec-plating-2015").get_data(as_text=True)
+    assert "本条目只收录题录" not in page and '<table class="indicators">' in page
 
 
 def test_openapi_documents_assess(client):

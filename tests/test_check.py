@@ -129,3 +129,21 @@ def test_cli_stats_counts_and_gaps(runner, content, monkeypatch):
     from kb.stats import display_width
 
     assert len({display_width(l) for l in lines[:15]}) == 1, lines[:15]
+
+
+def test_cli_stats_marks_sectors_whose_spec_has_no_values(runner, content, monkeypatch):
+    import json
+    from pathlib import Path
+
+    specs = Path(__file__).resolve().parent.parent / "kb" / "content" / "specs"
+    for name in ("spec-coating-2016", "spec-plating-2015"):
+        write(content, "specs", name, (specs / f"{name}.md").read_text(encoding="utf-8"))
+    monkeypatch.setattr("kb.config.BUNDLED_CONTENT", content)
+    data = json.loads(runner.invoke(main, ["stats", "--json"]).output)
+    assert data["counts"]["工业涂装"]["spec"] == 1 and data["counts"]["电镀"]["spec"] == 1
+    assert data["sectors_with_citation_only_spec"] == ["工业涂装"]
+    assert "工业涂装" not in data["sectors_without_spec"]
+    text = runner.invoke(main, ["stats"]).output
+    row = next(l for l in text.splitlines() if l.startswith("工业涂装"))
+    assert row.rstrip().endswith("1*")
+    assert "不能自评）的行业：工业涂装" in text

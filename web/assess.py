@@ -61,7 +61,8 @@ def page():
                 result = run(kb, data)
             except AssessError as exc:
                 errors = exc.details
-    return render_template("assess.html", sectors=_sectors_with_specs(kb), sector=sector, sector_name=sector_name,
+    return render_template("assess.html", sectors=_sectors_with_specs(kb), citations=_citation_only_specs(kb),
+                           sector=sector, sector_name=sector_name,
                            spec=spec, specs=specs, form=form, result=result, errors=errors, chart=chart_rows,
                            LEVEL_NAMES=LEVEL_NAMES, fmt=fmt, tv=target_text, target_level=request.args.get("target_level", ""))
 
@@ -76,6 +77,15 @@ def _sectors_with_specs(kb) -> list[str]:
 
     have = {s for d in spec_docs(kb) for s in d.get("sectors") or []}
     return [name for name in kb.taxonomy.names if name in have]
+
+
+def _citation_only_specs(kb) -> list[dict]:
+    """Specs listed by name only, so a user of a sector without values learns which standard applies."""
+    from kb.assess import assessable, spec_docs
+
+    docs = [d for d in spec_docs(kb, assessable_only=False) if not assessable(d)]
+    order = {name: i for i, name in enumerate(kb.taxonomy.names)}
+    return sorted(docs, key=lambda d: (min(order.get(s, 99) for s in d.get("sectors") or ["?"]), d["id"]))
 
 
 def chart_rows(spec: dict, result: dict) -> list[dict]:
