@@ -15,7 +15,8 @@ ID_RE = re.compile(ID_PATTERN)
 
 CATEGORIES = ("节能", "节水", "减污", "降碳", "资源综合利用", "源头替代", "过程控制", "末端治理")
 SOURCE_KINDS = ("目录", "标准", "案例报道", "文献", "工程实践")
-COST_CLASSES = ("无/低费", "中/高费")
+# 未分类: the source reports the option but not its cost class; an editor does not guess one.
+COST_CLASSES = ("无/低费", "中/高费", "未分类")
 AUDIT_KINDS = ("强制性", "自愿性", "未说明")
 DIRECTIONS = ("≤", "≥", "定性")
 
@@ -79,7 +80,7 @@ class Technology(Common):
 
 class Option(Strict):
     name: str = Field(min_length=2)
-    cost_class: Literal["无/低费", "中/高费"]
+    cost_class: Literal["无/低费", "中/高费", "未分类"]
     investment_wan: Number | None = Field(default=None, ge=0)
     benefits: str | None = None
     count: int | None = Field(default=None, ge=1)
@@ -92,7 +93,8 @@ class Case(Common):
     audit: Literal["强制性", "自愿性", "未说明"]
     enterprise: str = Field(min_length=2)
     problems: list[str] = Field(min_length=1)
-    options: list[Option] = Field(min_length=1)
+    # Empty only when the source reports results but lists no options; `kb stats` shows it as a gap.
+    options: list[Option] = Field(default_factory=list)
     # Declared before `technologies` so its validator can see it. `technologies`: what the source says was
     # used; `related_technologies`: entries an editor associates when the source names none. Kept apart so a
     # consultant never cites an editorial link as the enterprise's own measure.

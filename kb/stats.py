@@ -12,10 +12,10 @@ from typing import Iterable, Protocol
 # Fields a reader of that type looks for but the schema cannot require (sources often omit them).
 OPTIONAL_FIELDS = {
     "technology": ("benefits", "investment", "payback", "maturity"),
-    "case": ("investment_wan", "outcome"),
+    "case": ("options", "investment_wan", "outcome"),
 }
 FIELD_NAMES = {"benefits": "效益指标", "investment": "投资", "payback": "回收期", "maturity": "成熟度",
-               "investment_wan": "总投资", "outcome": "审核结论"}
+               "investment_wan": "总投资", "outcome": "审核结论", "options": "方案清单"}
 MIN_CASES = 3
 
 

@@ -221,3 +221,25 @@ def test_long_source_facet_is_shortened_but_filters_by_the_full_title(client):
     assert 'title="吸附法工业有机废气治理工程技术规范"' in facet
     assert ">吸附法工业有机废气治理工程技术…</a>" in facet
     assert "source=%E5%90%B8%E9%99%84%E6%B3%95%E5%B7%A5%E4%B8%9A%E6%9C%89%E6%9C%BA%E5%BA%9F%E6%B0%94%E6%B2%BB%E7%90%86%E5%B7%A5%E7%A8%8B%E6%8A%80%E6%9C%AF%E8%A7%84%E8%8C%83" in facet
+
+
+def test_case_options_the_source_did_not_class_or_list_are_shown_as_such(content, tmp_path):
+    from kb.config import load_settings
+    from web import create_app
+
+    from conftest import case
+
+    unclassed = case("case-coating-unclassed").replace("cost_class: 无/低费", "cost_class: 未分类")
+    unlisted = case("case-coating-unlisted").replace(
+        "options:\n  - name: 无/低费方案（来源未列名称）\n    cost_class: 无/低费\n    count: 3\n", "options: []\n")
+    assert "options: []" in unlisted
+    write(content, "cases", "case-coating-unclassed", unclassed)
+    write(content, "cases", "case-coating-unlisted", unlisted)
+    settings = load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable")
+    client = create_app({"KB_SETTINGS": settings}).test_client()
+    page = client.get("/documents/case-coating-unclassed").get_data(as_text=True)
+    assert "[来源未分类] 无/低费方案（来源未列名称）" in page
+    page = client.get("/documents/case-coating-unlisted").get_data(as_text=True)
+    assert "来源未列出方案清单" in page
+    home = client.get("/").get_data(as_text=True).split('<ul class="gaps">')[1].split("</ul>")[0]
+    assert "方案清单 1" in home
