@@ -114,11 +114,13 @@ def build(
             name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 100000:05d}"
             generation = settings.index_root / name
             try:
-                from .recommend.model import build_model, is_cached
+                from .recommend.model import MODEL_TYPES, build_model, is_cached
                 from .search.prepare import prepared
 
                 # segment each field text once for both the index and the recommender model
-                unsegmented = [d for d in documents.values() if d.id in changed_ids or not is_cached(d)]
+                # (the model reads technologies and cases only: other entries need words only when changed)
+                unsegmented = [d for d in documents.values()
+                               if d.id in changed_ids or (d.type in MODEL_TYPES and not is_cached(d))]
                 with prepared(unsegmented, procs, progress):
                     bar = tqdm(total=len(changed), desc="索引", unit="篇", disable=not progress, leave=False)
 

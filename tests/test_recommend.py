@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import numpy as np
 
 import pytest
 
@@ -307,3 +308,37 @@ def test_cli_bad_input_exits_2(cli, args, expected):
     result = cli.invoke(main, ["recommend", *args])
     assert result.exit_code == 2
     assert expected in result.stderr and result.stdout == ""
+
+
+def test_model_from_cached_counts_equals_sklearn_tfidf_vectorizer(tmp_path):
+    """build_model counts each entry once and reuses the counts across builds; the result must be the
+    model TfidfVectorizer itself fits, before and after an edit."""
+    import dataclasses
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from kb.config import BUNDLED_CONTENT
+    from kb.loader import load_content
+    from kb.recommend import model as model_mod
+
+    docs = list(load_content([BUNDLED_CONTENT]).documents.values())
+
+    def check(documents, out):
+        model_mod.build_model(documents, out)
+        data = model_mod.load_model(out)
+        techs = sorted((d for d in documents if d.type == "technology"), key=lambda d: d.id)
+        cases = sorted((d for d in documents if d.type == "case"), key=lambda d: d.id)
+        reference = TfidfVectorizer(analyzer=model_mod._identity, sublinear_tf=True, norm="l2")
+        tech_matrix = reference.fit_transform([model_mod.document_tokens(d) for d in techs])
+        case_matrix = reference.transform([model_mod.document_tokens(d) for d in cases])
+        assert data.vectorizer.vocabulary_ == reference.vocabulary_
+        assert np.array_equal(data.vectorizer.idf_, reference.idf_)
+        assert abs(data.tech_matrix - tech_matrix).max() < 1e-12 and abs(data.case_matrix - case_matrix).max() < 1e-12
+        assert data.tech_ids == [d.id for d in techs]
+
+    check(docs, tmp_path / "first")
+    edited = next(d for d in docs if d.type == "technology")
+    docs = [dataclasses.replace(d, body=d.body + "\n\n新增描述：膜法回收与余热梯级利用。", content_hash=d.content_hash + "x")
+            if d.id == edited.id else d for d in docs]
+    assert not model_mod.is_cached(next(d for d in docs if d.id == edited.id))
+    check(docs, tmp_path / "second")

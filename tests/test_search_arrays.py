@@ -8,8 +8,11 @@ changed documents (Whoosh then keeps deleted documents in its segments until the
 """
 from __future__ import annotations
 
+import json
+import os
 import re
 
+import numpy as np
 import pytest
 
 from kb.config import BUNDLED_CONTENT, load_settings
@@ -137,3 +140,49 @@ def test_snippet_starts_and_ends_at_sentence_boundaries(kb, content):
     hit = _hit_for(kb, content, "general-kiln-note", "窑炉烟气换热", body, "余热")
     plain = re.sub(r"<[^>]+>", "", hit.snippet)
     assert plain.startswith("改造后在烟道上") and plain.endswith("生活使用。"), hit.snippet
+
+
+def _compiled_by_term(folder):
+    out = {}
+    for vocab_file in sorted(folder.glob("*.vocab.json")):
+        field = vocab_file.name[: -len(".vocab.json")]
+        vocab = json.loads(vocab_file.read_text(encoding="utf-8"))
+        indptr = np.load(folder / f"{field}.indptr.npy")
+        ids = np.load(folder / f"{field}.ids.npy")
+        scores = np.load(folder / f"{field}.scores.npy")
+        for i, text in enumerate(vocab):
+            lo, hi = indptr[i], indptr[i + 1]
+            out[(field, text)] = (ids[lo:hi].tolist(), scores[lo:hi].tolist())
+    return out
+
+
+def test_incremental_compile_reuses_segments_and_equals_a_fresh_compile(kb, settings, content, tmp_path, monkeypatch):
+    import kb.search.arrays as arrays_mod
+    from kb.search.schema import FIELD_BOOSTS
+
+    from kb.build import current_generation
+
+    first = current_generation(settings).name
+    extracted = []
+    original = arrays_mod._extract_segment
+    monkeypatch.setattr(arrays_mod, "_extract_segment",
+                        lambda reader, *a: (extracted.append(reader.segment().segment_id()), original(reader, *a))[1])
+    (content / "technologies" / "coking-cdq.md").unlink()
+    write(content, "technologies", "general-rto", technology(
+        "general-rto", "蓄热式热力焚烧炉（RTO）处理有机废气", tags="[VOCs, 余热]",
+        body="RTO 利用陶瓷蓄热体回收焚烧热量，适用于中高浓度有机废气，热回收效率高。"))
+    report = kb.build()
+    assert not report.full
+    second = settings.index_root / report.generation
+    old_segments = {p.name for p in (settings.index_root / first / "arrays" / "segments").iterdir()}
+    new_segments = {p.name for p in (second / "arrays" / "segments").iterdir()}
+    # only the segment holding the new entry was read from Whoosh; the shared one is the same file
+    assert extracted and set(extracted) == new_segments - old_segments and old_segments & new_segments
+    shared = sorted(old_segments & new_segments)[0]
+    a = settings.index_root / first / "arrays" / "segments" / shared / "body.ids.npy"
+    b = second / "arrays" / "segments" / shared / "body.ids.npy"
+    assert os.path.samefile(a, b)
+    # the scores over the reused segments equal a compile that reads every segment afresh
+    fresh = tmp_path / "fresh"
+    arrays_mod.compile_arrays(second / "index", fresh, FIELD_BOOSTS)
+    assert _compiled_by_term(second / "arrays") == _compiled_by_term(fresh)

@@ -6,11 +6,14 @@ tokenised by the same Analysis as search so the glossary keeps domain words whol
 from __future__ import annotations
 
 import pickle
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sklearn.feature_extraction.text import TfidfVectorizer
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
 from ..documents import Document
 from ..search import analysis as analysis_mod
@@ -18,30 +21,68 @@ from ..search.writer import index_fields
 
 FIELD_WEIGHTS = (("title", 3), ("tags", 2), ("process", 2), ("summary", 2), ("body", 1))
 MODEL_FILE = "recommender.pkl"
+MODEL_TYPES = ("technology", "case")
 
 
 def _identity(tokens: list[str]) -> list[str]:
     return tokens
 
 
-_token_cache: dict[tuple[str, str, str], list[str]] = {}
-
-
 def document_tokens(doc: Document) -> list[str]:
-    """Weighted tokens of one entry; a long-running server rebuilds on every edit, so unchanged
-    entries (same content hash, same dictionary) are not run through jieba again."""
-    analysis = analysis_mod.current()
-    key = (doc.id, doc.content_hash, analysis.fingerprint)
-    cached = _token_cache.get(key)
-    if cached is None:
-        if len(_token_cache) > 200_000:
-            _token_cache.clear()
-        cached = _token_cache[key] = _document_tokens(doc, analysis.words)
-    return cached
+    """Weighted tokens of one entry (title ×3 … body ×1)."""
+    return _document_tokens(doc, analysis_mod.current().words)
+
+
+# A long-running server rebuilds the model on every edit. Each entry's term counts are kept, keyed by
+# its content hash and the dictionary, so an edit re-tokenises and re-counts only the changed entries;
+# the TF-IDF fit itself is then a few array operations over the cached counts.
+_rows: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
+_term_ids: dict[str, int] = {}
+_terms: list[str] = []
+MAX_CACHED_ROWS = 200_000
+
+
+def _key(doc: Document) -> tuple[str, str, str]:
+    return (doc.id, doc.content_hash, analysis_mod.current().fingerprint)
 
 
 def is_cached(doc: Document) -> bool:
-    return (doc.id, doc.content_hash, analysis_mod.current().fingerprint) in _token_cache
+    return _key(doc) in _rows
+
+
+def _term_id(term: str) -> int:
+    found = _term_ids.get(term)
+    if found is None:
+        found = _term_ids[term] = len(_terms)
+        _terms.append(term)
+    return found
+
+
+def _row(doc: Document) -> tuple[np.ndarray, np.ndarray]:
+    """(term ids, counts) of one entry's weighted tokens."""
+    key = _key(doc)
+    row = _rows.get(key)
+    if row is None:
+        if len(_rows) > MAX_CACHED_ROWS:
+            _rows.clear()
+        counts = Counter(document_tokens(doc))
+        ids = np.fromiter((_term_id(t) for t in counts), dtype=np.int64, count=len(counts))
+        row = _rows[key] = (ids, np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+    return row
+
+
+def _count_matrix(rows: list[tuple[np.ndarray, np.ndarray]], column_of: np.ndarray, width: int):
+    """Documents × vocabulary counts; terms outside the vocabulary (column -1) are dropped, as
+    CountVectorizer.transform drops unseen words."""
+    lengths = np.fromiter((len(ids) for ids, _ in rows), dtype=np.int64, count=len(rows))
+    ids = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int64)
+    data = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0)
+    columns = column_of[ids]
+    keep = columns >= 0
+    row_of = np.repeat(np.arange(len(rows)), lengths)
+    matrix = sparse.csr_matrix((data[keep], (row_of[keep], columns[keep])), shape=(len(rows), width))
+    matrix.sort_indices()
+    return matrix
 
 
 def _document_tokens(doc: Document, words) -> list[str]:
@@ -77,15 +118,28 @@ def _info(doc: Document) -> dict:
 
 
 def build_model(documents: list[Document], out_dir: Path) -> None:
+    """The same model as TfidfVectorizer(sublinear_tf=True, norm="l2").fit on the technologies'
+    tokens (vocabulary sorted as sklearn sorts it) and .transform of the cases, from cached counts."""
     techs = sorted((d for d in documents if d.type == "technology"), key=lambda d: d.id)
     cases = sorted((d for d in documents if d.type == "case"), key=lambda d: d.id)
     out_dir.mkdir(parents=True, exist_ok=True)
     vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm="l2")
+    tech_matrix = case_matrix = None
     if techs:
-        tech_matrix = vectorizer.fit_transform([document_tokens(d) for d in techs])
-        case_matrix = vectorizer.transform([document_tokens(d) for d in cases]) if cases else None
-    else:
-        tech_matrix = case_matrix = None
+        tech_rows = [_row(d) for d in techs]
+        case_rows = [_row(d) for d in cases]
+        present = np.unique(np.concatenate([ids for ids, _ in tech_rows]))
+        names = [_terms[i] for i in present.tolist()]
+        order = sorted(range(len(names)), key=names.__getitem__)
+        column_of = np.full(len(_terms), -1, dtype=np.int64)
+        column_of[present[order]] = np.arange(len(order))
+        vocabulary = {names[i]: j for j, i in enumerate(order)}
+        transformer = TfidfTransformer(sublinear_tf=True, norm="l2")
+        tech_matrix = transformer.fit_transform(_count_matrix(tech_rows, column_of, len(order)))
+        if cases:
+            case_matrix = transformer.transform(_count_matrix(case_rows, column_of, len(order)))
+        vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm="l2", vocabulary=vocabulary)
+        vectorizer.idf_ = transformer.idf_
     data = ModelData(vectorizer, [d.id for d in techs], tech_matrix, [_info(d) for d in techs],
                      [d.id for d in cases], case_matrix, [_info(d) for d in cases])
     with open(out_dir / MODEL_FILE, "wb") as fh:

@@ -9,6 +9,9 @@ facet values as code arrays for counting with `np.bincount`.
 from __future__ import annotations
 
 import json
+import math
+import os
+import shutil
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -212,44 +215,178 @@ class IndexArrays:
 # Reading a term's postings the first time costs Whoosh's block decoding (pickle + zlib per block),
 # which made a cold query 20x slower than a warm one. `kb build` therefore writes every searchable
 # term's (docnums, scores) once, next to the index, and searchers memory-map them.
+#
+# Whoosh never rewrites a segment, so each segment's raw postings (term → local docnums, term
+# frequencies) and field lengths are extracted once, kept under arrays/segments/<segment id>/ and
+# hard-linked into the next generation. An edit then decodes only its new small segment; the BM25F
+# scores, which depend on the whole index's statistics, are recomputed for all terms in a few
+# vectorised passes over the cached arrays.
+
+SEGMENT_FORMAT = 1
+
 
 def _stamp(ix_or_searcher) -> dict:
     reader = ix_or_searcher.reader()
     return {"segments": sorted(r.segment().segment_id() for r, _ in reader.leaf_readers())}
 
 
-def compile_arrays(index_dir: Path, out_dir: Path, fields) -> None:
-    """Write the scored postings of `fields` for the index at index_dir into out_dir."""
+def _extract_segment(reader, schema, fields, out: Path) -> None:
+    """One segment's raw postings per field, deleted documents included (Whoosh's statistics count them)."""
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    count = reader.doc_count_all()
+    for fieldname in fields:
+        field = schema[fieldname]
+        vocab, indptr, id_parts, tf_parts = [], [0], [], []
+        for btext in reader.lexicon(fieldname):
+            ids, tf = _leaf_postings(reader.postings(fieldname, btext))
+            if not len(ids):
+                continue
+            vocab.append(field.from_bytes(btext))
+            id_parts.append(ids.astype(np.int32))
+            tf_parts.append(tf)
+            indptr.append(indptr[-1] + len(ids))
+        lengths = np.fromiter((reader.doc_field_length(d, fieldname, 1) or 1 for d in range(count)),
+                              dtype=np.float64, count=count)
+        np.save(partial / f"{fieldname}.ids.npy", np.concatenate(id_parts) if id_parts else np.zeros(0, np.int32))
+        np.save(partial / f"{fieldname}.tf.npy", np.concatenate(tf_parts) if tf_parts else np.zeros(0, np.float64))
+        np.save(partial / f"{fieldname}.indptr.npy", np.asarray(indptr, dtype=np.int64))
+        np.save(partial / f"{fieldname}.lengths.npy", lengths)
+        (partial / f"{fieldname}.vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (partial / "meta.json").write_text(json.dumps({"format": SEGMENT_FORMAT, "fields": list(fields), "docs": count}))
+    partial.rename(out)
+
+
+def _segment_ok(folder: Path, fields, count: int) -> bool:
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return meta == {"format": SEGMENT_FORMAT, "fields": list(fields), "docs": count}
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    target.mkdir(parents=True)
+    for entry in source.iterdir():
+        try:
+            os.link(entry, target / entry.name)
+        except OSError:
+            shutil.copy2(entry, target / entry.name)
+
+
+def _segment_arrays(searcher, fields, out_dir: Path, reuse: Path | None) -> list[tuple[Path, int, int]]:
+    """(folder, docnum offset, document count) of every segment's raw arrays, extracting only
+    segments that the previous generation (reuse) has not already extracted."""
+    folders = []
+    for reader, offset in searcher.reader().leaf_readers():
+        segment_id = reader.segment().segment_id()
+        count = reader.doc_count_all()
+        folder = out_dir / "segments" / segment_id
+        if not _segment_ok(folder, fields, count):
+            shutil.rmtree(folder, ignore_errors=True)
+            old = reuse / "segments" / segment_id if reuse is not None else None
+            if old is not None and _segment_ok(old, fields, count):
+                _link_tree(old, folder)
+            else:
+                _extract_segment(reader, searcher.schema, fields, folder)
+        folders.append((folder, offset, count))
+    return folders
+
+
+def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np.ndarray, score) -> tuple:
+    """The whole index's (vocab, indptr, docnums, term of each posting, tf) for one field: each
+    term's postings in docnum order (segments are in docnum order), deleted documents dropped;
+    `score(term_df, term_of_posting, ids, tf)` turns frequencies into scores."""
+    gid: dict = {}
+    parts = []
+    for folder, offset, _count in segments:
+        vocab = json.loads((folder / f"{fieldname}.vocab.json").read_text(encoding="utf-8"))
+        local = np.fromiter((gid.setdefault(t, len(gid)) for t in vocab), dtype=np.int64, count=len(vocab))
+        indptr = np.load(folder / f"{fieldname}.indptr.npy")
+        parts.append((local, indptr, np.load(folder / f"{fieldname}.ids.npy"), np.load(folder / f"{fieldname}.tf.npy"), offset))
+    terms = len(gid)
+    df = np.zeros(terms, dtype=np.int64)
+    for local, indptr, _ids, _tf, _offset in parts:
+        np.add.at(df, local, np.diff(indptr))
+    out_indptr = np.zeros(terms + 1, dtype=np.int64)
+    np.cumsum(df, out=out_indptr[1:])
+    total = int(out_indptr[-1])
+    ids = np.empty(total, dtype=np.int64)
+    tf = np.empty(total, dtype=np.float64)
+    term = np.empty(total, dtype=np.int64)
+    cursor = out_indptr[:-1].copy()
+    for local, indptr, seg_ids, seg_tf, offset in parts:
+        counts = np.diff(indptr)
+        local_term = np.repeat(np.arange(len(local)), counts)
+        dest = cursor[local][local_term] + (np.arange(len(seg_ids)) - indptr[:-1][local_term])
+        ids[dest] = seg_ids.astype(np.int64) + offset
+        tf[dest] = seg_tf
+        term[dest] = local[local_term]
+        cursor[local] += counts
+    scores = score(df, term, ids, tf)
+    keep = live[ids]
+    if not keep.all():
+        ids, scores, term = ids[keep], scores[keep], term[keep]
+    live_df = np.bincount(term, minlength=terms)
+    present = live_df > 0
+    vocab = [None] * terms
+    for text, i in gid.items():
+        vocab[i] = text
+    vocab = [t for t, p in zip(vocab, present) if p]
+    indptr = np.zeros(int(present.sum()) + 1, dtype=np.int64)
+    np.cumsum(live_df[present], out=indptr[1:])
+    return vocab, indptr, ids.astype(np.int32), scores
+
+
+def compile_arrays(index_dir: Path, out_dir: Path, fields, reuse: Path | None = None) -> None:
+    """Write the scored postings of `fields` for the index at index_dir into out_dir, reusing the
+    per-segment arrays of a previous generation's out_dir (reuse) for segments it shares."""
     from whoosh import index as whoosh_index
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    fields = list(fields)
     ix = whoosh_index.open_dir(str(index_dir))
     try:
         with ix.searcher() as searcher:
-            arrays = IndexArrays(searcher)
-            meta = {"stamp": _stamp(searcher), "size": arrays.size, "fields": {}}
+            segments = _segment_arrays(searcher, fields, out_dir, Path(reuse) if reuse is not None else None)
+            size = searcher.doc_count_all()
+            live = np.ones(size, dtype=bool)
+            for reader, offset in searcher.reader().leaf_readers():
+                for docnum in reader.deleted_docs_set or ():
+                    live[offset + docnum] = False
+            bm25 = searcher.weighting if isinstance(searcher.weighting, BM25F) else None
+            meta = {"stamp": _stamp(searcher), "size": size, "fields": {}}
             for fieldname in fields:
-                field = searcher.schema[fieldname]
-                vocab, indptr, id_parts, score_parts = [], [0], [], []
-                for btext in searcher.reader().lexicon(fieldname):
-                    text = field.from_bytes(btext)
-                    ids, scores = arrays._compute(fieldname, text)
-                    if not len(ids):
-                        continue
-                    vocab.append(text)
-                    id_parts.append(ids.astype(np.int32))
-                    score_parts.append(scores)
-                    indptr.append(indptr[-1] + len(ids))
-                np.save(out_dir / f"{fieldname}.ids.npy", np.concatenate(id_parts) if id_parts else np.zeros(0, np.int32))
-                np.save(out_dir / f"{fieldname}.scores.npy",
-                        np.concatenate(score_parts) if score_parts else np.zeros(0, np.float64))
-                np.save(out_dir / f"{fieldname}.indptr.npy", np.asarray(indptr, dtype=np.int64))
+                lengths = np.concatenate([np.load(folder / f"{fieldname}.lengths.npy") for folder, _, _ in segments]) \
+                    if segments else np.zeros(0)
+                score = _bm25f(searcher, bm25, fieldname, lengths, size)
+                vocab, indptr, ids, scores = _merge_field(fieldname, segments, live, score)
+                np.save(out_dir / f"{fieldname}.ids.npy", ids)
+                np.save(out_dir / f"{fieldname}.scores.npy", scores)
+                np.save(out_dir / f"{fieldname}.indptr.npy", indptr)
                 (out_dir / f"{fieldname}.vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
                 meta["fields"][fieldname] = len(vocab)
             (out_dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     finally:
         ix.close()
+
+
+def _bm25f(searcher, bm25, fieldname: str, lengths: np.ndarray, size: int):
+    """Whoosh's BM25F for every posting at once: the idf of each term from its document frequency
+    over all segments (deleted documents included, as Whoosh counts them), Whoosh's average field
+    length, and the byte-quantised document lengths; the raw frequency for unscored fields."""
+    if bm25 is None or not searcher.schema[fieldname].scorable:
+        return lambda df, term, ids, tf: tf
+    b = bm25._field_B.get(fieldname, bm25.B)
+    k1 = bm25.K1
+    avgfl = searcher.avg_field_length(fieldname) or 1
+
+    def score(df, term, ids, tf):
+        idf = np.fromiter((math.log(size / (n + 1)) + 1 for n in df.tolist()), dtype=np.float64, count=len(df))
+        return idf[term] * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * lengths[ids] / avgfl)))
+    return score
 
 
 def _load_compiled(folder: Path, searcher) -> dict:

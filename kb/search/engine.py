@@ -76,4 +76,6 @@ def write_index(target: Path, *args, **kwargs) -> None:
     from .writer import write_index as whoosh_write_index
 
     whoosh_write_index(target, *args, **kwargs)
-    compile_arrays(target, Path(target).parent / "arrays", FIELD_BOOSTS)
+    base = kwargs.get("base")
+    compile_arrays(target, Path(target).parent / "arrays", FIELD_BOOSTS,
+                   reuse=Path(base).parent / "arrays" if base is not None else None)
