@@ -99,6 +99,15 @@ class FTS5Peer:
         self.db = db
         return seconds, _dir_mb(self.path)
 
+    def edit(self, doc: Document) -> None:
+        """Replace one document and commit: what an editor's save costs."""
+        tok = self.tokens.index
+        f = _fields(doc)
+        with self.db:
+            self.db.execute("DELETE FROM docs WHERE id = ?", (doc.id,))
+            self.db.execute("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)",
+                            (doc.id, *(" ".join(tok(f[n])) for n in FIELDS)))
+
     def _match(self, words: list[str], op: str) -> str:
         return f" {op} ".join('"' + w.replace('"', '""') + '"' for w in words)
 
@@ -160,6 +169,19 @@ class TantivyPeer:
         self.index = index
         self.searcher = index.searcher()
         return seconds, _dir_mb(self.path)
+
+    def edit(self, doc: Document) -> None:
+        """Replace one document, commit and reload the searcher: what an editor's save costs."""
+        import tantivy
+
+        writer = self.index.writer(heap_size=64_000_000, num_threads=1)
+        writer.delete_documents("id", doc.id)
+        f = _fields(doc)
+        writer.add_document(tantivy.Document(id=doc.id, **{n: " ".join(self.tokens.index(f[n])) for n in FIELDS}))
+        writer.commit()
+        writer.wait_merging_threads()
+        self.index.reload()
+        self.searcher = self.index.searcher()
 
     def _query(self, words: list[str], must: bool):
         import tantivy

@@ -32,7 +32,7 @@ def test_quick_bench_json_shape(quick_results, engine):
     if engine == "tantivy" and importlib.util.find_spec("tantivy") is None:
         pytest.skip("tantivy is not installed (pip install tantivy)")
     result = quick_results[engine]
-    assert _positive(result["build_s"]) and _positive(result["size_mb"])
+    assert _positive(result["build_s"]) and _positive(result["size_mb"]) and _positive(result["edit_s"])
     for kind in ("search", "search_highlight"):
         assert _positive(result[kind]["p50_ms"]) and _positive(result[kind]["p95_ms"])
         assert result[kind]["p95_ms"] >= result[kind]["p50_ms"]
