@@ -24,7 +24,7 @@ from .search import analysis as analysis_mod
 from .search.engine import write_index
 from .store import Store
 
-SCHEMA_VERSION = "2"   # 2: no stored character offsets; compiled term arrays per generation
+SCHEMA_VERSION = "3"   # 2: no stored character offsets; compiled term arrays per generation; 3: province
 KEEP_GENERATIONS = 2
 AUTO_PROCS_MIN_DOCUMENTS = 2000
 

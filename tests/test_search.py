@@ -107,3 +107,27 @@ def test_cli_search_unknown_sector_lists_valid_ones(runner):
     result = runner.invoke(main, ["search", "余热", "--sector", "火星"])
     assert result.exit_code == 2
     assert "未知行业「火星」" in result.output and "电镀" in result.output
+
+
+def test_province_of_region():
+    from kb.regions import province_of
+
+    assert province_of("江苏省常州市武进区") == "江苏"
+    assert province_of("苏州市吴江区平望镇") == "江苏"        # a Jiangsu city without its province
+    assert province_of("内蒙古自治区呼和浩特市") == "内蒙古"
+    assert province_of("陕西省") == "陕西" and province_of("山西省长治市") == "山西"
+    assert province_of("多地（集团层面）") is None and province_of(None) is None
+
+
+def test_cases_filter_and_facet_by_province(kb, settings, content):
+    from conftest import case, write
+
+    write(content, "cases", "case-coating-shaoxing", case("case-coating-shaoxing").replace(
+        "region: 江苏省常州市", "region: 浙江省绍兴市").replace("常州某涂装企业", "绍兴某涂装企业"))
+    kb.build()
+    kb.refresh()
+    response = kb.search(SearchRequest(text="VOCs"))
+    assert response.facets["province"] == {"江苏": 1, "浙江": 1}
+    jiangsu = kb.search(SearchRequest(text="VOCs", provinces=["江苏"]))
+    assert [h.id for h in jiangsu.hits] == ["case-coating-vocs"]
+    assert jiangsu.facets["province"] == {"江苏": 1}

@@ -99,13 +99,19 @@ def test_filters_pages_and_odd_input_answer_like_whoosh(bundled_kb):
         _assert_same(engine, request)
 
 
-def test_incremental_build_with_deletions_answers_like_whoosh(kb, settings, content):
+def _delete_one_add_one(kb, content):
+    """An incremental build that deletes one entry and adds another."""
     (content / "technologies" / "coking-cdq.md").unlink()
     write(content, "technologies", "general-rto", technology(
         "general-rto", "蓄热式热力焚烧炉（RTO）处理有机废气", tags="[VOCs, 余热]",
         body="RTO 利用陶瓷蓄热体回收焚烧热量，适用于中高浓度有机废气，热回收效率高。"))
     report = kb.build()
     assert not report.full
+    return report
+
+
+def test_incremental_build_with_deletions_answers_like_whoosh(kb, settings, content):
+    report = _delete_one_add_one(kb, content)
     kb.refresh()
     engine = kb._searcher
     assert not engine._arrays().live.all()        # the deleted entry is still in Whoosh's segment
@@ -167,12 +173,7 @@ def test_incremental_compile_reuses_segments_and_equals_a_fresh_compile(kb, sett
     original = arrays_mod._extract_segment
     monkeypatch.setattr(arrays_mod, "_extract_segment",
                         lambda reader, *a: (extracted.append(reader.segment().segment_id()), original(reader, *a))[1])
-    (content / "technologies" / "coking-cdq.md").unlink()
-    write(content, "technologies", "general-rto", technology(
-        "general-rto", "蓄热式热力焚烧炉（RTO）处理有机废气", tags="[VOCs, 余热]",
-        body="RTO 利用陶瓷蓄热体回收焚烧热量，适用于中高浓度有机废气，热回收效率高。"))
-    report = kb.build()
-    assert not report.full
+    report = _delete_one_add_one(kb, content)
     second = settings.index_root / report.generation
     old_segments = {p.name for p in (settings.index_root / first / "arrays" / "segments").iterdir()}
     new_segments = {p.name for p in (second / "arrays" / "segments").iterdir()}

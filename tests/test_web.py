@@ -20,8 +20,19 @@ def test_api_search_shape(client):
     assert data["total"] == 2 and data["page"] == 1 and data["per_page"] == 1 and len(data["results"]) == 1
     assert set(data["results"][0]) == {"id", "type", "title", "sectors", "summary", "snippet", "score", "url"}
     assert data["results"][0]["url"] == f"/documents/{data['results'][0]['id']}"
-    assert set(data["facets"]) == {"type", "sector", "category", "tag"}
+    assert set(data["facets"]) == {"type", "sector", "category", "tag", "province"}
     assert data["facets"]["sector"] == {"焦化": 1, "钢铁": 1, "建材": 1}
+
+
+def test_api_and_page_filter_cases_by_province(client):
+    data = client.get("/api/search?q=VOCs&province=江苏省").get_json()      # full name or short name
+    assert [r["id"] for r in data["results"]] == ["case-coating-vocs"] and data["facets"]["province"] == {"江苏": 1}
+    assert client.get("/api/search?q=VOCs&province=浙江").get_json()["total"] == 0
+    bad = client.get("/api/search?q=VOCs&province=火星")
+    assert bad.status_code == 400 and bad.get_json()["details"][0]["field"] == "province"
+    html = client.get("/search?q=VOCs").get_data(as_text=True)
+    facet = html.split('data-facet="province"')[1].split("</section>")[0]
+    assert "地区" in facet and "江苏" in facet and "province=%E6%B1%9F%E8%8B%8F" in facet
 
 
 def test_api_search_sector_alias_and_filters(client):

@@ -18,7 +18,7 @@ def search_payload(response) -> dict:
     for item, hit in zip(data["results"], response.hits):
         item["url"] = url_for("pages.document", doc_id=hit.id)
     data.update(page=response.page, per_page=response.per_page,
-                facets={name: response.facets[name] for name in ("type", "sector", "category", "tag")})
+                facets={name: response.facets[name] for name in ("type", "sector", "category", "tag", "province")})
     return {k: data[k] for k in ("query", "total", "page", "per_page", "results", "facets")}
 
 

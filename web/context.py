@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from flask import current_app, request
 
 from kb.knowledge import KnowledgeBase
+from kb.regions import province_of
 from kb.search.engine import MAX_QUERY_CHARS, SORTS, SearchRequest
 from kb.taxonomy import UnknownSector
 
@@ -96,10 +97,19 @@ def search_request(require_query: bool) -> SearchRequest:
                 years.append(int(raw))
             else:
                 details.append({"field": "year", "message": "year 必须是四位年份"})
+    provinces = []
+    for raw in request.args.getlist("province"):
+        if raw:
+            name = province_of(raw)
+            if name is None:
+                details.append({"field": "province", "message": f"未知省份「{raw[:20]}」；请用省级行政区简称，如 江苏、浙江"})
+            else:
+                provinces.append(name)
     if details:
         raise BadRequest("请求参数有误", details)
     return SearchRequest(
         text=q, sectors=sectors, types=types,
+        provinces=provinces[:5],
         categories=[c for c in request.args.getlist("category") if c][:5],
         tags=[t for t in request.args.getlist("tag") if t][:5],
         sources=[s for s in request.args.getlist("source") if s][:5],

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from kb import __version__
 from kb.search.engine import MAX_QUERY_CHARS
+from kb.regions import PROVINCES
 from kb.taxonomy import load_taxonomy
 
 from .context import MAX_PER_PAGE, MAX_RESULT_WINDOW, TYPES
@@ -42,8 +43,8 @@ SEARCH_RESPONSE = {
         "query": {"type": "string"}, "total": {"type": "integer", "minimum": 0},
         "page": {"type": "integer", "minimum": 1}, "per_page": {"type": "integer", "minimum": 1},
         "results": {"type": "array", "items": SEARCH_RESULT},
-        "facets": {"type": "object", "required": ["type", "sector", "category", "tag"],
-                   "properties": {k: _COUNTS for k in ("type", "sector", "category", "tag")}},
+        "facets": {"type": "object", "required": ["type", "sector", "category", "tag", "province"],
+                   "properties": {k: _COUNTS for k in ("type", "sector", "category", "tag", "province")}},
     },
 }
 
@@ -218,6 +219,8 @@ def openapi_document() -> dict:
                      "description": "行业名、子行业名或别名（如 水泥 → 建材）"},
                     {"name": "type", "in": "query", "schema": {"type": "string", "enum": list(TYPES)}},
                     {"name": "category", "in": "query", "schema": {"type": "string"}},
+                    {"name": "province", "in": "query", "schema": {"type": "string", "enum": list(PROVINCES)},
+                     "description": "案例所在省份（简称，如 江苏），可重复"},
                     {"name": "tag", "in": "query", "schema": {"type": "string"}},
                     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RESULT_WINDOW, "default": 1}},
                     {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 10}},

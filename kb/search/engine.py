@@ -16,6 +16,7 @@ SORTS = ("relevance", "year")
 class SearchRequest:
     text: str
     sectors: list[str] = field(default_factory=list)       # canonical names, any of them
+    provinces: list[str] = field(default_factory=list)     # cases in any of these (江苏 …)
     types: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)          # all of them

@@ -8,7 +8,7 @@ from . import analysis
 
 # Query-time boosts: a match in the title outranks one in tags or summary, which outranks the body.
 FIELD_BOOSTS = {"title": 4.0, "tags_text": 2.5, "summary": 2.0, "process": 1.5, "body": 1.0}
-FACETS = ("type", "sector", "category", "tag", "source", "year")
+FACETS = ("type", "sector", "province", "category", "tag", "source", "year")
 
 
 class JiebaTokenizer(Tokenizer):
@@ -66,6 +66,7 @@ def build_schema() -> Schema:
         process=TEXT(analyzer=analyzer, phrase=False),
         body=TEXT(analyzer=analyzer, stored=True, phrase=False),
         sector=KEYWORD(stored=True, commas=True),
+        province=ID(stored=True),                   # cases: from `region` (kb.regions)
         tag=KEYWORD(stored=True, commas=True),
         category=ID(stored=True),
         source=ID(stored=True),

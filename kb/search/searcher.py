@@ -71,7 +71,7 @@ def _highlighter() -> Highlighter:
 
 def _filters(req: SearchRequest) -> Q.Query | None:
     clauses: list[Q.Query] = []
-    for field_name, values in (("sector", req.sectors), ("type", req.types),
+    for field_name, values in (("sector", req.sectors), ("province", req.provinces), ("type", req.types),
                                ("category", req.categories), ("source", req.sources)):
         if values:
             clauses.append(Q.Or([Q.Term(field_name, v) for v in values]))

@@ -9,6 +9,7 @@ from typing import Callable, Iterable
 from whoosh import index as whoosh_index
 
 from ..documents import Document, plain_text
+from ..regions import province_of
 from .schema import build_schema
 
 
@@ -37,6 +38,7 @@ def index_fields(doc: Document) -> dict:
         "process": meta.get("process", ""),
         "body": "\n".join(p for p in body_parts if p),
         "sector": ",".join(doc.sectors),
+        "province": (province_of(meta.get("region")) or "") if doc.type == "case" else "",
         "tag": ",".join(t.replace(",", " ") for t in doc.tags),
         "category": doc.category or "",
         "source": doc.source.get("title", ""),
