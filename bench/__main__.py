@@ -128,7 +128,10 @@ def bench_kb(home: Path, docs: dict, queries: list[str], quick: bool, procs: int
     result: dict = {
         "build_s": round(report.seconds, 3),
         "index_s": round(phases.get("index_s", report.seconds), 3),
-        "size_mb": round(dir_mb(generation / "index") + dir_mb(generation / "arrays"), 2),   # what search reads
+        # what search reads; the per-segment build cache (arrays/segments) is reported apart
+        "size_mb": round(dir_mb(generation / "index") + dir_mb(generation / "arrays")
+                         - dir_mb(generation / "arrays" / "segments"), 2),
+        "segment_cache_mb": round(dir_mb(generation / "arrays" / "segments"), 2),
     }
     result["search"] = timed(lambda q: knowledge.search(SearchRequest(text=q, highlight=False)), queries)
     result["search_highlight"] = timed(lambda q: knowledge.search(SearchRequest(text=q, highlight=True)), queries)
@@ -317,6 +320,7 @@ def table(size: int, results: dict) -> str:
     lines.append(f"| kb recommend p50/p95 (ms) | {kb['recommend']['p50_ms']:g} / {kb['recommend']['p95_ms']:g} |"
                  + " |" * (2 * len(peers)))
     lines.append(f"| kb cold start (s) | {kb['cold_start_s']:g} |" + " |" * (2 * len(peers)))
+    lines.append(f"| kb build cache: per-segment arrays (MB) | {kb['segment_cache_mb']:g} |" + " |" * (2 * len(peers)))
     http = kb["http"]
     lines.append(f"| kb /api/search (req/s, {http['tool']} c={http['connections']} {http['seconds']}s) | "
                  f"{http['req_per_s']:g} (non-2xx {http['non_2xx']}) |" + " |" * (2 * len(peers)))

@@ -250,7 +250,9 @@ def _extract_segment(reader, schema, fields, out: Path) -> None:
         lengths = np.fromiter((reader.doc_field_length(d, fieldname, 1) or 1 for d in range(count)),
                               dtype=np.float64, count=count)
         np.save(partial / f"{fieldname}.ids.npy", np.concatenate(id_parts) if id_parts else np.zeros(0, np.int32))
-        np.save(partial / f"{fieldname}.tf.npy", np.concatenate(tf_parts) if tf_parts else np.zeros(0, np.float64))
+        tf = np.concatenate(tf_parts) if tf_parts else np.zeros(0, np.float64)
+        narrow = tf.astype(np.float32)          # frequencies are small whole numbers: exact in float32
+        np.save(partial / f"{fieldname}.tf.npy", narrow if np.array_equal(narrow, tf) else tf)
         np.save(partial / f"{fieldname}.indptr.npy", np.asarray(indptr, dtype=np.int64))
         np.save(partial / f"{fieldname}.lengths.npy", lengths)
         (partial / f"{fieldname}.vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
