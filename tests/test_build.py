@@ -99,7 +99,8 @@ def test_searcher_picks_up_a_new_generation_without_restart(kb, settings, conten
 
 
 def test_a_build_segments_each_field_text_once(kb, settings, content, monkeypatch):
-    """The index writer and the recommender model read the same texts; jieba runs once for both."""
+    """The index writer and the recommender model read the same texts; jieba runs once for both, and
+    each entry's field values are computed once."""
     from collections import Counter
 
     from kb.search import analysis
@@ -113,10 +114,23 @@ def test_a_build_segments_each_field_text_once(kb, settings, content, monkeypatc
         seen[text] += 1
         return original(self, text)
 
+    from kb.search import writer
+
+    fields_of: Counter = Counter()
+    original_fields = writer._index_fields
+
+    def counting_fields(doc):
+        fields_of[doc.id] += 1
+        return original_fields(doc)
+
     monkeypatch.setattr(analysis.Analysis, "index_tokens", counting)
+    monkeypatch.setattr(writer, "_index_fields", counting_fields)
     report = kb.build(full=True)
     assert report.full and seen
     assert max(seen.values()) == 1, [t for t, n in seen.items() if n > 1][:3]
+    # so are the field values each entry contributes (segmentation, writer and model share them)
+    assert fields_of["general-once"] == 1 and max(fields_of.values()) == 1
+    assert writer._memo is None
     assert "一次分词测试条目" in seen
     assert analysis.current().prepared == {}        # nothing kept after the build
     assert kb.search(SearchRequest(text="一次分词测试")).hits[0].id == "general-once"

@@ -35,10 +35,22 @@ def field_texts(documents: Iterable[Document]) -> list[str]:
 @contextlib.contextmanager
 def prepared(documents: Iterable[Document], procs: int = 1, progress: bool = False) -> Iterator[int]:
     """Within the block, the analysis knows the words of every field text of these documents."""
-    from tqdm import tqdm
+    from . import writer
 
     analysis = analysis_mod.current()
-    texts = [t for t in field_texts(documents) if t not in analysis.prepared]
+    writer._memo = {}
+    try:
+        texts = [t for t in field_texts(documents) if t not in analysis.prepared]
+        analysis.prepared.update(zip(texts, _segment_all(texts, procs, progress)))
+        yield len(texts)
+    finally:
+        analysis.prepared.clear()
+        writer._memo = None
+
+
+def _segment_all(texts: list[str], procs: int, progress: bool) -> list[list[str]]:
+    from tqdm import tqdm
+
     bar = tqdm(total=len(texts), desc="分词", unit="段", disable=not progress, leave=False)
     if procs > 1 and len(texts) >= PARALLEL_MIN_TEXTS:
         import multiprocessing
@@ -58,8 +70,4 @@ def prepared(documents: Iterable[Document], procs: int = 1, progress: bool = Fal
             results.append(_segment(text))
             bar.update(1)
     bar.close()
-    analysis.prepared.update(zip(texts, results))
-    try:
-        yield len(texts)
-    finally:
-        analysis.prepared.clear()
+    return results

@@ -17,7 +17,24 @@ from .schema import build_schema
 PREPARED_FIELDS = ("title", "summary", "tags_text", "process", "body")
 
 
+# A build reads each entry's fields up to three times (segmentation, the Whoosh writer, the model);
+# inside `prepare.prepared` they are computed once per (id, content hash) and shared.
+_memo: dict[tuple[str, str], dict] | None = None
+
+
 def index_fields(doc: Document) -> dict:
+    """The index's field values of one entry (callers must not change the dict)."""
+    memo = _memo
+    if memo is None:
+        return _index_fields(doc)
+    key = (doc.id, doc.content_hash)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _index_fields(doc)
+    return found
+
+
+def _index_fields(doc: Document) -> dict:
     meta = doc.meta
     body_parts = [plain_text(doc.body)]
     if doc.type == "case":
