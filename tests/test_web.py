@@ -226,12 +226,35 @@ def test_bare_source_addresses_in_bodies_become_safe_links():
     assert html.count("<a ") == 2 and 'href="javascript' not in html
 
 
-def test_long_source_facet_is_shortened_but_filters_by_the_full_title(client):
-    html = client.get("/search?q=有机废气").get_data(as_text=True)
-    facet = html.split('data-facet="source"')[1].split("</section>")[0]
-    assert 'title="吸附法工业有机废气治理工程技术规范"' in facet
-    assert ">吸附法工业有机废气治理工程技术…</a>" in facet
-    assert "source=%E5%90%B8%E9%99%84%E6%B3%95%E5%B7%A5%E4%B8%9A%E6%9C%89%E6%9C%BA%E5%BA%9F%E6%B0%94%E6%B2%BB%E7%90%86%E5%B7%A5%E7%A8%8B%E6%8A%80%E6%9C%AF%E8%A7%84%E8%8C%83" in facet
+def test_source_kind_facet_and_links_that_filter_by_source_title(client):
+    html = client.get("/search?q=VOCs").get_data(as_text=True)
+    assert 'data-facet="source"' not in html               # one article per title: no use as a facet
+    facet = html.split('data-facet="source_kind"')[1].split("</section>")[0]
+    assert "来源类型" in facet and ">标准</a>" in facet and "source_kind=%E6%A0%87%E5%87%86" in facet
+    assert "案例报道" in facet
+    only = client.get("/search?q=VOCs&source_kind=标准").get_data(as_text=True)
+    assert only.count('class="hit"') == 1 and "case-coating-vocs" not in only
+    # a link that filters by the full source title keeps working
+    titled = client.get("/search?q=VOCs&source=吸附法工业有机废气治理工程技术规范").get_data(as_text=True)
+    assert titled.count('class="hit"') == 1
+
+
+def test_long_facet_label_is_shortened_but_filters_by_the_full_value(content, tmp_path):
+    from kb.config import load_settings
+    from web import create_app
+
+    from conftest import technology
+
+    long_tag = "超长标签用于测试分面标签截断显示效果"
+    write(content, "technologies", "general-long-tag", technology("general-long-tag", "冷凝水回收利用", tags=f"[{long_tag}]"))
+    settings = load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable")
+    client = create_app({"KB_SETTINGS": settings}).test_client()
+    html = client.get("/search?q=冷凝水回收").get_data(as_text=True)
+    facet = html.split('data-facet="tag"')[1].split("</section>")[0]
+    assert f'title="{long_tag}"' in facet and f">{long_tag[:15]}…</a>" in facet
+    from urllib.parse import quote
+
+    assert "tag=" + quote(long_tag) in facet
 
 
 def test_case_options_the_source_did_not_class_or_list_are_shown_as_such(content, tmp_path):

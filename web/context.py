@@ -113,5 +113,6 @@ def search_request(require_query: bool) -> SearchRequest:
         categories=[c for c in request.args.getlist("category") if c][:5],
         tags=[t for t in request.args.getlist("tag") if t][:5],
         sources=[s for s in request.args.getlist("source") if s][:5],
+        source_kinds=[s for s in request.args.getlist("source_kind") if s][:5],
         years=years, page=page, per_page=per_page, sort=sort,
     )

@@ -14,8 +14,8 @@ from .render import render_markdown
 
 bp = Blueprint("pages", __name__)
 
-FACET_NAMES = {"type": "类型", "sector": "行业", "province": "地区", "category": "类别", "tag": "标签", "source": "来源/目录", "year": "年份"}
-FILTER_PARAMS = ("sector", "province", "type", "category", "tag", "source", "year")
+FACET_NAMES = {"type": "类型", "sector": "行业", "province": "地区", "category": "类别", "tag": "标签", "source": "来源", "source_kind": "来源类型", "year": "年份"}
+FILTER_PARAMS = ("sector", "province", "type", "category", "tag", "source", "source_kind", "year")
 
 
 @bp.app_context_processor

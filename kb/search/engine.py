@@ -21,6 +21,7 @@ class SearchRequest:
     categories: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)          # all of them
     sources: list[str] = field(default_factory=list)
+    source_kinds: list[str] = field(default_factory=list)
     years: list[int] = field(default_factory=list)
     page: int = 1
     per_page: int = 10
@@ -39,6 +40,7 @@ class Hit:
     score: float
     category: str | None = None
     year: int | None = None
+    province: str | None = None                            # cases: from region
     tags: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from . import analysis
 
 # Query-time boosts: a match in the title outranks one in tags or summary, which outranks the body.
 FIELD_BOOSTS = {"title": 4.0, "tags_text": 2.5, "summary": 2.0, "process": 1.5, "body": 1.0}
-FACETS = ("type", "sector", "province", "category", "tag", "source", "year")
+# source_kind (目录 / 标准 / 案例报道 / 文献 / 工程实践), not the source title: most titles are one article each.
+FACETS = ("type", "sector", "province", "category", "tag", "source_kind", "year")
 
 
 class JiebaTokenizer(Tokenizer):

@@ -72,7 +72,8 @@ def _highlighter() -> Highlighter:
 def _filters(req: SearchRequest) -> Q.Query | None:
     clauses: list[Q.Query] = []
     for field_name, values in (("sector", req.sectors), ("province", req.provinces), ("type", req.types),
-                               ("category", req.categories), ("source", req.sources)):
+                               ("category", req.categories), ("source", req.sources),
+                               ("source_kind", req.source_kinds)):
         if values:
             clauses.append(Q.Or([Q.Term(field_name, v) for v in values]))
     for tag in req.tags:
@@ -248,6 +249,7 @@ def _hit(stored: dict, snippet: str, score: float) -> Hit:
         score=round(abs(float(score or 0.0)), 4),
         category=stored.get("category") or None,
         year=stored.get("year"),
+        province=stored.get("province") or None,
         tags=[t for t in stored.get("tag", "").split(",") if t],
     )
 
