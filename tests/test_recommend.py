@@ -184,7 +184,7 @@ def test_result_shape_and_url(rkb):
     assert not response["notes"] and len(response["results"]) == 5
     assert set(response) == {"profile", "results", "notes"}
     assert set(response["profile"]) == {"sector", "problem", "focus", "process", "max_investment_wan",
-                                        "max_payback_years", "limit"}
+                                        "max_payback_years", "limit", "province"}
     for item in response["results"]:
         assert set(item) == {"id", "title", "sectors", "score", "reasons", "cases", "url"}
         assert item["url"] == f"/documents/{item['id']}"
@@ -269,7 +269,8 @@ def test_other_bad_input():
 def test_profile_is_normalised():
     profile = parse_profile({"sector": " 染整 ", "problem": " 用水多 ", "focus": "节水，节能、节水", "process": ""})
     assert profile.normalised() == {"sector": "印染", "problem": "用水多", "focus": ["节水", "节能"], "process": None,
-                                    "max_investment_wan": None, "max_payback_years": None, "limit": 10}
+                                    "max_investment_wan": None, "max_payback_years": None, "limit": 10,
+                                    "province": None}
 
 
 # -- CLI ---------------------------------------------------------------------------------------
@@ -342,3 +343,17 @@ def test_model_from_cached_counts_equals_sklearn_tfidf_vectorizer(tmp_path):
             if d.id == edited.id else d for d in docs]
     assert not model_mod.is_cached(next(d for d in docs if d.id == edited.id))
     check(docs, tmp_path / "second")
+
+
+def test_cases_of_the_enterprises_province_come_first(rkb, content):
+    from conftest import case
+
+    write(content, "cases", "case-coating-zj", case("case-coating-zj").replace("region: 江苏省常州市", "region: 浙江省湖州市"))
+    rkb.build()
+    problem = dict(sector="工业涂装", problem="喷涂废气挥发性有机物排放")
+    cases = lambda **extra: [c["id"] for c in by_id(recommend(rkb, **problem, **extra), "general-activated-carbon")["cases"]]
+    assert cases() == ["case-coating-vocs", "case-coating-zj"]              # equal relevance: by id
+    assert cases(province="浙江省") == ["case-coating-zj", "case-coating-vocs"]
+    assert cases(province="江苏") == ["case-coating-vocs", "case-coating-zj"]
+    assert recommend(rkb, **problem, province="浙江")["profile"]["province"] == "浙江"
+    assert "省" in errors({**problem, "province": "火星"})["province"]

@@ -87,6 +87,8 @@ def recommend_request(sector_names: list[str]) -> dict:
         "max_investment_wan": {"type": "number", "minimum": 0, "nullable": True},
         "max_payback_years": {"type": "number", "minimum": 0, "nullable": True},
         "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+        "province": {"type": "string", "nullable": True, "enum": [*PROVINCES, None],
+                     "description": "企业所在省份：同省案例优先列出"},
     },
     "additionalProperties": False,
 }

@@ -103,7 +103,7 @@ def recommend():
 
     kb = knowledge()
     form = {k: request.args.get(k, "") for k in ("sector", "problem", "focus", "process", "max_investment_wan",
-                                                  "max_payback_years")}
+                                                  "max_payback_years", "province")}
     result, errors = None, []
     if form["sector"] or form["problem"]:
         data = {k: v for k, v in form.items() if v}

@@ -17,13 +17,15 @@ from .profile import ProfileError, parse_profile
 @click.option("--max-investment-wan", type=float, help="投资上限（万元）。")
 @click.option("--max-payback-years", type=float, help="投资回收期上限（年）。")
 @click.option("--limit", default=10, show_default=True, type=int, help="返回条数（1-50）。")
+@click.option("--province", help="企业所在省份（如 江苏）：同省案例优先列出。")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON。")
 def recommend(sector: str | None, problem: str | None, focus: tuple[str, ...], process: str | None,
-              max_investment_wan: float | None, max_payback_years: float | None, limit: int, as_json: bool) -> None:
+              max_investment_wan: float | None, max_payback_years: float | None, limit: int, as_json: bool,
+              province: str | None = None) -> None:
     """按企业情况推荐值得在审核中考察的清洁生产技术，并说明理由、列出可引用的案例。"""
     data: dict = {"sector": sector, "problem": problem, "limit": limit}
     for key, value in (("focus", list(focus)), ("process", process), ("max_investment_wan", max_investment_wan),
-                       ("max_payback_years", max_payback_years)):
+                       ("max_payback_years", max_payback_years), ("province", province)):
         if value not in (None, []):
             data[key] = value
     data = {k: v for k, v in data.items() if v is not None}
@@ -59,6 +61,8 @@ def _readable(response: dict) -> str:
         extras.append(f"投资上限：{profile['max_investment_wan']:g} 万元")
     if profile.get("max_payback_years") is not None:
         extras.append(f"回收期上限：{profile['max_payback_years']:g} 年")
+    if profile.get("province"):
+        extras.append(f"省份：{profile['province']}（同省案例优先）")
     if extras:
         lines.append("　".join(extras))
     for note in response["notes"]:

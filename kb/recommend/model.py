@@ -17,6 +17,7 @@ from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
 from ..documents import Document
 from ..search import analysis as analysis_mod
+from ..regions import province_of
 from ..search.writer import index_fields
 
 FIELD_WEIGHTS = (("title", 3), ("tags", 2), ("process", 2), ("summary", 2), ("body", 1))
@@ -114,6 +115,7 @@ def _info(doc: Document) -> dict:
         "category": doc.category, "process": meta.get("process", ""),
         "investment_wan": meta.get("investment_wan"), "payback_years": meta.get("payback_years"),
         "technologies": meta.get("technologies", []), "year": doc.year,
+        "province": province_of(meta.get("region")) if doc.type == "case" else None,
     }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, field_validator
 
+from ..regions import province_of
 from ..taxonomy import UnknownSector, load_taxonomy
 
 MAX_PROBLEM_CHARS = 2000
@@ -25,6 +26,7 @@ FIELD_LABELS = {
     "max_investment_wan": "投资上限（万元）",
     "max_payback_years": "回收期上限（年）",
     "limit": "返回条数",
+    "province": "所在省份",
 }
 
 _FOCUS_SPLIT = re.compile(r"[,，、;；\s]+")
@@ -49,6 +51,8 @@ class Profile(BaseModel):
     max_investment_wan: StrictFloat | None = Field(default=None, ge=0, allow_inf_nan=False)
     max_payback_years: StrictFloat | None = Field(default=None, ge=0, allow_inf_nan=False)
     limit: StrictInt = Field(default=10, ge=1, le=MAX_LIMIT)
+    # the enterprise's province: its cases are cited first (a Jiangsu auditor cites a Jiangsu enterprise)
+    province: StrictStr | None = None
 
     @field_validator("sector")
     @classmethod
@@ -83,6 +87,16 @@ class Profile(BaseModel):
             if tag and tag.lower() not in {t.lower() for t in cleaned}:
                 cleaned.append(tag)
         return cleaned[:MAX_FOCUS]
+
+    @field_validator("province")
+    @classmethod
+    def _resolve_province(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        name = province_of(value)
+        if name is None:
+            raise ValueError("请写省级行政区名或简称，如 江苏、浙江省")
+        return name
 
     @field_validator("process")
     @classmethod

@@ -387,6 +387,10 @@ class Recommender:
             "url": f"/documents/{info['id']}",
         }
 
+    def _elsewhere(self, row: int, profile: Profile) -> bool:
+        """Whether a case is outside the profile's province (False when no province was given)."""
+        return bool(profile.province) and self.case_info[row].get("province") != profile.province
+
     def _cases(self, i: int, profile: Profile, query: np.ndarray) -> tuple[list[dict], bool]:
         info = self.tech_info[i]
         if not self.case_info or self.case_matrix is None:
@@ -395,9 +399,11 @@ class Recommender:
         if linked:
             rows = np.array(linked, dtype=np.int64)
             relevance = np.asarray(self.case_matrix[rows] @ query).ravel()
-            # the profile's own sector first: an 印染 consultant cites an 印染 enterprise before a paper mill
+            # the profile's own sector first: an 印染 consultant cites an 印染 enterprise before a paper mill;
+            # then the enterprise's own province
             order = sorted(range(len(rows)), key=lambda k: (
                 profile.sector not in (self.case_info[rows[k]].get("sectors") or []),
+                self._elsewhere(rows[k], profile),
                 -round(float(relevance[k]), 9), self.case_info[rows[k]]["id"]))
             picked = [int(rows[k]) for k in order[:MAX_LINKED_CASES]]
             return [{"id": self.case_info[j]["id"], "title": self.case_info[j]["title"]} for j in picked], True
@@ -410,6 +416,7 @@ class Recommender:
         tech_row = self.matrix[i]
         similarity = np.asarray((sub @ tech_row.T).todense()).ravel() + 0.5 * np.asarray(sub @ query).ravel()
         order = sorted((k for k in range(len(rows)) if similarity[k] > 0),
-                       key=lambda k: (-round(float(similarity[k]), 9), self.case_info[rows[k]]["id"]))
+                       key=lambda k: (self._elsewhere(rows[k], profile), -round(float(similarity[k]), 9),
+                                      self.case_info[rows[k]]["id"]))
         picked = [int(rows[k]) for k in order[:MAX_SIMILAR_CASES]]
         return [{"id": self.case_info[j]["id"], "title": self.case_info[j]["title"]} for j in picked], False
