@@ -95,6 +95,9 @@ def test_filters_pages_and_odd_input_answer_like_whoosh(bundled_kb):
         SearchRequest(text="的"),
         SearchRequest(text=""),
         SearchRequest(text="余热", page=500),
+        SearchRequest(text="", types=["case"]),                       # filters only: browse, newest first
+        SearchRequest(text="", sectors=["焦化"], page=2, per_page=3),
+        SearchRequest(text="", provinces=["江苏"], types=["case"], sort="relevance"),
     ]:
         _assert_same(engine, request)
 

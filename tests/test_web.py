@@ -277,3 +277,21 @@ def test_case_options_the_source_did_not_class_or_list_are_shown_as_such(content
     assert "来源未列出方案清单" in page
     home = client.get("/").get_data(as_text=True).split('<ul class="gaps">')[1].split("</ul>")[0]
     assert "方案清单 1" in home
+
+
+def test_filters_alone_browse_newest_first(client, content, kb):
+    from conftest import case
+
+    write(content, "cases", "case-coating-zj-2019", case("case-coating-zj-2019").replace(
+        "region: 江苏省常州市", "region: 浙江省湖州市").replace("year: 2022", "year: 2019"))
+    kb.build()
+    html = client.get("/search?type=case").get_data(as_text=True)
+    assert "按所选条件共 <strong id=\"total\">2</strong> 条结果" in html and "按年份排列" in html
+    order = re.findall(r'href="/documents/(case-[a-z0-9-]+)"', html.split('<ol')[1].split("</ol>")[0])
+    assert order == ["case-coating-vocs", "case-coating-zj-2019"]                 # 2022 before 2019
+    jiangsu = client.get("/search?type=case&province=江苏").get_data(as_text=True)
+    assert "case-coating-vocs" in jiangsu and "case-coating-zj-2019" not in jiangsu
+    assert "请输入检索词" in client.get("/search").get_data(as_text=True)       # nothing to browse by
+    assert client.get("/api/search?type=case").status_code == 400              # the API still needs q
+    home = client.get("/").get_data(as_text=True)
+    assert "/search?type=case&amp;province=%E6%B1%9F%E8%8B%8F" in home

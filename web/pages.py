@@ -55,7 +55,7 @@ def index():
 def search():
     req = search_request(require_query=False)
     active = [(k, v) for k, v in request.args.items(multi=True) if k in FILTER_PARAMS and v]
-    if not req.text:
+    if not req.text and not active:        # filters alone browse (e.g. every 江苏 case, newest first)
         return render_template("search.html", response=None, req=req, active=active, url_with=url_with,
                                page_url=page_url, pages=0)
     response = knowledge().search(req)

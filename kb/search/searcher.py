@@ -123,12 +123,17 @@ class WhooshSearcher:
 
     def _search_arrays(self, req: SearchRequest, plan: QueryPlan) -> SearchResponse:
         arrays = self._arrays()
-        allowed = filter_mask(_filters(req), arrays)
+        filters = _filters(req)
+        allowed = filter_mask(filters, arrays)
         matched_all = True
         query = plan.conjunction()
         mask = np.zeros(arrays.size, dtype=bool)
         scores = np.zeros(arrays.size, dtype=np.float64)
-        if plan.groups:
+        browse = not plan.groups and filters is not None
+        if browse:                      # filters only: every entry they allow, newest first
+            mask = allowed.copy()
+            scores = np.ones(arrays.size, dtype=np.float64)
+        elif plan.groups:
             found = evaluate(query, arrays)
             mask, scores = found.mask & allowed, found.scores
             if not mask.any() and len(plan.groups) > 1:
@@ -140,11 +145,11 @@ class WhooshSearcher:
         docnums = np.flatnonzero(mask)
         limit = req.page * req.per_page
         start = (req.page - 1) * req.per_page
-        page = _rank(docnums, scores, arrays, req.sort, limit)[start:limit]
+        page = _rank(docnums, scores, arrays, "year" if browse else req.sort, limit)[start:limit]
 
         facet_counts = {name: _count(arrays, name, mask) for name in FACETS} if len(docnums) else {n: {} for n in FACETS}
         searcher = self._searcher()
-        highlighter = _highlighter() if req.highlight else None
+        highlighter = _highlighter() if req.highlight and not browse else None
         hits: list[Hit] = []
         page = [int(d) for d in page]
         terms_of = matched_terms(query, arrays, page) if highlighter is not None else []
@@ -175,7 +180,10 @@ class WhooshSearcher:
 
         matched_all = True
         if not plan.groups:
-            results = None
+            # filters only: every entry they allow, newest first (no filter: nothing to list)
+            year_first = [sorting.FieldFacet("year", reverse=True), sorting.ScoreFacet()]
+            results = searcher.search(Q.Every(), **{**common, "sortedby": year_first}) \
+                if common["filter"] is not None else None
         else:
             results = searcher.search(plan.conjunction(), **common)
             if results.scored_length() == 0 and len(plan.groups) > 1:
@@ -192,12 +200,13 @@ class WhooshSearcher:
                 facet_counts[name] = {
                     str(k): v for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))) if k not in (None, "")
                 }
-            if req.highlight:
+            highlight = req.highlight and bool(plan.groups)
+            if highlight:
                 results.highlighter = _highlighter()
             start = (req.page - 1) * req.per_page
             for hit in results[start:limit]:
                 snippet = ""
-                if req.highlight:
+                if highlight:
                     snippet = hit.highlights("body", top=2) or hit.highlights("summary", top=1)
                 hits.append(_hit(hit.fields(), snippet, _score(hit)))
         return SearchResponse(
