@@ -272,3 +272,6 @@ from .assess_cli import assess as _assess; main.add_command(_assess)
 
 if __name__ == "__main__":
     main()
+
+
+from .export_cli import export_command as _export_command; main.add_command(_export_command)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from kb.search.engine import SearchRequest
 from kb.stats import FIELD_NAMES
@@ -38,6 +38,12 @@ def url_with(**changes) -> str:
     return url_for("pages.search") + "?" + urlencode(params)
 
 
+def export_url(fmt: str) -> str:
+    """The export of what this search page shows (every page of it)."""
+    params = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
+    return url_for("pages.export", fmt=fmt) + "?" + urlencode(params)
+
+
 def page_url(page: int) -> str:
     params = [(k, v) for k, v in request.args.items(multi=True) if k != "page"] + [("page", str(page))]
     return url_for("pages.search") + "?" + urlencode(params)
@@ -51,6 +57,29 @@ def index():
                            recent_cases=overview.recent_cases[:8], FIELD_NAMES=FIELD_NAMES)
 
 
+@bp.get("/export.<fmt>")
+def export(fmt: str):
+    """What /search with the same parameters finds, every page of it, as CSV or Excel."""
+    from urllib.parse import quote
+
+    from kb.export import export_rows, to_csv, to_xlsx
+
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    req = search_request(require_query=False)
+    active = [k for k, v in request.args.items(multi=True) if k in FILTER_PARAMS and v]
+    if not req.text and not active:
+        raise BadRequest("请给出检索词或筛选条件", [{"field": "q", "message": "导出需要检索词 q 或至少一个筛选条件"}])
+    rows = export_rows(knowledge(), req, url_of=lambda doc_id: url_for("pages.document", doc_id=doc_id, _external=True))
+    if fmt == "csv":
+        body, mime = to_csv(rows).encode("utf-8"), "text/csv; charset=utf-8"
+    else:
+        body, mime = to_xlsx(rows), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    name = f"清洁生产技术知识库-{req.text or '筛选'}"[:60] + f".{fmt}"
+    disposition = f"attachment; filename=kb-export.{fmt}; filename*=UTF-8''{quote(name)}"
+    return Response(body, mimetype=mime, headers={"Content-Disposition": disposition})
+
+
 @bp.get("/search")
 def search():
     req = search_request(require_query=False)
@@ -61,7 +90,7 @@ def search():
     response = knowledge().search(req)
     pages = (response.total + req.per_page - 1) // req.per_page
     return render_template("search.html", response=response, req=req, active=active, url_with=url_with,
-                           page_url=page_url, pages=pages)
+                           page_url=page_url, pages=pages, export_url=export_url)
 
 
 @bp.get("/documents/<doc_id>")
