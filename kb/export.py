@@ -73,9 +73,11 @@ ROW_OF: dict[str, Callable[[dict], dict[str, Any]]] = {"technology": _technology
 def export_rows(kb, request: SearchRequest, url_of: Callable[[str], str] | None = None) -> dict[str, list[dict]]:
     """Every entry the request finds (in its order, at most MAX_ROWS), as rows per type."""
     response = kb.search(replace(request, page=1, per_page=MAX_ROWS, highlight=False))
+    stored = kb.store.get_many(h.id for h in response.hits)        # one query, not one per row
     rows: dict[str, list[dict]] = {t: [] for t in ROW_OF}
     for hit in response.hits:
-        data = kb.document(hit.id)
+        row_of = stored.get(hit.id)
+        data = row_of.as_dict() if row_of is not None else None
         if data is None or data.get("type") not in ROW_OF:
             continue
         row = ROW_OF[data["type"]](data)

@@ -95,11 +95,12 @@ class Store:
 
     def get_many(self, ids: Iterable[str]) -> dict[str, DocumentRow]:
         ids = list(ids)
-        if not ids:
-            return {}
+        found: dict[str, DocumentRow] = {}
         with Session(self.engine, expire_on_commit=False) as session:
-            rows = session.scalars(select(DocumentRow).where(DocumentRow.id.in_(ids))).all()
-        return {r.id: r for r in rows}
+            for start in range(0, len(ids), 900):      # under SQLite's old 999-parameter limit
+                chunk = ids[start:start + 900]
+                found.update((r.id, r) for r in session.scalars(select(DocumentRow).where(DocumentRow.id.in_(chunk))))
+        return found
 
     def all(self, type: str | None = None) -> list[DocumentRow]:
         with Session(self.engine, expire_on_commit=False) as session:

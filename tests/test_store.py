@@ -63,6 +63,9 @@ def test_sync_insert_update_delete_round_trip(store, content):
     assert store.count() == len(docs)
     assert [r.id for r in store.all("case")] == ["case-coating-vocs"]
     assert set(store.get_many(["coking-cdq", "nope"])) == {"coking-cdq"}
+    # an export asks for thousands at once: more ids than SQLite's old parameter limit
+    many = [f"missing-{i}" for i in range(2500)] + ["case-coating-vocs", "coking-cdq"]
+    assert set(store.get_many(many)) == {"case-coating-vocs", "coking-cdq"}
 
 
 def test_failed_sync_rolls_back(store, content):
