@@ -74,15 +74,20 @@ def _row(doc: Document) -> tuple[np.ndarray, np.ndarray]:
 
 def _count_matrix(rows: list[tuple[np.ndarray, np.ndarray]], column_of: np.ndarray, width: int):
     """Documents × vocabulary counts; terms outside the vocabulary (column -1) are dropped, as
-    CountVectorizer.transform drops unseen words."""
+    CountVectorizer.transform drops unseen words. Built as CSR directly: a row's terms are distinct."""
     lengths = np.fromiter((len(ids) for ids, _ in rows), dtype=np.int64, count=len(rows))
     ids = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int64)
     data = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0)
     columns = column_of[ids]
     keep = columns >= 0
-    row_of = np.repeat(np.arange(len(rows)), lengths)
-    matrix = sparse.csr_matrix((data[keep], (row_of[keep], columns[keep])), shape=(len(rows), width))
-    matrix.sort_indices()
+    if not keep.all():
+        row_of = np.repeat(np.arange(len(rows)), lengths)
+        lengths = np.bincount(row_of[keep], minlength=len(rows))
+        columns, data = columns[keep], data[keep]
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    matrix = sparse.csr_matrix((data, columns, indptr), shape=(len(rows), width))
+    matrix.sort_indices()                     # canonical, like CountVectorizer's output
     return matrix
 
 
@@ -130,7 +135,7 @@ def build_model(documents: list[Document], out_dir: Path) -> None:
     if techs:
         tech_rows = [_row(d) for d in techs]
         case_rows = [_row(d) for d in cases]
-        present = np.unique(np.concatenate([ids for ids, _ in tech_rows]))
+        present = np.flatnonzero(np.bincount(np.concatenate([ids for ids, _ in tech_rows]), minlength=len(_terms)))
         names = [_terms[i] for i in present.tolist()]
         order = sorted(range(len(names)), key=names.__getitem__)
         column_of = np.full(len(_terms), -1, dtype=np.int64)
