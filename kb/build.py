@@ -114,10 +114,12 @@ def build(
             name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 100000:05d}"
             generation = settings.index_root / name
             try:
-                from .recommend.model import MODEL_TYPES, build_model, is_cached
+                from .recommend.model import MODEL_TYPES, build_model, is_cached, warm_counts
                 from .search.prepare import prepared
 
                 # segment each field text once for both the index and the recommender model
+                if incremental:
+                    warm_counts(live / "model")      # a new process: reuse the live generation's counts
                 # (the model reads technologies and cases only: other entries need words only when changed)
                 unsegmented = [d for d in documents.values()
                                if d.id in changed_ids or (d.type in MODEL_TYPES and not is_cached(d))]

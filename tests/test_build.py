@@ -134,3 +134,46 @@ def test_a_build_segments_each_field_text_once(kb, settings, content, monkeypatc
     assert "一次分词测试条目" in seen
     assert analysis.current().prepared == {}        # nothing kept after the build
     assert kb.search(SearchRequest(text="一次分词测试")).hits[0].id == "general-once"
+
+
+def test_a_new_process_reuses_the_live_generations_counts(kb, settings, content, monkeypatch, tmp_path):
+    """`kb build` after an edit, in a fresh process: only the edited entry goes through jieba, and the
+    model equals the one a full build makes."""
+    from collections import Counter
+
+    import numpy as np
+
+    from kb.build import build
+    from kb.config import load_settings
+    from kb.recommend import model
+    from kb.search import analysis
+    from conftest import technology, write
+
+    for cache in (model._rows, model._term_ids, model._terms):       # as in a new process
+        cache.clear()
+    write(content, "technologies", "coking-cdq", technology(
+        "coking-cdq", "干熄焦", sectors="[焦化, 钢铁]", tags="[余热, 水耗]", process="熄焦", category="节能",
+        summary="用循环惰性气体冷却红焦，回收显热产生蒸汽发电。", body="编辑后的正文：余热锅炉产生蒸汽，用于发电或供热。"))
+    seen: Counter = Counter()
+    original = analysis.Analysis.index_tokens
+
+    def counting(self, text):
+        seen[text] += 1
+        return original(self, text)
+
+    monkeypatch.setattr(analysis.Analysis, "index_tokens", counting)
+    report = kb.build()
+    assert not report.full and report.changed == ["coking-cdq"]
+    # the edited entry's five field texts, and nothing of the entries that did not change
+    assert len(seen) == 5 and "干熄焦" in seen and any(t.startswith("编辑后的正文") for t in seen)
+    assert "活性炭吸附法有机废气治理" not in seen
+    monkeypatch.setattr(analysis.Analysis, "index_tokens", original)
+
+    incremental = model.load_model(settings.index_root / report.generation / "model")
+    fresh_settings = load_settings(tmp_path / "fresh", bundled_content=content, editable_content=tmp_path / "e2")
+    fresh_report = build(fresh_settings, full=True)
+    fresh = model.load_model(fresh_settings.index_root / fresh_report.generation / "model")
+    assert incremental.vectorizer.vocabulary_ == fresh.vectorizer.vocabulary_
+    assert np.array_equal(incremental.vectorizer.idf_, fresh.vectorizer.idf_)
+    assert abs(incremental.tech_matrix - fresh.tech_matrix).max() < 1e-12
+    assert incremental.tech_ids == fresh.tech_ids

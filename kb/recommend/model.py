@@ -151,6 +151,50 @@ def build_model(documents: list[Document], out_dir: Path) -> None:
                      [d.id for d in cases], case_matrix, [_info(d) for d in cases])
     with open(out_dir / MODEL_FILE, "wb") as fh:
         pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    _save_counts(out_dir, techs + cases)
+
+
+# The counts also go to disk with each generation, so that a new process (`kb build` after an edit, a
+# restarted server) re-tokenises only the changed entries instead of every technology and case.
+COUNTS_FILE = "counts.npz"
+
+
+def _save_counts(out_dir: Path, documents: list[Document]) -> None:
+    keys = [_key(d) for d in documents]
+    rows = [_rows[k] for k in keys]
+    used = np.unique(np.concatenate([ids for ids, _ in rows])) if rows else np.zeros(0, np.int64)
+    local = np.full(len(_terms), -1, dtype=np.int64)
+    local[used] = np.arange(len(used))
+    np.savez(out_dir / COUNTS_FILE,
+             keys=np.array(["\x1f".join(k) for k in keys], dtype=str),       # text arrays: no pickle
+             terms=np.array([_terms[i] for i in used.tolist()], dtype=str),
+             lengths=np.array([len(ids) for ids, _ in rows], dtype=np.int64),
+             ids=np.concatenate([local[ids] for ids, _ in rows]).astype(np.int32) if rows else np.zeros(0, np.int32),
+             counts=np.concatenate([c for _, c in rows]).astype(np.float32) if rows else np.zeros(0, np.float32))
+
+
+def warm_counts(model_dir: Path) -> int:
+    """Load a previous generation's counts into this process's cache (keys carry the content hash and
+    the dictionary fingerprint, so a stale row is never used). Returns how many rows were loaded."""
+    try:
+        saved = np.load(model_dir / COUNTS_FILE, allow_pickle=False)
+        keys, terms = saved["keys"].tolist(), saved["terms"].tolist()
+        lengths, ids, counts = saved["lengths"], saved["ids"], saved["counts"]
+    except (OSError, KeyError, ValueError):
+        return 0
+    if len(_rows) + len(keys) > MAX_CACHED_ROWS:
+        return 0
+    to_global = np.fromiter((_term_id(t) for t in terms), dtype=np.int64, count=len(terms))
+    ids = to_global[ids] if len(ids) else ids.astype(np.int64)
+    counts = counts.astype(np.float64)
+    ends = np.cumsum(lengths)
+    loaded = 0
+    for key, end, length in zip(keys, ends.tolist(), lengths.tolist()):
+        parts = tuple(key.split("\x1f"))
+        if len(parts) == 3 and parts not in _rows:
+            _rows[parts] = (ids[end - length:end], counts[end - length:end])
+            loaded += 1
+    return loaded
 
 
 def load_model(model_dir: Path) -> ModelData:
