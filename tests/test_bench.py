@@ -42,7 +42,7 @@ def test_quick_bench_json_shape(quick_results, engine):
 def test_quick_bench_kb_extras(quick_results):
     kb = quick_results["kb"]
     assert _positive(kb["recommend"]["p95_ms"])
-    assert _positive(kb["cold_start_s"])
+    assert _positive(kb["cold_start_s"]) and _positive(kb["edit_new_process_s"])
     assert _positive(kb["http"]["req_per_s"]) and kb["http"]["non_2xx"] == 0
     assert quick_results["_meta"]["queries"] >= 50
 
