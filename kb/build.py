@@ -118,11 +118,15 @@ def build(
                 from .search.prepare import prepared
 
                 # segment each field text once for both the index and the recommender model
-                if incremental:
-                    warm_counts(live / "model")      # a new process: reuse the live generation's counts
+                def uncounted() -> list[Document]:
+                    return [d for d in documents.values()
+                            if d.id not in changed_ids and d.type in MODEL_TYPES and not is_cached(d)]
+
+                # a new process (a running server has them all): read the live generation's counts back
+                if incremental and uncounted():
+                    warm_counts(live / "model")
                 # (the model reads technologies and cases only: other entries need words only when changed)
-                unsegmented = [d for d in documents.values()
-                               if d.id in changed_ids or (d.type in MODEL_TYPES and not is_cached(d))]
+                unsegmented = [d for d in documents.values() if d.id in changed_ids] + uncounted()
                 with prepared(unsegmented, procs, progress):
                     bar = tqdm(total=len(changed), desc="索引", unit="篇", disable=not progress, leave=False)
 

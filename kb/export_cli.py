@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .regions import province_of
+from .regions import UnknownProvince, resolve_province
 
 
 @click.command("export")
@@ -31,9 +31,10 @@ def export_command(query: str, doc_type: str | None, sector: str | None, provinc
         except UnknownSector as exc:
             _fail(str(exc))
     if province:
-        if province_of(province) is None:
-            _fail(f"未知省份「{province}」；请用省级行政区名或简称，如 江苏")
-        provinces = [province_of(province)]
+        try:
+            provinces = [resolve_province(province)]
+        except UnknownProvince as exc:
+            _fail(str(exc))
     if not query.strip() and not (doc_type or sectors or provinces):
         _fail("请给出检索词（--query）或至少一个筛选条件（--type、--sector、--province）")
     fmt = fmt or (output.suffix.lstrip(".").lower() if output is not None and output.suffix.lower() in (".csv", ".xlsx") else "csv")

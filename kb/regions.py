@@ -12,6 +12,18 @@ JIANGSU_CITIES = ("南京", "无锡", "徐州", "常州", "苏州", "南通", "�
                   "泰州", "宿迁")
 
 
+class UnknownProvince(ValueError):
+    """A province filter or profile field that names no province-level division."""
+
+
+def resolve_province(value: str) -> str:
+    """The province a user typed (江苏 or 江苏省) as its short name; UnknownProvince says what is valid."""
+    name = province_of(value)
+    if name is None:
+        raise UnknownProvince(f"未知省份「{value[:20]}」；请用省级行政区名或简称，如 江苏、浙江")
+    return name
+
+
 def province_of(region: str | None) -> str | None:
     text = (region or "").strip()
     for name in PROVINCES:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from flask import current_app, request
 
 from kb.knowledge import KnowledgeBase
-from kb.regions import province_of
+from kb.regions import UnknownProvince, resolve_province
 from kb.search.engine import MAX_QUERY_CHARS, SORTS, SearchRequest
 from kb.taxonomy import UnknownSector
 
@@ -100,11 +100,10 @@ def search_request(require_query: bool) -> SearchRequest:
     provinces = []
     for raw in request.args.getlist("province"):
         if raw:
-            name = province_of(raw)
-            if name is None:
-                details.append({"field": "province", "message": f"未知省份「{raw[:20]}」；请用省级行政区简称，如 江苏、浙江"})
-            else:
-                provinces.append(name)
+            try:
+                provinces.append(resolve_province(raw))
+            except UnknownProvince as exc:
+                details.append({"field": "province", "message": str(exc)})
     if details:
         raise BadRequest("请求参数有误", details)
     return SearchRequest(

@@ -38,6 +38,11 @@ def url_with(**changes) -> str:
     return url_for("pages.search") + "?" + urlencode(params)
 
 
+def _active_filters() -> list[tuple[str, str]]:
+    """The facet filters of this request, as (parameter, value)."""
+    return [(k, v) for k, v in request.args.items(multi=True) if k in FILTER_PARAMS and v]
+
+
 def export_url(fmt: str) -> str:
     """The export of what this search page shows (every page of it)."""
     params = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
@@ -67,8 +72,7 @@ def export(fmt: str):
     if fmt not in ("csv", "xlsx"):
         abort(404)
     req = search_request(require_query=False)
-    active = [k for k, v in request.args.items(multi=True) if k in FILTER_PARAMS and v]
-    if not req.text and not active:
+    if not req.text and not _active_filters():
         raise BadRequest("请给出检索词或筛选条件", [{"field": "q", "message": "导出需要检索词 q 或至少一个筛选条件"}])
     rows = export_rows(knowledge(), req, url_of=lambda doc_id: url_for("pages.document", doc_id=doc_id, _external=True))
     if fmt == "csv":
@@ -83,7 +87,7 @@ def export(fmt: str):
 @bp.get("/search")
 def search():
     req = search_request(require_query=False)
-    active = [(k, v) for k, v in request.args.items(multi=True) if k in FILTER_PARAMS and v]
+    active = _active_filters()
     if not req.text and not active:        # filters alone browse (e.g. every 江苏 case, newest first)
         return render_template("search.html", response=None, req=req, active=active, url_with=url_with,
                                page_url=page_url, pages=0)

@@ -162,7 +162,8 @@ COUNTS_FILE = "counts.npz"
 def _save_counts(out_dir: Path, documents: list[Document]) -> None:
     keys = [_key(d) for d in documents]
     rows = [_rows[k] for k in keys]
-    used = np.unique(np.concatenate([ids for ids, _ in rows])) if rows else np.zeros(0, np.int64)
+    used = np.flatnonzero(np.bincount(np.concatenate([ids for ids, _ in rows]), minlength=len(_terms))) \
+        if rows else np.zeros(0, np.int64)
     local = np.full(len(_terms), -1, dtype=np.int64)
     local[used] = np.arange(len(used))
     np.savez(out_dir / COUNTS_FILE,

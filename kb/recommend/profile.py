@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, field_validator
 
-from ..regions import province_of
+from ..regions import resolve_province
 from ..taxonomy import UnknownSector, load_taxonomy
 
 MAX_PROBLEM_CHARS = 2000
@@ -91,12 +91,7 @@ class Profile(BaseModel):
     @field_validator("province")
     @classmethod
     def _resolve_province(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        name = province_of(value)
-        if name is None:
-            raise ValueError("请写省级行政区名或简称，如 江苏、浙江省")
-        return name
+        return resolve_province(value) if value else None   # UnknownProvince is a ValueError
 
     @field_validator("process")
     @classmethod

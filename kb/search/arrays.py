@@ -50,6 +50,20 @@ def _leaf_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
 
 
+def _live(leaves, size: int) -> np.ndarray:
+    """Docnums not deleted: Whoosh keeps a deleted document in its segment until a merge."""
+    live = np.ones(size, dtype=bool)
+    for reader, offset in leaves:
+        for docnum in reader.deleted_docs_set or ():
+            live[offset + docnum] = False
+    return live
+
+
+def _bm25(idf, tf: np.ndarray, length: np.ndarray, avgfl: float, b: float, k1: float) -> np.ndarray:
+    """Whoosh's BM25F term score (whoosh.scoring.bm25), on arrays."""
+    return idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * length / avgfl)))
+
+
 class IndexArrays:
     """Arrays for one open Whoosh searcher (one generation). Thread-safe; the caches are bounded."""
 
@@ -58,10 +72,7 @@ class IndexArrays:
         self.schema = searcher.schema
         self.size = searcher.doc_count_all()
         self.leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
-        self.live = np.ones(self.size, dtype=bool)
-        for reader, offset in self.leaves:
-            for docnum in reader.deleted_docs_set or ():
-                self.live[offset + docnum] = False
+        self.live = _live(self.leaves, self.size)
         weighting = searcher.weighting
         self.bm25 = weighting if isinstance(weighting, BM25F) else None
         self._lengths: dict[str, np.ndarray] = {}
@@ -134,8 +145,7 @@ class IndexArrays:
             b = bm25._field_B.get(fieldname, bm25.B)
             idf = self.searcher.idf(fieldname, text)
             avgfl = self.searcher.avg_field_length(fieldname) or 1
-            length = self.lengths(fieldname)[ids]
-            scores = idf * ((tf * (bm25.K1 + 1)) / (tf + bm25.K1 * ((1 - b) + b * length / avgfl)))
+            scores = _bm25(idf, tf, self.lengths(fieldname)[ids], avgfl, b, bm25.K1)
         else:
             scores = tf
         return ids, scores
@@ -354,10 +364,7 @@ def compile_arrays(index_dir: Path, out_dir: Path, fields, reuse: Path | None = 
         with ix.searcher() as searcher:
             segments = _segment_arrays(searcher, fields, out_dir, Path(reuse) if reuse is not None else None)
             size = searcher.doc_count_all()
-            live = np.ones(size, dtype=bool)
-            for reader, offset in searcher.reader().leaf_readers():
-                for docnum in reader.deleted_docs_set or ():
-                    live[offset + docnum] = False
+            live = _live(searcher.reader().leaf_readers(), size)
             bm25 = searcher.weighting if isinstance(searcher.weighting, BM25F) else None
             meta = {"stamp": _stamp(searcher), "size": size, "fields": {}}
             for fieldname in fields:
@@ -382,12 +389,11 @@ def _bm25f(searcher, bm25, fieldname: str, lengths: np.ndarray, size: int):
     if bm25 is None or not searcher.schema[fieldname].scorable:
         return lambda df, term, ids, tf: tf
     b = bm25._field_B.get(fieldname, bm25.B)
-    k1 = bm25.K1
     avgfl = searcher.avg_field_length(fieldname) or 1
 
     def score(df, term, ids, tf):
         idf = np.fromiter((math.log(size / (n + 1)) + 1 for n in df.tolist()), dtype=np.float64, count=len(df))
-        return idf[term] * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * lengths[ids] / avgfl)))
+        return _bm25(idf[term], tf, lengths[ids], avgfl, b, bm25.K1)
     return score
 
 
