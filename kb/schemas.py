@@ -18,6 +18,14 @@ SOURCE_KINDS = ("目录", "标准", "案例报道", "文献", "工程实践")
 # 未分类: the source reports the option but not its cost class; an editor does not guess one.
 COST_CLASSES = ("无/低费", "中/高费", "未分类")
 AUDIT_KINDS = ("强制性", "自愿性", "未说明")
+# What kind of event a case reports: a cleaner-production audit (强制性/自愿性 in `audit`), a retrofit
+# project reported on its own, a park or cluster programme, or a policy demonstration.
+CASE_KINDS = ("清洁生产审核", "技改项目", "园区/集群", "政策示范")
+# Who published the page the figures were read from: how far a consultant can lean on it.
+SOURCE_ORIGINS = ("官方目录", "标准", "期刊论文", "企业/政府公开", "行业协会", "新闻转载", "厂商资料")
+CONFIDENCES = ("高", "中", "低")
+# How a reference (not the source of figures) relates to an entry.
+REFERENCE_ROLES = ("依据", "要求", "目录收录", "原始出处", "延伸阅读")
 DIRECTIONS = ("≤", "≥", "定性")
 
 Number = Union[int, float]
@@ -40,6 +48,21 @@ class Source(Strict):
     year: int = Field(ge=1949, le=2100)
     number: str | None = None
     url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # Reliability as data (never prose in the body): who published it, and how sure the editors are.
+    origin: Literal["官方目录", "标准", "期刊论文", "企业/政府公开", "行业协会", "新闻转载", "厂商资料"] | None = None
+    confidence: Literal["高", "中", "低"] | None = None
+    # A secondary compilation the figures were read through (转引), e.g. a research group's database.
+    via: str | None = None
+
+
+class Reference(Strict):
+    """A document that names, requires or lists the technology but is not where its figures were read."""
+    title: str = Field(min_length=2)
+    role: Literal["依据", "要求", "目录收录", "原始出处", "延伸阅读"]
+    issuer: str | None = None
+    number: str | None = None
+    year: int | None = Field(default=None, ge=1949, le=2100)
+    url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
 
 class Benefit(Strict):
@@ -47,6 +70,8 @@ class Benefit(Strict):
     value: Number | str
     unit: str = ""
     basis: str | None = None
+    # Where this figure was read when that is not the entry's own `source`.
+    source: Source | None = None
 
 
 class Common(Strict):
@@ -55,6 +80,9 @@ class Common(Strict):
     sectors: list[str] = Field(min_length=1)
     tags: list[str] = Field(default_factory=list)
     source: Source
+    references: list[Reference] = Field(default_factory=list)
+    # For editors only (verification notes, why a field is empty); never rendered on public pages.
+    editor_notes: str | list[str] | None = None
 
     _as_list_sectors = field_validator("sectors", "tags", mode="before")(_as_list)
 
@@ -70,6 +98,9 @@ class Technology(Common):
     investment_wan: Number | None = Field(default=None, ge=0)
     payback: str | None = None
     payback_years: Number | None = Field(default=None, ge=0)
+    # Where investment / payback were read when that is not the entry's `source`.
+    investment_source: Source | None = None
+    payback_source: Source | None = None
     maturity: str | None = None
     applicability: str = Field(min_length=2)
 
@@ -91,6 +122,7 @@ class Case(Common):
     region: str = Field(min_length=2)
     year: int = Field(ge=1990, le=2100)
     audit: Literal["强制性", "自愿性", "未说明"]
+    kind: Literal["清洁生产审核", "技改项目", "园区/集群", "政策示范"] | None = None
     enterprise: str = Field(min_length=2)
     problems: list[str] = Field(min_length=1)
     # Empty only when the source reports results but lists no options; `kb stats` shows it as a gap.
@@ -139,6 +171,12 @@ class Spec(Common):
     indicators: list[Indicator] = Field(default_factory=list)
     levels: dict[int, Number] | None = None
     summary: str | None = Field(default=None, max_length=300)
+    # Standards registry: whether the standard is in force, what it replaces or was replaced by (spec ids
+    # where the successor is in the knowledge base, else the standard's name), and its official page.
+    in_force: bool | None = None
+    superseded_by: str | None = None
+    supersedes: list[str] = Field(default_factory=list)
+    official_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
 
 SCHEMAS: dict[str, type[Common]] = {"technology": Technology, "case": Case, "spec": Spec}
