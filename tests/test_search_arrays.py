@@ -190,3 +190,23 @@ def test_incremental_compile_reuses_segments_and_equals_a_fresh_compile(kb, sett
     fresh = tmp_path / "fresh"
     arrays_mod.compile_arrays(second / "index", fresh, FIELD_BOOSTS)
     assert _compiled_by_term(second / "arrays") == _compiled_by_term(fresh)
+
+
+def test_searchers_are_pooled_not_one_per_thread(bundled_kb):
+    """Memory must not grow with the server's thread count: 16 threads searching in turn share one searcher."""
+    import threading
+
+    engine = bundled_kb._searcher
+    before = engine.pooled_searchers()
+    lock = threading.Lock()
+
+    def one_search():
+        with lock:   # one at a time, as under the server's CPU slots
+            assert engine.search(SearchRequest(text="余热发电")).total > 0
+
+    threads = [threading.Thread(target=one_search) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert engine.pooled_searchers() <= max(before, 1)

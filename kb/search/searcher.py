@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import contextmanager
 from itertools import groupby
 from pathlib import Path
 from typing import Iterator
@@ -84,27 +85,43 @@ def _filters(req: SearchRequest) -> Q.Query | None:
 
 
 class WhooshSearcher:
-    """One index generation. Searchers are per thread and reused across requests."""
+    """One index generation. Whoosh searchers are pooled: a request borrows an idle one and gives it back.
+
+    A searcher is not thread-safe and costs memory in proportion to the index (its readers' caches), so
+    one per thread would grow with the server's thread count; the pool only grows to the number of
+    requests that read stored fields at the same moment (bounded by the server's CPU slots).
+    """
 
     def __init__(self, index_dir: Path):
         self.index_dir = Path(index_dir)
         self.index = whoosh_index.open_dir(str(self.index_dir))
-        self._local = threading.local()
+        self._idle: list = []
         self._all: list = []
         self._lock = threading.Lock()
         self._index_arrays: IndexArrays | None = None
 
-    def _searcher(self):
-        searcher = getattr(self._local, "searcher", None)
+    @contextmanager
+    def _searcher(self) -> Iterator:
+        with self._lock:
+            searcher = self._idle.pop() if self._idle else None
         if searcher is None:
             searcher = self.index.searcher()
-            self._local.searcher = searcher
             with self._lock:
                 self._all.append(searcher)
-        return searcher
+        try:
+            yield searcher
+        finally:
+            with self._lock:
+                self._idle.append(searcher)
+
+    def pooled_searchers(self) -> int:
+        """How many Whoosh searchers this generation has opened (what the pool bounds)."""
+        with self._lock:
+            return len(self._all)
 
     def doc_count(self) -> int:
-        return self._searcher().doc_count()
+        with self._searcher() as searcher:
+            return searcher.doc_count()
 
     def search(self, req: SearchRequest) -> SearchResponse:
         plan = plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS])
@@ -148,13 +165,13 @@ class WhooshSearcher:
         page = _rank(docnums, scores, arrays, "year" if browse else req.sort, limit)[start:limit]
 
         facet_counts = {name: _count(arrays, name, mask) for name in FACETS} if len(docnums) else {n: {} for n in FACETS}
-        searcher = self._searcher()
         highlighter = _highlighter() if req.highlight and not browse else None
         hits: list[Hit] = []
         page = [int(d) for d in page]
         terms_of = matched_terms(query, arrays, page) if highlighter is not None else []
-        for k, docnum in enumerate(page):
-            stored = searcher.stored_fields(docnum)
+        with self._searcher() as searcher:
+            stored_page = [searcher.stored_fields(docnum) for docnum in page]
+        for k, (docnum, stored) in enumerate(zip(page, stored_page)):
             snippet = ""
             if highlighter is not None:
                 terms = terms_of[k]
@@ -169,7 +186,10 @@ class WhooshSearcher:
     def search_whoosh(self, req: SearchRequest, plan: QueryPlan | None = None) -> SearchResponse:
         if plan is None:
             plan = plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS])
-        searcher = self._searcher()
+        with self._searcher() as searcher:
+            return self._search_whoosh(searcher, req, plan)
+
+    def _search_whoosh(self, searcher, req: SearchRequest, plan: QueryPlan) -> SearchResponse:
         facets = {
             name: sorting.FieldFacet(name, allow_overlap=name in ("sector", "tag"), maptype=sorting.Count)
             for name in FACETS
