@@ -32,7 +32,8 @@ def main() -> None:
 
 @main.command()
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
-def check(path: Path | None) -> None:
+@click.option("--warnings", "show_warnings", is_flag=True, help="同时列出警告（逐步启用的规则，不影响退出码）")
+def check(path: Path | None, show_warnings: bool) -> None:
     """校验内容文件，报告全部问题（路径:行号: 字段: 问题）。"""
     from .checks import cross_check
     from .loader import load_content, load_file
@@ -45,12 +46,18 @@ def check(path: Path | None) -> None:
             everything = load_content(settings.content_dirs, taxonomy).documents
             everything[doc.id] = doc
             problems = [p for p in cross_check(everything) if Path(p.path).resolve() == path.resolve()]
+        warnings = [p for p in problems if p.warning]
+        problems = [p for p in problems if not p.warning]
         files, documents = 1, ([doc] if doc else [])
     else:
         content = load_content([path] if path else settings.content_dirs, taxonomy)
         problems, files, documents = content.problems, content.files, list(content.documents.values())
-    for problem in problems:
+        warnings = content.warnings
+    for problem in problems + (warnings if show_warnings else []):
         click.echo(str(problem))
+    if warnings:
+        click.echo(f"另有 {len(warnings)} 条警告，涉及 {len({p.path for p in warnings})} 个文件"
+                   f"{'' if show_warnings else '（kb check --warnings 列出）'}。", err=True)
     if problems:
         click.echo(f"共 {len(problems)} 个问题，涉及 {len({p.path for p in problems})} 个文件。", err=True)
         sys.exit(1)
@@ -255,7 +262,9 @@ def search_json(response) -> dict:
         "query": response.query,
         "total": response.total,
         "results": [
-            {k: getattr(h, k) for k in ("id", "type", "title", "sectors", "summary", "snippet", "score")}
+            {**{k: getattr(h, k) for k in ("id", "type", "title", "sectors", "summary", "snippet", "score")},
+             # reliability as data: where the figures were read and how sure the editors are
+             **{k: getattr(h, k) for k in ("origin", "confidence", "kind", "audit")}}
             for h in response.hits
         ],
     }

@@ -20,6 +20,7 @@ sectors: [印染]
 region: 浙江省绍兴市
 year: 2021
 audit: 强制性
+kind: 清洁生产审核
 enterprise: 绍兴某印染企业
 problems: [印染废水排放量大, 新鲜水取水量高]
 options:
@@ -32,6 +33,8 @@ source:
   title: 测试来源
   issuer: 绍兴市生态环境局
   year: 2021
+  origin: 企业/政府公开
+  confidence: 高
 ---
 
 ## 企业概况

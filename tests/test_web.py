@@ -18,9 +18,11 @@ def test_api_search_shape(client):
     data = client.get("/api/search?q=余热&per_page=1").get_json()
     assert set(data) == {"query", "total", "page", "per_page", "results", "facets"}
     assert data["total"] == 2 and data["page"] == 1 and data["per_page"] == 1 and len(data["results"]) == 1
-    assert set(data["results"][0]) == {"id", "type", "title", "sectors", "summary", "snippet", "score", "url"}
+    # origin/confidence/kind/audit and the origin/kind facets extend the shape (issue 15)
+    assert set(data["results"][0]) == {"id", "type", "title", "sectors", "summary", "snippet", "score", "url",
+                                       "origin", "confidence", "kind", "audit"}
     assert data["results"][0]["url"] == f"/documents/{data['results'][0]['id']}"
-    assert set(data["facets"]) == {"type", "sector", "category", "tag", "province"}
+    assert set(data["facets"]) == {"type", "sector", "category", "tag", "province", "origin", "kind"}
     assert data["facets"]["sector"] == {"焦化": 1, "钢铁": 1, "建材": 1}
 
 
