@@ -198,7 +198,7 @@ def stats(as_json: bool) -> None:
     """按行业×类型统计条目，列出缺少可选字段的条目和案例不足的行业。"""
     from .loader import load_content
 
-    from .stats import FIELD_NAMES, content_stats, table
+    from .stats import FIELD_NAMES, content_stats, provenance_table, table
 
     settings = load_settings()
     taxonomy = load_taxonomy()
@@ -216,6 +216,13 @@ def stats(as_json: bool) -> None:
         click.echo("尚无标准条目的行业（指标未能核实，不补造）：" + "、".join(stats.no_spec))
     if stats.citation_only:
         click.echo("* 标准尚无Ⅰ/Ⅱ/Ⅲ级基准值（只有题录或指标名称，不能自评）的行业：" + "、".join(stats.citation_only))
+    click.echo("\n来源与案例类型（案例按类型；全部条目按可信度和来源性质）：")
+    click.echo(provenance_table(stats))
+    totals = "、".join(f"{k} {n}" for k, n in stats.case_kind_totals.items())
+    click.echo(f"案例类型合计：{totals}")
+    for doc_type, label in (("technology", "技术"), ("case", "案例"), ("spec", "标准")):
+        row = stats.origin_by_type.get(doc_type, {})
+        click.echo(f"{label}按来源性质：" + ("、".join(f"{k} {n}" for k, n in sorted(row.items(), key=lambda kv: -kv[1])) or "无"))
 
 
 # Worker threads of `kb serve`. Searches are CPU-bound under the GIL: on the 2-core bench machine

@@ -234,3 +234,22 @@ def test_kb_check_exit_code_ignores_warnings_and_lists_them_on_request(runner, c
     assert "另有 2 条警告" in result.output and "general-no-origin" not in result.output.split("另有")[0]
     listed = runner.invoke(main, ["check", str(content), "--warnings"])
     assert listed.exit_code == 0 and "general-no-origin.md" in listed.output and "（警告）缺少来源性质" in listed.output
+
+
+def test_cli_stats_reports_origin_confidence_and_case_kind_per_sector(runner, content, monkeypatch):
+    import json
+
+    write(content, "cases", "case-coating-retrofit", case("case-coating-retrofit").replace(
+        "kind: 清洁生产审核", "kind: 技改项目").replace("origin: 企业/政府公开\n  confidence: 高", "origin: 新闻转载\n  confidence: 低"))
+    monkeypatch.setattr("kb.config.BUNDLED_CONTENT", content)
+    data = json.loads(runner.invoke(main, ["stats", "--json"]).output)
+    assert data["cases_by_kind"]["工业涂装"] == {"清洁生产审核": 1, "技改项目": 1}
+    assert data["by_origin"]["工业涂装"] == {"企业/政府公开": 1, "新闻转载": 1}
+    assert data["by_confidence"]["工业涂装"] == {"高": 1, "低": 1}
+    assert data["by_origin"]["焦化"] == {"标准": 1}
+    assert data["origin_by_type"]["technology"] == {"标准": 4}
+    assert data["case_kind_totals"] == {"清洁生产审核": 1, "技改项目": 1}
+    text = runner.invoke(main, ["stats"]).output
+    row = [l for l in text.splitlines() if l.startswith("工业涂装")][1]
+    assert row.split()[1:6] == ["1", "1", "0", "0", "0"] and "企业/政府公开 1、新闻转载 1" in row
+    assert "案例类型合计：清洁生产审核 1、技改项目 1" in text
