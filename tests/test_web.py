@@ -346,3 +346,17 @@ def test_editor_notes_are_for_editors_only(noted):
     noted.post("/edit", data={"action": "signin", "token": "tok-123"})
     page = noted.get("/documents/case-coating-noted").get_data(as_text=True)
     assert "核实说明" in page and "甲乙丙核对记录" in page and "<details" in page
+
+
+def test_home_lists_audit_cases_before_newer_retrofit_reports(tmp_path, content):
+    from kb.config import load_settings
+    from kb.knowledge import KnowledgeBase
+    from web import create_app
+
+    write(content, "cases", "case-coating-newer", case("case-coating-newer").replace("kind: 清洁生产审核", "kind: 技改项目")
+          .replace("year: 2022", "year: 2025").replace("title: 测试用涂装企业VOCs治理案例", "title: 较新的涂装技改报道"))
+    settings = load_settings(tmp_path / "inst", bundled_content=content, editable_content=tmp_path / "ed")
+    KnowledgeBase(settings).build()
+    page = create_app({"KB_SETTINGS": settings}).test_client().get("/").get_data(as_text=True)
+    assert page.index("/documents/case-coating-vocs") < page.index("/documents/case-coating-newer")
+    assert "清洁生产审核·强制性" in page and "kind=%E6%B8%85" in page

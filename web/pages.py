@@ -59,8 +59,10 @@ def page_url(page: int) -> str:
 def index():
     kb = knowledge()
     overview = kb.overview()
+    # real audit cases first (newest first), then retrofit reports and programmes
+    cases = sorted(overview.recent_cases, key=lambda c: c.get("kind") != "清洁生产审核")
     return render_template("index.html", sectors=kb.taxonomy.sectors, overview=overview,
-                           recent_cases=overview.recent_cases[:8], FIELD_NAMES=FIELD_NAMES)
+                           recent_cases=cases[:8], FIELD_NAMES=FIELD_NAMES)
 
 
 @bp.get("/export.<fmt>")
