@@ -18,10 +18,12 @@ from typing import Iterable
 from .documents import Document, Problem
 from .loader import display_path
 
-# Types whose bundled entries all carry origin/confidence and clean text: the rules are errors there.
-# Technologies (and specs, edited elsewhere) join once their migration (issue 15) has landed; until then
-# the rules only warn there.
+# Types whose bundled entries all have clean text (no editor markers) and figures with their own
+# source: the rules are errors there. Technologies and specs join once their migration (issue 15) has
+# landed; until then these rules only warn there.
 ENFORCED_TYPES = frozenset({"case"})
+# Types whose bundled entries all state source.origin and source.confidence.
+ORIGIN_ENFORCED_TYPES = frozenset({"case", "spec"})
 
 _FIELD_NAMES = ("investment_wan", "investment_source", "payback_years", "payback_source", "related_technologies",
                 "editor_notes", "cost_class", "content_hash")
@@ -93,7 +95,8 @@ def provenance_problems(doc: Document) -> list[Problem]:
     source = doc.source
     for key, name in (("origin", "来源性质"), ("confidence", "可信度")):
         if not source.get(key):
-            add(doc.lines.get("source", 2), f"source.{key}", f"缺少{name}（见 CONTENT.md「来源性质与可信度」）")
+            add(doc.lines.get("source", 2), f"source.{key}", f"缺少{name}（见 CONTENT.md「来源性质与可信度」）",
+                as_warning=doc.type not in ORIGIN_ENFORCED_TYPES)
     if doc.type == "case" and not doc.meta.get("kind"):
         add(doc.lines.get("type", 2), "kind", "案例必须写 kind：清洁生产审核、技改项目、园区/集群 或 政策示范",
             as_warning=False)

@@ -253,3 +253,12 @@ def test_cli_stats_reports_origin_confidence_and_case_kind_per_sector(runner, co
     row = [l for l in text.splitlines() if l.startswith("工业涂装")][1]
     assert row.split()[1:6] == ["1", "1", "0", "0", "0"] and "企业/政府公开 1、新闻转载 1" in row
     assert "案例类型合计：清洁生产审核 1、技改项目 1" in text
+
+
+def test_spec_needs_origin_and_confidence(content):
+    from pathlib import Path
+
+    spec = (Path(__file__).resolve().parent.parent / "kb" / "content" / "specs" / "spec-plating-2015.md").read_text(encoding="utf-8")
+    write(content, "specs", "spec-plating-2015", spec.replace("  origin: 标准\n", ""))
+    found = [p for p in problems_of(content) if "spec-plating-2015.md" in p]
+    assert len(found) == 1 and "source.origin: 缺少来源性质" in found[0]
