@@ -63,6 +63,8 @@ def signed_in_editor() -> bool:
 def is_editor() -> bool:
     """Whether this request comes from an editor: signed in on the 编辑 page, or a valid bearer token
     (a wrong token is a 401, as on the write endpoints). Editor-only data (editor_notes) depends on it."""
+    if not knowledge().settings.editor_token:
+        return False                    # editing is off: every reader gets the public view
     if signed_in_editor():
         return True
     given = _bearer()

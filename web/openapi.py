@@ -243,9 +243,11 @@ def openapi_document() -> dict:
             }},
             "/api/documents/{doc_id}": {"get": {
                 "summary": "单篇文档：front matter 字段、Markdown 正文与净化后的 HTML",
+                "description": "editor_notes（编辑核实说明）只在请求带有效编辑令牌（Authorization: Bearer）或来自已登录编辑页的会话时返回；令牌错误为 401。",
                 "operationId": "getDocument",
                 "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _json(DOCUMENT, "文档"), "404": _error("不存在")},
+                "responses": {"200": _json(DOCUMENT, "文档"), "404": _error("不存在"),
+                              "401": _error("给出的编辑令牌错误"), "429": _error("令牌尝试过多")},
             }, "put": {
                 "summary": "替换一篇文档；用 If-Match 头（或 version 参数）给出所修改的版本，过期版本得到 409 和当前版本",
                 "operationId": "replaceDocument",
