@@ -38,7 +38,7 @@ EDITOR_MARKERS: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"约数[，,、]?\s*(?:未|不)填"), "「约数未填」说明"),
     (re.compile(r"\[来源未分类\]"), "「[来源未分类]」标记"),
     (re.compile(r"可信度"), "可信度说明"),
-    (re.compile(r"(?:未能|无法|未经|尚未|有待|待|应|请|须)核实|核实(?:说明|记录)"), "核实说明"),
+    (re.compile(r"(?:未能|无法|未经|尚未|有待|待|应|请|须|需|宜)(?:再|先|进一步)?核实|核实(?:说明|记录)"), "核实说明"),
 )
 
 # Front-matter fields shown to users as text (their lines are reported; the body has its own).
