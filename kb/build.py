@@ -24,7 +24,8 @@ from .search import analysis as analysis_mod
 from .search.engine import write_index
 from .store import Store
 
-SCHEMA_VERSION = "3"   # 2: no stored character offsets; compiled term arrays per generation; 3: province
+SCHEMA_VERSION = "4"   # 2: no stored character offsets; compiled term arrays per generation; 3: province;
+# 4: source origin / confidence and case kind
 KEEP_GENERATIONS = 2
 AUTO_PROCS_MIN_DOCUMENTS = 2000
 

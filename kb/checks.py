@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .documents import Document, Problem
 from .loader import display_path
+from .provenance import provenance_problems
 
 _NOISE = re.compile(r"[（）()\s·、，,.。/\-—:：“”\"']|技术|工艺|系统|装置|设备|应用|及其|与|和|的")
 
@@ -36,6 +37,7 @@ def cross_check(documents: dict[str, Document]) -> list[Problem]:
                             Problem(display_path(Path(doc.path)), doc.lines.get(field, 2),
                                     f"{field}[{i}]", f"技术条目「{tech_id}」不存在")
                         )
+        problems.extend(provenance_problems(doc))
     problems.extend(near_duplicate_titles([d for d in documents.values() if d.type == "technology"]))
     return problems
 

@@ -32,7 +32,8 @@ def main() -> None:
 
 @main.command()
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
-def check(path: Path | None) -> None:
+@click.option("--warnings", "show_warnings", is_flag=True, help="同时列出警告（逐步启用的规则，不影响退出码）")
+def check(path: Path | None, show_warnings: bool) -> None:
     """校验内容文件，报告全部问题（路径:行号: 字段: 问题）。"""
     from .checks import cross_check
     from .loader import load_content, load_file
@@ -45,12 +46,18 @@ def check(path: Path | None) -> None:
             everything = load_content(settings.content_dirs, taxonomy).documents
             everything[doc.id] = doc
             problems = [p for p in cross_check(everything) if Path(p.path).resolve() == path.resolve()]
+        warnings = [p for p in problems if p.warning]
+        problems = [p for p in problems if not p.warning]
         files, documents = 1, ([doc] if doc else [])
     else:
         content = load_content([path] if path else settings.content_dirs, taxonomy)
         problems, files, documents = content.problems, content.files, list(content.documents.values())
-    for problem in problems:
+        warnings = content.warnings
+    for problem in problems + (warnings if show_warnings else []):
         click.echo(str(problem))
+    if warnings:
+        click.echo(f"另有 {len(warnings)} 条警告，涉及 {len({p.path for p in warnings})} 个文件"
+                   f"{'' if show_warnings else '（kb check --warnings 列出）'}。", err=True)
     if problems:
         click.echo(f"共 {len(problems)} 个问题，涉及 {len({p.path for p in problems})} 个文件。", err=True)
         sys.exit(1)
@@ -191,7 +198,7 @@ def stats(as_json: bool) -> None:
     """按行业×类型统计条目，列出缺少可选字段的条目和案例不足的行业。"""
     from .loader import load_content
 
-    from .stats import FIELD_NAMES, content_stats, table
+    from .stats import FIELD_NAMES, content_stats, provenance_table, table
 
     settings = load_settings()
     taxonomy = load_taxonomy()
@@ -209,6 +216,13 @@ def stats(as_json: bool) -> None:
         click.echo("尚无标准条目的行业（指标未能核实，不补造）：" + "、".join(stats.no_spec))
     if stats.citation_only:
         click.echo("* 标准尚无Ⅰ/Ⅱ/Ⅲ级基准值（只有题录或指标名称，不能自评）的行业：" + "、".join(stats.citation_only))
+    click.echo("\n来源与案例类型（案例按类型；全部条目按可信度和来源性质）：")
+    click.echo(provenance_table(stats))
+    totals = "、".join(f"{k} {n}" for k, n in stats.case_kind_totals.items())
+    click.echo(f"案例类型合计：{totals}")
+    for doc_type, label in (("technology", "技术"), ("case", "案例"), ("spec", "标准")):
+        row = stats.origin_by_type.get(doc_type, {})
+        click.echo(f"{label}按来源性质：" + ("、".join(f"{k} {n}" for k, n in sorted(row.items(), key=lambda kv: -kv[1])) or "无"))
 
 
 # Worker threads of `kb serve`. Searches are CPU-bound under the GIL: on the 2-core bench machine
@@ -255,7 +269,9 @@ def search_json(response) -> dict:
         "query": response.query,
         "total": response.total,
         "results": [
-            {k: getattr(h, k) for k in ("id", "type", "title", "sectors", "summary", "snippet", "score")}
+            {**{k: getattr(h, k) for k in ("id", "type", "title", "sectors", "summary", "snippet", "score")},
+             # reliability as data: where the figures were read and how sure the editors are
+             **{k: getattr(h, k) for k in ("origin", "confidence", "kind", "audit")}}
             for h in response.hits
         ],
     }

@@ -26,7 +26,8 @@ def _join(values: Iterable[Any], sep: str = "；") -> str:
 def _source(meta: dict) -> dict[str, Any]:
     source = meta.get("source") or {}
     return {"来源类型": source.get("kind"), "来源": source.get("title"), "发布/出处": source.get("issuer"),
-            "来源年份": source.get("year"), "文号/标准号": source.get("number"), "来源地址": source.get("url")}
+            "来源年份": source.get("year"), "文号/标准号": source.get("number"), "来源地址": source.get("url"),
+            "来源性质": source.get("origin"), "可信度": source.get("confidence")}
 
 
 def _benefit(b: dict) -> str:
@@ -53,7 +54,7 @@ def _technology(d: dict) -> dict[str, Any]:
 
 def _case(d: dict) -> dict[str, Any]:
     return {"id": d["id"], "名称": d["title"], "行业": _join(d.get("sectors", []), "、"), "地区": d.get("region"),
-            "年份": d.get("year"), "审核类型": d.get("audit"), "企业": d.get("enterprise"),
+            "年份": d.get("year"), "案例类型": d.get("kind"), "审核类型": d.get("audit"), "企业": d.get("enterprise"),
             "审核发现": _join(d.get("problems") or []), "方案": _join(_option(o) for o in d.get("options") or []),
             "成效": _join(d.get("results") or []), "总投资（万元）": d.get("investment_wan"), "结论": d.get("outcome"),
             "来源点名的技术": _join(d.get("technologies") or [], "、"),

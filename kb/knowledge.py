@@ -45,7 +45,8 @@ class Overview:
             totals[row.type] += 1
             if row.type == "case":
                 cases.append({"id": row.id, "title": row.title, "year": row.year, "sectors": row.sectors,
-                              "region": row.meta.get("region", "")})
+                              "region": row.meta.get("region", ""), "kind": row.meta.get("kind"),
+                              "audit": row.meta.get("audit")})
                 for tech_id in row.meta.get("technologies", []):
                     links.setdefault(tech_id, []).append({"id": row.id, "title": row.title, "related": False})
                 for tech_id in row.meta.get("related_technologies", []):

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from .documents import Document, Problem
 from .frontmatter import FrontMatterError, parse
-from .schemas import REQUIRED_SECTIONS, SCHEMAS
+from .schemas import NON_AUDIT_SECTION_ALTERNATIVES, REQUIRED_SECTIONS, SCHEMAS
 from .taxonomy import Taxonomy, load_taxonomy
 
 FOLDER_TYPES = {"technologies": "technology", "cases": "case", "specs": "spec"}
@@ -40,6 +40,8 @@ class ContentSet:
     documents: dict[str, Document] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
+    # rules being phased in: reported by `kb check`, never fatal
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def content_files(root: Path) -> list[Path]:
@@ -110,9 +112,11 @@ def load_text(text: str, path: Path, taxonomy: Taxonomy, expected_type: str | No
             sectors.append(canonical)
 
     headings = set(re.findall(r"^##\s*(.+?)\s*$", parsed.body, re.M))
+    non_audit = doc_type == "case" and getattr(model, "kind", None) not in (None, "清洁生产审核")
     for heading in REQUIRED_SECTIONS[doc_type]:
-        if heading not in headings:
-            problem(parsed.body_line, "body", f"正文缺少小节「## {heading}」")
+        accepted = (heading, *NON_AUDIT_SECTION_ALTERNATIVES.get(heading, ())) if non_audit else (heading,)
+        if not headings.intersection(accepted):
+            problem(parsed.body_line, "body", f"正文缺少小节「## {'」或「## '.join(accepted)}」")
 
     if problems:
         return None, problems
@@ -128,10 +132,17 @@ def load_text(text: str, path: Path, taxonomy: Taxonomy, expected_type: str | No
             body=parsed.body.strip() + "\n",
             path=str(path),
             content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            lines={str(k): parsed.line_of((k,)) for k in data},
+            # "body": the file line the stripped body starts on, for problems found in the body text
+            lines={**{str(k): parsed.line_of((k,)) for k in data},
+                   "body": parsed.body_line + _leading_lines(parsed.body)},
         ),
         [],
     )
+
+
+def _leading_lines(body: str) -> int:
+    """Lines before the body's first text (the stored body is stripped)."""
+    return body[: len(body) - len(body.lstrip())].count("\n")
 
 
 _parsed_cache: dict[tuple, tuple[Document | None, list[Problem]]] = {}
@@ -179,5 +190,6 @@ def load_content(roots: list[Path] | tuple[Path, ...], taxonomy: Taxonomy | None
                 continue
             seen_here[doc.id] = doc
             result.documents[doc.id] = doc
-    result.problems.extend(cross_check(result.documents))
+    for found in cross_check(result.documents):
+        (result.warnings if found.warning else result.problems).append(found)
     return result

@@ -187,3 +187,6 @@ REQUIRED_SECTIONS: dict[str, tuple[str, ...]] = {
     "case": ("企业概况", "审核发现", "方案实施", "成效"),
     "spec": ("适用范围",),
 }
+# A case that is not an audit (技改项目, 园区/集群, 政策示范) has no audit findings to report: its
+# 审核发现 section may be headed by one of these instead (审核发现 stays accepted for every kind).
+NON_AUDIT_SECTION_ALTERNATIVES: dict[str, tuple[str, ...]] = {"审核发现": ("问题", "改造前状况")}

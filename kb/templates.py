@@ -37,6 +37,7 @@ def render(doc_type: str, doc_id: str, title: str, sector: str) -> str:
                  "# benefits:\n#   - {indicator: 节电率, value: 20, unit: \"%\", basis: 来源所述条件}"]
     elif doc_type == "case":
         head += ["region: 江苏省", f"year: {year}", "audit: 强制性            # 强制性 | 自愿性 | 未说明",
+                 "kind:                     # 清洁生产审核 | 技改项目 | 园区/集群 | 政策示范（按来源所述填写）",
                  "enterprise: 待填写（可匿名，如 常州某印染企业）", "problems: []",
                  "options: []               # - {name: 方案名称, cost_class: 无/低费, investment_wan: 0}",
                  "technologies: []          # 来源点名采用的技术条目 id", "related_technologies: []  # 来源未点名时，编辑关联的技术条目 id", "results: []"]
@@ -45,7 +46,10 @@ def render(doc_type: str, doc_id: str, title: str, sector: str) -> str:
                  "indicators: []            # - {id: water-use, name: 单位产品取水量, unit: t/t, direction: ≤, level_1: , level_2: , level_3: }"]
     head += ["source:", "  kind: 案例报道              # 目录 | 标准 | 案例报道 | 文献 | 工程实践" if doc_type == "case"
              else "  kind: 目录                  # 目录 | 标准 | 案例报道 | 文献 | 工程实践",
-             "  title: 待填写（来源文件名）", "  issuer: 待填写（发布机构）", f"  year: {year}", "  # url: https://…"]
+             "  title: 待填写（来源文件名）", "  issuer: 待填写（发布机构）", f"  year: {year}", "  # url: https://…",
+             "  origin:                   # 官方目录 | 标准 | 期刊论文 | 企业/政府公开 | 行业协会 | 新闻转载 | 厂商资料",
+             "  confidence:               # 高（官方公告、企业自己的报告）| 中（新闻、行业协会）| 低（转载、聚合页）",
+             "# editor_notes: [核实说明、数字为何留空等只给编辑看的话写在这里，不写进正文]"]
     body = "\n\n".join(f"## {h}\n\n（待填写）" for h in _BODIES[doc_type])
     return "---\n" + "\n".join(head) + "\n---\n\n" + body + "\n"
 

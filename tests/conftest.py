@@ -15,7 +15,9 @@ SOURCE = """source:
   title: 吸附法工业有机废气治理工程技术规范
   issuer: 环境保护部
   year: 2013
-  number: HJ 2026-2013"""
+  number: HJ 2026-2013
+  origin: 标准
+  confidence: 高"""
 
 
 def technology(id: str, title: str, sectors: str = "[通用]", tags: str = "[能耗]", process: str = "废气治理",
@@ -65,11 +67,14 @@ options:
     count: 3
 technologies: {technologies}
 results: [VOCs 排放量下降]
+kind: 清洁生产审核
 source:
   kind: 案例报道
   title: 测试来源
   issuer: 常州市生态环境局
   year: 2022
+  origin: 企业/政府公开
+  confidence: 高
 ---
 
 ## 企业概况

@@ -147,3 +147,118 @@ def test_cli_stats_marks_sectors_whose_spec_has_no_values(runner, content, monke
     row = next(l for l in text.splitlines() if l.startswith("工业涂装"))
     assert row.rstrip().endswith("1*")
     assert "不能自评）的行业：工业涂装" in text
+
+
+# -- provenance rules (issue 15) ---------------------------------------------------------------------
+
+def _case_text(name="case-coating-prov", body_extra="", front_extra="", kind="清洁生产审核", findings="审核发现"):
+    text = case(name).replace("kind: 清洁生产审核\n", f"kind: {kind}\n" if kind else "")
+    text = text.replace("## 审核发现", f"## {findings}")
+    text = text.replace("results: [VOCs 排放量下降]\n", f"results: [VOCs 排放量下降]\n{front_extra}")
+    return text.replace("\n成效。\n", f"\n成效。{body_extra}\n")
+
+
+def test_editor_markers_in_body_fail_with_file_and_line(content):
+    path = write(content, "cases", "case-coating-prov", _case_text(body_extra="投资约300万元（约数，未填入投资字段），`year` 按报道年份记。"))
+    found = [p for p in problems_of(content) if "case-coating-prov.md" in p]
+    line = path.read_text(encoding="utf-8").splitlines().index(
+        next(l for l in path.read_text(encoding="utf-8").splitlines() if "未填入投资字段" in l)) + 1
+    assert any(f"case-coating-prov.md:{line}: body: 「未填字段」说明「未填入投资字段」" in p for p in found), found
+    assert any(f"case-coating-prov.md:{line}: body: 字段名「`year`」" in p for p in found), found
+
+
+def test_editor_markers_in_shown_front_matter_fail(content):
+    text = _case_text().replace("problems: [喷涂废气收集效率低]", "problems: [喷涂废气收集效率低（来源为转载页，可信度较低）]")
+    write(content, "cases", "case-coating-prov", text)
+    found = [p for p in problems_of(content) if "case-coating-prov.md" in p]
+    assert found and all(":10: problems: 可信度说明「可信度」" in p for p in found), found
+
+
+def test_editor_notes_field_may_hold_the_same_words(content):
+    write(content, "cases", "case-coating-prov", _case_text(
+        front_extra='editor_notes:\n  - "投资为约数，未填入 investment_wan 字段；来源为转载页，可信度较低，待核实"\n'))
+    assert [p for p in problems_of(content) if "case-coating-prov.md" in p] == []
+
+
+def test_every_case_needs_a_kind(content):
+    write(content, "cases", "case-coating-prov", _case_text(kind=None))
+    found = [p for p in problems_of(content) if "case-coating-prov.md" in p]
+    assert found == [f"{content / 'cases' / 'case-coating-prov.md'}:3: kind: 案例必须写 kind：清洁生产审核、技改项目、园区/集群 或 政策示范"]
+
+
+def test_case_needs_origin_and_confidence(content):
+    write(content, "cases", "case-coating-prov", _case_text().replace("  origin: 企业/政府公开\n  confidence: 高\n", ""))
+    found = [p for p in problems_of(content) if "case-coating-prov.md" in p]
+    assert [p.split(": ", 2)[1] for p in found] == ["source.origin", "source.confidence"]
+
+
+def test_technology_without_origin_is_only_a_warning(content):
+    write(content, "technologies", "general-no-origin", technology("general-no-origin", "无来源性质的条目").replace(
+        "  origin: 标准\n  confidence: 高", ""))
+    result = load_content([content])
+    assert [p for p in result.problems if "general-no-origin" in p.path] == []
+    warned = [str(p) for p in result.warnings if "general-no-origin" in p.path]
+    assert len(warned) == 2 and all("（警告）" in w for w in warned)
+
+
+def test_figures_from_a_standard_need_their_own_source(content):
+    figures = ("benefits:\n  - indicator: 去除率\n    value: 90\n    unit: \"%\"\n"
+               "investment: 约50万元\n")
+    write(content, "technologies", "general-std-figures", technology("general-std-figures", "标准来源的数字", extra=figures))
+    warned = [str(p) for p in load_content([content]).warnings if "general-std-figures" in p.path]
+    assert any("benefits[0]: （警告）来源是标准/政策文件" in w and "benefits[0].source" in w for w in warned), warned
+    assert any("investment: （警告）来源是标准/政策文件" in w and "investment_source" in w for w in warned), warned
+    # naming where each figure was read clears the rule
+    sourced = figures.replace("    unit: \"%\"\n", "    unit: \"%\"\n    source: {kind: 文献, title: 某期刊论文, issuer: 某大学, year: 2020,"
+                                                   " origin: 期刊论文, confidence: 高}\n")
+    sourced += "investment_source: {kind: 案例报道, title: 某报道, issuer: 某报社, year: 2021, origin: 新闻转载, confidence: 中}\n"
+    write(content, "technologies", "general-std-figures", technology("general-std-figures", "标准来源的数字", extra=sourced))
+    assert [str(p) for p in load_content([content]).warnings if "general-std-figures" in p.path
+            and "来源是标准" in p.message] == []
+
+
+def test_non_audit_case_may_head_its_findings_as_problem(content):
+    write(content, "cases", "case-coating-prov", _case_text(kind="技改项目", findings="问题"))
+    assert [p for p in problems_of(content) if "case-coating-prov.md" in p] == []
+    # an audit case still needs 审核发现
+    write(content, "cases", "case-coating-prov", _case_text(kind="清洁生产审核", findings="问题"))
+    found = [p for p in problems_of(content) if "case-coating-prov.md" in p]
+    assert len(found) == 1 and "正文缺少小节「## 审核发现」" in found[0]
+
+
+def test_kb_check_exit_code_ignores_warnings_and_lists_them_on_request(runner, content, monkeypatch):
+    write(content, "technologies", "general-no-origin", technology("general-no-origin", "无来源性质的条目").replace(
+        "  origin: 标准\n  confidence: 高", ""))
+    result = runner.invoke(main, ["check", str(content)])
+    assert result.exit_code == 0, result.output
+    assert "另有 2 条警告" in result.output and "general-no-origin" not in result.output.split("另有")[0]
+    listed = runner.invoke(main, ["check", str(content), "--warnings"])
+    assert listed.exit_code == 0 and "general-no-origin.md" in listed.output and "（警告）缺少来源性质" in listed.output
+
+
+def test_cli_stats_reports_origin_confidence_and_case_kind_per_sector(runner, content, monkeypatch):
+    import json
+
+    write(content, "cases", "case-coating-retrofit", case("case-coating-retrofit").replace(
+        "kind: 清洁生产审核", "kind: 技改项目").replace("origin: 企业/政府公开\n  confidence: 高", "origin: 新闻转载\n  confidence: 低"))
+    monkeypatch.setattr("kb.config.BUNDLED_CONTENT", content)
+    data = json.loads(runner.invoke(main, ["stats", "--json"]).output)
+    assert data["cases_by_kind"]["工业涂装"] == {"清洁生产审核": 1, "技改项目": 1}
+    assert data["by_origin"]["工业涂装"] == {"企业/政府公开": 1, "新闻转载": 1}
+    assert data["by_confidence"]["工业涂装"] == {"高": 1, "低": 1}
+    assert data["by_origin"]["焦化"] == {"标准": 1}
+    assert data["origin_by_type"]["technology"] == {"标准": 4}
+    assert data["case_kind_totals"] == {"清洁生产审核": 1, "技改项目": 1}
+    text = runner.invoke(main, ["stats"]).output
+    row = [l for l in text.splitlines() if l.startswith("工业涂装")][1]
+    assert row.split()[1:6] == ["1", "1", "0", "0", "0"] and "企业/政府公开 1、新闻转载 1" in row
+    assert "案例类型合计：清洁生产审核 1、技改项目 1" in text
+
+
+def test_spec_needs_origin_and_confidence(content):
+    from pathlib import Path
+
+    spec = (Path(__file__).resolve().parent.parent / "kb" / "content" / "specs" / "spec-plating-2015.md").read_text(encoding="utf-8")
+    write(content, "specs", "spec-plating-2015", spec.replace("  origin: 标准\n", ""))
+    found = [p for p in problems_of(content) if "spec-plating-2015.md" in p]
+    assert len(found) == 1 and "source.origin: 缺少来源性质" in found[0]

@@ -20,6 +20,7 @@ sectors: [印染]
 region: 浙江省绍兴市
 year: 2021
 audit: 强制性
+kind: 清洁生产审核
 enterprise: 绍兴某印染企业
 problems: [印染废水排放量大, 新鲜水取水量高]
 options:
@@ -32,6 +33,8 @@ source:
   title: 测试来源
   issuer: 绍兴市生态环境局
   year: 2021
+  origin: 企业/政府公开
+  confidence: 高
 ---
 
 ## 企业概况
@@ -357,3 +360,14 @@ def test_cases_of_the_enterprises_province_come_first(rkb, content):
     assert cases(province="江苏") == ["case-coating-vocs", "case-coating-zj"]
     assert recommend(rkb, **problem, province="浙江")["profile"]["province"] == "浙江"
     assert "省" in errors({**problem, "province": "火星"})["province"]
+
+
+def test_audit_cases_are_cited_before_retrofit_news(rkb, content):
+    from conftest import case
+
+    # "case-coating-aaa" sorts first by id and is as relevant, but it is a retrofit news item
+    write(content, "cases", "case-coating-aaa", case("case-coating-aaa").replace("kind: 清洁生产审核", "kind: 技改项目"))
+    rkb.build()
+    problem = dict(sector="工业涂装", problem="喷涂废气挥发性有机物排放")
+    cases = [c["id"] for c in by_id(recommend(rkb, **problem), "general-activated-carbon")["cases"]]
+    assert cases == ["case-coating-vocs", "case-coating-aaa"]

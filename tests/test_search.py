@@ -100,7 +100,11 @@ def test_cli_search_json_shape(runner, kb, settings, monkeypatch):
     data = json.loads(result.output)
     assert set(data) == {"query", "total", "results"}
     assert data["results"][0]["id"] == "coking-cdq"
-    assert set(data["results"][0]) == {"id", "type", "title", "sectors", "summary", "snippet", "score"}
+    # extended in issue 15 with reliability (origin, confidence) and case kind; the old keys stay
+    assert set(data["results"][0]) == {"id", "type", "title", "sectors", "summary", "snippet", "score",
+                                       "origin", "confidence", "kind", "audit"}
+    assert data["results"][0]["origin"] == "标准" and data["results"][0]["confidence"] == "高"
+    assert data["results"][0]["kind"] is None
 
 
 def test_cli_search_unknown_sector_lists_valid_ones(runner):

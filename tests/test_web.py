@@ -18,9 +18,11 @@ def test_api_search_shape(client):
     data = client.get("/api/search?q=余热&per_page=1").get_json()
     assert set(data) == {"query", "total", "page", "per_page", "results", "facets"}
     assert data["total"] == 2 and data["page"] == 1 and data["per_page"] == 1 and len(data["results"]) == 1
-    assert set(data["results"][0]) == {"id", "type", "title", "sectors", "summary", "snippet", "score", "url"}
+    # origin/confidence/kind/audit and the origin/kind facets extend the shape (issue 15)
+    assert set(data["results"][0]) == {"id", "type", "title", "sectors", "summary", "snippet", "score", "url",
+                                       "origin", "confidence", "kind", "audit"}
     assert data["results"][0]["url"] == f"/documents/{data['results'][0]['id']}"
-    assert set(data["facets"]) == {"type", "sector", "category", "tag", "province"}
+    assert set(data["facets"]) == {"type", "sector", "category", "tag", "province", "origin", "kind"}
     assert data["facets"]["sector"] == {"焦化": 1, "钢铁": 1, "建材": 1}
 
 
@@ -295,3 +297,66 @@ def test_filters_alone_browse_newest_first(client, content, kb):
     assert client.get("/api/search?type=case").status_code == 400              # the API still needs q
     home = client.get("/").get_data(as_text=True)
     assert "/search?type=case&amp;province=%E6%B1%9F%E8%8B%8F" in home
+
+
+# -- reliability as data, editor notes (issue 15) ------------------------------------------------------
+
+def test_origin_and_kind_facets_filter_and_badges(client):
+    data = client.get("/api/search?q=VOCs").get_json()
+    assert data["facets"]["origin"].get("企业/政府公开") == 1 and data["facets"]["kind"] == {"清洁生产审核": 1}
+    hit = next(r for r in data["results"] if r["id"] == "case-coating-vocs")
+    assert (hit["origin"], hit["confidence"], hit["kind"], hit["audit"]) == ("企业/政府公开", "高", "清洁生产审核", "强制性")
+    only_cases = client.get("/api/search?q=VOCs&kind=清洁生产审核").get_json()
+    assert [r["id"] for r in only_cases["results"]] == ["case-coating-vocs"]
+    assert client.get("/api/search?q=VOCs&kind=技改项目").get_json()["total"] == 0
+    assert client.get("/api/search?q=余热&origin=标准").get_json()["total"] == 2
+    bad = client.get("/api/search?q=VOCs&origin=小道消息")
+    assert bad.status_code == 400 and bad.get_json()["details"][0]["field"] == "origin"
+    page = client.get("/search?q=VOCs").get_data(as_text=True)
+    assert "清洁生产审核·强制性" in page and "可信度高" in page and "来源性质" in page and "案例类型" in page
+    doc = client.get("/documents/case-coating-vocs").get_data(as_text=True)
+    assert 'class="badge origin"' in doc and "企业/政府公开" in doc and "案例类型" in doc
+
+
+@pytest.fixture
+def noted(tmp_path, content):
+    from kb.config import load_settings
+    from kb.knowledge import KnowledgeBase
+    from web import create_app
+
+    text = case("case-coating-noted").replace(
+        "results: [VOCs 排放量下降]\n", 'results: [VOCs 排放量下降]\neditor_notes:\n  - "甲乙丙核对记录：投资为约数"\n')
+    write(content, "cases", "case-coating-noted", text)
+    settings = load_settings(tmp_path / "inst", bundled_content=content, editable_content=tmp_path / "ed",
+                             editor_token="tok-123")
+    KnowledgeBase(settings).build()
+    import web.editors
+    web.editors._failures.clear()
+    return create_app({"KB_SETTINGS": settings}).test_client()
+
+
+def test_editor_notes_are_for_editors_only(noted):
+    assert "甲乙丙核对记录" not in noted.get("/documents/case-coating-noted").get_data(as_text=True)
+    assert "editor_notes" not in noted.get("/api/documents/case-coating-noted").get_json()
+    # notes are not indexed: searching for them finds nothing, so no snippet can show them
+    assert noted.get("/api/search?q=甲乙丙核对记录").get_json()["total"] == 0
+    authed = noted.get("/api/documents/case-coating-noted", headers={"Authorization": "Bearer tok-123"}).get_json()
+    assert authed["editor_notes"] == ["甲乙丙核对记录：投资为约数"]
+    assert noted.get("/api/documents/case-coating-noted", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    noted.post("/edit", data={"action": "signin", "token": "tok-123"})
+    page = noted.get("/documents/case-coating-noted").get_data(as_text=True)
+    assert "核实说明" in page and "甲乙丙核对记录" in page and "<details" in page
+
+
+def test_home_lists_audit_cases_before_newer_retrofit_reports(tmp_path, content):
+    from kb.config import load_settings
+    from kb.knowledge import KnowledgeBase
+    from web import create_app
+
+    write(content, "cases", "case-coating-newer", case("case-coating-newer").replace("kind: 清洁生产审核", "kind: 技改项目")
+          .replace("year: 2022", "year: 2025").replace("title: 测试用涂装企业VOCs治理案例", "title: 较新的涂装技改报道"))
+    settings = load_settings(tmp_path / "inst", bundled_content=content, editable_content=tmp_path / "ed")
+    KnowledgeBase(settings).build()
+    page = create_app({"KB_SETTINGS": settings}).test_client().get("/").get_data(as_text=True)
+    assert page.index("/documents/case-coating-vocs") < page.index("/documents/case-coating-newer")
+    assert "清洁生产审核·强制性" in page and "kind=%E6%B8%85" in page

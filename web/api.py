@@ -6,6 +6,9 @@ from flask import Blueprint, jsonify, url_for
 from kb.cli import search_json
 
 from .context import BadRequest, json_object, knowledge, search_request
+from kb.editing import EditError
+
+from .editors import edit_error_response, is_editor
 from .errors import error_json
 from .openapi import openapi_document
 from .render import render_markdown
@@ -18,7 +21,8 @@ def search_payload(response) -> dict:
     for item, hit in zip(data["results"], response.hits):
         item["url"] = url_for("pages.document", doc_id=hit.id)
     data.update(page=response.page, per_page=response.per_page,
-                facets={name: response.facets[name] for name in ("type", "sector", "category", "tag", "province")})
+                facets={name: response.facets[name]
+                        for name in ("type", "sector", "category", "tag", "province", "origin", "kind")})
     return {k: data[k] for k in ("query", "total", "page", "per_page", "results", "facets")}
 
 
@@ -33,6 +37,13 @@ def document(doc_id: str):
     data = knowledge().document(doc_id)
     if data is None:
         return error_json(404, f"没有 id 为「{doc_id[:100]}」的文档")
+    try:
+        editor = is_editor()
+    except EditError as exc:
+        return edit_error_response(exc)
+    if not editor:
+        # verification notes are for editors; the public API shows what the pages show
+        data.pop("editor_notes", None)
     data["body_html"] = render_markdown(data["body_markdown"])
     return jsonify(data)
 

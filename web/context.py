@@ -8,6 +8,7 @@ from flask import current_app, request
 
 from kb.knowledge import KnowledgeBase
 from kb.regions import UnknownProvince, resolve_province
+from kb.schemas import CASE_KINDS, SOURCE_ORIGINS
 from kb.search.engine import MAX_QUERY_CHARS, SORTS, SearchRequest
 from kb.taxonomy import UnknownSector
 
@@ -87,6 +88,14 @@ def search_request(require_query: bool) -> SearchRequest:
     for t in types:
         if t not in TYPES:
             details.append({"field": "type", "message": f"type 必须是 {'、'.join(TYPES)} 之一"})
+    origins = [o for o in request.args.getlist("origin") if o]
+    for o in origins:
+        if o not in SOURCE_ORIGINS:
+            details.append({"field": "origin", "message": f"origin 必须是 {'、'.join(SOURCE_ORIGINS)} 之一"})
+    kinds = [k for k in request.args.getlist("kind") if k]
+    for k in kinds:
+        if k not in CASE_KINDS:
+            details.append({"field": "kind", "message": f"kind 必须是 {'、'.join(CASE_KINDS)} 之一"})
     sort = request.args.get("sort") or "relevance"
     if sort not in SORTS:
         details.append({"field": "sort", "message": f"sort 必须是 {'、'.join(SORTS)} 之一"})
@@ -113,5 +122,6 @@ def search_request(require_query: bool) -> SearchRequest:
         tags=[t for t in request.args.getlist("tag") if t][:5],
         sources=[s for s in request.args.getlist("source") if s][:5],
         source_kinds=[s for s in request.args.getlist("source_kind") if s][:5],
+        origins=origins[:7], kinds=kinds[:4],
         years=years, page=page, per_page=per_page, sort=sort,
     )

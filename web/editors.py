@@ -54,6 +54,23 @@ def check_token(given: str | None) -> str:
     return token_label(configured)
 
 
+def signed_in_editor() -> bool:
+    """Whether the browser session signed in on the 编辑 page with the current token."""
+    configured = knowledge().settings.editor_token
+    return bool(configured) and session.get("editor") == token_label(configured)
+
+
+def is_editor() -> bool:
+    """Whether this request comes from an editor: signed in on the 编辑 page, or a valid bearer token
+    (a wrong token is a 401, as on the write endpoints). Editor-only data (editor_notes) depends on it."""
+    if not knowledge().settings.editor_token:
+        return False                    # editing is off: every reader gets the public view
+    if signed_in_editor():
+        return True
+    given = _bearer()
+    return bool(given) and bool(check_token(given))
+
+
 def _bearer() -> str | None:
     header = request.headers.get("Authorization", "")
     return header[7:].strip() if header.lower().startswith("bearer ") else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from kb import __version__
 from kb.search.engine import MAX_QUERY_CHARS
 from kb.regions import PROVINCES
+from kb.schemas import CASE_KINDS, CONFIDENCES, SOURCE_ORIGINS
 from kb.taxonomy import load_taxonomy
 
 from .context import MAX_PER_PAGE, MAX_RESULT_WINDOW, TYPES
@@ -33,6 +34,12 @@ SEARCH_RESULT = {
         "sectors": _STR_LIST, "summary": {"type": "string"},
         "snippet": {"type": "string", "description": "HTML，命中词以 <mark> 标出，其余文字已转义"},
         "score": {"type": "number"}, "url": {"type": "string"},
+        "origin": {"type": "string", "nullable": True, "enum": [*SOURCE_ORIGINS, None],
+                   "description": "来源性质：数字读自哪类来源"},
+        "confidence": {"type": "string", "nullable": True, "enum": [*CONFIDENCES, None],
+                       "description": "可信度：高 官方或企业自报；中 新闻、行业协会；低 转载、聚合页"},
+        "kind": {"type": "string", "nullable": True, "enum": [*CASE_KINDS, None], "description": "案例类型（仅案例）"},
+        "audit": {"type": "string", "nullable": True, "description": "审核案例的审核类型：强制性 或 自愿性"},
     },
 }
 
@@ -44,7 +51,8 @@ SEARCH_RESPONSE = {
         "page": {"type": "integer", "minimum": 1}, "per_page": {"type": "integer", "minimum": 1},
         "results": {"type": "array", "items": SEARCH_RESULT},
         "facets": {"type": "object", "required": ["type", "sector", "category", "tag", "province"],
-                   "properties": {k: _COUNTS for k in ("type", "sector", "category", "tag", "province")}},
+                   "properties": {k: _COUNTS for k in ("type", "sector", "category", "tag", "province",
+                                                       "origin", "kind")}},
     },
 }
 
@@ -224,6 +232,10 @@ def openapi_document() -> dict:
                     {"name": "province", "in": "query", "schema": {"type": "string", "enum": list(PROVINCES)},
                      "description": "案例所在省份（简称，如 江苏），可重复"},
                     {"name": "tag", "in": "query", "schema": {"type": "string"}},
+                    {"name": "origin", "in": "query", "schema": {"type": "string", "enum": list(SOURCE_ORIGINS)},
+                     "description": "来源性质，可重复"},
+                    {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(CASE_KINDS)},
+                     "description": "案例类型（只筛案例），可重复"},
                     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RESULT_WINDOW, "default": 1}},
                     {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 10}},
                 ],
@@ -231,9 +243,11 @@ def openapi_document() -> dict:
             }},
             "/api/documents/{doc_id}": {"get": {
                 "summary": "单篇文档：front matter 字段、Markdown 正文与净化后的 HTML",
+                "description": "editor_notes（编辑核实说明）只在请求带有效编辑令牌（Authorization: Bearer）或来自已登录编辑页的会话时返回；令牌错误为 401。",
                 "operationId": "getDocument",
                 "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _json(DOCUMENT, "文档"), "404": _error("不存在")},
+                "responses": {"200": _json(DOCUMENT, "文档"), "404": _error("不存在"),
+                              "401": _error("给出的编辑令牌错误"), "429": _error("令牌尝试过多")},
             }, "put": {
                 "summary": "替换一篇文档；用 If-Match 头（或 version 参数）给出所修改的版本，过期版本得到 409 和当前版本",
                 "operationId": "replaceDocument",

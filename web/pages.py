@@ -10,12 +10,13 @@ from kb.stats import FIELD_NAMES
 from kb.taxonomy import UnknownSector
 
 from .context import TYPE_NAMES, BadRequest, knowledge, search_request
+from .editors import signed_in_editor
 from .render import render_markdown
 
 bp = Blueprint("pages", __name__)
 
-FACET_NAMES = {"type": "类型", "sector": "行业", "province": "地区", "category": "类别", "tag": "标签", "source": "来源", "source_kind": "来源类型", "year": "年份"}
-FILTER_PARAMS = ("sector", "province", "type", "category", "tag", "source", "source_kind", "year")
+FACET_NAMES = {"type": "类型", "sector": "行业", "province": "地区", "category": "类别", "tag": "标签", "source": "来源", "source_kind": "来源类型", "year": "年份", "origin": "来源性质", "kind": "案例类型"}
+FILTER_PARAMS = ("sector", "province", "type", "category", "tag", "source", "source_kind", "year", "origin", "kind")
 
 
 @bp.app_context_processor
@@ -58,8 +59,10 @@ def page_url(page: int) -> str:
 def index():
     kb = knowledge()
     overview = kb.overview()
+    # real audit cases first (newest first), then retrofit reports and programmes
+    cases = sorted(overview.recent_cases, key=lambda c: c.get("kind") != "清洁生产审核")
     return render_template("index.html", sectors=kb.taxonomy.sectors, overview=overview,
-                           recent_cases=overview.recent_cases[:8], FIELD_NAMES=FIELD_NAMES)
+                           recent_cases=cases[:8], FIELD_NAMES=FIELD_NAMES)
 
 
 @bp.get("/export.<fmt>")
@@ -111,7 +114,12 @@ def document(doc_id: str):
     associated = [{"id": t, "title": overview.titles.get(t, t)} for t in data.get("related_technologies", [])]
     related = [h for h in kb.search(SearchRequest(text=data["title"], per_page=6, highlight=False)).hits
                if h.id != doc_id][:5]
+    notes = data.pop("editor_notes", None)
+    if isinstance(notes, str):
+        notes = [notes]
+    editor_notes = notes if notes and signed_in_editor() else None
     return render_template("document.html", doc=data, body_html=render_markdown(data["body_markdown"]),
+                           editor_notes=editor_notes,
                            used_in=used_in, uses=uses, related=related,
                            associated=associated, associated_cases=associated_cases)
 

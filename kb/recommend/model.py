@@ -121,6 +121,8 @@ def _info(doc: Document) -> dict:
         "investment_wan": meta.get("investment_wan"), "payback_years": meta.get("payback_years"),
         "technologies": meta.get("technologies", []), "year": doc.year,
         "province": province_of(meta.get("region")) if doc.type == "case" else None,
+        # reliability (issue 15): an audit case is cited before a retrofit news item; confidence weighs a little
+        "kind": meta.get("kind"), "confidence": doc.source.get("confidence"),
     }
 
 

@@ -22,6 +22,8 @@ class SearchRequest:
     tags: list[str] = field(default_factory=list)          # all of them
     sources: list[str] = field(default_factory=list)
     source_kinds: list[str] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)       # source.origin, any of them
+    kinds: list[str] = field(default_factory=list)         # case kind, any of them
     years: list[int] = field(default_factory=list)
     page: int = 1
     per_page: int = 10
@@ -42,6 +44,10 @@ class Hit:
     year: int | None = None
     province: str | None = None                            # cases: from region
     tags: list[str] = field(default_factory=list)
+    origin: str | None = None                              # source.origin (官方目录 … 厂商资料)
+    confidence: str | None = None                          # source.confidence (高 / 中 / 低)
+    kind: str | None = None                                # cases: 清洁生产审核 | 技改项目 | 园区/集群 | 政策示范
+    audit: str | None = None                               # audit cases: 强制性 | 自愿性
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,7 +9,8 @@ from . import analysis
 # Query-time boosts: a match in the title outranks one in tags or summary, which outranks the body.
 FIELD_BOOSTS = {"title": 4.0, "tags_text": 2.5, "summary": 2.0, "process": 1.5, "body": 1.0}
 # source_kind (目录 / 标准 / 案例报道 / 文献 / 工程实践), not the source title: most titles are one article each.
-FACETS = ("type", "sector", "province", "category", "tag", "source_kind", "year")
+# origin (官方目录 … 厂商资料) and kind (cases: 清洁生产审核 …) let a consultant keep to what can be cited.
+FACETS = ("type", "sector", "province", "category", "tag", "source_kind", "year", "origin", "kind")
 
 
 class JiebaTokenizer(Tokenizer):
@@ -72,6 +73,10 @@ def build_schema() -> Schema:
         category=ID(stored=True),
         source=ID(stored=True),
         source_kind=ID(stored=True),
+        origin=ID(stored=True),                     # source.origin
+        confidence=ID(stored=True),                 # source.confidence: shown as a badge, not a facet
+        kind=ID(stored=True),                       # cases: 清洁生产审核 | 技改项目 | 园区/集群 | 政策示范
+        audit=STORED,                               # audit cases: 强制性 | 自愿性
         year=NUMERIC(int, stored=True, sortable=True),
         content_hash=STORED,
     )

@@ -74,7 +74,8 @@ def _filters(req: SearchRequest) -> Q.Query | None:
     clauses: list[Q.Query] = []
     for field_name, values in (("sector", req.sectors), ("province", req.provinces), ("type", req.types),
                                ("category", req.categories), ("source", req.sources),
-                               ("source_kind", req.source_kinds)):
+                               ("source_kind", req.source_kinds), ("origin", req.origins),
+                               ("kind", req.kinds)):
         if values:
             clauses.append(Q.Or([Q.Term(field_name, v) for v in values]))
     for tag in req.tags:
@@ -280,6 +281,10 @@ def _hit(stored: dict, snippet: str, score: float) -> Hit:
         year=stored.get("year"),
         province=stored.get("province") or None,
         tags=[t for t in stored.get("tag", "").split(",") if t],
+        origin=stored.get("origin") or None,
+        confidence=stored.get("confidence") or None,
+        kind=stored.get("kind") or None,
+        audit=stored.get("audit") or None,
     )
 
 

@@ -60,6 +60,10 @@ def _index_fields(doc: Document) -> dict:
         "category": doc.category or "",
         "source": doc.source.get("title", ""),
         "source_kind": doc.source.get("kind", ""),
+        "origin": doc.source.get("origin", ""),
+        "confidence": doc.source.get("confidence", ""),
+        "kind": meta.get("kind", "") if doc.type == "case" else "",
+        "audit": meta.get("audit", "") if meta.get("kind") == "清洁生产审核" else "",
         "content_hash": doc.content_hash,
     }
     if doc.year:
