@@ -32,8 +32,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--warnings", "show_warnings", is_flag=True, help="同时列出警告（逐步启用的规则，不影响退出码）")
-def check(path: Path | None, show_warnings: bool) -> None:
+def check(path: Path | None) -> None:
     """校验内容文件，报告全部问题（路径:行号: 字段: 问题）。"""
     from .checks import cross_check
     from .loader import load_content, load_file
@@ -46,18 +45,12 @@ def check(path: Path | None, show_warnings: bool) -> None:
             everything = load_content(settings.content_dirs, taxonomy).documents
             everything[doc.id] = doc
             problems = [p for p in cross_check(everything) if Path(p.path).resolve() == path.resolve()]
-        warnings = [p for p in problems if p.warning]
-        problems = [p for p in problems if not p.warning]
         files, documents = 1, ([doc] if doc else [])
     else:
         content = load_content([path] if path else settings.content_dirs, taxonomy)
         problems, files, documents = content.problems, content.files, list(content.documents.values())
-        warnings = content.warnings
-    for problem in problems + (warnings if show_warnings else []):
+    for problem in problems:
         click.echo(str(problem))
-    if warnings:
-        click.echo(f"另有 {len(warnings)} 条警告，涉及 {len({p.path for p in warnings})} 个文件"
-                   f"{'' if show_warnings else '（kb check --warnings 列出）'}。", err=True)
     if problems:
         click.echo(f"共 {len(problems)} 个问题，涉及 {len({p.path for p in problems})} 个文件。", err=True)
         sys.exit(1)

@@ -14,17 +14,12 @@ class Problem:
     line: int
     field: str
     message: str
-    # A warning is reported but does not fail `kb check` or stop a build (rules being phased in).
-    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.field}: {'（警告）' if self.warning else ''}{self.message}"
+        return f"{self.path}:{self.line}: {self.field}: {self.message}"
 
     def as_dict(self) -> dict[str, Any]:
-        data = {"path": self.path, "line": self.line, "field": self.field, "message": self.message}
-        if self.warning:
-            data["level"] = "warning"
-        return data
+        return {"path": self.path, "line": self.line, "field": self.field, "message": self.message}
 
 
 @dataclass

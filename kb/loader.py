@@ -41,7 +41,6 @@ class ContentSet:
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
     # rules being phased in: reported by `kb check`, never fatal
-    warnings: list[Problem] = field(default_factory=list)
 
 
 def content_files(root: Path) -> list[Path]:
@@ -190,6 +189,5 @@ def load_content(roots: list[Path] | tuple[Path, ...], taxonomy: Taxonomy | None
                 continue
             seen_here[doc.id] = doc
             result.documents[doc.id] = doc
-    for found in cross_check(result.documents):
-        (result.warnings if found.warning else result.problems).append(found)
+    result.problems.extend(cross_check(result.documents))
     return result

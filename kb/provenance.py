@@ -6,8 +6,7 @@
   entry whose `source.origin` is 标准 and that states figures must name, per figure, where each was read.
 - Every entry states `source.origin` and `source.confidence`; every case states its `kind`.
 
-Rules are errors for the document types whose bundled content has been migrated (ENFORCED_TYPES) and
-warnings for the others, so `kb check` keeps passing while the migration is under way.
+Every rule is an error: `kb check` fails and a build stops, as for any other content problem.
 """
 from __future__ import annotations
 
@@ -18,12 +17,6 @@ from typing import Iterable
 from .documents import Document, Problem
 from .loader import display_path
 
-# Types whose bundled entries all have clean text (no editor markers) and figures with their own
-# source: the rules are errors there. Technologies and specs join once their migration (issue 15) has
-# landed; until then these rules only warn there.
-ENFORCED_TYPES = frozenset({"case"})
-# Types whose bundled entries all state source.origin and source.confidence.
-ORIGIN_ENFORCED_TYPES = frozenset({"case", "spec"})
 
 _FIELD_NAMES = ("investment_wan", "investment_source", "payback_years", "payback_source", "related_technologies",
                 "editor_notes", "cost_class", "content_hash")
@@ -76,13 +69,12 @@ def _body_lines(doc: Document) -> Iterable[tuple[int, str]]:
 
 
 def provenance_problems(doc: Document) -> list[Problem]:
-    """All provenance problems of one document, as errors or (for types not yet migrated) warnings."""
+    """All provenance problems of one document."""
     path = display_path(Path(doc.path))
-    warning = doc.type not in ENFORCED_TYPES
     problems: list[Problem] = []
 
-    def add(line: int, field: str, message: str, as_warning: bool = warning) -> None:
-        problems.append(Problem(path, line, field, message, warning=as_warning))
+    def add(line: int, field: str, message: str) -> None:
+        problems.append(Problem(path, line, field, message))
 
     for field in SHOWN_FIELDS:
         for text in _strings(doc.meta.get(field)):
@@ -95,12 +87,10 @@ def provenance_problems(doc: Document) -> list[Problem]:
     source = doc.source
     for key, name in (("origin", "来源性质"), ("confidence", "可信度")):
         if not source.get(key):
-            add(doc.lines.get("source", 2), f"source.{key}", f"缺少{name}（见 CONTENT.md「来源性质与可信度」）",
-                as_warning=doc.type not in ORIGIN_ENFORCED_TYPES)
+            add(doc.lines.get("source", 2), f"source.{key}", f"缺少{name}（见 CONTENT.md「来源性质与可信度」）")
     if doc.type == "case" and not doc.meta.get("kind"):
-        add(doc.lines.get("type", 2), "kind", "案例必须写 kind：清洁生产审核、技改项目、园区/集群 或 政策示范",
-            as_warning=False)
-    problems.extend(_unsourced_figures(doc, path, warning))
+        add(doc.lines.get("type", 2), "kind", "案例必须写 kind：清洁生产审核、技改项目、园区/集群 或 政策示范")
+    problems.extend(_unsourced_figures(doc, path))
     return problems
 
 
@@ -110,7 +100,7 @@ def cites_standard(source: dict) -> bool:
     return origin == "标准" or (origin is None and source.get("kind") == "标准")
 
 
-def _unsourced_figures(doc: Document, path: str, warning: bool) -> list[Problem]:
+def _unsourced_figures(doc: Document, path: str) -> list[Problem]:
     """Figures of a technology or case whose `source` is a standard: a standard names or requires a
     technology but does not report its savings, so each figure must name where it was read."""
     if doc.type == "spec" or not cites_standard(doc.source):
@@ -121,13 +111,13 @@ def _unsourced_figures(doc: Document, path: str, warning: bool) -> list[Problem]
     for i, benefit in enumerate(meta.get("benefits") or []):
         if not benefit.get("source"):
             problems.append(Problem(path, doc.lines.get("benefits", 2), f"benefits[{i}]",
-                                    message.format(f"benefits[{i}].source"), warning=warning))
+                                    message.format(f"benefits[{i}].source")))
     for field, own in (("investment", "investment_source"), ("payback", "payback_source")):
         if (meta.get(field) or meta.get(f"{field}_wan") is not None or meta.get(f"{field}_years") is not None) \
                 and not meta.get(own) and doc.type == "technology":
             problems.append(Problem(path, doc.lines.get(field, doc.lines.get(f"{field}_wan", 2)), field,
-                                    message.format(own), warning=warning))
+                                    message.format(own)))
     if doc.type == "case":
         problems.append(Problem(path, doc.lines.get("source", 2), "source",
-                                "案例的来源必须是报道或公开该案例的页面，不是标准：把标准移到 references", warning=warning))
+                                "案例的来源必须是报道或公开该案例的页面，不是标准：把标准移到 references"))
     return problems

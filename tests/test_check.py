@@ -192,29 +192,26 @@ def test_case_needs_origin_and_confidence(content):
     assert [p.split(": ", 2)[1] for p in found] == ["source.origin", "source.confidence"]
 
 
-def test_technology_without_origin_is_only_a_warning(content):
+def test_technology_without_origin_fails(content):
     write(content, "technologies", "general-no-origin", technology("general-no-origin", "无来源性质的条目").replace(
         "  origin: 标准\n  confidence: 高", ""))
-    result = load_content([content])
-    assert [p for p in result.problems if "general-no-origin" in p.path] == []
-    warned = [str(p) for p in result.warnings if "general-no-origin" in p.path]
-    assert len(warned) == 2 and all("（警告）" in w for w in warned)
+    found = [p for p in problems_of(content) if "general-no-origin" in p]
+    assert [p.split(": ", 2)[1] for p in found] == ["source.origin", "source.confidence"], found
 
 
 def test_figures_from_a_standard_need_their_own_source(content):
     figures = ("benefits:\n  - indicator: 去除率\n    value: 90\n    unit: \"%\"\n"
                "investment: 约50万元\n")
     write(content, "technologies", "general-std-figures", technology("general-std-figures", "标准来源的数字", extra=figures))
-    warned = [str(p) for p in load_content([content]).warnings if "general-std-figures" in p.path]
-    assert any("benefits[0]: （警告）来源是标准/政策文件" in w and "benefits[0].source" in w for w in warned), warned
-    assert any("investment: （警告）来源是标准/政策文件" in w and "investment_source" in w for w in warned), warned
+    found = [p for p in problems_of(content) if "general-std-figures" in p]
+    assert any("benefits[0]: 来源是标准/政策文件" in p and "benefits[0].source" in p for p in found), found
+    assert any("investment: 来源是标准/政策文件" in p and "investment_source" in p for p in found), found
     # naming where each figure was read clears the rule
     sourced = figures.replace("    unit: \"%\"\n", "    unit: \"%\"\n    source: {kind: 文献, title: 某期刊论文, issuer: 某大学, year: 2020,"
                                                    " origin: 期刊论文, confidence: 高}\n")
     sourced += "investment_source: {kind: 案例报道, title: 某报道, issuer: 某报社, year: 2021, origin: 新闻转载, confidence: 中}\n"
     write(content, "technologies", "general-std-figures", technology("general-std-figures", "标准来源的数字", extra=sourced))
-    assert [str(p) for p in load_content([content]).warnings if "general-std-figures" in p.path
-            and "来源是标准" in p.message] == []
+    assert [p for p in problems_of(content) if "general-std-figures" in p] == []
 
 
 def test_non_audit_case_may_head_its_findings_as_problem(content):
@@ -226,14 +223,12 @@ def test_non_audit_case_may_head_its_findings_as_problem(content):
     assert len(found) == 1 and "正文缺少小节「## 审核发现」" in found[0]
 
 
-def test_kb_check_exit_code_ignores_warnings_and_lists_them_on_request(runner, content, monkeypatch):
+def test_kb_check_fails_on_a_provenance_problem(runner, content):
     write(content, "technologies", "general-no-origin", technology("general-no-origin", "无来源性质的条目").replace(
         "  origin: 标准\n  confidence: 高", ""))
     result = runner.invoke(main, ["check", str(content)])
-    assert result.exit_code == 0, result.output
-    assert "另有 2 条警告" in result.output and "general-no-origin" not in result.output.split("另有")[0]
-    listed = runner.invoke(main, ["check", str(content), "--warnings"])
-    assert listed.exit_code == 0 and "general-no-origin.md" in listed.output and "（警告）缺少来源性质" in listed.output
+    assert result.exit_code == 1, result.output
+    assert "general-no-origin.md" in result.output and "缺少来源性质" in result.output
 
 
 def test_cli_stats_reports_origin_confidence_and_case_kind_per_sector(runner, content, monkeypatch):
