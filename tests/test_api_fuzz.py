@@ -30,7 +30,8 @@ def _app(tmp_path_factory=None):
             body="废气中的挥发性有机物被活性炭孔隙吸附。"))
         write(content, "technologies", "coking-cdq", technology(
             "coking-cdq", "干熄焦", sectors="[焦化, 钢铁]", tags="[余热, 水耗]", process="熄焦", category="节能",
-            body="红焦在干熄炉内与循环气体换热。", extra="investment_wan: 8000\n"))
+            body="红焦在干熄炉内与循环气体换热。", extra="investment_wan: 8000\ninvestment_source: {kind: 案例报道, title: 干熄焦项目投产报道, "
+                  "issuer: 某日报, year: 2017, origin: 新闻转载, confidence: 中}\n"))
         write(content, "cases", "case-coating-vocs", case_text("case-coating-vocs"))
         settings = load_settings(root / "instance", bundled_content=content, editable_content=root / "editable")
         _state["app"] = create_app({"KB_SETTINGS": settings})
