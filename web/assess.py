@@ -128,6 +128,7 @@ def request_schema(kb) -> dict | None:
     sector names (with aliases) it answers for and its indicator ids with their value types, so that every
     request the published contract allows is one the endpoint accepts. None when there is no spec at all."""
     from kb.assess import _CHOICES, spec_docs, specs_for_sector
+    from kb.assess_values import is_percentage
 
     docs = spec_docs(kb)
     if not docs:
@@ -147,7 +148,8 @@ def request_schema(kb) -> dict | None:
                     values[indicator["id"]] = {"enum": list(dict.fromkeys(choices)),
                                                "description": f"{indicator.get('name')}（定性）：达到的级别或该级别原文"}
                 else:
-                    values[indicator["id"]] = {"type": "number",
+                    bounds = {"minimum": 0, **({"maximum": 100} if is_percentage(indicator) else {})}
+                    values[indicator["id"]] = {"type": "number", **bounds,
                                                "description": f"{indicator.get('name')}（{indicator.get('unit') or '无单位'}）"}
             branches.append({
                 "type": "object",
