@@ -325,10 +325,28 @@ def assessable(spec_doc: dict) -> bool:
     return any(_target(i, k) is not None for i in spec_doc.get("indicators") or [] for k in LEVELS)
 
 
+def superseded(spec_doc: dict) -> bool:
+    return spec_doc.get("in_force") is False or bool(spec_doc.get("superseded_by"))
+
+
+def _replaced_here(spec_doc: dict, docs: list[dict]) -> bool:
+    """A superseded spec whose successor can assess (the spec named by `superseded_by`, or, when the entry names
+    none in the knowledge base, any assessable spec of the sector not superseded)."""
+    if not superseded(spec_doc):
+        return False
+    successor = spec_doc.get("superseded_by")
+    if successor and any(d["id"] == successor for d in docs):
+        return any(d["id"] == successor and assessable(d) for d in docs)
+    return any(d is not spec_doc and not superseded(d) and assessable(d) for d in docs)
+
+
 def specs_for_sector(kb, sector: str, *, assessable_only: bool = True) -> list[dict]:
-    """The sector's specs, newest source year first (then id)."""
-    docs = [d for d in spec_docs(kb, assessable_only=assessable_only) if sector in (d.get("sectors") or [])]
-    return sorted(docs, key=lambda d: (-int((d.get("source") or {}).get("year") or 0), d["id"]))
+    """The sector's specs, the default first: superseded specs whose successor has values go last, then the
+    newest source year first (then id)."""
+    every = [d for d in spec_docs(kb, assessable_only=False) if sector in (d.get("sectors") or [])]
+    docs = [d for d in every if assessable(d)] if assessable_only else every
+    return sorted(docs, key=lambda d: (_replaced_here(d, every), -int((d.get("source") or {}).get("year") or 0),
+                                       d["id"]))
 
 
 def _citation_only(doc: dict) -> str:
@@ -377,18 +395,46 @@ def choose_spec(kb, sector_name: Any, spec_id: Any = None) -> tuple[str, dict]:
     return sector, specs[0]
 
 
+GENERIC_OVERLAP = "问题描述与本技术共同涉及："
+
+
+def gap_reasons(indicator: dict, level_name: str, technology: dict | None, reasons: list[str]) -> list[str]:
+    """Why a technology addresses this gap: the indicator (name, group, what it must reach), the technology's
+    process, and the words they share — never the generic problem-text overlap, since the user wrote no problem."""
+    own = [f"针对差距指标「{indicator.get('name')}」"
+           f"{'（' + indicator['group'] + '）' if indicator.get('group') else ''}：目标{level_name}，需 {needed_text(indicator, level_name)}"]
+    for reason in reasons:
+        if reason.startswith(GENERIC_OVERLAP):
+            own.append(f"本技术与该指标共同涉及：{reason[len(GENERIC_OVERLAP):]}")
+    process = (technology or {}).get("process")
+    if process:
+        own.append(f"本技术作用的工序：{process}")
+    benefits = [b.get("indicator") for b in (technology or {}).get("benefits") or [] if b.get("indicator")]
+    if benefits:
+        own.append(f"来源报道的成效指标：{'、'.join(dict.fromkeys(benefits))}")
+    return own + [r for r in reasons if not r.startswith(GENERIC_OVERLAP)]
+
+
+def needed_text(indicator: dict, level_name: str) -> str:
+    level = next((k for k, name in LEVEL_NAMES.items() if name == level_name and isinstance(k, int)), None)
+    return needed(indicator, level) if level else level_name
+
+
 def technology_finder(kb, sector: str, limit: int = 3) -> Recommend:
-    """Gap → technologies ranked by the recommender (indicator name and group as the problem text)."""
+    """Gap → technologies ranked by the recommender (indicator name and group as the problem text), each with
+    the reasons it addresses that indicator."""
     def find(indicator: dict, level_name: str) -> list[dict]:
         from .recommend.profile import ProfileError, parse_profile
 
-        problem = " ".join(p for p in (indicator.get("name"), indicator.get("group")) if p)
+        group = (indicator.get("group") or "").removesuffix("指标")   # "指标" would match every catalogue text
+        problem = " ".join(p for p in (indicator.get("name"), group) if p)
         try:
             profile = parse_profile({"sector": sector, "problem": problem, "limit": limit})
             results = kb.recommender().recommend(profile)["results"]
         except ProfileError:
             return []
-        return [{"id": r["id"], "title": r["title"], "reasons": r["reasons"]} for r in results]
+        return [{"id": r["id"], "title": r["title"],
+                 "reasons": gap_reasons(indicator, level_name, kb.document(r["id"]), r["reasons"])} for r in results]
     return find
 
 

@@ -296,6 +296,11 @@ def test_api_assess_with_gap_technologies(client):
     assert gap["indicator"] == "rinse-water-per-area" and gap["target_level"] == 2 and gap["needed"] == "≤ 24 L/m²"
     assert gap["technologies"] and gap["technologies"][0]["id"] == "plating-countercurrent-rinse"
     assert set(gap["technologies"][0]) == {"id", "title", "reasons"} and gap["technologies"][0]["reasons"]
+    # why it addresses that indicator, never the generic overlap with a problem the user did not write
+    for technology in gap["technologies"]:
+        assert technology["reasons"][0] == "针对差距指标「单位产品每次清洗取水量」（资源消耗指标）：目标Ⅱ级，需 ≤ 24 L/m²"
+        assert not any(r.startswith("问题描述与本技术共同涉及") for r in technology["reasons"])
+        assert any(r.startswith("本技术作用的工序：") for r in technology["reasons"])
     assert set(data["indicators"][0]) == {"id", "name", "unit", "value", "level", "targets"}
 
 
@@ -510,3 +515,41 @@ def test_openapi_leaves_out_assess_without_specs(tmp_path):
     assert "/api/assess" not in client.get("/api/openapi.json").get_json()["paths"]
     response = client.post("/api/assess", json={"sector": "焦化", "values": {"x": 1}})
     assert response.status_code == 400 and response.get_json()["details"][0]["field"] == "sector"
+
+
+# -- standards registry: a superseded spec is not the default once its successor has values -----------
+
+def _successor_pair(content, successor_levels: bool):
+    old = TEST_SPEC.replace("spec-coking-assess-test", "spec-coking-old-test").replace(
+        "title: 测试用焦化指标体系（仅供单元测试）", "title: 测试用旧焦化指标体系（仅供单元测试）\nin_force: false\n"
+        "superseded_by: spec-coking-new-test").replace("year: 2020", "year: 2024")
+    new = TEST_SPEC.replace("spec-coking-assess-test", "spec-coking-new-test").replace(
+        "title: 测试用焦化指标体系（仅供单元测试）", "title: 测试用新焦化指标体系（仅供单元测试）\nin_force: true").replace(
+        "year: 2020", "year: 2021")
+    if not successor_levels:
+        new = new.replace("    level_1: 2.5\n    level_2: 3.0\n    level_3: 3.5\n", "").replace(
+            "    level_1: 98\n    level_2: 96\n    level_3: 95\n", "").replace(
+            "    level_1: 建立清洁生产管理体系并通过审核\n    level_2: 建立清洁生产管理制度\n    level_3: 有清洁生产管理人员\n", "")
+    write(content, "specs", "spec-coking-old-test", old)
+    write(content, "specs", "spec-coking-new-test", new)
+
+
+def test_superseded_spec_is_not_default_once_successor_has_values(content, request):
+    from kb.assess import specs_for_sector
+
+    _successor_pair(content, successor_levels=True)
+    kb = request.getfixturevalue("kb")
+    # the old one is the newest by year (2024 > 2021 > 2020) but superseded by spec-coking-new-test, which has values
+    assert [d["id"] for d in specs_for_sector(kb, "焦化")][:2] == ["spec-coking-new-test", "spec-coking-assess-test"]
+    old = kb.document("spec-coking-old-test")
+    result = assess(old, {"gas-utilization": 99})
+    assert result["spec"]["in_force"] is False and result["spec"]["superseded_by"] == "spec-coking-new-test"
+    assert any("已被「spec-coking-new-test」替代" in n for n in result["notes"])
+
+
+def test_superseded_spec_stays_default_while_successor_is_citation_only(content, request):
+    from kb.assess import specs_for_sector
+
+    _successor_pair(content, successor_levels=False)
+    kb = request.getfixturevalue("kb")
+    assert specs_for_sector(kb, "焦化")[0]["id"] == "spec-coking-old-test"
