@@ -471,10 +471,14 @@ def test_page_renders_chart_level_and_technologies(client):
     assert 'class="chart"' in html and 'class="bar l3"' in html and 'class="mark m1"' in html
     # rinse 30 on a scale to 1.25 × 40 = 50: bar at 60 %, Ⅰ mark (8) at 16 %, Ⅱ (24) at 48 %, Ⅲ (40) at 80 %
     assert 'style="width: 60.0%"' in html and 'style="left: 16.0%"' in html and 'style="left: 80.0%"' in html
-    assert "总体级别" in html and "Ⅲ级" in html and "YⅡ = 83.61" in html
+    assert "总体级别" in html and "YⅡ = 83.61" in html
+    overall = html.split('<div class="overall')[1].split('<h3>')[0]
+    assert '<span class="level">数据不足</span>' in overall and "部分得分" in overall
+    assert "标准条目只收录了该指标体系权重的 57.4%" in overall and "YⅢ 在 57.40–100.00 之间" in overall
+    assert "未注明该标准是否现行" in html and 'href="/assess.xlsx?' in html
     assert "/documents/plating-countercurrent-rinse" in html and "≤ 24 L/m²" in html
     assert "未填写（未参与评价）" in html and "铜利用率" in html
-    assert "@media print" in html and "须与所用指标体系原文核对" in html
+    assert "须与所用指标体系原文核对" in html and "assess-result.css" in html
 
 
 def test_page_bad_value_is_explained(client):
@@ -553,3 +557,40 @@ def test_superseded_spec_stays_default_while_successor_is_citation_only(content,
     _successor_pair(content, successor_levels=False)
     kb = request.getfixturevalue("kb")
     assert specs_for_sector(kb, "焦化")[0]["id"] == "spec-coking-old-test"
+
+
+def test_page_sector_switch_works_without_javascript(client):
+    html = client.get("/assess?sector=电镀").get_data(as_text=True)
+    sector_form = html.split('id="sector-form"')[1].split("</form>")[0]
+    assert '<button type="submit"' in sector_form          # a submit button even when a spec is shown
+    assert "<script>" not in html and "<script src=" in html and "/static/assess.js" in html   # no inline script
+    # the spec of the previous sector travels with the form: the new sector's default is used, no error
+    response = client.get("/assess?sector=焦化&spec=spec-plating-2015")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'name="v.fresh-water"' in html and "不属于该行业" not in html
+    assert "sector.addEventListener" in client.get("/static/assess.js").get_data(as_text=True)
+    assert "@media print" in client.get("/static/assess-result.css").get_data(as_text=True)
+
+
+def test_workbook_download(client):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    query = "/assess.xlsx?sector=焦化&run=1&v.fresh-water=3.2&v.gas-utilization=99&v.management=1"
+    response = client.get(query)
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    assert "attachment" in response.headers["Content-Disposition"]
+    workbook = load_workbook(BytesIO(response.data))
+    assert workbook.sheetnames == ["指标", "覆盖度与结论", "差距", "来源"]
+    # the limiting test worked by hand above: Y = 86 / 86 / 100, water Ⅲ → Ⅲ级 on the whole system
+    summary = dict(workbook["覆盖度与结论"].iter_rows(min_row=2, values_only=True))
+    assert summary["总体级别"] == "Ⅲ级" and summary["综合评价指数"] == 100 and summary["已填写的比例（%）"] == 100
+    indicators = list(workbook["指标"].iter_rows(min_row=2, values_only=True))
+    assert [(r[2], r[11], r[12]) for r in indicators] == [("吨焦耗新水", 3.2, "Ⅲ级"), ("焦炉煤气利用率", 99, "Ⅰ级"),
+                                                           ("清洁生产管理", 1, "Ⅰ级")]
+    sources = dict(workbook["来源"].iter_rows(min_row=2, values_only=True))
+    assert sources["条目"] == "spec-coking-assess-test" and sources["发布单位"] == "测试发布单位"
+    # without a result (a bad value): back to the page, which says why
+    response = client.get("/assess.xlsx?sector=焦化&run=1&v.fresh-water=-1")
+    assert response.status_code == 302 and "/assess?" in response.headers["Location"]

@@ -1,9 +1,10 @@
 """清洁生产水平自评: POST /api/assess and the /assess page (a GET form, results as server-rendered bars)."""
 from __future__ import annotations
 
+import io
 import math
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, jsonify, redirect, render_template, request, send_file, url_for
 
 from kb.assess import LEVEL_NAMES, AssessError, fmt, is_qualitative, run, specs_for_sector
 
@@ -20,51 +21,70 @@ def api_assess():
         raise BadRequest(exc.message, exc.details)
 
 
-def _form_value(indicator: dict, raw: str):
-    """A form field → the API value: numbers for quantitative indicators (kept as text if not a number,
-    so the validation reports it), the choice for 定性 ones."""
-    raw = raw.strip()
-    if not raw or is_qualitative(indicator):
-        return raw
-    try:
-        number = float(raw.replace(",", "").replace("，", ""))
-    except ValueError:
-        return raw
-    return number if math.isfinite(number) else raw
+def _form_value(indicator: dict, raw: str) -> str:
+    """A form field → the API value: the text as typed (number strings are read by the validation, which
+    names the field when they are not numbers)."""
+    return raw.strip()
+
+
+def _page_state(kb) -> dict:
+    """The /assess query (sector, spec, v.<id>, run, target_level) → what the page and the workbook show."""
+    from kb.assess import choose_spec
+
+    sector_name = request.args.get("sector", "").strip()
+    spec_id = request.args.get("spec", "").strip()
+    state: dict = {"sector": None, "sector_name": sector_name, "spec": None, "specs": [], "result": None,
+                   "form": {}, "errors": [], "target_level": request.args.get("target_level", "")}
+    if sector_name:
+        try:
+            sector, _ = choose_spec(kb, sector_name)
+            specs = specs_for_sector(kb, sector)
+            if spec_id and spec_id not in [d["id"] for d in specs]:
+                spec_id = ""     # a spec of the sector chosen before: the new sector's default instead
+            state.update(sector=sector, specs=specs, spec=choose_spec(kb, sector, spec_id or None)[1])
+        except AssessError as exc:
+            state["errors"] = exc.details
+    spec = state["spec"]
+    if spec is not None:
+        indicators = spec.get("indicators") or []
+        form = {i["id"]: request.args.get(f"v.{i['id']}", "") for i in indicators}
+        state["form"] = form
+        if request.args.get("run"):
+            values = {i["id"]: _form_value(i, form[i["id"]]) for i in indicators if form[i["id"]].strip()}
+            data = {"sector": state["sector"], "spec": spec["id"], "values": values}
+            target = state["target_level"]
+            if target:
+                data["target_level"] = int(target) if target in ("1", "2", "3") else target
+            try:
+                state["result"] = run(kb, data)
+            except AssessError as exc:
+                state["errors"] = exc.details
+    return state
 
 
 @bp.get("/assess")
 def page():
     kb = knowledge()
-    sector_name = request.args.get("sector", "").strip()
-    spec_id = request.args.get("spec", "").strip()
-    errors: list[dict] = []
-    sector, spec, specs, result, form = None, None, [], None, {}
-    if sector_name:
-        from kb.assess import choose_spec
-
-        try:
-            sector, spec = choose_spec(kb, sector_name, spec_id or None)
-            specs = specs_for_sector(kb, sector)
-        except AssessError as exc:
-            errors = exc.details
-    if spec is not None:
-        indicators = spec.get("indicators") or []
-        form = {i["id"]: request.args.get(f"v.{i['id']}", "") for i in indicators}
-        if request.args.get("run"):
-            values = {i["id"]: _form_value(i, form[i["id"]]) for i in indicators if form[i["id"]].strip()}
-            data = {"sector": sector, "spec": spec["id"], "values": values}
-            target = request.args.get("target_level", "")
-            if target:
-                data["target_level"] = int(target) if target in ("1", "2", "3") else target
-            try:
-                result = run(kb, data)
-            except AssessError as exc:
-                errors = exc.details
+    state = _page_state(kb)
+    download = url_for("assess.workbook", **request.args) if state["result"] else None
     return render_template("assess.html", sectors=_sectors_with_specs(kb), citations=_citation_only_specs(kb),
-                           sector=sector, sector_name=sector_name,
-                           spec=spec, specs=specs, form=form, result=result, errors=errors, chart=chart_rows,
-                           LEVEL_NAMES=LEVEL_NAMES, fmt=fmt, tv=target_text, target_level=request.args.get("target_level", ""))
+                           chart=chart_rows, LEVEL_NAMES=LEVEL_NAMES, fmt=fmt, tv=target_text, download=download,
+                           **state)
+
+
+@bp.get("/assess.xlsx")
+def workbook():
+    """The assessment of the same query as an Excel workbook; without a result, back to the page to show why."""
+    from kb.assess_workbook import XLSX_MIME, assessment_workbook
+
+    kb = knowledge()
+    state = _page_state(kb)
+    if state["result"] is None:
+        return redirect(url_for("assess.page", **request.args))
+    data = assessment_workbook(state["spec"], state["result"], sector=state["sector"],
+                               url_of=lambda doc_id: url_for("pages.document", doc_id=doc_id, _external=True))
+    name = f"清洁生产水平自评-{state['sector']}-{state['spec']['id']}.xlsx"
+    return send_file(io.BytesIO(data), mimetype=XLSX_MIME, as_attachment=True, download_name=name)
 
 
 def target_text(indicator: dict, level: int) -> str:
