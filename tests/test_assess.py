@@ -594,3 +594,20 @@ def test_workbook_download(client):
     # without a result (a bad value): back to the page, which says why
     response = client.get("/assess.xlsx?sector=焦化&run=1&v.fresh-water=-1")
     assert response.status_code == 302 and "/assess?" in response.headers["Location"]
+
+
+def test_spec_template_download_from_the_page(client):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    html = client.get("/assess").get_data(as_text=True)
+    assert 'href="/assess/spec-template.xlsx"' in html
+    response = client.get("/assess/spec-template.xlsx")
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    workbook = load_workbook(BytesIO(response.data))
+    assert workbook.sheetnames == ["指标表", "示例-spec-plating-2015", "说明"]
+    assert [c.value for c in workbook["指标表"][1]][:3] == ["一级指标", "一级权重", "二级指标"]
+    assert workbook["指标表"].max_row == 1                                   # blank
+    example = list(workbook["示例-spec-plating-2015"].iter_rows(min_row=2, values_only=True))
+    assert len(example) == 12 and example[4][2:10] == ("单位产品每次清洗取水量", "L/m2", 1, "≤", 8, 24, 40, "是")

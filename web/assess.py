@@ -87,6 +87,16 @@ def workbook():
     return send_file(io.BytesIO(data), mimetype=XLSX_MIME, as_attachment=True, download_name=name)
 
 
+@bp.get("/assess/spec-template.xlsx")
+def spec_template():
+    """The blank indicator table for `kb import --type spec`, with the 电镀 example sheet from this knowledge base."""
+    from kb.spec_template import EXAMPLE_SPEC, TEMPLATE_NAME, XLSX_MIME, template_workbook
+
+    example = knowledge().document(EXAMPLE_SPEC)
+    data = template_workbook(example)
+    return send_file(io.BytesIO(data), mimetype=XLSX_MIME, as_attachment=True, download_name=TEMPLATE_NAME)
+
+
 def target_text(indicator: dict, level: int) -> str:
     value = indicator.get(f"level_{level}")
     return "—" if value is None or value == "" else fmt(value)
