@@ -47,8 +47,6 @@ VERIFY_TEXT = "本默认判定规则须与所用指标体系原文核对；原�
 UNWEIGHTED_RULE_TEXT = ("该标准未给出权重（HJ/T 清洁生产标准逐项对照）：不计算综合评价指数，"
                         "总体级别取全部指标中最低的级别。")
 PARTIAL_SCORES_TEXT = "部分得分：YⅠ/YⅡ/YⅢ 只按已填写的指标归一化计算，不是整个指标体系的综合评价指数，不能据此定级。"
-_target = target_of
-_is_number = is_number
 
 
 # -- small helpers ------------------------------------------------------------------------------
@@ -322,7 +320,7 @@ def spec_docs(kb, *, assessable_only: bool = True) -> list[dict]:
 def assessable(spec_doc: dict) -> bool:
     """Whether a spec can assess anything: some indicator states a Level I/II/III value. A citation-only
     entry (题录: the standard is named and described but its table could not be read) cannot."""
-    return any(_target(i, k) is not None for i in spec_doc.get("indicators") or [] for k in LEVELS)
+    return any(target_of(i, k) is not None for i in spec_doc.get("indicators") or [] for k in LEVELS)
 
 
 def superseded(spec_doc: dict) -> bool:

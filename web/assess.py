@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import math
 
 from flask import Blueprint, jsonify, redirect, render_template, request, send_file, url_for
 
