@@ -16,7 +16,10 @@ import yaml
 @click.option("--spec", "spec_id", help="标准条目 id；默认该行业最新的评价指标体系。")
 @click.option("--target-level", type=click.IntRange(1, 3), help="对标的目标级别（默认：比总体级别高一级）。")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON。")
-def assess(sector: str, values_file: Path, spec_id: str | None, target_level: int | None, as_json: bool) -> None:
+@click.option("--xlsx", "xlsx_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="另把评价结果写成 Excel 工作簿（指标、覆盖度与结论、差距、来源），与网页下载的相同。")
+def assess(sector: str, values_file: Path, spec_id: str | None, target_level: int | None, as_json: bool,
+           xlsx_out: Path | None) -> None:
     """清洁生产水平自评：按行业评价指标体系的Ⅰ/Ⅱ/Ⅲ级基准值对标，并为差距推荐技术。"""
     from .assess import AssessError, run
 
@@ -38,6 +41,7 @@ def assess(sector: str, values_file: Path, spec_id: str | None, target_level: in
     kb = _open_kb()
     try:
         result = run(kb, data)
+        spec_doc = kb.document(result["spec"]["id"])
     except AssessError as exc:
         click.echo(f"错误：{exc.message}", err=True)
         for detail in exc.details:
@@ -45,6 +49,12 @@ def assess(sector: str, values_file: Path, spec_id: str | None, target_level: in
         sys.exit(2)
     finally:
         kb.close()
+    if xlsx_out is not None:
+        from .assess_workbook import assessment_workbook
+        from .files import atomic_write
+
+        atomic_write(xlsx_out, assessment_workbook(spec_doc, result, sector=sector))
+        click.echo(f"已写出 Excel：{xlsx_out}", err=True)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return

@@ -445,6 +445,35 @@ def test_cli_json(cli, tmp_path):
     assert "YⅡ 在 44.20–86.80 之间" in readable.stdout and "57.4%" in readable.stdout
 
 
+def test_cli_xlsx(cli, tmp_path):
+    from openpyxl import load_workbook
+
+    path = tmp_path / "values.yaml"
+    path.write_text("单位产品每次清洗取水量: 5\n", encoding="utf-8")      # by name
+    result = cli.invoke(main, ["assess", "--sector", "电镀", "--values", str(path), "--xlsx", str(tmp_path / "a.xlsx")])
+    assert result.exit_code == 0, result.output
+    summary = dict(load_workbook(tmp_path / "a.xlsx")["覆盖度与结论"].iter_rows(min_row=2, values_only=True))
+    assert summary["总体级别"] == "数据不足" and summary["已填写的比例（%）"] == 10
+
+
+def test_unweighted_standard_lowest_level_and_certain_below(kb):
+    # HJ/T 126-2003 entry: no weights, 8 indicators, only Ⅱ values recorded. washed coal 1.5 > 1.33 → below Ⅱ,
+    # Ⅲ not recorded → "below" (as recorded); any indicator below → the lowest level is below whatever the rest.
+    spec = kb.document("spec-coking-hjt126-2003")
+    result = assess(spec, {"washed-coal-per-coke": 1.5})
+    assert result["overall"]["level"] == "below" and result["overall"]["status"] == "已判定"
+    assert result["coverage"]["basis"] == "count"
+    # the same entry declared complete with all 8 at Ⅱ would be Ⅱ级; one missing → 数据不足, at best Ⅱ
+    complete = dict(spec, complete=True)
+    values = {i["id"]: i["level_2"] for i in spec["indicators"] if i.get("level_2") is not None}
+    assert len(values) == 8
+    assert assess(complete, values)["overall"]["level"] == 2
+    assert assess(complete, values)["coverage"]["entered_pct"] == 100
+    partial = assess(complete, dict(list(values.items())[:7]))
+    assert partial["overall"]["level"] is None and partial["overall"]["best_possible"] == 2
+    assert partial["coverage"]["entered_pct"] == 87.5                      # 7 of 8
+
+
 def test_cli_bad_values(cli, tmp_path):
     path = tmp_path / "values.yaml"
     path.write_text("nope: 1\n", encoding="utf-8")
