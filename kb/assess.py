@@ -32,8 +32,8 @@ import math
 from typing import Any, Callable
 
 from .assess_coverage import INSUFFICIENT, coverage_text, per_n, unweighted_coverage, weighted_coverage
-from .assess_values import (_CHOICES, BELOW, LEVELS, AssessError, check_values, is_number, is_qualitative,
-                            parse_choice, target_of)
+from .assess_values import (_CHOICES, BELOW, LEVELS, NOT_APPLICABLE, AssessError, check_values, is_number,
+                            is_qualitative, parse_choice, target_of)
 
 __all__ = ["AssessError", "BELOW", "LEVELS", "LEVEL_NAMES", "INSUFFICIENT", "assess", "check_values", "choose_spec",
            "fmt", "is_qualitative", "level_reached", "needed", "parse_choice", "run", "spec_docs", "specs_for_sector",
@@ -163,9 +163,11 @@ def _rows(indicators: list[dict], values: dict, notes: list[str]) -> tuple[list[
     assessed: list[tuple[dict, int | str]] = []
     for indicator in indicators:
         value = values.get(indicator["id"])
-        level = None if value is None else level_reached(indicator, value)
+        level = None if value in (None, NOT_APPLICABLE) else level_reached(indicator, value)
         if value is None:
             missing.append(indicator["id"])
+        elif value == NOT_APPLICABLE:
+            pass
         elif level is None:
             notes.append(f"「{indicator['name']}」的级别基准值未收录，无法判定，未计入评价。")
         else:
@@ -212,8 +214,9 @@ def assess(spec_doc: dict, values: dict, *, target_level: int | None = None,
 
     weighted = _weighted(indicators)
     thresholds, own_rule = thresholds_of(spec_doc)
-    decision = (weighted_coverage(spec_doc, assessed, thresholds) if weighted
-                else unweighted_coverage(spec_doc, assessed))
+    not_applicable = {key for key, value in values.items() if value == NOT_APPLICABLE}
+    decision = (weighted_coverage(spec_doc, assessed, thresholds, not_applicable) if weighted
+                else unweighted_coverage(spec_doc, assessed, not_applicable))
     coverage = decision["coverage"]
     coverage["text"] = coverage_text(coverage)
     scores = None
@@ -247,6 +250,7 @@ def assess(spec_doc: dict, values: dict, *, target_level: int | None = None,
 
     overall = {
         "level": overall_level, "score": score, "scores": scores, "missing": missing,
+        "not_applicable": [i["id"] for i in indicators if i["id"] in not_applicable],
         "status": "已判定" if decided else INSUFFICIENT,
         "level_name": LEVEL_NAMES[overall_level] if decided else INSUFFICIENT,
         "reasons": reasons,

@@ -49,33 +49,67 @@ def _at_least(level: Any, k: int) -> bool:
     return isinstance(level, int) and not isinstance(level, bool) and level <= k
 
 
-def absolute_weights(indicators: list[dict], entered: set[str]) -> tuple[dict[str, float], float]:
+def _group_key(indicator: dict) -> str:
+    return indicator.get("group") or ""
+
+
+def _not_applicable_inner(indicators: list[dict], families: dict[tuple[str, str], list[str]],
+                          not_applicable: set[str]) -> dict[str, float]:
+    """Per group, the second-level weight of indicators that do not apply (a "c/n" family only when none of
+    its members applies)."""
+    inner: dict[str, float] = {}
+    for indicator in indicators:
+        if indicator["id"] in not_applicable and per_n(indicator.get("weight")) is None:
+            key = _group_key(indicator)
+            inner[key] = inner.get(key, 0.0) + (_number(indicator.get("weight")) or 0.0)
+    for (group, raw), members in families.items():
+        if all(member in not_applicable for member in members):
+            inner[group] = inner.get(group, 0.0) + (per_n(raw) or 0.0)
+    return inner
+
+
+def absolute_weights(indicators: list[dict], entered: set[str],
+                     not_applicable: set[str] = frozenset()) -> tuple[dict[str, float], float, float]:
     """Each entered indicator's share of the system's weight (w_i · ω_ij, "c/n" divided among the n entered
-    members of its family), and the weight the entry holds in all (a "c/n" family counts c)."""
+    members of its family), the weight the entry holds in all (a "c/n" family counts c), and the first-level
+    weight of groups none of whose indicators applies. Indicators that do not apply (不涉及) leave the
+    calculation and their weight goes to the rest of their group in proportion (ω' = ω / (1 − Σ ω不涉及)),
+    as the indicator systems do for second-level indicators an enterprise does not have."""
     families: dict[tuple[str, str], list[str]] = {}
     for indicator in indicators:
         if per_n(indicator.get("weight")) is not None:
-            families.setdefault((indicator.get("group") or "", indicator["weight"].strip()), []).append(indicator["id"])
+            families.setdefault((_group_key(indicator), indicator["weight"].strip()), []).append(indicator["id"])
+    removed = _not_applicable_inner(indicators, families, set(not_applicable))
     weights: dict[str, float] = {}
-    held = 0.0
+    held = dropped = 0.0
     counted: set[tuple[str, str]] = set()
+    dropped_groups: set[str] = set()
     for indicator in indicators:
         group_weight = _number(indicator.get("group_weight"))
         group_weight = 1.0 if group_weight is None else group_weight
+        share = 1.0 - removed.get(_group_key(indicator), 0.0)
+        if share <= _EPS:
+            if _group_key(indicator) not in dropped_groups:
+                dropped_groups.add(_group_key(indicator))
+                dropped += group_weight
+            continue
+        group_weight /= share
         family_total = per_n(indicator.get("weight"))
         if family_total is None:
             inner = _number(indicator.get("weight")) or 0.0
-            held += group_weight * inner
+            if indicator["id"] not in not_applicable:
+                held += group_weight * inner
         else:
-            key = (indicator.get("group") or "", indicator["weight"].strip())
+            key = (_group_key(indicator), indicator["weight"].strip())
             if key not in counted:
                 counted.add(key)
-                held += group_weight * family_total
+                if not all(member in not_applicable for member in families[key]):
+                    held += group_weight * family_total
             n = sum(1 for member in families[key] if member in entered)
             inner = family_total / n if n else 0.0
         if indicator["id"] in entered:
             weights[indicator["id"]] = group_weight * inner
-    return weights, held
+    return weights, held, dropped
 
 
 def _pct(part: float | None, whole: float | None) -> float | None:
@@ -84,25 +118,28 @@ def _pct(part: float | None, whole: float | None) -> float | None:
     return round(100.0 * part / whole, 1)
 
 
-def weighted_coverage(spec_doc: dict, assessed: list[tuple[dict, Any]], thresholds: dict[int, float]) -> dict:
+def weighted_coverage(spec_doc: dict, assessed: list[tuple[dict, Any]], thresholds: dict[int, float],
+                      not_applicable: set[str] = frozenset()) -> dict:
     """Coverage and the decision for a weighted system; see the module docstring."""
     indicators = list(spec_doc.get("indicators") or [])
     entered_ids = {indicator["id"] for indicator, _ in assessed}
-    weights, held = absolute_weights(indicators, entered_ids)
+    weights, held, dropped = absolute_weights(indicators, entered_ids, not_applicable)
     system = _number(spec_doc.get("system_weight"))
+    if system is not None:
+        system -= dropped
     complete = spec_doc.get("complete")
     if system is None and complete is True:
         system = held
     if system is not None and complete is None:
         complete = held >= system - _EPS
     entered = sum(weights.values())
-    coverage = _coverage_block("weight", spec_doc, assessed, complete,
+    coverage = _coverage_block("weight", spec_doc, assessed, complete, not_applicable,
                                entry_pct=_pct(held, system), entered_pct=_pct(entered, system))
     coverage["system_weight"] = system
     if system is None or system <= 0:
         coverage["limitations"].append("标准条目未给出整个指标体系的一级权重合计（system_weight），也未说明是否收录了完整指标表，"
                                    "无法知道已填写的指标占多少")
-        return {"coverage": coverage, "level": None, "bounds": None}
+        return {"coverage": coverage, "level": None, "bounds": None, "possible": None, "at_least": None}
 
     bounds: dict[str, list[float]] = {}
     for k in LEVELS:
@@ -138,15 +175,17 @@ def _undecided_reason(k: int, lower: float, upper: float, threshold: float, cove
             f"取决于未填写或条目未收录的指标")
 
 
-def unweighted_coverage(spec_doc: dict, assessed: list[tuple[dict, Any]]) -> dict:
-    """Coverage and the decision for a standard compared indicator by indicator (lowest level counts)."""
-    indicators = list(spec_doc.get("indicators") or [])
+def unweighted_coverage(spec_doc: dict, assessed: list[tuple[dict, Any]],
+                        not_applicable: set[str] = frozenset()) -> dict:
+    """Coverage and the decision for a standard compared indicator by indicator (lowest level counts);
+    indicators that do not apply (不涉及) leave the count."""
+    indicators = [i for i in spec_doc.get("indicators") or [] if i["id"] not in not_applicable]
     known_missing = list(spec_doc.get("missing_indicators") or [])
     complete = spec_doc.get("complete")
     if complete is None and spec_doc.get("missing_indicators"):
         complete = False
     system_count = len(indicators) + len(known_missing) if (complete is True or known_missing) else None
-    coverage = _coverage_block("count", spec_doc, assessed, complete,
+    coverage = _coverage_block("count", spec_doc, assessed, complete, not_applicable,
                                entry_pct=_pct(len(indicators), system_count),
                                entered_pct=_pct(len(assessed), system_count))
     coverage["system_indicators"] = system_count
@@ -165,9 +204,9 @@ def unweighted_coverage(spec_doc: dict, assessed: list[tuple[dict, Any]]) -> dic
 
 
 def _coverage_block(basis: str, spec_doc: dict, assessed: list[tuple[dict, Any]], complete: bool | None,
-                    *, entry_pct: float | None, entered_pct: float | None) -> dict:
+                    not_applicable: set[str], *, entry_pct: float | None, entered_pct: float | None) -> dict:
     indicators = list(spec_doc.get("indicators") or [])
-    entered = {indicator["id"] for indicator, _ in assessed}
+    entered = {indicator["id"] for indicator, _ in assessed} | set(not_applicable)
     missing_limiting = [i["name"] for i in indicators if i.get("limiting") and i["id"] not in entered]
     reasons: list[str] = []
     if missing_limiting:

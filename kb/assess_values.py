@@ -19,7 +19,10 @@ _CHOICES = {
     "3": 3, "iii": 3, "Ⅲ": 3, "三级": 3, "ⅲ": 3, "Ⅲ级": 3, "iii级": 3,
     "below": BELOW, "未达到": BELOW, "未达标": BELOW, "0": BELOW, "无": BELOW,
 }
-CHOICE_TEXT = "1、2、3（Ⅰ/Ⅱ/Ⅲ级）或 below（未达到Ⅲ级），或该级别的原文描述"
+CHOICE_TEXT = "1、2、3（Ⅰ/Ⅱ/Ⅲ级）或 below（未达到Ⅲ级），或该级别的原文描述；企业没有该项时填「不涉及」"
+# An indicator the enterprise does not have (a metal it does not plate, a process it does not run).
+NOT_APPLICABLE = "不涉及"
+_NOT_APPLICABLE_WORDS = {"不涉及", "不适用", "无此项", "n/a", "na", "not applicable"}
 # A number as a person types it: "30", "-5", "1,200.5", "30%" (the % only for percentage indicators).
 _NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?$")
 MAX_NUMBER_CHARS = 40
@@ -112,7 +115,7 @@ def _as_number(indicator: dict, value: Any) -> tuple[float | int | None, str | N
         if is_percentage(indicator) and text.endswith("%"):
             text = text[:-1].strip()
         if not text or not _NUMBER.match(text) or text in "+-":
-            return None, f"应为有限数字，只填数字、不带单位（单位：{unit}），如 30"
+            return None, f"应为有限数字，只填数字、不带单位（单位：{unit}），如 30；企业没有该项时填「不涉及」"
         value = float(text.replace(",", "")) if ("." in text or "," in text) else int(text)
     if isinstance(value, int) and not isinstance(value, bool) and not is_number(value):
         return None, f"数值过大（单位：{unit}）"
@@ -160,6 +163,9 @@ def check_values(spec_doc: dict, values: Any) -> dict[str, Any]:
         given_as[indicator["id"]] = str(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             continue    # blank = not given
+        if isinstance(value, str) and value.strip().lower() in _NOT_APPLICABLE_WORDS:
+            clean[indicator["id"]] = NOT_APPLICABLE
+            continue
         if is_qualitative(indicator):
             choice = parse_choice(indicator, value)
             if choice is None:

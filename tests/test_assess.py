@@ -268,6 +268,31 @@ def test_partial_input_reports_missing(test_spec):
     assert [r["level"] for r in result["indicators"]] == [None, 1, None]
 
 
+def test_not_applicable_indicators_leave_the_calculation(test_spec):
+    # 不涉及: the weight goes to the rest of the group in proportion (ω' = ω / (1 − Σ ω不涉及)).
+    # gas 不涉及 → group 资源能源利用 keeps 0.2 of its inner weight: water's weight 0.7 × 0.2 / 0.2 = 0.7;
+    # water 2.5 (Ⅰ, limiting) + management Ⅰ (0.3) → the whole system entered, Y_I = 100 → Ⅰ级, score 100.
+    result = assess(test_spec, {"fresh-water": 2.5, "gas-utilization": "不涉及", "management": 1})
+    assert result["overall"]["level"] == 1 and result["overall"]["score"] == 100.0
+    assert result["coverage"]["entered_pct"] == 100.0 and result["overall"]["not_applicable"] == ["gas-utilization"]
+    assert result["overall"]["missing"] == [] and result["indicators"][1]["value"] == "不涉及"
+    # a whole group 不涉及 leaves the system: management (0.3) → system 0.7; water 2.5 Ⅰ (0.2 of 0.7), gas 96 Ⅱ
+    # (0.8 of 0.7): Y_I = 100 × 0.14 / 0.7 = 20, Y_II = 100 → Ⅰ out (20 < 80), Ⅱ certain (≥ 70, limiting Ⅰ) → Ⅱ级
+    result = assess(test_spec, {"fresh-water": 2.5, "gas-utilization": 96, "management": "n/a"})
+    assert result["overall"]["bounds"]["1"] == [20.0, 20.0] and result["overall"]["level"] == 2
+    # the limiting water 不涉及: no longer missing; gas Ⅰ and management Ⅰ → Ⅰ级
+    result = assess(test_spec, {"fresh-water": "不适用", "gas-utilization": 99, "management": 1})
+    assert result["overall"]["level"] == 1 and result["coverage"]["missing_limiting"] == []
+
+
+def test_weights_without_system_total_are_insufficient_not_an_error(test_spec):
+    # weights present but neither system_weight nor complete: the share entered is unknown → 数据不足, said why
+    spec = {k: v for k, v in test_spec.items() if k != "system_weight"}
+    result = assess(spec, {"fresh-water": 2.5, "gas-utilization": 99, "management": 1})
+    assert result["overall"]["level"] is None and result["coverage"]["entered_pct"] is None
+    assert any("system_weight" in r for r in result["overall"]["reasons"])
+
+
 def test_at_least_level_when_better_is_still_possible(test_spec):
     # water 2.5 → Ⅰ (limiting), gas 99 → Ⅰ, management missing: entered 0.7.
     # Y_I ∈ [70, 100]: Ⅰ needs 80 → possible, not certain → 数据不足; Y_II lower 70 ≥ 70 → at least Ⅱ.
@@ -599,6 +624,16 @@ def test_page_sector_switch_works_without_javascript(client):
     assert response.status_code == 200 and 'name="v.fresh-water"' in html and "不属于该行业" not in html
     assert "sector.addEventListener" in client.get("/static/assess.js").get_data(as_text=True)
     assert "@media print" in client.get("/static/assess-result.css").get_data(as_text=True)
+
+
+def test_page_not_applicable(client):
+    query = "/assess?sector=焦化&run=1&v.fresh-water=2.5&v.gas-utilization=不涉及&v.management=1"
+    response = client.get(query)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and '<span class="level">Ⅰ级</span>' in html
+    assert '<option value="不涉及"' in html
+    response = client.get(query.replace("/assess?", "/assess.xlsx?"))
+    assert response.status_code == 200
 
 
 def test_workbook_download(client):

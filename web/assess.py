@@ -6,6 +6,7 @@ import io
 from flask import Blueprint, jsonify, redirect, render_template, request, send_file, url_for
 
 from kb.assess import LEVEL_NAMES, AssessError, fmt, is_qualitative, run, specs_for_sector
+from kb.assess_values import NOT_APPLICABLE
 
 from .context import BadRequest, json_object, knowledge
 
@@ -126,7 +127,7 @@ def chart_rows(spec: dict, result: dict) -> list[dict]:
     rows = []
     for row in result["indicators"]:
         indicator = by_id.get(row["id"], {})
-        if row["value"] is None:
+        if row["value"] is None or row["value"] == NOT_APPLICABLE:
             continue
         marks = []
         if is_qualitative(indicator):
