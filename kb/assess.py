@@ -25,6 +25,8 @@ CHECK IT AGAINST THE TEXT OF THE SPEC YOU ASSESS AGAINST — several entries cou
    spec entry does not hold, bound Y_k from below and above; a level is awarded only when it is certain,
    otherwise the overall result is 数据不足 with the reasons. `overall.scores` stays what it always was —
    Y_k re-normalised over the indicators entered — and is labelled partial when they are not the whole system.
+6. 不涉及 (the enterprise does not have the indicator): it leaves the calculation and its weight goes to the
+   rest of its group in proportion; a group none of whose indicators applies leaves the system.
 """
 from __future__ import annotations
 

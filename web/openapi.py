@@ -156,6 +156,7 @@ ASSESS_RESPONSE = {
             "scores": {"type": "object", "nullable": True, "description": "YⅠ、YⅡ、YⅢ",
                        "properties": {"1": {"type": "number"}, "2": {"type": "number"}, "3": {"type": "number"}}},
             "missing": _STR_LIST,
+            "not_applicable": {**_STR_LIST, "description": "填「不涉及」的指标：退出计算，权重按比例分给同组其他指标"},
             "status": {"type": "string", "enum": ["已判定", "数据不足"],
                        "description": "数据不足：缺少限定性指标、条目只收录部分指标体系或已填写的权重不够判定级别"},
             "level_name": {"type": "string"},
