@@ -12,55 +12,43 @@ CHECK IT AGAINST THE TEXT OF THE SPEC YOU ASSESS AGAINST — several entries cou
    entry leaves empty is never claimed for quantitative indicators; an indicator that fails every
    stated level is "below".
 2. Weighted score per level, Y_k = Σ_i w_i · Σ_j ω_ij · Y_k(x_ij) with Y_k(x_ij) = 100 when indicator j
-   of first-level group i reaches level k or better, else 0. w_i is the group weight (group_weight),
-   ω_ij the weight inside the group (weight; "0.8/n" means 0.8 divided by n, n = the number of such
-   indicators the enterprise reports — e.g. the metals it actually plates). Because the formula needs
-   Σ_j ω_ij = 1 and Σ_i w_i = 1, the weights are re-normalised over the indicators actually assessed:
-   inside each group by the sum of its assessed weights (as the indicator systems do for second-level
-   indicators that do not apply), then across groups by the sum of the assessed groups' weights. This
-   also covers entries that record only part of an official table (spec-plating-2015 records
-   groups weighing 0.61 of 1).
+   of first-level group i reaches level k or better, else 0, over the WHOLE indicator system (Σ_i w_i =
+   the spec's `system_weight`, 1 in the 2015 series; "0.8/n" means 0.8 divided by n, the number of such
+   indicators the enterprise reports, e.g. the metals it actually plates).
 3. Overall level (default rule): Ⅰ级 when Y_I ≥ 85 and every limiting (限定性) indicator reaches Ⅰ;
    Ⅱ级 when Y_II ≥ 85 and every limiting indicator reaches Ⅱ or better; Ⅲ级 when Y_III = 100;
    otherwise "below". When the spec has `levels: {1: t1, 2: t2, 3: t3}`, level k needs Y_k ≥ t_k and
    every limiting indicator at k or better.
 4. Specs without weights (the HJ/T clean-production standards compare indicator by indicator): no
-   composite score; the overall level is the lowest level reached by the assessed indicators.
-5. Partial input: indicators without a value are listed in overall.missing and left out of the
-   score; a missing limiting indicator makes the overall level provisional (said in notes).
+   composite score; the overall level is the lowest level of all indicators.
+5. Missing data (kb/assess_coverage.py): indicators without a value, and indicators of the system the
+   spec entry does not hold, bound Y_k from below and above; a level is awarded only when it is certain,
+   otherwise the overall result is 数据不足 with the reasons. `overall.scores` stays what it always was —
+   Y_k re-normalised over the indicators entered — and is labelled partial when they are not the whole system.
+6. 不涉及 (the enterprise does not have the indicator): it leaves the calculation and its weight goes to the
+   rest of its group in proportion; a group none of whose indicators applies leaves the system.
 """
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Callable
 
-LEVELS = (1, 2, 3)
-BELOW = "below"
+from .assess_coverage import INSUFFICIENT, coverage_text, per_n, unweighted_coverage, weighted_coverage
+from .assess_values import (_CHOICES, BELOW, LEVELS, NOT_APPLICABLE, AssessError, check_values, is_number,
+                            is_qualitative, parse_choice, target_of)
+
+__all__ = ["AssessError", "BELOW", "LEVELS", "LEVEL_NAMES", "INSUFFICIENT", "assess", "check_values", "choose_spec",
+           "fmt", "is_qualitative", "level_reached", "needed", "parse_choice", "run", "spec_docs", "specs_for_sector",
+           "targets", "_CHOICES"]
+
 LEVEL_NAMES = {1: "Ⅰ级", 2: "Ⅱ级", 3: "Ⅲ级", BELOW: "未达到Ⅲ级"}
 DEFAULT_THRESHOLDS = {1: 85.0, 2: 85.0, 3: 100.0}
 DEFAULT_RULE_TEXT = ("默认规则（国家发展改革委、环境保护部、工业和信息化部 2015 年起发布的行业清洁生产评价指标体系）："
                      "YⅠ≥85 且限定性指标全部达到Ⅰ级为Ⅰ级；YⅡ≥85 且限定性指标全部达到Ⅱ级及以上为Ⅱ级；YⅢ=100 为Ⅲ级。")
 VERIFY_TEXT = "本默认判定规则须与所用指标体系原文核对；原文另有规定时以原文为准（可在标准条目的 levels 字段写入阈值）。"
 UNWEIGHTED_RULE_TEXT = ("该标准未给出权重（HJ/T 清洁生产标准逐项对照）：不计算综合评价指数，"
-                        "总体级别取已评价指标中最低的级别。")
-
-_PER_N = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*n\s*$", re.I)
-_CHOICES = {
-    "1": 1, "i": 1, "Ⅰ": 1, "一级": 1, "ⅰ": 1, "Ⅰ级": 1, "i级": 1,
-    "2": 2, "ii": 2, "Ⅱ": 2, "二级": 2, "ⅱ": 2, "Ⅱ级": 2, "ii级": 2,
-    "3": 3, "iii": 3, "Ⅲ": 3, "三级": 3, "ⅲ": 3, "Ⅲ级": 3, "iii级": 3,
-    "below": BELOW, "未达到": BELOW, "未达标": BELOW, "0": BELOW, "无": BELOW,
-}
-
-
-class AssessError(ValueError):
-    """Bad request: `details` is a list of {"field", "message"[, "valid"]}."""
-
-    def __init__(self, message: str, details: list[dict[str, Any]]):
-        self.message = message
-        self.details = details
-        super().__init__(message + "：" + "；".join(f"{d['field']}: {d['message']}" for d in details))
+                        "总体级别取全部指标中最低的级别。")
+PARTIAL_SCORES_TEXT = "部分得分：YⅠ/YⅡ/YⅢ 只按已填写的指标归一化计算，不是整个指标体系的综合评价指数，不能据此定级。"
 
 
 # -- small helpers ------------------------------------------------------------------------------
@@ -75,52 +63,16 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _target(indicator: dict, level: int) -> Any:
-    value = indicator.get(f"level_{level}")
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return value
-
-
 def targets(indicator: dict) -> dict[str, Any]:
-    return {str(k): _target(indicator, k) for k in LEVELS}
-
-
-def is_qualitative(indicator: dict) -> bool:
-    return indicator.get("direction") == "定性"
-
-
-def parse_choice(indicator: dict, value: Any) -> int | str | None:
-    """A 定性 indicator's stated level: 1/2/3/"below" (or Ⅰ/Ⅱ/Ⅲ…) or the level text itself; None if invalid."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) and value in LEVELS:
-        return value
-    if isinstance(value, float) and value.is_integer() and int(value) in LEVELS:
-        return int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() in _CHOICES:
-            return _CHOICES[text.lower()]
-        if text in _CHOICES:
-            return _CHOICES[text]
-        for level in LEVELS:
-            target = _target(indicator, level)
-            if isinstance(target, str) and text == target.strip():
-                return level
-    return None
+    return {str(k): target_of(indicator, k) for k in LEVELS}
 
 
 def level_reached(indicator: dict, value: Any) -> int | str | None:
     """1, 2, 3 or "below"; None when the entry states no base value to compare with."""
     if is_qualitative(indicator):
         return parse_choice(indicator, value)
-    stated = [(k, _target(indicator, k)) for k in LEVELS]
-    stated = [(k, t) for k, t in stated if _is_number(t)]
+    stated = [(k, target_of(indicator, k)) for k in LEVELS]
+    stated = [(k, t) for k, t in stated if is_number(t)]
     if not stated:
         return None
     direction = indicator.get("direction")
@@ -136,7 +88,7 @@ def _at_least(level: int | str | None, k: int) -> bool:
 
 def needed(indicator: dict, level: int) -> str:
     """What the indicator must reach, e.g. "≤ 24 L/m²" or the level's description for 定性 indicators."""
-    target = _target(indicator, level)
+    target = target_of(indicator, level)
     if is_qualitative(indicator):
         return f"达到{LEVEL_NAMES[level]}要求：{target}" if target else f"达到{LEVEL_NAMES[level]}要求"
     unit = (indicator.get("unit") or "").replace("m2", "m²").replace("m3", "m³")
@@ -146,13 +98,13 @@ def needed(indicator: dict, level: int) -> str:
 
 
 def _weight(raw: Any, counts: dict[str, int]) -> float | None:
-    if _is_number(raw):
+    if is_number(raw):
         return float(raw)
     if isinstance(raw, str):
-        match = _PER_N.match(raw)
-        if match:
+        total = per_n(raw)
+        if total is not None:
             n = counts.get(raw.strip(), 0)
-            return float(match.group(1)) / n if n else None
+            return total / n if n else None
         try:
             return float(raw)
         except ValueError:
@@ -183,42 +135,22 @@ def thresholds_of(spec_doc: dict) -> tuple[dict[int, float], bool]:
     return dict(DEFAULT_THRESHOLDS), False
 
 
-# -- validation ---------------------------------------------------------------------------------
+def spec_status(spec_doc: dict) -> dict:
+    """What every result says about the spec: which it is, whether it is in force, and whether it is whole."""
+    return {"id": spec_doc.get("id"), "title": spec_doc.get("title"), "standard": spec_doc.get("standard"),
+            "number": spec_doc.get("number"), "in_force": spec_doc.get("in_force"),
+            "superseded_by": spec_doc.get("superseded_by"), "official_url": spec_doc.get("official_url")}
 
-def check_values(spec_doc: dict, values: Any) -> dict[str, Any]:
-    """Validate {indicator id: value}; raise AssessError listing every problem."""
-    indicators = {i["id"]: i for i in spec_doc.get("indicators") or []}
-    if not isinstance(values, dict):
-        raise AssessError("指标取值有误", [{"field": "values",
-                                         "message": "values 应为对象：{指标 id: 数值或级别}", "valid": list(indicators)}])
-    details: list[dict[str, Any]] = []
-    clean: dict[str, Any] = {}
-    for key, value in values.items():
-        field = f"values.{key}"
-        indicator = indicators.get(key)
-        if indicator is None:
-            details.append({"field": field, "message": f"「{spec_doc.get('id')}」没有 id 为「{str(key)[:80]}」的指标；"
-                                                       f"可选：{'、'.join(indicators)}", "valid": list(indicators)})
-            continue
-        if value is None or (isinstance(value, str) and not value.strip()):
-            continue    # blank = not given
-        if is_qualitative(indicator):
-            choice = parse_choice(indicator, value)
-            if choice is None:
-                details.append({"field": field, "message": f"{indicator['name']}为定性指标，应填 1、2、3 或 \"below\""
-                                                           f"（达到的级别），或该级别的原文描述",
-                                "valid": ["1", "2", "3", BELOW]})
-                continue
-            clean[key] = choice
-        else:
-            if not _is_number(value):
-                details.append({"field": field, "message": f"{indicator['name']}应为有限数字"
-                                                           f"（单位：{indicator.get('unit') or '无'}）"})
-                continue
-            clean[key] = value
-    if details:
-        raise AssessError("指标取值有误", details)
-    return clean
+
+def _status_note(spec_doc: dict) -> str | None:
+    name = spec_doc.get("number") or spec_doc.get("standard")
+    if spec_doc.get("superseded_by"):
+        return f"{name}已被「{spec_doc['superseded_by']}」替代，不再现行；请优先按替代标准自评。"
+    if spec_doc.get("in_force") is False:
+        return f"{name}已不再现行；结果仅供参考。"
+    if spec_doc.get("in_force") is None:
+        return f"标准条目未注明{name}是否现行，请核实。"
+    return None
 
 
 # -- the calculation ----------------------------------------------------------------------------
@@ -226,9 +158,53 @@ def check_values(spec_doc: dict, values: Any) -> dict[str, Any]:
 Recommend = Callable[[dict, str], list[dict]]
 
 
+def _rows(indicators: list[dict], values: dict, notes: list[str]) -> tuple[list[dict], list[str], list[tuple[dict, Any]]]:
+    """Per indicator: the row shown, whether it is missing, and (indicator, level) for those assessed."""
+    rows: list[dict] = []
+    missing: list[str] = []
+    assessed: list[tuple[dict, int | str]] = []
+    for indicator in indicators:
+        value = values.get(indicator["id"])
+        level = None if value in (None, NOT_APPLICABLE) else level_reached(indicator, value)
+        if value is None:
+            missing.append(indicator["id"])
+        elif value == NOT_APPLICABLE:
+            pass
+        elif level is None:
+            notes.append(f"「{indicator['name']}」的级别基准值未收录，无法判定，未计入评价。")
+        else:
+            assessed.append((indicator, level))
+            if level == BELOW and not is_qualitative(indicator) and target_of(indicator, 3) is None:
+                notes.append(f"「{indicator['name']}」未达到条目中收录的最低一级基准值；"
+                             f"Ⅲ级基准值未收录，实际可能仍达到Ⅲ级，请查原文。")
+        rows.append({"id": indicator["id"], "name": indicator.get("name"), "unit": indicator.get("unit") or "",
+                     "value": value, "level": level, "targets": targets(indicator)})
+    return rows, missing, assessed
+
+
+def _gaps(assessed: list[tuple[dict, Any]], target_level: int, notes: list[str],
+          recommend: Recommend | None) -> list[dict]:
+    gaps: list[dict] = []
+    for indicator, level in assessed:
+        if _at_least(level, target_level):
+            continue
+        goal = target_level
+        if target_of(indicator, goal) is None and not is_qualitative(indicator):
+            better = [k for k in LEVELS if k <= goal and target_of(indicator, k) is not None]
+            if not better:
+                notes.append(f"「{indicator['name']}」的{LEVEL_NAMES[target_level]}基准值未收录，未列出差距。")
+                continue
+            goal = max(better)
+            if _at_least(level, goal):
+                continue
+        gaps.append({"indicator": indicator["id"], "target_level": goal, "needed": needed(indicator, goal),
+                     "technologies": recommend(indicator, LEVEL_NAMES[goal]) if recommend else []})
+    return gaps
+
+
 def assess(spec_doc: dict, values: dict, *, target_level: int | None = None,
            recommend: Recommend | None = None) -> dict:
-    """Assess validated values against one spec (see the module docstring for the rule).
+    """Assess values against one spec (see the module docstring for the rule).
 
     `recommend(indicator, target_level_text)` returns technologies [{id, title, reasons}] for a gap;
     without it, gaps carry no technologies.
@@ -236,84 +212,63 @@ def assess(spec_doc: dict, values: dict, *, target_level: int | None = None,
     values = check_values(spec_doc, values)
     indicators = list(spec_doc.get("indicators") or [])
     notes: list[str] = []
-    rows: list[dict] = []
-    missing: list[str] = []
-    assessed: list[tuple[dict, int | str]] = []
-    for indicator in indicators:
-        value = values.get(indicator["id"])
-        level = None if value is None else level_reached(indicator, value)
-        if value is None:
-            missing.append(indicator["id"])
-        elif level is None:
-            notes.append(f"「{indicator['name']}」的级别基准值未收录，无法判定，未计入评价。")
-        else:
-            assessed.append((indicator, level))
-            if level == BELOW and not is_qualitative(indicator) and _target(indicator, 3) is None:
-                notes.append(f"「{indicator['name']}」未达到条目中收录的最低一级基准值；"
-                             f"Ⅲ级基准值未收录，实际可能仍达到Ⅲ级，请查原文。")
-        rows.append({"id": indicator["id"], "name": indicator.get("name"), "unit": indicator.get("unit") or "",
-                     "value": value, "level": level, "targets": targets(indicator)})
+    rows, missing, assessed = _rows(indicators, values, notes)
 
     weighted = _weighted(indicators)
     thresholds, own_rule = thresholds_of(spec_doc)
-    scores: dict[str, float] | None = None
-    overall_level: int | str | None = None
-    if assessed:
-        if weighted:
-            raw = _scores(assessed)
-            limiting = [level for indicator, level in assessed if indicator.get("limiting")]
-            overall_level = BELOW
-            for k in LEVELS:   # compared unrounded (up to float noise); reported rounded to 2 decimals
-                if raw[str(k)] >= thresholds[k] - 1e-9 and all(_at_least(level, k) for level in limiting):
-                    overall_level = k
-                    break
-            scores = {k: round(v, 2) for k, v in raw.items()}
-        else:
-            levels = [level for _, level in assessed]
-            overall_level = BELOW if BELOW in levels else max(levels)
-    else:
+    not_applicable = {key for key, value in values.items() if value == NOT_APPLICABLE}
+    decision = (weighted_coverage(spec_doc, assessed, thresholds, not_applicable) if weighted
+                else unweighted_coverage(spec_doc, assessed, not_applicable))
+    coverage = decision["coverage"]
+    coverage["text"] = coverage_text(coverage)
+    scores = None
+    if assessed and weighted:   # compared unrounded (up to float noise); reported rounded to 2 decimals
+        scores = {k: round(v, 2) for k, v in _scores(assessed).items()}
+    overall_level = decision["level"] if assessed else None
+    if not assessed:
         notes.append("没有可评价的指标：请至少填写一项有基准值的指标。")
+    decided = overall_level is not None
+    reasons = [] if decided or not assessed else list(coverage["limitations"])
+    partial = coverage["entered_pct"] is None or coverage["entered_pct"] < 100
 
-    missing_limiting = [i["name"] for i in indicators if i.get("limiting") and i["id"] in missing]
-    if missing_limiting and assessed:
-        notes.append(f"未填写限定性指标（{'、'.join(missing_limiting)}），总体级别只是暂定。")
-    per_n = [i for i in indicators if isinstance(i.get("weight"), str) and _PER_N.match(i["weight"])]
-    absent = [i["name"] for i in per_n if i["id"] in missing]
-    if absent and weighted:
-        notes.append(f"按「/n」计权的指标只计入填写了的 {len(per_n) - len(absent)} 项，n = {len(per_n) - len(absent)}"
+    absent = [i["name"] for i in indicators if per_n(i.get("weight")) is not None and i["id"] in missing]
+    n_given = sum(1 for i in indicators if per_n(i.get("weight")) is not None) - len(absent)
+    if absent and weighted and n_given:
+        notes.append(f"按「/n」计权的指标只计入填写了的 {n_given} 项，n = {n_given}"
                      f"（未填写的视为不涉及：{'、'.join(absent)}）。")
+    if coverage["entry_complete"] is not True:
+        notes.insert(0, "本标准条目只收录了指标体系的一部分：" + coverage["text"])
+    status_note = _status_note(spec_doc)
+    if status_note:
+        notes.append(status_note)
 
     score = None
-    if scores is not None:
+    if scores is not None and decided and not partial:
         score = scores[str(overall_level)] if isinstance(overall_level, int) else scores["3"]
+    if target_level is None and assessed:
+        target_level = {1: 1, 2: 1, 3: 2}.get(overall_level, 3) if isinstance(overall_level, int) else (
+            3 if overall_level == BELOW else {1: 1, 2: 1, 3: 2}.get(decision["possible"], 1))
+    gaps = _gaps(assessed, target_level, notes, recommend) if target_level is not None else []
 
-    # gaps: indicators below the target level (default: the next level up from the overall level)
-    if target_level is None and overall_level is not None:
-        target_level = {1: 1, 2: 1, 3: 2}.get(overall_level, 3) if isinstance(overall_level, int) else 3
-    gaps: list[dict] = []
-    if target_level is not None:
-        for indicator, level in assessed:
-            if _at_least(level, target_level):
-                continue
-            goal = target_level
-            if _target(indicator, goal) is None and not is_qualitative(indicator):
-                better = [k for k in LEVELS if k <= goal and _target(indicator, k) is not None]
-                if not better:
-                    notes.append(f"「{indicator['name']}」的{LEVEL_NAMES[target_level]}基准值未收录，未列出差距。")
-                    continue
-                goal = max(better)
-                if _at_least(level, goal):
-                    continue
-            gaps.append({"indicator": indicator["id"], "target_level": goal, "needed": needed(indicator, goal),
-                         "technologies": recommend(indicator, LEVEL_NAMES[goal]) if recommend else []})
-
-    rule = _rule(weighted, thresholds, own_rule)
+    overall = {
+        "level": overall_level, "score": score, "scores": scores, "missing": missing,
+        "not_applicable": [i["id"] for i in indicators if i["id"] in not_applicable],
+        "status": "已判定" if decided else INSUFFICIENT,
+        "level_name": LEVEL_NAMES[overall_level] if decided else INSUFFICIENT,
+        "reasons": reasons,
+        "partial": partial,
+        "bounds": decision["bounds"],
+        "best_possible": decision["possible"],
+        "at_least": decision["at_least"],
+        "scores_label": (PARTIAL_SCORES_TEXT if partial else "综合评价指数（整个指标体系）") if scores else None,
+    }
     return {
-        "spec": {"id": spec_doc.get("id"), "title": spec_doc.get("title"), "standard": spec_doc.get("standard")},
+        "spec": spec_status(spec_doc),
         "indicators": rows,
-        "overall": {"level": overall_level, "score": score, "scores": scores, "missing": missing},
+        "overall": overall,
+        "coverage": coverage,
         "gaps": gaps,
-        "rule": rule,
+        "rule": _rule(weighted, thresholds, own_rule),
         "notes": notes,
     }
 
@@ -322,7 +277,7 @@ def _scores(assessed: list[tuple[dict, int | str]]) -> dict[str, float]:
     counts: dict[str, int] = {}
     for indicator, _ in assessed:
         raw = indicator.get("weight")
-        if isinstance(raw, str) and _PER_N.match(raw):
+        if per_n(raw) is not None:
             counts[raw.strip()] = counts.get(raw.strip(), 0) + 1
     groups: dict[str, dict[str, Any]] = {}
     for indicator, level in assessed:
@@ -354,9 +309,10 @@ def _rule(weighted: bool, thresholds: dict[int, float], own: bool) -> dict:
             for k in LEVELS if math.isfinite(thresholds[k])) + "。"
         return {"method": "weighted", "source": "spec", "thresholds": {str(k): thresholds[k] for k in LEVELS
                                                                           if math.isfinite(thresholds[k])},
-                "text": text, "verify": "阈值取自标准条目的 levels 字段，请与原文核对。"}
+                "text": text + " Y 按整个指标体系计算，未填写的指标不能算作达到。",
+                "verify": "阈值取自标准条目的 levels 字段，请与原文核对。"}
     return {"method": "weighted", "source": "default", "thresholds": {str(k): thresholds[k] for k in LEVELS},
-            "text": DEFAULT_RULE_TEXT + "权重按已评价指标归一化（组内按二级权重，组间按一级权重）。",
+            "text": DEFAULT_RULE_TEXT + "Y 按整个指标体系计算：只有无论未填写的指标取值如何都能确定的级别才给出，否则为数据不足。",
             "verify": VERIFY_TEXT}
 
 
@@ -370,13 +326,31 @@ def spec_docs(kb, *, assessable_only: bool = True) -> list[dict]:
 def assessable(spec_doc: dict) -> bool:
     """Whether a spec can assess anything: some indicator states a Level I/II/III value. A citation-only
     entry (题录: the standard is named and described but its table could not be read) cannot."""
-    return any(_target(i, k) is not None for i in spec_doc.get("indicators") or [] for k in LEVELS)
+    return any(target_of(i, k) is not None for i in spec_doc.get("indicators") or [] for k in LEVELS)
+
+
+def superseded(spec_doc: dict) -> bool:
+    return spec_doc.get("in_force") is False or bool(spec_doc.get("superseded_by"))
+
+
+def _replaced_here(spec_doc: dict, docs: list[dict]) -> bool:
+    """A superseded spec whose successor can assess (the spec named by `superseded_by`, or, when the entry names
+    none in the knowledge base, any assessable spec of the sector not superseded)."""
+    if not superseded(spec_doc):
+        return False
+    successor = spec_doc.get("superseded_by")
+    if successor and any(d["id"] == successor for d in docs):
+        return any(d["id"] == successor and assessable(d) for d in docs)
+    return any(d is not spec_doc and not superseded(d) and assessable(d) for d in docs)
 
 
 def specs_for_sector(kb, sector: str, *, assessable_only: bool = True) -> list[dict]:
-    """The sector's specs, newest source year first (then id)."""
-    docs = [d for d in spec_docs(kb, assessable_only=assessable_only) if sector in (d.get("sectors") or [])]
-    return sorted(docs, key=lambda d: (-int((d.get("source") or {}).get("year") or 0), d["id"]))
+    """The sector's specs, the default first: superseded specs whose successor has values go last, then the
+    newest source year first (then id)."""
+    every = [d for d in spec_docs(kb, assessable_only=False) if sector in (d.get("sectors") or [])]
+    docs = [d for d in every if assessable(d)] if assessable_only else every
+    return sorted(docs, key=lambda d: (_replaced_here(d, every), -int((d.get("source") or {}).get("year") or 0),
+                                       d["id"]))
 
 
 def _citation_only(doc: dict) -> str:
@@ -425,18 +399,46 @@ def choose_spec(kb, sector_name: Any, spec_id: Any = None) -> tuple[str, dict]:
     return sector, specs[0]
 
 
+GENERIC_OVERLAP = "问题描述与本技术共同涉及："
+
+
+def gap_reasons(indicator: dict, level_name: str, technology: dict | None, reasons: list[str]) -> list[str]:
+    """Why a technology addresses this gap: the indicator (name, group, what it must reach), the technology's
+    process, and the words they share — never the generic problem-text overlap, since the user wrote no problem."""
+    own = [f"针对差距指标「{indicator.get('name')}」"
+           f"{'（' + indicator['group'] + '）' if indicator.get('group') else ''}：目标{level_name}，需 {needed_text(indicator, level_name)}"]
+    for reason in reasons:
+        if reason.startswith(GENERIC_OVERLAP):
+            own.append(f"本技术与该指标共同涉及：{reason[len(GENERIC_OVERLAP):]}")
+    process = (technology or {}).get("process")
+    if process:
+        own.append(f"本技术作用的工序：{process}")
+    benefits = [b.get("indicator") for b in (technology or {}).get("benefits") or [] if b.get("indicator")]
+    if benefits:
+        own.append(f"来源报道的成效指标：{'、'.join(dict.fromkeys(benefits))}")
+    return own + [r for r in reasons if not r.startswith(GENERIC_OVERLAP)]
+
+
+def needed_text(indicator: dict, level_name: str) -> str:
+    level = next((k for k, name in LEVEL_NAMES.items() if name == level_name and isinstance(k, int)), None)
+    return needed(indicator, level) if level else level_name
+
+
 def technology_finder(kb, sector: str, limit: int = 3) -> Recommend:
-    """Gap → technologies ranked by the recommender (indicator name and group as the problem text)."""
+    """Gap → technologies ranked by the recommender (indicator name and group as the problem text), each with
+    the reasons it addresses that indicator."""
     def find(indicator: dict, level_name: str) -> list[dict]:
         from .recommend.profile import ProfileError, parse_profile
 
-        problem = " ".join(p for p in (indicator.get("name"), indicator.get("group")) if p)
+        group = (indicator.get("group") or "").removesuffix("指标")   # "指标" would match every catalogue text
+        problem = " ".join(p for p in (indicator.get("name"), group) if p)
         try:
             profile = parse_profile({"sector": sector, "problem": problem, "limit": limit})
             results = kb.recommender().recommend(profile)["results"]
         except ProfileError:
             return []
-        return [{"id": r["id"], "title": r["title"], "reasons": r["reasons"]} for r in results]
+        return [{"id": r["id"], "title": r["title"],
+                 "reasons": gap_reasons(indicator, level_name, kb.document(r["id"]), r["reasons"])} for r in results]
     return find
 
 

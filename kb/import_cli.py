@@ -10,33 +10,116 @@ from .schemas import SOURCE_KINDS
 
 
 @click.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--type", "doc_type", type=click.Choice(["technology"]), default="technology", show_default=True,
-              help="条目类型（目前只支持 technology）。")
-@click.option("--source", "source_text", required=True,
-              help="来源目录名与年份，如「国家重点节能低碳技术推广目录 (2017)」。")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--type", "doc_type", type=click.Choice(["technology", "spec"]), default="technology", show_default=True,
+              help="technology：技术目录表格，每行一个技术条目；spec：评价指标表，整张表为一个标准条目。")
+@click.option("--template", type=click.Choice(["spec"]),
+              help="不导入，写出空白指标表模板（含取自电镀 2015 条目的示例工作表）；配合 -o 指定文件。")
+@click.option("-o", "--output", "template_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="--template 写出的文件（默认：当前目录下的 清洁生产评价指标表模板.xlsx）。")
+@click.option("--source", "source_text",
+              help="来源名称与年份，如「国家重点节能低碳技术推广目录 (2017)」「电镀行业清洁生产评价指标体系 (2015)」。")
 @click.option("--map", "mapping", multiple=True, metavar="列名=字段",
-              help="指定某列对应的字段，可重复；字段：title、sectors、category、tags、process、summary、applicability、"
-                   "investment、investment_wan、payback、payback_years、benefits、maturity、key、ignore。")
+              help="指定某列对应的字段，可重复。technology 的字段：title、sectors、category、tags、process、summary、"
+                   "applicability、investment、investment_wan、payback、payback_years、benefits、maturity、key、ignore；"
+                   "spec 的字段：group、group_weight、name、unit、weight、direction、level_1、level_2、level_3、limiting、"
+                   "id、note、ignore。")
 @click.option("--set", "defaults", multiple=True, metavar="字段=值",
-              help="某字段在表格中没有或为空时的取值，可重复：sectors、category、tags、process、applicability、maturity。")
-@click.option("--issuer", help="发布单位；无法从目录名推断时必填。")
-@click.option("--kind", type=click.Choice(SOURCE_KINDS), default="目录", show_default=True, help="来源类型。")
-@click.option("--number", "source_number", help="来源文号，如「国家发展改革委公告2017年第3号」。")
+              help="technology：某字段在表格中没有或为空时的取值（sectors、category、tags、process、applicability、"
+                   "maturity）。spec：条目字段（sectors 必填；id、title、standard、number、summary、system_weight、"
+                   "complete、in_force、superseded_by、official_url）。")
+@click.option("--issuer", help="发布单位；无法从来源名推断时必填。")
+@click.option("--kind", type=click.Choice(SOURCE_KINDS), help="来源类型（默认：technology 为 目录，spec 为 标准）。")
+@click.option("--number", "source_number", help="来源文号或标准编号，如「国家发展改革委公告2017年第3号」「HJ/T 126-2003」。")
 @click.option("--url", "source_url", help="来源的公开地址。")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="输出目录（默认：可编辑内容目录，KB_CONTENT_DIR）。文件写入其中的 technologies/。")
+              help="输出目录（默认：可编辑内容目录，KB_CONTENT_DIR）。文件写入其中的 technologies/ 或 specs/。")
 @click.option("--force", is_flag=True, help="覆盖手工修改过的条目。")
 @click.option("--dry-run", is_flag=True, help="只报告将会发生什么，不写任何文件。")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON。")
-def import_command(file: Path, doc_type: str, source_text: str, mapping: tuple[str, ...], defaults: tuple[str, ...],
-                   issuer: str | None, kind: str, source_number: str | None, source_url: str | None,
-                   out: Path | None, force: bool, dry_run: bool, as_json: bool) -> None:
-    """把官方技术目录表格（.csv 或 .xlsx，第 1 行为表头）逐行转为技术条目。
+def import_command(file: Path | None, doc_type: str, template: str | None, template_out: Path | None,
+                   source_text: str | None, mapping: tuple[str, ...], defaults: tuple[str, ...], issuer: str | None,
+                   kind: str | None, source_number: str | None, source_url: str | None, out: Path | None, force: bool,
+                   dry_run: bool, as_json: bool) -> None:
+    """把表格（.csv 或 .xlsx，第 1 行为表头）导入知识库。
 
-    id 稳定（同一来源的同一行总是得到同一 id，再次导入时更新而不重复）；手工修改过的条目不会被覆盖，
-    除非 --force。无法使用的行会列出行号和原因，此时退出码为 1。
+    --type technology（默认）：官方技术目录逐行转为技术条目。id 稳定（同一来源的同一行总是得到同一 id，再次导入时
+    更新而不重复）；手工修改过的条目不会被覆盖，除非 --force。无法使用的行会列出行号和原因，此时退出码为 1。
+
+    --type spec：一张清洁生产评价指标表（一级指标与权重、二级指标、单位、二级权重、方向、Ⅰ/Ⅱ/Ⅲ级基准值、限定性）
+    转为一个标准条目；每个有问题的单元格列出行号和列名，有问题时不写文件、退出码为 1；权重不符合规则要求时给出提示。
+    空白模板：kb import --template spec -o 模板.xlsx。
     """
+    from .cli import _fail
+
+    if template:
+        _write_template(template_out)
+        return
+    if file is None:
+        _fail("请给出要导入的表格文件（或用 --template spec 取得空白模板）")
+        return
+    if not source_text:
+        _fail("缺少 --source：来源名称与年份，如「电镀行业清洁生产评价指标体系 (2015)」")
+        return
+    if doc_type == "spec":
+        _import_spec(file, source_text, mapping, defaults, issuer, kind or "标准", source_number, source_url, out,
+                     force, dry_run, as_json)
+        return
+    _import_technologies(file, source_text, mapping, defaults, issuer, kind or "目录", source_number, source_url, out,
+                         force, dry_run, as_json)
+
+
+def _write_template(path: Path | None) -> None:
+    from .spec_template import TEMPLATE_NAME, template_workbook
+
+    from .files import atomic_write
+
+    target = path or Path(TEMPLATE_NAME)
+    atomic_write(target, template_workbook())
+    click.echo(f"已写出指标表模板：{target}（第一个工作表「指标表」供填写，「示例-spec-plating-2015」为填好的示例）")
+
+
+def _import_spec(file: Path, source_text: str, mapping, defaults, issuer, kind, source_number, source_url,
+                 out: Path | None, force: bool, dry_run: bool, as_json: bool) -> None:
+    from .cli import _echo_json, _fail
+    from .config import load_settings
+    from .importer import TableImportError, make_source, parse_pairs
+    from .spec_import import import_spec_table
+
+    try:
+        source = make_source(source_text, issuer=issuer, kind=kind, number=source_number, url=source_url)
+        pairs = parse_pairs(mapping, "--map")
+        preset = dict(parse_pairs(defaults, "--set"))
+        target = (out or load_settings().editable_content).resolve()
+        report = import_spec_table(file, source, target, mapping=pairs, defaults=preset, force=force, dry_run=dry_run)
+    except TableImportError as exc:
+        _fail(str(exc))
+        return
+    except OSError as exc:
+        _fail(f"读写文件失败：{exc}")
+        return
+    if as_json:
+        _echo_json(report.as_json())
+    else:
+        for item in report.rejected:
+            click.echo(f"无法使用：{item['reason']}")
+        for warning in report.warnings:
+            click.echo(f"权重提示：{warning}")
+        labels = {"created": "新增", "updated": "更新", "unchanged": "未变", "skipped": "跳过（手工修改）"}
+        if report.status in labels:
+            prefix = "（试运行，未写入任何文件）" if dry_run else ""
+            click.echo(f"{prefix}{labels[report.status]}：{report.id}（{report.indicators} 项指标）→ {report.path}")
+            if report.status in ("created", "updated") and not dry_run:
+                click.echo("请与原文逐项核对，补写适用范围，然后运行 kb check 与 kb build；之后即可在自评页面、"
+                           "POST /api/assess 与 kb assess 中使用。", err=True)
+        else:
+            click.echo(f"未写入任何文件：{len(report.rejected)} 处问题。")
+    if report.rejected:
+        sys.exit(1)
+
+
+def _import_technologies(file: Path, source_text: str, mapping, defaults, issuer, kind, source_number, source_url,
+                         out: Path | None, force: bool, dry_run: bool, as_json: bool) -> None:
     from .cli import _echo_json, _fail
     from .config import load_settings
     from .importer import TableImportError, import_table, make_source, parse_pairs
@@ -46,7 +129,7 @@ def import_command(file: Path, doc_type: str, source_text: str, mapping: tuple[s
         pairs = parse_pairs(mapping, "--map")
         preset = dict(parse_pairs(defaults, "--set"))
         target = (out or load_settings().editable_content).resolve()
-        report = import_table(file, source, target, doc_type=doc_type, mapping=pairs, defaults=preset,
+        report = import_table(file, source, target, doc_type="technology", mapping=pairs, defaults=preset,
                               force=force, dry_run=dry_run, progress=not as_json)
     except TableImportError as exc:
         _fail(str(exc))

@@ -351,12 +351,7 @@ class Row:
         return [(c, t) for c, t in self.values.get(name, []) if t]
 
 
-def build_entry(row: Row, source: SourceInfo, taxonomy: Taxonomy, defaults: dict[str, str]) -> tuple[str, dict, str]:
-    """(id, front matter, body) for one row; raises ValueError with the reason when it cannot be used."""
-    title = re.sub(r"\s+", " ", row.first("title"))
-    if not title:
-        raise ValueError("缺少技术名称（title）")
-
+def _sectors(row: Row, taxonomy: Taxonomy, defaults: dict[str, str]) -> list[str]:
     sector_cells = [t for _, t in row.all("sectors")] or ([defaults["sectors"]] if defaults.get("sectors") else [])
     sectors: list[str] = []
     for name in (n.strip() for cell in sector_cells for n in _SPLIT.split(cell)):
@@ -371,6 +366,66 @@ def build_entry(row: Row, source: SourceInfo, taxonomy: Taxonomy, defaults: dict
             sectors.append(canonical)
     if not sectors:
         raise ValueError("缺少行业（sectors）；用 --map 列名=sectors 指定列，或 --set sectors=通用")
+    return sectors
+
+
+def _tags(row: Row, defaults: dict[str, str], haystack: str, category: str) -> list[str]:
+    """The tag column (or --set tags), else the tags whose words the title and text use."""
+    tags: list[str] = []
+    for cell in [t for _, t in row.all("tags")] or ([defaults["tags"]] if defaults.get("tags") else []):
+        tags += [t.strip() for t in _SPLIT.split(cell) if t.strip() and t.strip() not in tags]
+    if not tags:
+        tags = [tag for tag, words in TAG_WORDS if any(w in haystack for w in words)]
+        if category in CATEGORY_TAGS and CATEGORY_TAGS[category] not in tags:
+            tags.insert(0, CATEGORY_TAGS[category])
+    if not tags:
+        raise ValueError("缺少标签（tags），也无法从标题和技术内容识别；用 --map 列名=tags 或 --set tags=…")
+    return tags
+
+
+def _investment(row: Row, meta: dict) -> None:
+    """investment as written, and investment_wan when the unit says 万元 (or 亿元)."""
+    investment_cells = row.all("investment")
+    if investment_cells:
+        column, text = investment_cells[0]
+        number = _number(text)
+        wan = column.unit == "万元" or (number is None and re.fullmatch(r"[约≈]?\s*\d+(?:\.\d+)?\s*万元", text))
+        if number is not None and column.unit:
+            meta["investment"] = f"{text}{column.unit}"
+        else:
+            meta["investment"] = text
+        if wan:
+            meta["investment_wan"] = number if number is not None else _number(re.sub(r"万元\s*$", "", text))
+        elif number is not None and column.unit == "亿元":
+            meta["investment_wan"] = round(number * 10000, 2) if not float(number * 10000).is_integer() else int(number * 10000)
+    _explicit_number(row, "investment_wan", "投资（万元）", meta)
+
+
+def _payback(row: Row, meta: dict) -> None:
+    """payback as written, and payback_years when it is a number of years or months."""
+    payback_cells = row.all("payback")
+    if payback_cells:
+        column, text = payback_cells[0]
+        number = _number(text)
+        unit = column.unit or ""
+        meta["payback"] = f"{text}{unit or '年'}" if number is not None else text
+        if number is not None and unit in ("", "年", "a"):
+            meta["payback_years"] = number
+        elif number is None:
+            match = re.fullmatch(r"[约≈]?\s*(\d+(?:\.\d+)?)\s*(年|个月|月)", text)
+            if match:
+                value = float(match.group(1)) / (12 if "月" in match.group(2) else 1)
+                meta["payback_years"] = int(value) if value.is_integer() else round(value, 2)
+    _explicit_number(row, "payback_years", "回收期（年）", meta)
+
+
+def build_entry(row: Row, source: SourceInfo, taxonomy: Taxonomy, defaults: dict[str, str]) -> tuple[str, dict, str]:
+    """(id, front matter, body) for one row; raises ValueError with the reason when it cannot be used."""
+    title = re.sub(r"\s+", " ", row.first("title"))
+    if not title:
+        raise ValueError("缺少技术名称（title）")
+
+    sectors = _sectors(row, taxonomy, defaults)
 
     raw_category = row.first("category") or defaults.get("category", "")
     if not raw_category:
@@ -387,16 +442,7 @@ def build_entry(row: Row, source: SourceInfo, taxonomy: Taxonomy, defaults: dict
     summary = _shorten(principle) if principle else ""
     applicability = re.sub(r"\s+", " ", row.first("applicability") or defaults.get("applicability", ""))
 
-    tags: list[str] = []
-    for cell in [t for _, t in row.all("tags")] or ([defaults["tags"]] if defaults.get("tags") else []):
-        tags += [t.strip() for t in _SPLIT.split(cell) if t.strip() and t.strip() not in tags]
-    if not tags:
-        haystack = f"{title} {principle}"
-        tags = [tag for tag, words in TAG_WORDS if any(w in haystack for w in words)]
-        if category in CATEGORY_TAGS and CATEGORY_TAGS[category] not in tags:
-            tags.insert(0, CATEGORY_TAGS[category])
-    if not tags:
-        raise ValueError("缺少标签（tags），也无法从标题和技术内容识别；用 --map 列名=tags 或 --set tags=…")
+    tags = _tags(row, defaults, f"{title} {principle}", category)
 
     process = re.sub(r"\s+", " ", row.first("process") or defaults.get("process", ""))
     if not process:
@@ -418,35 +464,8 @@ def build_entry(row: Row, source: SourceInfo, taxonomy: Taxonomy, defaults: dict
         meta["benefits"] = benefits
     meta["applicability"] = applicability
 
-    investment_cells = row.all("investment")
-    if investment_cells:
-        column, text = investment_cells[0]
-        number = _number(text)
-        wan = column.unit == "万元" or (number is None and re.fullmatch(r"[约≈]?\s*\d+(?:\.\d+)?\s*万元", text))
-        if number is not None and column.unit:
-            meta["investment"] = f"{text}{column.unit}"
-        else:
-            meta["investment"] = text
-        if wan:
-            meta["investment_wan"] = number if number is not None else _number(re.sub(r"万元\s*$", "", text))
-        elif number is not None and column.unit == "亿元":
-            meta["investment_wan"] = round(number * 10000, 2) if not float(number * 10000).is_integer() else int(number * 10000)
-    _explicit_number(row, "investment_wan", "投资（万元）", meta)
-
-    payback_cells = row.all("payback")
-    if payback_cells:
-        column, text = payback_cells[0]
-        number = _number(text)
-        unit = column.unit or ""
-        meta["payback"] = f"{text}{unit or '年'}" if number is not None else text
-        if number is not None and unit in ("", "年", "a"):
-            meta["payback_years"] = number
-        elif number is None:
-            match = re.fullmatch(r"[约≈]?\s*(\d+(?:\.\d+)?)\s*(年|个月|月)", text)
-            if match:
-                value = float(match.group(1)) / (12 if "月" in match.group(2) else 1)
-                meta["payback_years"] = int(value) if value.is_integer() else round(value, 2)
-    _explicit_number(row, "payback_years", "回收期（年）", meta)
+    _investment(row, meta)
+    _payback(row, meta)
 
     maturity_cells = row.all("maturity")
     if maturity_cells:
@@ -531,12 +550,47 @@ def save_manifest(out: Path, manifest: dict[str, str]) -> None:
     atomic_write(out / MANIFEST, text.encode("utf-8"))
 
 
+def _row(number: int, texts: list[str], columns: list[Column]) -> Row:
+    row = Row(number, {})
+    for column in columns:
+        text = texts[column.index] if column.index < len(texts) else ""
+        row.values.setdefault(column.field, []).append((column, text))
+    return row
+
+
+def _write_checked(text: str, target: Path, number: int, taxonomy: Taxonomy, manifest: dict[str, str],
+                   report: ImportReport, *, force: bool, dry_run: bool) -> None:
+    """Validate the entry as `kb check` would, then create, update or leave it (hand-edited files stay)."""
+    doc_id = target.stem
+    doc, problems = load_text(text, target, taxonomy, "technology")
+    if doc is None:
+        report.rejected.append({"row": number, "reason": "；".join(f"{p.field}: {p.message}" for p in problems)})
+        return
+    data = text.encode("utf-8")
+    new_hash = sha256(data)
+    if target.is_file():
+        current = target.read_bytes()
+        if current == data:
+            report.unchanged.append(doc_id)
+            manifest[doc_id] = new_hash
+            return
+        if manifest.get(doc_id) != sha256(current) and not force:
+            report.skipped.append({"id": doc_id, "reason": HAND_EDITED})
+            return
+        report.updated.append(doc_id)
+    else:
+        report.created.append(doc_id)
+    if not dry_run:
+        atomic_write(target, data)
+        manifest[doc_id] = new_hash
+
+
 def import_table(path: Path, source: SourceInfo, out: Path, *, doc_type: str = "technology",
                  mapping: list[tuple[str, str]] = (), defaults: dict[str, str] | None = None,
                  force: bool = False, dry_run: bool = False, progress: bool = False,
                  taxonomy: Taxonomy | None = None) -> ImportReport:
     if doc_type != "technology":
-        raise TableImportError("目前只支持导入技术条目（--type technology）")
+        raise TableImportError("import_table 导入技术条目；评价指标表用 kb.spec_import.import_spec_table（--type spec）")
     defaults = dict(defaults or {})
     for name in defaults:
         if name not in ("sectors", "category", "tags", "process", "applicability", "maturity"):
@@ -562,10 +616,7 @@ def import_table(path: Path, source: SourceInfo, out: Path, *, doc_type: str = "
             if not any(texts):
                 report.ignored.append(number)
                 continue
-            row = Row(number, {})
-            for column in columns:
-                text = texts[column.index] if column.index < len(texts) else ""
-                row.values.setdefault(column.field, []).append((column, text))
+            row = _row(number, texts, columns)
             if not row.first("title") and sum(1 for t in texts if t) == 1:
                 report.ignored.append(number)          # a group heading such as 「一、钢铁行业」
                 continue
@@ -579,30 +630,8 @@ def import_table(path: Path, source: SourceInfo, out: Path, *, doc_type: str = "
                 report.rejected.append({"row": number, "reason": f"与第 {seen[digest]} 行的编号或名称相同（id {doc_id}）"})
                 continue
             seen[digest] = number
-            text = render(meta, body)
-            target = folder / f"{doc_id}.md"
-            doc, problems = load_text(text, target, taxonomy, doc_type)
-            if doc is None:
-                reason = "；".join(f"{p.field}: {p.message}" for p in problems)
-                report.rejected.append({"row": number, "reason": reason})
-                continue
-            data = text.encode("utf-8")
-            new_hash = sha256(data)
-            if target.is_file():
-                current = target.read_bytes()
-                if current == data:
-                    report.unchanged.append(doc_id)
-                    manifest[doc_id] = new_hash
-                    continue
-                if manifest.get(doc_id) != sha256(current) and not force:
-                    report.skipped.append({"id": doc_id, "reason": HAND_EDITED})
-                    continue
-                report.updated.append(doc_id)
-            else:
-                report.created.append(doc_id)
-            if not dry_run:
-                atomic_write(target, data)
-                manifest[doc_id] = new_hash
+            _write_checked(render(meta, body), folder / f"{doc_id}.md", number, taxonomy, manifest, report,
+                           force=force, dry_run=dry_run)
     finally:
         bar.close()
         if not dry_run and (report.created or report.updated or report.unchanged):

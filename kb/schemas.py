@@ -177,6 +177,13 @@ class Spec(Common):
     superseded_by: str | None = None
     supersedes: list[str] = Field(default_factory=list)
     official_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # Coverage, so that every assessment can say how much of the whole indicator system it rests on:
+    # system_weight is the total first-level weight of the official system (1 in the 2015 series, whose formula
+    # needs Σ w_i = 1); complete says whether the entry holds the whole table (None: not known, treated as
+    # partial); missing_indicators names the system's indicators the entry lacks, where the source names them.
+    system_weight: Number | None = Field(default=None, gt=0)
+    complete: bool | None = None
+    missing_indicators: list[str] = Field(default_factory=list)
 
 
 SCHEMAS: dict[str, type[Common]] = {"technology": Technology, "case": Case, "spec": Spec}

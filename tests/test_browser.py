@@ -397,3 +397,101 @@ def test_screenshot_home_page_with_coverage(page, showcase_url, screenshots):
     first = table.locator("tbody tr").first
     assert first.locator("th").inner_text() == "能源" and first.locator("td").count() == 3
     page.screenshot(path=str(screenshots / "home.png"), full_page=True)
+
+
+# ---------------------------------------------------------------- 清洁生产水平自评
+
+
+@pytest.fixture(scope="module")
+def assess_url(tmp_path_factory):
+    """A knowledge base with two assessable specs (the real spec-plating-2015 and a test-only 焦化 spec from
+    test_assess) and a technology per sector, served on a free local port."""
+    from kb.config import load_settings
+    from test_assess import SPECS, TEST_SPEC
+    from web import create_app
+
+    tmp = tmp_path_factory.mktemp("browser-assess")
+    root = tmp / "content"
+    write(root, "specs", "spec-plating-2015", (SPECS / "spec-plating-2015.md").read_text(encoding="utf-8"))
+    write(root, "specs", "spec-coking-assess-test", TEST_SPEC)
+    write(root, "technologies", "plating-countercurrent-rinse", technology(
+        "plating-countercurrent-rinse", "多级逆流漂洗", sectors="[电镀]", tags="[水耗]", process="镀后清洗",
+        category="节水", summary="多个清洗槽串联、清水逆向流动，减少电镀清洗取水量。"))
+    write(root, "technologies", "coking-cdq", technology(
+        "coking-cdq", "干熄焦", sectors="[焦化, 钢铁]", tags="[余热, 水耗]", process="熄焦", category="节能",
+        summary="用循环惰性气体冷却红焦，回收显热产生蒸汽发电，节能并省去湿法熄焦用水。"))
+    settings = load_settings(tmp / "instance", bundled_content=root, editable_content=tmp / "editable",
+                             database_url=f"sqlite:///{tmp / 'instance' / 'kb.sqlite3'}")
+    _build(settings)
+    server, thread, url = _serve(create_app({"KB_SETTINGS": settings, "TESTING": False}))
+    yield url
+    server.shutdown()
+    thread.join(timeout=5)
+    server.server_close()
+
+
+def test_assess_sector_switch_with_javascript(page, assess_url):
+    page.goto(f"{assess_url}/assess?sector=电镀")
+    assert page.locator('input[name="v.rinse-water-per-area"]').count() == 1
+    with page.expect_navigation():
+        page.select_option('#sector-form select[name="sector"]', "焦化")   # no click: the script submits
+    assert "sector=" in page.url and page.locator('input[name="v.fresh-water"]').count() == 1
+    assert page.locator('input[name="v.rinse-water-per-area"]').count() == 0 and page.errors == []
+
+
+def test_assess_sector_switch_without_javascript(browser, assess_url):
+    context = browser.new_context(java_script_enabled=False, locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto(f"{assess_url}/assess?sector=焦化")
+        page.select_option('#sector-form select[name="sector"]', "电镀")
+        with page.expect_navigation():
+            page.click("#sector-form button[type=submit]")
+        assert page.locator('input[name="v.rinse-water-per-area"]').count() == 1
+    finally:
+        context.close()
+
+
+def _boxes_overlap(a: dict, b: dict) -> bool:
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+def test_assess_result_labels_print_and_download(page, assess_url, tmp_path):
+    from openpyxl import load_workbook
+
+    page.goto(f"{assess_url}/assess?sector=电镀")
+    page.fill('input[name="v.rinse-water-per-area"]', "30")
+    page.fill('input[name="v.zinc-utilization"]', "81")
+    with page.expect_navigation():
+        page.click(".spec-form button[type=submit]")
+    assert page.locator(".overall .level").inner_text() == "数据不足"
+    assert "57.4%" in page.locator(".overall .coverage").inner_text()
+    # zinc utilisation: Ⅰ 82, Ⅱ 80, Ⅲ 75 — close marks; no label overlaps another or the bar
+    row = page.locator(".chart li", has_text="锌利用率")
+    labels = [row.locator(f".mark.m{k} span").bounding_box() for k in (1, 2, 3)]
+    bar = row.locator(".bar").bounding_box()
+    for i, box in enumerate(labels):
+        assert not _boxes_overlap(box, bar), (box, bar)
+        for other in labels[i + 1:]:
+            assert not _boxes_overlap(box, other), (box, other)
+    # printed: the result without the forms and the download link
+    page.emulate_media(media="print")
+    assert page.locator(".overall").is_visible() and page.locator(".chart").is_visible()
+    assert not page.locator("#sector-form").is_visible() and not page.locator(".downloads").is_visible()
+    page.emulate_media(media="screen")
+    with page.expect_download() as info:
+        page.click("a.download")
+    path = tmp_path / "assess.xlsx"
+    info.value.save_as(path)
+    workbook = load_workbook(path)
+    assert workbook.sheetnames == ["指标", "覆盖度与结论", "差距", "来源"]
+    rows = {r[3]: r for r in workbook["指标"].iter_rows(min_row=2, values_only=True)}
+    assert rows["rinse-water-per-area"][11] == 30 and rows["rinse-water-per-area"][12] == "Ⅲ级"
+    summary = dict(workbook["覆盖度与结论"].iter_rows(min_row=2, values_only=True))
+    assert summary["总体级别"] == "数据不足" and summary["标准条目收录的比例（%）"] == 57.4
+    assert summary["已填写的比例（%）"] == 24.4   # rinse 0.1 + the metals family 0.18 × 0.8 = 0.244 of 1
+    # rinse 30 → Ⅲ (limiting): Ⅰ and Ⅱ out, Ⅲ possible → gaps against Ⅱ: the rinse water, ≤ 24 L/m²
+    gaps = list(workbook["差距"].iter_rows(min_row=2, values_only=True))
+    assert gaps and all(g[0] == "单位产品每次清洗取水量" and g[2] == "≤ 24 L/m²" for g in gaps)
+    assert gaps[0][4] == "plating-countercurrent-rinse" and "针对差距指标" in gaps[0][5]

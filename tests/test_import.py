@@ -359,3 +359,115 @@ def test_near_duplicate_of_an_existing_entry_is_pointed_out(runner, tmp_path):
                  "--issuer", "工业和信息化部、水利部", "--out", out)
     assert result.exit_code == 0, result.output
     assert "疑似重复" in result.stderr
+
+
+# ---------------------------------------------------------------- --type spec: indicator tables
+
+
+SPEC_SOURCE = "电镀行业清洁生产评价指标体系 (2015)"
+PLATING = Path(__file__).resolve().parent.parent / "kb" / "content" / "specs" / "spec-plating-2015.md"
+
+
+def _example_as_first_sheet(template: Path, path: Path) -> Path:
+    """The template's filled example sheet, moved in front as a user would fill the first sheet."""
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(template)
+    example = workbook.worksheets[1]
+    workbook.move_sheet(example, offset=-1)
+    workbook.save(path)
+    return path
+
+
+def test_spec_template_round_trip_reproduces_the_plating_entry(runner, tmp_path):
+    from kb.frontmatter import parse
+
+    result = run(runner, "--template", "spec", "-o", tmp_path / "模板.xlsx")
+    assert result.exit_code == 0, result.output
+    table = _example_as_first_sheet(tmp_path / "模板.xlsx", tmp_path / "电镀.xlsx")
+    out = tmp_path / "out"
+    result = run(runner, table, "--type", "spec", "--source", SPEC_SOURCE, "--issuer", "国家发展和改革委员会",
+                 "--set", "sectors=电镀", "--set", "id=spec-plating-imported", "--set", "system_weight=1", "--out", out)
+    assert result.exit_code == 0, result.output
+    # the rule's weights: first level 0.33 + 0.1 + 0.18 = 0.61; 资源综合利用 holds the 0.8/n family only (0.8)
+    assert "一级权重合计 0.61，规则要求为 1" in result.output
+    assert "一级指标「资源综合利用指标」的二级权重合计 0.8" in result.output
+    assert "生产工艺及装备指标」的二级权重合计" not in result.output        # 0.15 + 0.15 + 0.4 + 0.3 = 1
+    assert_check_passes(runner, out)
+    imported = parse((out / "specs" / "spec-plating-imported.md").read_text(encoding="utf-8")).data
+    original = parse(PLATING.read_text(encoding="utf-8")).data
+    assert imported["system_weight"] == 1 and imported["sectors"] == ["电镀"]
+    fields = ("id", "name", "direction", "level_1", "level_2", "level_3", "weight", "group", "group_weight", "limiting")
+    assert [{k: i.get(k) for k in fields} for i in imported["indicators"]] == [
+        {k: i.get(k) for k in fields} for i in original["indicators"]]
+    # importing the same table again changes nothing
+    again = run(runner, table, "--type", "spec", "--source", SPEC_SOURCE, "--issuer", "国家发展和改革委员会",
+                "--set", "sectors=电镀", "--set", "id=spec-plating-imported", "--set", "system_weight=1", "--out", out)
+    assert again.exit_code == 0 and "未变：spec-plating-imported" in again.output
+
+
+SPEC_HEADER = ["一级指标", "一级权重", "二级指标", "单位", "二级权重", "方向", "Ⅰ级基准值", "Ⅱ级基准值", "Ⅲ级基准值", "限定性"]
+
+
+def test_spec_bad_rows_are_reported_with_row_and_column(runner, tmp_path):
+    rows = [
+        ["资源消耗指标", "0.5", "*单位产品取水量", "m3/t", "0.6", "≤", "2", "abc", "4", ""],      # row 2: Ⅱ not a number
+        ["", "", "单位产品综合能耗", "kgce/t", "0.4", "大概", "10", "12", "14", ""],            # row 3: direction
+        ["管理指标", "0.5", "清洁生产审核", "", "1", "定性", "通过审核", "", "", "也许"],          # row 4: limiting
+        ["", "", "废水回用率", "%", "", "≤", "≥90", "80", "70", ""],                           # row 5: sign vs direction
+    ]
+    table = write_csv(tmp_path / "指标.csv", rows, header=SPEC_HEADER)
+    out = tmp_path / "out"
+    result, data = run_json(runner, table, "--type", "spec", "--source", "测试指标体系 (2020)", "--issuer", "测试单位",
+                            "--set", "sectors=电镀", "--out", out)
+    assert result.exit_code == 1 and data["status"] == "rejected"
+    assert [(r["row"], r["column"]) for r in data["rejected"]] == [
+        (2, "Ⅱ级基准值"), (3, "方向"), (4, "限定性"), (5, "Ⅰ级基准值")]
+    assert data["rejected"][0]["reason"] == "第 2 行，列「Ⅱ级基准值」：「abc」不是数字（方向为 ≤ 的定量指标）"
+    assert not (out / "specs").exists()                   # a table with a bad row writes nothing
+
+
+def test_spec_import_needs_its_columns_and_sector(runner, tmp_path):
+    table = write_csv(tmp_path / "指标.csv", [["a", "b"]], header=["指标", "数值"])
+    result = run(runner, table, "--type", "spec", "--source", "测试指标体系 (2020)", "--issuer", "测试单位",
+                 "--set", "sectors=电镀", "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "缺少列：Ⅰ级基准值、Ⅱ级基准值、Ⅲ级基准值" in result.output
+    table = write_csv(tmp_path / "指标2.csv", [["", "", "取水量", "", "", "≤", "1", "2", "3", ""]], header=SPEC_HEADER)
+    result = run(runner, table, "--type", "spec", "--source", "测试指标体系 (2020)", "--issuer", "测试单位",
+                 "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "--set sectors=" in result.output
+
+
+# A small TEST-ONLY table (numbers chosen by the test): two groups with weights summing to 1, a merged group cell
+# (blank on row 3), levels printed with their signs (≤8 …) and no direction column for them.
+SMALL = [
+    ["资源消耗指标", "0.6", "*单位产品取水量", "m3/t", "0.5", "", "≤2", "≤3", "≤4", ""],
+    ["", "", "单位产品综合能耗", "kgce/t", "0.5", "", "≤10", "≤12", "≤14", ""],
+    ["管理指标", "0.4", "清洁生产管理", "", "1", "定性", "通过清洁生产审核并持续改进", "通过清洁生产审核", "开展清洁生产审核", ""],
+]
+
+
+def test_imported_spec_is_usable_by_the_api_page_and_cli(runner, tmp_path, content, request, monkeypatch):
+    table = write_csv(tmp_path / "小表.csv", SMALL, header=SPEC_HEADER)
+    result = run(runner, table, "--type", "spec", "--source", "测试焦化指标体系 (2030)", "--issuer", "测试单位",
+                 "--set", "sectors=焦化", "--set", "id=spec-coking-imported-test", "--out", content)
+    assert result.exit_code == 0, result.output
+    assert "权重提示" not in result.output                    # 0.6 + 0.4 = 1; 0.5 + 0.5 = 1; 1
+    assert_check_passes(runner, content)
+    client = request.getfixturevalue("client")               # the knowledge base built from `content`, as kb build does
+    # water 3 (≤3 → Ⅱ, limiting), energy 9 (Ⅰ), management Ⅰ:
+    # Y_I = 100 × (0.6 × 0.5 + 0.4 × 1) = 70 < 85; Y_II = 100 × (0.6 × 1 + 0.4) = 100 ≥ 85, limiting at Ⅱ → Ⅱ级,
+    # the whole system entered (system_weight 1 found from the weights) → decided, score 100.
+    body = {"sector": "焦化", "values": {"单位产品取水量": "3", "单位产品综合能耗": 9, "清洁生产管理": 1}}
+    data = client.post("/api/assess", json=body).get_json()
+    assert data["spec"]["id"] == "spec-coking-imported-test"  # source year 2030: the sector's default
+    assert data["overall"]["scores"] == {"1": 70.0, "2": 100.0, "3": 100.0}
+    assert data["overall"]["level"] == 2 and data["overall"]["score"] == 100.0 and data["coverage"]["entered_pct"] == 100
+    html = client.get("/assess?sector=焦化").get_data(as_text=True)
+    assert "单位产品综合能耗" in html and "限定性" in html
+    monkeypatch.setenv("KB_HOME", str(request.getfixturevalue("settings").home))
+    monkeypatch.setattr("kb.config.BUNDLED_CONTENT", content)
+    values = tmp_path / "values.yaml"
+    values.write_text("单位产品取水量: 3\n单位产品综合能耗: 9\n清洁生产管理: 1\n", encoding="utf-8")
+    cli = runner.invoke(main, ["assess", "--sector", "焦化", "--values", str(values)])
+    assert cli.exit_code == 0 and "总体级别：Ⅱ级，综合评价指数 100" in cli.stdout, cli.output

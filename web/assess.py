@@ -1,11 +1,12 @@
 """清洁生产水平自评: POST /api/assess and the /assess page (a GET form, results as server-rendered bars)."""
 from __future__ import annotations
 
-import math
+import io
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, jsonify, redirect, render_template, request, send_file, url_for
 
 from kb.assess import LEVEL_NAMES, AssessError, fmt, is_qualitative, run, specs_for_sector
+from kb.assess_values import NOT_APPLICABLE
 
 from .context import BadRequest, json_object, knowledge
 
@@ -20,51 +21,80 @@ def api_assess():
         raise BadRequest(exc.message, exc.details)
 
 
-def _form_value(indicator: dict, raw: str):
-    """A form field → the API value: numbers for quantitative indicators (kept as text if not a number,
-    so the validation reports it), the choice for 定性 ones."""
-    raw = raw.strip()
-    if not raw or is_qualitative(indicator):
-        return raw
-    try:
-        number = float(raw.replace(",", "").replace("，", ""))
-    except ValueError:
-        return raw
-    return number if math.isfinite(number) else raw
+def _form_value(indicator: dict, raw: str) -> str:
+    """A form field → the API value: the text as typed (number strings are read by the validation, which
+    names the field when they are not numbers)."""
+    return raw.strip()
+
+
+def _page_state(kb) -> dict:
+    """The /assess query (sector, spec, v.<id>, run, target_level) → what the page and the workbook show."""
+    from kb.assess import choose_spec
+
+    sector_name = request.args.get("sector", "").strip()
+    spec_id = request.args.get("spec", "").strip()
+    state: dict = {"sector": None, "sector_name": sector_name, "spec": None, "specs": [], "result": None,
+                   "form": {}, "errors": [], "target_level": request.args.get("target_level", "")}
+    if sector_name:
+        try:
+            sector, _ = choose_spec(kb, sector_name)
+            specs = specs_for_sector(kb, sector)
+            if spec_id and spec_id not in [d["id"] for d in specs]:
+                spec_id = ""     # a spec of the sector chosen before: the new sector's default instead
+            state.update(sector=sector, specs=specs, spec=choose_spec(kb, sector, spec_id or None)[1])
+        except AssessError as exc:
+            state["errors"] = exc.details
+    spec = state["spec"]
+    if spec is not None:
+        indicators = spec.get("indicators") or []
+        form = {i["id"]: request.args.get(f"v.{i['id']}", "") for i in indicators}
+        state["form"] = form
+        if request.args.get("run"):
+            values = {i["id"]: _form_value(i, form[i["id"]]) for i in indicators if form[i["id"]].strip()}
+            data = {"sector": state["sector"], "spec": spec["id"], "values": values}
+            target = state["target_level"]
+            if target:
+                data["target_level"] = int(target) if target in ("1", "2", "3") else target
+            try:
+                state["result"] = run(kb, data)
+            except AssessError as exc:
+                state["errors"] = exc.details
+    return state
 
 
 @bp.get("/assess")
 def page():
     kb = knowledge()
-    sector_name = request.args.get("sector", "").strip()
-    spec_id = request.args.get("spec", "").strip()
-    errors: list[dict] = []
-    sector, spec, specs, result, form = None, None, [], None, {}
-    if sector_name:
-        from kb.assess import choose_spec
-
-        try:
-            sector, spec = choose_spec(kb, sector_name, spec_id or None)
-            specs = specs_for_sector(kb, sector)
-        except AssessError as exc:
-            errors = exc.details
-    if spec is not None:
-        indicators = spec.get("indicators") or []
-        form = {i["id"]: request.args.get(f"v.{i['id']}", "") for i in indicators}
-        if request.args.get("run"):
-            values = {i["id"]: _form_value(i, form[i["id"]]) for i in indicators if form[i["id"]].strip()}
-            data = {"sector": sector, "spec": spec["id"], "values": values}
-            target = request.args.get("target_level", "")
-            if target:
-                data["target_level"] = int(target) if target in ("1", "2", "3") else target
-            try:
-                result = run(kb, data)
-            except AssessError as exc:
-                errors = exc.details
+    state = _page_state(kb)
+    download = url_for("assess.workbook", **request.args) if state["result"] else None
     return render_template("assess.html", sectors=_sectors_with_specs(kb), citations=_citation_only_specs(kb),
-                           sector=sector, sector_name=sector_name,
-                           spec=spec, specs=specs, form=form, result=result, errors=errors, chart=chart_rows,
-                           LEVEL_NAMES=LEVEL_NAMES, fmt=fmt, tv=target_text, target_level=request.args.get("target_level", ""))
+                           chart=chart_rows, LEVEL_NAMES=LEVEL_NAMES, fmt=fmt, tv=target_text, download=download,
+                           **state)
+
+
+@bp.get("/assess.xlsx")
+def workbook():
+    """The assessment of the same query as an Excel workbook; without a result, back to the page to show why."""
+    from kb.assess_workbook import XLSX_MIME, assessment_workbook
+
+    kb = knowledge()
+    state = _page_state(kb)
+    if state["result"] is None:
+        return redirect(url_for("assess.page", **request.args))
+    data = assessment_workbook(state["spec"], state["result"], sector=state["sector"],
+                               url_of=lambda doc_id: url_for("pages.document", doc_id=doc_id, _external=True))
+    name = f"清洁生产水平自评-{state['sector']}-{state['spec']['id']}.xlsx"
+    return send_file(io.BytesIO(data), mimetype=XLSX_MIME, as_attachment=True, download_name=name)
+
+
+@bp.get("/assess/spec-template.xlsx")
+def spec_template():
+    """The blank indicator table for `kb import --type spec`, with the 电镀 example sheet from this knowledge base."""
+    from kb.spec_template import EXAMPLE_SPEC, TEMPLATE_NAME, XLSX_MIME, template_workbook
+
+    example = knowledge().document(EXAMPLE_SPEC)
+    data = template_workbook(example)
+    return send_file(io.BytesIO(data), mimetype=XLSX_MIME, as_attachment=True, download_name=TEMPLATE_NAME)
 
 
 def target_text(indicator: dict, level: int) -> str:
@@ -97,7 +127,7 @@ def chart_rows(spec: dict, result: dict) -> list[dict]:
     rows = []
     for row in result["indicators"]:
         indicator = by_id.get(row["id"], {})
-        if row["value"] is None:
+        if row["value"] is None or row["value"] == NOT_APPLICABLE:
             continue
         marks = []
         if is_qualitative(indicator):
@@ -128,6 +158,7 @@ def request_schema(kb) -> dict | None:
     sector names (with aliases) it answers for and its indicator ids with their value types, so that every
     request the published contract allows is one the endpoint accepts. None when there is no spec at all."""
     from kb.assess import _CHOICES, spec_docs, specs_for_sector
+    from kb.assess_values import is_percentage
 
     docs = spec_docs(kb)
     if not docs:
@@ -147,7 +178,8 @@ def request_schema(kb) -> dict | None:
                     values[indicator["id"]] = {"enum": list(dict.fromkeys(choices)),
                                                "description": f"{indicator.get('name')}（定性）：达到的级别或该级别原文"}
                 else:
-                    values[indicator["id"]] = {"type": "number",
+                    bounds = {"minimum": 0, **({"maximum": 100} if is_percentage(indicator) else {})}
+                    values[indicator["id"]] = {"type": "number", **bounds,
                                                "description": f"{indicator.get('name')}（{indicator.get('unit') or '无单位'}）"}
             branches.append({
                 "type": "object",

@@ -130,7 +130,8 @@ ASSESS_REQUEST = {
     "properties": {
         "sector": {"type": "string", "description": "行业名或别名（如 电镀）"},
         "spec": {"type": "string", "description": "标准条目 id；默认该行业最新（来源年份）的评价指标体系"},
-        "values": {"type": "object", "description": "{指标 id: 数值（定量指标）或 1/2/3/\"below\"/级别原文（定性指标）}",
+        "values": {"type": "object", "description": "{指标 id 或指标名称: 数值或不带单位的数字文字（定量指标，非负，百分数 0–100）"
+                                                    "或 1/2/3/\"below\"/级别原文（定性指标）}",
                    "additionalProperties": {"oneOf": [{"type": "number"}, {"type": "string"}]}},
         "target_level": {"type": "integer", "enum": [1, 2, 3], "description": "差距对标的级别；默认比总体级别高一级"},
     },
@@ -142,7 +143,11 @@ ASSESS_RESPONSE = {
     "required": ["spec", "indicators", "overall", "gaps", "rule", "notes"],
     "properties": {
         "spec": {"type": "object", "required": ["id", "title", "standard"],
-                 "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "standard": {"type": "string"}}},
+                 "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "standard": {"type": "string"},
+                                "number": {"type": "string", "nullable": True},
+                                "in_force": {"type": "boolean", "nullable": True, "description": "是否现行；null 未注明"},
+                                "superseded_by": {"type": "string", "nullable": True},
+                                "official_url": {"type": "string", "nullable": True}}},
         "indicators": {"type": "array", "items": {
             "type": "object", "required": ["id", "name", "unit", "value", "level", "targets"],
             "properties": {
@@ -159,7 +164,27 @@ ASSESS_RESPONSE = {
             "scores": {"type": "object", "nullable": True, "description": "YⅠ、YⅡ、YⅢ",
                        "properties": {"1": {"type": "number"}, "2": {"type": "number"}, "3": {"type": "number"}}},
             "missing": _STR_LIST,
+            "not_applicable": {**_STR_LIST, "description": "填「不涉及」的指标：退出计算，权重按比例分给同组其他指标"},
+            "status": {"type": "string", "enum": ["已判定", "数据不足"],
+                       "description": "数据不足：缺少限定性指标、条目只收录部分指标体系或已填写的权重不够判定级别"},
+            "level_name": {"type": "string"},
+            "reasons": {**_STR_LIST, "description": "数据不足的原因"},
+            "partial": {"type": "boolean", "description": "scores 只按已填写的指标归一化计算（部分得分），不是整个指标体系的 Y"},
+            "scores_label": {"type": "string", "nullable": True},
+            "bounds": {"type": "object", "nullable": True,
+                       "description": "按整个指标体系，YⅠ/YⅡ/YⅢ 的可能范围 [下限, 上限]（未填写的指标按未达到/达到计）"},
+            "best_possible": {"type": "integer", "nullable": True, "description": "数据不足时仍可能达到的最高级别"},
+            "at_least": {"type": "integer", "nullable": True, "description": "数据不足时已确定至少达到的级别"},
         }},
+        "coverage": {"type": "object", "description": "覆盖度：标准条目收录了整个指标体系的多少，企业填写了多少",
+                     "properties": {
+                         "basis": {"type": "string", "enum": ["weight", "count"]},
+                         "entry_complete": {"type": "boolean", "nullable": True},
+                         "entry_pct": {"type": "number", "nullable": True},
+                         "entered_pct": {"type": "number", "nullable": True},
+                         "missing_limiting": _STR_LIST, "missing_in_entry": _STR_LIST, "limitations": _STR_LIST,
+                         "text": {"type": "string"},
+                     }},
         "gaps": {"type": "array", "items": {
             "type": "object", "required": ["indicator", "target_level", "needed", "technologies"],
             "properties": {
