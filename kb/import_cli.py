@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .schemas import SOURCE_KINDS
+from .schemas import CONFIDENCES, SOURCE_KINDS, SOURCE_ORIGINS
 
 
 @click.command("import")
@@ -32,6 +32,10 @@ from .schemas import SOURCE_KINDS
 @click.option("--kind", type=click.Choice(SOURCE_KINDS), help="来源类型（默认：technology 为 目录，spec 为 标准）。")
 @click.option("--number", "source_number", help="来源文号或标准编号，如「国家发展改革委公告2017年第3号」「HJ/T 126-2003」。")
 @click.option("--url", "source_url", help="来源的公开地址。")
+@click.option("--origin", type=click.Choice(SOURCE_ORIGINS),
+              help="来源性质（默认按来源类型：目录→官方目录，标准→标准，文献→期刊论文，案例报道→新闻转载，工程实践→企业/政府公开）。")
+@click.option("--confidence", type=click.Choice(CONFIDENCES),
+              help="可信度（默认：目录、标准为 高，其余为 中）。")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="输出目录（默认：可编辑内容目录，KB_CONTENT_DIR）。文件写入其中的 technologies/ 或 specs/。")
 @click.option("--force", is_flag=True, help="覆盖手工修改过的条目。")
@@ -39,8 +43,8 @@ from .schemas import SOURCE_KINDS
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON。")
 def import_command(file: Path | None, doc_type: str, template: str | None, template_out: Path | None,
                    source_text: str | None, mapping: tuple[str, ...], defaults: tuple[str, ...], issuer: str | None,
-                   kind: str | None, source_number: str | None, source_url: str | None, out: Path | None, force: bool,
-                   dry_run: bool, as_json: bool) -> None:
+                   kind: str | None, source_number: str | None, source_url: str | None, origin: str | None,
+                   confidence: str | None, out: Path | None, force: bool, dry_run: bool, as_json: bool) -> None:
     """把表格（.csv 或 .xlsx，第 1 行为表头）导入知识库。
 
     --type technology（默认）：官方技术目录逐行转为技术条目。id 稳定（同一来源的同一行总是得到同一 id，再次导入时
@@ -51,6 +55,7 @@ def import_command(file: Path | None, doc_type: str, template: str | None, templ
     空白模板：kb import --template spec -o 模板.xlsx。
     """
     from .cli import _fail
+    from .importer import TableImportError, make_source
 
     if template:
         _write_template(template_out)
@@ -61,12 +66,16 @@ def import_command(file: Path | None, doc_type: str, template: str | None, templ
     if not source_text:
         _fail("缺少 --source：来源名称与年份，如「电镀行业清洁生产评价指标体系 (2015)」")
         return
-    if doc_type == "spec":
-        _import_spec(file, source_text, mapping, defaults, issuer, kind or "标准", source_number, source_url, out,
-                     force, dry_run, as_json)
+    try:
+        source = make_source(source_text, issuer=issuer, kind=kind or ("标准" if doc_type == "spec" else "目录"),
+                             number=source_number, url=source_url, origin=origin, confidence=confidence)
+    except TableImportError as exc:
+        _fail(str(exc))
         return
-    _import_technologies(file, source_text, mapping, defaults, issuer, kind or "目录", source_number, source_url, out,
-                         force, dry_run, as_json)
+    if doc_type == "spec":
+        _import_spec(file, source, mapping, defaults, out, force, dry_run, as_json)
+        return
+    _import_technologies(file, source, mapping, defaults, out, force, dry_run, as_json)
 
 
 def _write_template(path: Path | None) -> None:
@@ -79,15 +88,14 @@ def _write_template(path: Path | None) -> None:
     click.echo(f"已写出指标表模板：{target}（第一个工作表「指标表」供填写，「示例-spec-plating-2015」为填好的示例）")
 
 
-def _import_spec(file: Path, source_text: str, mapping, defaults, issuer, kind, source_number, source_url,
-                 out: Path | None, force: bool, dry_run: bool, as_json: bool) -> None:
+def _import_spec(file: Path, source, mapping, defaults, out: Path | None, force: bool, dry_run: bool,
+                 as_json: bool) -> None:
     from .cli import _echo_json, _fail
     from .config import load_settings
-    from .importer import TableImportError, make_source, parse_pairs
+    from .importer import TableImportError, parse_pairs
     from .spec_import import import_spec_table
 
     try:
-        source = make_source(source_text, issuer=issuer, kind=kind, number=source_number, url=source_url)
         pairs = parse_pairs(mapping, "--map")
         preset = dict(parse_pairs(defaults, "--set"))
         target = (out or load_settings().editable_content).resolve()
@@ -118,14 +126,13 @@ def _import_spec(file: Path, source_text: str, mapping, defaults, issuer, kind, 
         sys.exit(1)
 
 
-def _import_technologies(file: Path, source_text: str, mapping, defaults, issuer, kind, source_number, source_url,
-                         out: Path | None, force: bool, dry_run: bool, as_json: bool) -> None:
+def _import_technologies(file: Path, source, mapping, defaults, out: Path | None, force: bool, dry_run: bool,
+                         as_json: bool) -> None:
     from .cli import _echo_json, _fail
     from .config import load_settings
-    from .importer import TableImportError, import_table, make_source, parse_pairs
+    from .importer import TableImportError, import_table, parse_pairs
 
     try:
-        source = make_source(source_text, issuer=issuer, kind=kind, number=source_number, url=source_url)
         pairs = parse_pairs(mapping, "--map")
         preset = dict(parse_pairs(defaults, "--set"))
         target = (out or load_settings().editable_content).resolve()

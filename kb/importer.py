@@ -24,7 +24,12 @@ import yaml
 
 from .files import atomic_write
 from .loader import load_text
-from .schemas import CATEGORIES, SOURCE_KINDS
+from .schemas import CATEGORIES, CONFIDENCES, SOURCE_KINDS, SOURCE_ORIGINS
+
+# What an imported table's source is, by its kind, when --origin / --confidence are not given: a catalogue
+# or standard table is an official document the editor holds; other kinds are read with less certainty.
+DEFAULT_ORIGIN = {"目录": ("官方目录", "高"), "标准": ("标准", "高"), "文献": ("期刊论文", "中"),
+                  "案例报道": ("新闻转载", "中"), "工程实践": ("企业/政府公开", "中")}
 from .taxonomy import Taxonomy, load_taxonomy
 
 MANIFEST = ".import-manifest.json"
@@ -104,6 +109,8 @@ class SourceInfo:
     year: int
     number: str | None = None
     url: str | None = None
+    origin: str | None = None
+    confidence: str | None = None
 
     def as_yaml(self) -> dict:
         data = {"kind": self.kind, "title": self.title, "issuer": self.issuer, "year": self.year}
@@ -111,6 +118,10 @@ class SourceInfo:
             data["number"] = self.number
         if self.url:
             data["url"] = self.url
+        if self.origin:
+            data["origin"] = self.origin
+        if self.confidence:
+            data["confidence"] = self.confidence
         return data
 
 
@@ -174,16 +185,23 @@ def deduce_issuer(title: str, year: int) -> str | None:
 
 
 def make_source(source: str, issuer: str | None = None, kind: str = "目录", number: str | None = None,
-                url: str | None = None) -> SourceInfo:
+                url: str | None = None, origin: str | None = None, confidence: str | None = None) -> SourceInfo:
     title, year = parse_source(source)
     if len(title) < 2:
         raise TableImportError("--source 缺少目录名称")
     if kind not in SOURCE_KINDS:
         raise TableImportError(f"--kind 必须是：{'、'.join(SOURCE_KINDS)}")
+    origin = origin or DEFAULT_ORIGIN[kind][0]
+    confidence = confidence or DEFAULT_ORIGIN[kind][1]
+    if origin not in SOURCE_ORIGINS:
+        raise TableImportError(f"--origin 必须是：{'、'.join(SOURCE_ORIGINS)}")
+    if confidence not in CONFIDENCES:
+        raise TableImportError(f"--confidence 必须是：{'、'.join(CONFIDENCES)}")
     issuer = (issuer or "").strip() or deduce_issuer(title, year)
     if not issuer:
         raise TableImportError(f"无法从来源「{title}」推断发布单位，请用 --issuer 指定（如 --issuer 国家发展和改革委员会）")
-    return SourceInfo(kind=kind, title=title, issuer=issuer, year=year, number=number or None, url=url or None)
+    return SourceInfo(kind=kind, title=title, issuer=issuer, year=year, number=number or None, url=url or None,
+                      origin=origin, confidence=confidence)
 
 
 def parse_pairs(pairs: Iterable[str], option: str) -> list[tuple[str, str]]:

@@ -62,6 +62,8 @@ source:
   title: 测试来源
   issuer: 测试发布单位
   year: 2020
+  origin: 标准
+  confidence: 高
 ---
 
 ## 适用范围

@@ -95,7 +95,8 @@ def test_csv_import_produces_checked_entries(runner, tmp_path):
     assert trt.meta["benefits"][0] == {"indicator": "节能量", "value": 12000, "unit": "tce/a",
                                        "basis": "国家重点节能低碳技术推广目录（2017）所列"}
     assert trt.meta["source"] == {"kind": "目录", "title": "国家重点节能低碳技术推广目录",
-                                  "issuer": "国家发展和改革委员会", "year": 2017}
+                                  "issuer": "国家发展和改革委员会", "year": 2017,
+                                  "origin": "官方目录", "confidence": "高"}   # defaults for a catalogue table
     for heading in ("## 技术原理", "## 适用范围", "## 参考"):
         assert heading in trt.body
     cement = by_title["纯低温余热发电技术"]
@@ -471,3 +472,14 @@ def test_imported_spec_is_usable_by_the_api_page_and_cli(runner, tmp_path, conte
     values.write_text("单位产品取水量: 3\n单位产品综合能耗: 9\n清洁生产管理: 1\n", encoding="utf-8")
     cli = runner.invoke(main, ["assess", "--sector", "焦化", "--values", str(values)])
     assert cli.exit_code == 0 and "总体级别：Ⅱ级，综合评价指数 100" in cli.stdout, cli.output
+
+
+def test_origin_and_confidence_can_be_given(runner, tmp_path):
+    table = write_csv(tmp_path / "目录.csv", ROWS)
+    out = tmp_path / "out"
+    result = run(runner, table, "--source", SOURCE, "--out", out, "--origin", "行业协会", "--confidence", "中")
+    assert result.exit_code == 0, result.output
+    docs = assert_check_passes(runner, out)
+    assert {(d.source["origin"], d.source["confidence"]) for d in docs.values()} == {("行业协会", "中")}
+    bad = run(runner, table, "--source", SOURCE, "--out", out, "--confidence", "很高")
+    assert bad.exit_code == 2 and "--confidence" in bad.output

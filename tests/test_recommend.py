@@ -55,6 +55,10 @@ source:
 """
 
 
+# The conftest technologies cite a standard; a figure needs its own source (kb check's provenance rule).
+FIGURE_SOURCE = "{field}: {{kind: 文献, title: 测试用期刊论文, issuer: 测试期刊, year: 2020, origin: 期刊论文, confidence: 中}}\n"
+
+
 @pytest.fixture
 def rkb(content, settings):
     """The conftest knowledge base plus dyeing entries: real, widely used cleaner-production techniques."""
@@ -62,7 +66,7 @@ def rkb(content, settings):
         "dyeing-cold-pad-batch", "冷轧堆前处理", sectors="[印染]", tags="[蒸汽, 能耗, 水耗]", process="前处理",
         category="节能", summary="织物浸轧碱氧工作液后打卷堆置，在室温下缓慢完成退浆、煮练和漂白，省去汽蒸。",
         body="冷轧堆工艺把退煮漂合并为常温堆置，减少蒸汽消耗和前处理用水，适合棉及混纺织物。",
-        extra="investment_wan: 50\n"))
+        extra="investment_wan: 50\n" + FIGURE_SOURCE.format(field="investment_source")))
     write(content, "technologies", "dyeing-membrane-reuse", technology(
         "dyeing-membrane-reuse", "印染废水双膜法深度处理回用", sectors="[印染]", tags="[水耗, 废水, COD]",
         process="废水处理", category="节水",
@@ -71,7 +75,7 @@ def rkb(content, settings):
     write(content, "technologies", "dyeing-airflow-dyeing", technology(
         "dyeing-airflow-dyeing", "气流染色", sectors="[印染]", tags="[水耗, 蒸汽]", process="染色",
         category="节水", summary="用循环气流牵引绳状织物，染液经喷嘴与织物交换，浴比大幅降低。",
-        body="浴比降低后，每缸用水、升温蒸汽和染化料用量都随之减少。", extra="payback_years: 2\n"))
+        body="浴比降低后，每缸用水、升温蒸汽和染化料用量都随之减少。", extra="payback_years: 2\n" + FIGURE_SOURCE.format(field="payback_source")))
     write(content, "technologies", "general-condensate-recovery", technology(
         "general-condensate-recovery", "蒸汽冷凝水回收利用", tags="[蒸汽, 能耗]", process="公用工程",
         category="节能", summary="回收用汽设备排出的高温冷凝水，送回锅炉给水，回收热量并节约软化水。",
