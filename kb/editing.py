@@ -130,19 +130,22 @@ class Editor:
 
     def create(self, text: str, who: str, expected_type: str | None = None) -> Document:
         doc = self.validate(text, expected_type)
-        orphan = False
         with self._locked():
             path = Path(doc.path)
             if path.is_file():
-                if file_version(path) == doc.content_hash:
-                    # a retried create of the same text (its first answer was lost, or the server stopped
-                    # before indexing it): the write is already there, so finish it instead of a 409
-                    return self._publish(doc)
-                orphan = self.knowledge.store.get(doc.id) is None
-            elif self.knowledge.store.get(doc.id) is None:
+                # the same text again is a retried create (its answer was lost, or the server stopped
+                # before indexing it): the write is already there, so finish it instead of a 409
+                outcome = "retried" if file_version(path) == doc.content_hash else (
+                    "orphan" if self.knowledge.store.get(doc.id) is None else "taken")
+            elif self.knowledge.store.get(doc.id) is not None:
+                outcome = "taken"
+            else:
                 self._write(doc, text, who, "create")
-                return self._publish(doc)
-        if orphan:
+                outcome = "written"
+        # the lock is released before waiting for the index batch, so writers share batches
+        if outcome in ("written", "retried"):
+            return self._publish(doc)
+        if outcome == "orphan":
             self.reconcile()
         raise EditError(409, f"id「{doc.id}」已存在", [{"field": "id", "message": "请换一个 id，或用 PUT 修改已有文档"}])
 
