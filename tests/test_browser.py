@@ -397,3 +397,48 @@ def test_screenshot_home_page_with_coverage(page, showcase_url, screenshots):
     first = table.locator("tbody tr").first
     assert first.locator("th").inner_text() == "能源" and first.locator("td").count() == 3
     page.screenshot(path=str(screenshots / "home.png"), full_page=True)
+
+
+# ---------------------------------------------------------------- Content-Security-Policy (issue 13)
+CSP_PAGES = ["/", f"/search?q={QUERY}", "/documents/coking-cdq", "/documents/general-xss", "/recommend", "/assess",
+             "/edit", "/no-such-page"]
+ASSESS_CHART = ("/assess?sector=电镀&run=1&v.clean-process=1&v.process-control=1&v.line-requirements=2"
+                "&v.water-saving-facilities=2&v.rinse-water-per-area=30&v.zinc-utilization=85&v.nickel-utilization=90")
+
+
+def _watch_csp(page) -> list[str]:
+    """Collect every CSP violation: Chromium's console reports and the page's securitypolicyviolation events."""
+    reports: list[str] = []
+    page.on("console", lambda msg: reports.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.add_init_script("window.__csp = []; document.addEventListener('securitypolicyviolation',"
+                         " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile));")
+    return reports
+
+
+def _visit_under_csp(page, url: str) -> None:
+    response = page.goto(url)
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy and "unsafe-inline" not in policy
+    page.wait_for_load_state("load")
+    assert page.evaluate("window.__csp") == [], url
+    # the stylesheets did load (a blocked one would leave the page unstyled without a script error)
+    assert page.evaluate("[...document.styleSheets].every(s => s.cssRules.length > 0)"), url
+
+
+def test_main_pages_pass_the_content_security_policy(page, base_url):
+    reports = _watch_csp(page)
+    for path in CSP_PAGES:
+        _visit_under_csp(page, base_url + path)
+    assert reports == [] and page.errors == []
+
+
+def test_assessment_chart_is_drawn_under_the_content_security_policy(page, showcase_url):
+    url, bundled = showcase_url
+    if not bundled:
+        pytest.skip("the bundled content (with the 电镀 indicator system) does not build right now")
+    reports = _watch_csp(page)
+    _visit_under_csp(page, url + ASSESS_CHART)
+    widths = page.locator(".chart .bar").evaluate_all("bars => bars.map(b => b.getBoundingClientRect().width)")
+    track = page.locator(".chart .track").first.evaluate("t => t.getBoundingClientRect().width")
+    assert widths and all(0 < w <= track for w in widths), widths
+    assert reports == []
