@@ -15,6 +15,7 @@ from .build import BuildReport
 from .documents import Problem
 
 log = logging.getLogger("kb.index_writer")
+IDLE_SECONDS = 30.0   # the thread stops after this long without a request; the next request starts it again
 
 
 @dataclass
@@ -75,8 +76,9 @@ class IndexWriter:
     def _run(self) -> None:
         while True:
             with self._cv:
-                self._cv.wait_for(lambda: self._requested > self._done or self._closed)
-                if self._requested <= self._done:
+                self._cv.wait_for(lambda: self._requested > self._done or self._closed, IDLE_SECONDS)
+                if self._requested <= self._done:      # closed, or idle: request() starts a new thread
+                    self._thread = None
                     return
                 target = self._requested
             try:

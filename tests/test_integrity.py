@@ -265,16 +265,21 @@ def test_files_written_through_the_api_have_the_usual_mode(client, settings, tmp
 
 
 # ------------------------------------------------------------------ security headers
-@pytest.mark.parametrize("path", ["/", "/search?q=活性炭", "/documents/coking-cdq", "/recommend", "/assess", "/edit",
-                                  "/api/search?q=活性炭", "/api/documents/no-such", "/static/style.css", "/no-such-page"])
-def test_every_response_carries_security_headers(client, path):
-    headers = client.get(path).headers
-    policy = headers["Content-Security-Policy"]
-    assert "script-src 'self'" in policy and "style-src 'self'" in policy and "frame-ancestors 'none'" in policy
-    assert "unsafe-inline" not in policy
-    assert headers["X-Content-Type-Options"] == "nosniff"
-    assert headers["X-Frame-Options"] == "DENY"
-    assert headers["Referrer-Policy"] == "same-origin"
+HEADER_PATHS = ["/", "/search?q=活性炭", "/documents/coking-cdq", "/recommend", "/assess", "/edit", "/api/search?q=活性炭",
+                "/api/documents/no-such", "/api/openapi.json", "/static/style.css", "/no-such-page"]
+
+
+def test_every_response_carries_security_headers(client):
+    for path in HEADER_PATHS:
+        headers = client.get(path).headers
+        policy = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "style-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert "unsafe-inline" not in policy, path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert headers["X-Frame-Options"] == "DENY", path
+        assert headers["Referrer-Policy"] == "same-origin", path
+        assert "Strict-Transport-Security" not in headers, path          # plain HTTP: no HSTS
+    assert "max-age=" in client.get("/", base_url="https://localhost").headers["Strict-Transport-Security"]
 
 
 def test_templates_have_no_inline_script_or_style():

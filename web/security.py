@@ -43,16 +43,17 @@ def is_cookie_write() -> bool:
 
 
 def same_origin() -> bool:
-    """Origin (or, without it, Referer) names this site; a request carrying neither relies on the token."""
-    here = (request.scheme, request.host.lower())
+    """Origin (or, without it, Referer) names this host and port; a request with neither relies on the token.
+
+    The scheme is not compared: behind a reverse proxy that ends TLS the app sees http while the
+    browser says https, and the host and port are what tell another site apart."""
+    here = request.host.lower()
     origin = request.headers.get("Origin")
     if origin is not None:
-        parts = urlsplit(origin)
-        return (parts.scheme, parts.netloc.lower()) == here
+        return urlsplit(origin).netloc.lower() == here
     referer = request.headers.get("Referer")
     if referer:
-        parts = urlsplit(referer)
-        return (parts.scheme, parts.netloc.lower()) == here
+        return urlsplit(referer).netloc.lower() == here
     return True
 
 
