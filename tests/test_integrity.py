@@ -230,6 +230,39 @@ def test_concurrent_writes_share_batches(app):
     assert writer.stats.largest_batch >= 10
 
 
+def test_reads_take_a_cpu_slot_and_waiting_writes_do_not(app):
+    """kb serve's middleware: with every slot busy, a publish still goes straight through."""
+    from web.serving import CpuSlots
+
+    slots = CpuSlots(app.wsgi_app, slots=1)
+    taken = threading.Event()
+    release = threading.Event()
+
+    def busy(environ, start_response):          # holds the only slot, as a long search would
+        taken.set()
+        release.wait(10)
+        start_response("200 OK", [])
+        return [b""]
+
+    slots.app = busy
+    holder = threading.Thread(target=slots, args=({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, lambda *a: None))
+    holder.start()
+    assert taken.wait(10)
+    slots.app = app.wsgi_app
+    from werkzeug.test import Client
+
+    client = Client(slots)
+    finished = []
+    reader = threading.Thread(target=lambda: finished.append(client.get("/api/search?q=活性炭").status_code))
+    reader.start()
+    response = client.post("/api/cases", data=new_case("case-coating-slot"), headers=AUTH)
+    assert response.status_code == 201 and finished == []     # the write did not wait for the slot
+    release.set()
+    holder.join(10)
+    reader.join(10)
+    assert finished == [200]
+
+
 # ------------------------------------------------------------------ throttling
 def test_wrong_tokens_never_lock_out_the_valid_one(client):
     for attempt in range(15):
