@@ -442,3 +442,43 @@ def test_assessment_chart_is_drawn_under_the_content_security_policy(page, showc
     track = page.locator(".chart .track").first.evaluate("t => t.getBoundingClientRect().width")
     assert widths and all(0 < w <= track for w in widths), widths
     assert reports == []
+
+
+@pytest.fixture(scope="module")
+def editor_url(tmp_path_factory):
+    """The test knowledge base with editing enabled, on its own server."""
+    from kb.config import load_settings
+    from web import create_app
+
+    tmp = tmp_path_factory.mktemp("browser-editor")
+    _write_content(tmp / "content")
+    settings = load_settings(tmp / "instance", bundled_content=tmp / "content", editable_content=tmp / "editable",
+                             database_url=f"sqlite:///{tmp / 'instance' / 'kb.sqlite3'}", editor_token=EDITOR_TOKEN)
+    _build(settings)
+    server, thread, url = _serve(create_app({"KB_SETTINGS": settings, "TESTING": False}))
+    yield url
+    server.shutdown()
+    thread.join(timeout=5)
+    server.server_close()
+
+
+EDITOR_TOKEN = "browser-editor-token-42"
+
+
+def test_editor_signs_in_publishes_and_signs_out_in_a_real_browser(page, editor_url):
+    """The CSRF token, the Origin check and the SameSite cookie let the real form through, under the CSP."""
+    reports = _watch_csp(page)
+    page.goto(editor_url + "/edit")
+    page.fill("input[name=token]", EDITOR_TOKEN)
+    page.click("main button[type=submit]")
+    page.wait_for_selector("textarea[name=text]")
+    page.fill("textarea[name=text]", case("case-coating-browser").replace("测试用涂装企业VOCs治理案例", "浏览器发布的涂装案例"))
+    page.click("button[value=preview]")
+    page.wait_for_selector("text=校验通过")
+    page.click("button[value=publish]")
+    page.wait_for_url("**/documents/case-coating-browser")
+    assert page.locator("h1").inner_text() == "浏览器发布的涂装案例"
+    page.goto(editor_url + "/edit")
+    page.click("main button:has-text('退出登录')")
+    page.wait_for_selector("input[name=token]")
+    assert reports == [] and page.evaluate("window.__csp") == []
