@@ -226,7 +226,10 @@ SERVE_THREADS = 128
 @click.option("--threads", default=SERVE_THREADS, show_default=True, type=int,
               help="处理请求的线程数。等待索引批次的发布请求只占线程、不占 CPU；同时计算的请求（检索、页面）限 2 个（见 bench/RESULTS.md）。")
 @click.option("--watch/--no-watch", default=True, show_default=True, help="监视内容目录，文件变化后自动重新索引。")
-def serve(host: str, port: int, threads: int, watch: bool) -> None:
+@click.option("--trusted-proxy", envvar="KB_TRUSTED_PROXY", default=None, metavar="地址",
+              help="反向代理的地址（如 127.0.0.1）：只信任它发来的 X-Forwarded-Proto / X-Forwarded-For，"
+                   "从而经 HTTPS 时会话 cookie 带 Secure、按真实客户端限流。也可用 KB_TRUSTED_PROXY。")
+def serve(host: str, port: int, threads: int, watch: bool, trusted_proxy: str | None) -> None:
     """用生产级 WSGI 服务器（waitress）提供网站和 API；尚未构建时先构建。"""
     import logging
 
@@ -246,7 +249,7 @@ def serve(host: str, port: int, threads: int, watch: bool) -> None:
     click.echo(f"清洁生产技术知识库：http://{host}:{port}/  （Ctrl+C 退出）")
     from web.serving import create_server
 
-    create_server(app, host=host, port=port, threads=threads).run()
+    create_server(app, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy).run()
 
 
 TYPE_NAMES = {"technology": "技术", "case": "案例", "spec": "标准"}

@@ -337,6 +337,35 @@ def _request(port: int, method: str, path: str, body: bytes | None = None, heade
         connection.close()
 
 
+@pytest.fixture
+def served(app):
+    """The app under waitress as `kb serve --trusted-proxy 127.0.0.1` runs it behind a local reverse proxy."""
+    from web.serving import create_server
+
+    server = create_server(app, port=0, trusted_proxy="127.0.0.1")
+    threading.Thread(target=server.run, daemon=True).start()
+    yield server.effective_port
+    server.task_dispatcher.shutdown()
+    server.close()
+
+
+def test_behind_a_trusted_proxy_cookies_are_secure_and_clients_counted_apart(served):
+    port = served
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/edit", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"})
+    response = connection.getresponse()
+    response.read()
+    assert "Secure" in response.getheader("Set-Cookie") and response.getheader("Strict-Transport-Security")
+    connection.close()
+
+    def wrong_token(client: str) -> int:
+        return _request(port, "POST", "/api/cases", new_case("case-coating-proxy").encode("utf-8"),
+                        {**AUTH, "Authorization": "Bearer guess", "X-Forwarded-For": client})[0]
+
+    assert [wrong_token("203.0.113.7") for _ in range(10)][-1] == 429
+    assert wrong_token("198.51.100.9") == 401                    # another client behind the same proxy
+
+
 @pytest.mark.slow
 def test_a_burst_of_publishes_does_not_starve_searches(tmp_path):
     """100 concurrent POSTs against `kb serve`'s server set-up over the bundled content: all

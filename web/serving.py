@@ -19,6 +19,10 @@ CONNECTION_LIMIT = 256
 CPU_SLOTS = 2
 
 WRITE_PATHS = ("/api/cases", "/api/documents/", "/edit")
+# Behind a reverse proxy, the headers waitress takes from it (only from the trusted address, others are
+# dropped): the scheme, so the session cookie is Secure over HTTPS, and the client address, so failed
+# tokens are counted per client and not per proxy. Host comes as the proxy passes it.
+PROXY_HEADERS = {"x-forwarded-proto", "x-forwarded-for"}
 
 
 def waits_for_index(environ: dict[str, Any]) -> bool:
@@ -42,12 +46,16 @@ class CpuSlots:
             return self.app(environ, start_response)
 
 
-def create_server(app: Callable, host: str = "127.0.0.1", port: int = 5000, threads: int | None = None, **options):
+def create_server(app: Callable, host: str = "127.0.0.1", port: int = 5000, threads: int | None = None,
+                  trusted_proxy: str | None = None, **options):
     """A waitress server for the app, set up as `kb serve` runs it (port 0: any free port)."""
     import waitress
 
     from kb.cli import SERVE_THREADS
 
     options.setdefault("connection_limit", CONNECTION_LIMIT)
+    if trusted_proxy:
+        options.update(trusted_proxy=trusted_proxy, trusted_proxy_headers=PROXY_HEADERS,
+                       clear_untrusted_proxy_headers=True)
     return waitress.create_server(CpuSlots(app), host=host, port=port, threads=threads or SERVE_THREADS, ident="kb",
                                   **options)
