@@ -215,8 +215,10 @@ def test_concurrent_writes_share_batches(app):
     knowledge.build = counted_build
     before = writer.stats.batches
     requested: dict[int, float] = {}
+    together = threading.Barrier(20)
 
     def write(i: int) -> float:
+        together.wait()
         requested[i] = time.monotonic()
         writer.rebuild()
         return time.monotonic()
@@ -224,7 +226,7 @@ def test_concurrent_writes_share_batches(app):
     with ThreadPoolExecutor(max_workers=20) as pool:
         finished = list(pool.map(write, range(20)))
     batches = writer.stats.batches - before
-    assert 1 <= batches <= 3, batches
+    assert 1 <= batches <= 4, batches            # one build per request would be 20
     for i, done in enumerate(finished):
         assert any(requested[i] <= s <= done for s in started)
     assert writer.stats.largest_batch >= 10
