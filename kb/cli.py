@@ -220,21 +220,25 @@ def stats(as_json: bool) -> None:
 
 # Worker threads of `kb serve`. Searches are CPU-bound under the GIL: on the 2-core bench machine
 # 2 threads served 270 req/s at 20k documents, 4 threads 190, 8 threads 143-168 (waitress keeps slow
-# clients in its I/O loop, so few workers do not let one slow client block the others).
-SERVE_THREADS = 2
+# clients in its I/O loop, so few workers do not let one slow client block the others). But a publish
+# parks its thread until its index batch is built, and with 2 threads a burst of publishes took every
+# worker (a search waited 97 s). So the server runs enough threads to park a burst of writers (100
+# concurrent publishes in the issue) while web/serving.py lets only 2 requests compute at once.
+SERVE_THREADS = 128
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=SERVE_THREADS, show_default=True, type=int,
-              help="处理请求的线程数。检索是 CPU 密集的，线程多于核数只会增加 GIL 争用（见 bench/RESULTS.md）。")
+              help="处理请求的线程数。等待索引批次的发布请求只占线程、不占 CPU；同时计算的请求（检索、页面）限 2 个（见 bench/RESULTS.md）。")
 @click.option("--watch/--no-watch", default=True, show_default=True, help="监视内容目录，文件变化后自动重新索引。")
-def serve(host: str, port: int, threads: int, watch: bool) -> None:
+@click.option("--trusted-proxy", envvar="KB_TRUSTED_PROXY", default=None, metavar="地址",
+              help="反向代理的地址（如 127.0.0.1）：只信任它发来的 X-Forwarded-Proto / X-Forwarded-For，"
+                   "从而经 HTTPS 时会话 cookie 带 Secure、按真实客户端限流。也可用 KB_TRUSTED_PROXY。")
+def serve(host: str, port: int, threads: int, watch: bool, trusted_proxy: str | None) -> None:
     """用生产级 WSGI 服务器（waitress）提供网站和 API；尚未构建时先构建。"""
     import logging
-
-    import waitress
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     kb = _open_kb()
@@ -250,7 +254,9 @@ def serve(host: str, port: int, threads: int, watch: bool) -> None:
         watcher = ContentWatcher(app.extensions["kb_rebuilder"], list(settings.content_dirs)).start()
         click.echo("正在监视内容目录：" + "、".join(str(f) for f in watcher.folders))
     click.echo(f"清洁生产技术知识库：http://{host}:{port}/  （Ctrl+C 退出）")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="kb")
+    from web.serving import create_server
+
+    create_server(app, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy).run()
 
 
 TYPE_NAMES = {"technology": "技术", "case": "案例", "spec": "标准"}

@@ -1,8 +1,10 @@
 """Editors' writes: publish, replace and restore documents in the editable content folder.
 
 Files stay the one source of truth: a publish is an atomic file write (temp file + rename) plus a
-history entry, followed by a lenient incremental build that the caller waits for, so the document is
-searchable when the call returns. Concurrent publishes share builds instead of queueing one each.
+history entry, followed by a batch of the background index writer that the caller waits for, so the
+document is searchable when the call returns. Concurrent publishes share batches instead of queueing
+one build each. Versions are checked against the file on disk under the write lock, never against the
+database (which a build updates later), so of N concurrent replaces of one version exactly one wins.
 """
 from __future__ import annotations
 
@@ -10,17 +12,17 @@ import hashlib
 import itertools
 import json
 import subprocess
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .build import BuildReport
+from .build import current_generation, read_meta
 from .checks import CASE_LINK_FIELDS
 from .documents import Document, Problem
 from .frontmatter import FrontMatterError, parse
-from .loader import FOLDER_TYPES, load_text
+from .loader import FOLDER_TYPES, content_files, load_text
 from .files import atomic_write, file_lock
+from .index_writer import IndexWriter
 from .schemas import ID_RE
 
 MAX_BYTES = 1024 * 1024
@@ -33,6 +35,7 @@ class EditError(Exception):
     message: str
     details: list[dict] = field(default_factory=list)
     current_version: str | None = None
+    retry_after: int | None = None
 
 
 def token_label(token: str) -> str:
@@ -42,49 +45,20 @@ def token_label(token: str) -> str:
 
 _SEQUENCE = itertools.count()
 
+# The editors' writes and the file watcher share one background writer (kept under its old name too).
+Rebuilder = IndexWriter
 
-class Rebuilder:
-    """Coalesces rebuild requests: a caller returns once a build that started after its request is done."""
 
-    def __init__(self, knowledge):
-        self.knowledge = knowledge
-        self._cv = threading.Condition()
-        self._requested = 0
-        self._done = 0
-        self._running = False
-        self.last_report: BuildReport | None = None
-        self.last_error: str | None = None
+def file_version(path: Path) -> str:
+    """A document's version: the hash of its file as it is on disk now (what a build will index)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
-    @property
-    def problems(self) -> list[Problem]:
-        return self.last_report.problems if self.last_report else []
 
-    def rebuild(self, timeout: float = 60.0) -> BuildReport | None:
-        deadline = time.monotonic() + timeout
-        with self._cv:
-            self._requested += 1
-            ticket = self._requested
-            while self._done < ticket:
-                if not self._running:
-                    self._running = True
-                    target = self._requested
-                    self._cv.release()
-                    try:
-                        self.last_report = self.knowledge.build(lenient=True)
-                        self.last_error = None
-                    except Exception as exc:  # keep serving the last good generation
-                        self.last_error = f"{type(exc).__name__}: {exc}"
-                    finally:
-                        self._cv.acquire()
-                        self._running = False
-                        self._done = target
-                        self._cv.notify_all()
-                else:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._cv.wait(remaining)
-        return self.last_report
+def unindexed_files(settings, generation_hashes: dict[str, str]) -> list[Path]:
+    """Files in the editable folder that the served generation does not hold as they are on disk
+    (a crash between a write and its build leaves one)."""
+    return [path for path in content_files(settings.editable_content)
+            if generation_hashes.get(path.stem) != file_version(path)]
 
 
 class Editor:
@@ -128,14 +102,52 @@ class Editor:
     def _locked(self):
         return file_lock(self.root / ".write.lock")
 
+    def _publish(self, doc: Document) -> Document:
+        """Wait until the batch holding this write is indexed (the file itself is already durable)."""
+        self.rebuilder.rebuild()
+        return doc
+
+    def reconcile(self) -> list[Path]:
+        """Index every editable file the served generation lacks (on start, and when a write meets one)."""
+        orphans = unindexed_files(self.settings, read_meta(current_generation(self.settings)).get("hashes", {}))
+        if orphans:
+            self.rebuilder.rebuild()
+        return orphans
+
+    def _current_file(self, doc_id: str, doc: Document) -> Path | None:
+        """The file that holds the document now: the editable copy, else the bundled one the store names."""
+        if Path(doc.path).is_file():
+            return Path(doc.path)
+        row = self.knowledge.store.get(doc_id)
+        if row is not None and Path(row.path).is_file():
+            return Path(row.path)
+        return None
+
+    def current_version(self, doc: Document) -> str | None:
+        """The version a replace of this document must name (None: the document does not exist yet)."""
+        path = self._current_file(doc.id, doc)
+        return file_version(path) if path is not None else None
+
     def create(self, text: str, who: str, expected_type: str | None = None) -> Document:
         doc = self.validate(text, expected_type)
         with self._locked():
-            if self.knowledge.store.get(doc.id) is not None or Path(doc.path).exists():
-                raise EditError(409, f"id「{doc.id}」已存在", [{"field": "id", "message": "请换一个 id，或用 PUT 修改已有文档"}])
-            self._write(doc, text, who, "create")
-        self.rebuilder.rebuild()
-        return doc
+            path = Path(doc.path)
+            if path.is_file():
+                # the same text again is a retried create (its answer was lost, or the server stopped
+                # before indexing it): the write is already there, so finish it instead of a 409
+                outcome = "retried" if file_version(path) == doc.content_hash else (
+                    "orphan" if self.knowledge.store.get(doc.id) is None else "taken")
+            elif self.knowledge.store.get(doc.id) is not None:
+                outcome = "taken"
+            else:
+                self._write(doc, text, who, "create")
+                outcome = "written"
+        # the lock is released before waiting for the index batch, so writers share batches
+        if outcome in ("written", "retried"):
+            return self._publish(doc)
+        if outcome == "orphan":
+            self.reconcile()
+        raise EditError(409, f"id「{doc.id}」已存在", [{"field": "id", "message": "请换一个 id，或用 PUT 修改已有文档"}])
 
     def replace(self, doc_id: str, text: str, version: str | None, who: str) -> Document:
         doc = self.validate(text)
@@ -143,20 +155,21 @@ class Editor:
             raise EditError(400, "文档有误", [{"line": doc.lines.get("id", 2), "field": "id",
                                                "message": f"文件中的 id「{doc.id}」与地址中的「{doc_id}」不一致"}])
         with self._locked():
-            current = self.knowledge.store.get(doc_id)
-            if current is None:
+            path = self._current_file(doc_id, doc)
+            if path is None:
                 raise EditError(404, f"没有 id 为「{doc_id}」的文档")
+            current_version = file_version(path)
             if not version:
                 raise EditError(400, "缺少版本号", [{"field": "version", "message": "请在 If-Match 头或 version 参数中给出所修改的版本"}],
-                                current_version=current.content_hash)
-            if version != current.content_hash:
+                                current_version=current_version)
+            if version != current_version:
                 raise EditError(409, "文档已被他人修改", [{"field": "version", "message": "所依据的版本已过期，请基于当前版本重新修改"}],
-                                current_version=current.content_hash)
-            if current.type != doc.type:
+                                current_version=current_version)
+            row = self.knowledge.store.get(doc_id)
+            if row is not None and row.type != doc.type:
                 raise EditError(400, "文档有误", [{"line": doc.lines.get("type", 2), "field": "type", "message": "不能修改文档类型"}])
             self._write(doc, text, who, "replace")
-        self.rebuilder.rebuild()
-        return doc
+        return self._publish(doc)
 
     def history(self, doc_id: str) -> list[dict]:
         folder = self.root / ".history" / doc_id
@@ -173,8 +186,7 @@ class Editor:
         doc = self.validate(text)
         with self._locked():
             self._write(doc, text, who, f"restore {version[:12]}")
-        self.rebuilder.rebuild()
-        return doc
+        return self._publish(doc)
 
     def _write(self, doc: Document, text: str, who: str, action: str) -> None:
         atomic_write(Path(doc.path), text.encode("utf-8"))

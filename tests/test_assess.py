@@ -524,9 +524,10 @@ def test_page_renders_chart_level_and_technologies(client):
     response = client.get(query)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert 'class="chart"' in html and 'class="bar l3"' in html and 'class="mark m1"' in html
+    assert 'class="chart"' in html and 'class="bar l3 ' in html and 'class="mark m1 ' in html
     # rinse 30 on a scale to 1.25 × 40 = 50: bar at 60 %, Ⅰ mark (8) at 16 %, Ⅱ (24) at 48 %, Ⅲ (40) at 80 %
-    assert 'style="width: 60.0%"' in html and 'style="left: 16.0%"' in html and 'style="left: 80.0%"' in html
+    # (positions are half-percent classes of static/assess.css: the CSP allows no inline style)
+    assert 'class="bar l3 w-120"' in html and 'class="mark m1 at-32"' in html and 'class="mark m3 at-160"' in html
     assert "总体级别" in html and "YⅡ = 83.61" in html
     overall = html.split('<div class="overall')[1].split('<h3>')[0]
     assert '<span class="level">数据不足</span>' in overall and "部分得分" in overall
@@ -534,7 +535,9 @@ def test_page_renders_chart_level_and_technologies(client):
     assert "未注明该标准是否现行" in html and 'href="/assess.xlsx?' in html
     assert "/documents/plating-countercurrent-rinse" in html and "≤ 24 L/m²" in html
     assert "未填写（未参与评价）" in html and "铜利用率" in html
-    assert "须与所用指标体系原文核对" in html and "assess-result.css" in html
+    assert "须与所用指标体系原文核对" in html and "assess-result.css" in html and "/static/assess.css" in html
+    css = client.get("/static/assess.css").get_data(as_text=True)
+    assert "@media print" in css and ".w-120 { width: 60%; }" in css and ".at-32 { left: 16%; }" in css
 
 
 def test_page_bad_value_is_explained(client):

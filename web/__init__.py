@@ -30,12 +30,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from kb.editing import Editor, Rebuilder
 
     app.extensions["kb_rebuilder"] = rebuilder = Rebuilder(knowledge)
-    app.extensions["kb_editor"] = Editor(knowledge, rebuilder)
+    app.extensions["kb_editor"] = editor = Editor(knowledge, rebuilder)
+    if knowledge.is_built():
+        editor.reconcile()      # a write acknowledged (or not) before a crash is indexed before serving
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(settings.home)
 
-    from . import api, editors, errors, pages
+    from . import api, editors, errors, pages, security
     from . import assess
+
+    security.init_app(app)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -13,6 +13,13 @@ from .context import BadRequest, json_object, knowledge
 bp = Blueprint("assess", __name__)
 
 
+@bp.app_template_filter("percent_step")
+def percent_step(pct: float) -> int:
+    """A percentage as the half-percent step of the CSS classes w-N / at-N in static/assess.css
+    (positions are classes because the Content-Security-Policy allows no inline style)."""
+    return max(0, min(200, round(float(pct) * 2)))
+
+
 @bp.post("/api/assess")
 def api_assess():
     try:

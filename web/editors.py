@@ -1,10 +1,10 @@
-"""Editors' writes over HTTP: token sign-in, POST /api/cases, PUT /api/documents/<id>, and the 编辑 page."""
+"""Editors' writes over HTTP: token sign-in, POST /api/cases, PUT /api/documents/<id>, and the 编辑 page.
+
+The API is authorised by the Bearer token on each request; the 编辑 page by a session cookie set at
+sign-in, so its forms carry CSRF tokens (web/security.py checks them and the origin)."""
 from __future__ import annotations
 
 import hmac
-import threading
-import time
-from collections import defaultdict, deque
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
 
@@ -12,46 +12,44 @@ from kb.editing import EditError, Editor, token_label
 
 from .context import knowledge
 from .render import render_markdown
+from .throttle import FailedAttempts
 
 bp = Blueprint("editors", __name__)
 
 FAILED_SIGNINS_PER_MINUTE = 10
-_failures: dict[str, deque] = defaultdict(deque)
-_failures_lock = threading.Lock()
+
+
+@bp.record_once
+def _setup(state) -> None:
+    state.app.extensions["kb_failed_signins"] = FailedAttempts(limit=FAILED_SIGNINS_PER_MINUTE, window=60.0)
 
 
 def editor() -> Editor:
     return current_app.extensions["kb_editor"]
 
 
-def _rate_limited(address: str) -> bool:
-    now = time.monotonic()
-    with _failures_lock:
-        window = _failures[address]
-        while window and now - window[0] > 60:
-            window.popleft()
-        return len(window) >= FAILED_SIGNINS_PER_MINUTE
-
-
-def _record_failure(address: str) -> None:
-    with _failures_lock:
-        _failures[address].append(time.monotonic())
+def failed_signins() -> FailedAttempts:
+    return current_app.extensions["kb_failed_signins"]
 
 
 def check_token(given: str | None) -> str:
-    """Who is writing (a label of the token), or an EditError with the right status."""
+    """Who is writing (a label of the token), or an EditError with the right status.
+
+    The valid token is accepted whatever came before it; only wrong ones are counted and throttled."""
     configured = knowledge().settings.editor_token
     if not given:
         raise EditError(401, "缺少编辑令牌", [{"field": "Authorization", "message": "使用 Authorization: Bearer <令牌>"}])
     if not configured:
         raise EditError(403, "编辑功能未开启：请设置 KB_EDITOR_TOKEN 或在实例目录放置 editor_token 文件")
+    if hmac.compare_digest(given.encode(), configured.encode()):
+        return token_label(configured)
     address = request.remote_addr or "?"
-    if _rate_limited(address):
-        raise EditError(429, "尝试次数过多，请一分钟后再试")
-    if not given or not hmac.compare_digest(given.encode(), configured.encode()):
-        _record_failure(address)
-        raise EditError(401, "编辑令牌缺失或错误", [{"field": "Authorization", "message": "使用 Authorization: Bearer <令牌>"}])
-    return token_label(configured)
+    attempts = failed_signins()
+    attempts.record(address)
+    if attempts.blocked(address):
+        raise EditError(429, "错误令牌尝试次数过多，请一分钟后再试", [{"field": "Authorization", "message": "正确的令牌仍可使用"}],
+                        retry_after=attempts.retry_after(address))
+    raise EditError(401, "编辑令牌缺失或错误", [{"field": "Authorization", "message": "使用 Authorization: Bearer <令牌>"}])
 
 
 def signed_in_editor() -> bool:
@@ -96,6 +94,8 @@ def edit_error_response(exc: EditError):
     response.status_code = exc.status
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="kb"'
+    if exc.retry_after:
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 
@@ -133,7 +133,9 @@ def edit_page():
         action = request.form.get("action")
         try:
             if action == "signin":
-                session["editor"] = check_token(request.form.get("token"))
+                who = check_token(request.form.get("token"))
+                session.clear()          # a fresh session (and CSRF token) for the signed-in editor
+                session["editor"] = who
                 return redirect(url_for("editors.edit_page"))
             if not signed_in:
                 raise EditError(401, "请先登录")
@@ -141,14 +143,15 @@ def edit_page():
             text = upload.read().decode("utf-8") if upload and upload.filename else request.form.get("text", "")
             doc = editor().validate(text)
             if action == "publish":
-                current = kb.store.get(doc.id)
-                if current is None:
+                # the version the editor previewed: empty means "new document", so a stale or
+                # missing version can never silently overwrite someone else's edit
+                version = request.form.get("version") or None
+                if version is None:
                     doc = editor().create(text, session["editor"])
                 else:
-                    doc = editor().replace(doc.id, text, request.form.get("version") or current.content_hash, session["editor"])
+                    doc = editor().replace(doc.id, text, version, session["editor"])
                 return redirect(url_for("pages.document", doc_id=doc.id))
-            preview = {"doc": doc, "html": render_markdown(doc.body), "version": (kb.store.get(doc.id).content_hash
-                                                                                  if kb.store.get(doc.id) else "")}
+            preview = {"doc": doc, "html": render_markdown(doc.body), "version": editor().current_version(doc) or ""}
         except EditError as exc:
             message, errors = exc.message, exc.details
         except UnicodeDecodeError:
@@ -156,3 +159,9 @@ def edit_page():
     rebuilder = current_app.extensions["kb_rebuilder"]
     return render_template("edit.html", enabled=enabled, signed_in=signed_in, message=message, errors=errors,
                            preview=preview, text=text, problems=rebuilder.problems, build_error=rebuilder.last_error)
+
+
+@bp.post("/edit/signout")
+def sign_out():
+    session.clear()
+    return redirect(url_for("editors.edit_page"))
