@@ -104,7 +104,7 @@ def build(
         removed = sorted(set(old_hashes) - set(documents))
         if procs <= 0:      # auto: processes pay off only for large full builds
             procs = min(os.cpu_count() or 1, 4) if len(changed) >= AUTO_PROCS_MIN_DOCUMENTS else 1
-        store = Store(settings.database_url)
+        store = Store.for_settings(settings)
         try:
             if incremental and not changed and not removed:
                 store.sync(documents.values())
@@ -160,7 +160,7 @@ def build(
 def _keep_last_good(settings: Settings, documents: dict[str, Document], problems: list[Problem]) -> dict[str, Document]:
     bad = {str(Path(p.path).resolve()) for p in problems}
     documents = {k: d for k, d in documents.items() if str(Path(d.path).resolve()) not in bad}
-    store = Store(settings.database_url)
+    store = Store.for_settings(settings)
     try:
         for row in store.all():
             if row.id not in documents and str(Path(row.path).resolve()) in bad:

@@ -59,7 +59,7 @@ class KnowledgeBase:
         self.settings = settings.ensure()
         self.taxonomy: Taxonomy = load_taxonomy()
         self.analysis = analysis_mod.configure(settings.cache_dir)
-        self.store = Store(settings.database_url)
+        self.store = Store.for_settings(settings)
         self._lock = threading.Lock()
         self._generation: Path | None = None
         self._searcher: Searcher | None = None
@@ -75,7 +75,10 @@ class KnowledgeBase:
         return report
 
     def ensure_built(self, progress: bool = False) -> BuildReport | None:
-        if self.is_built():
+        """Build when there is no index, or when this instance's rows are missing from the database (a new
+        database, or rows of an upgraded shared table that another instance took over): an unchanged
+        build then only refills the store."""
+        if self.is_built() and self.store.count():
             return None
         return self.build(progress=progress)
 
