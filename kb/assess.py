@@ -76,7 +76,12 @@ def fmt(value: Any) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:     # an int too large for a float (thousands of digits): not a usable value
+        return False
 
 
 def _target(indicator: dict, level: int) -> Any:
