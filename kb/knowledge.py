@@ -57,7 +57,7 @@ class Overview:
 class KnowledgeBase:
     def __init__(self, settings: Settings):
         self.settings = settings.ensure()
-        self.taxonomy: Taxonomy = load_taxonomy()
+        self._taxonomy: Taxonomy = load_taxonomy()
         self.analysis = analysis_mod.configure(settings.cache_dir)
         self.store = Store.for_settings(settings)
         self._lock = threading.Lock()
@@ -89,6 +89,10 @@ class KnowledgeBase:
         if generation != self._generation:
             with self._lock:
                 if generation != self._generation:
+                    # the dictionaries the new generation was built with (a build that changed
+                    # sectors.yaml or the glossary rebuilt in full): queries must be read the same way
+                    self._taxonomy = load_taxonomy()
+                    self.analysis = analysis_mod.configure(self.settings.cache_dir)
                     old = self._searcher
                     self._searcher = open_searcher(generation / "index")
                     self._recommender = None
@@ -102,6 +106,15 @@ class KnowledgeBase:
     @property
     def generation(self) -> Path:
         return self.refresh()
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        """The sectors the live generation was built with (re-read when a new generation is swapped in)."""
+        try:
+            self.refresh()
+        except NotBuilt:
+            pass
+        return self._taxonomy
 
     # -- queries -----------------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResponse:

@@ -289,3 +289,56 @@ def test_old_table_migrates_on_sqlite(tmp_path):
 @pytest.mark.postgres
 def test_old_table_migrates_on_postgresql(postgres_schema_url):
     _old_table_migrates(postgres_schema_url)
+
+
+# -- dictionaries: every input fingerprinted, a running server follows the generation ---------------
+
+@pytest.fixture
+def dictionaries(tmp_path, monkeypatch):
+    """Copies of sectors.yaml and glossary.yaml the test may edit (the packaged ones stay untouched)."""
+    bundled = Path(__file__).resolve().parent.parent / "kb" / "content"
+    folder = tmp_path / "dictionaries"
+    folder.mkdir()
+    for name in ("sectors.yaml", "glossary.yaml"):
+        (folder / name).write_text((bundled / name).read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr("kb.taxonomy.BUNDLED_CONTENT", folder)
+    monkeypatch.setattr("kb.glossary.BUNDLED_CONTENT", folder)
+    return folder
+
+
+def _rename_alias(folder: Path, old: str, new: str) -> None:
+    """An alias renamed: the number of sector terms stays the same, their content does not."""
+    path = folder / "sectors.yaml"
+    source = path.read_text(encoding="utf-8")
+    assert old in source
+    path.write_text(source.replace(old, new), encoding="utf-8")
+
+
+def test_an_alias_change_in_sectors_yaml_rebuilds_the_index(dictionaries, settings):
+    kb = KnowledgeBase(settings)
+    try:
+        kb.build()
+        assert not kb.build().full           # nothing changed: incremental, nothing re-indexed
+        _rename_alias(dictionaries, "电镀集中区", "表面精饰区")
+        report = kb.build()
+        assert report.full and sorted(report.changed) == sorted(d for d in kb.store.hashes())
+        assert "表面精饰区" in kb.analysis.taxonomy.terms()
+    finally:
+        kb.close()
+
+
+def test_a_running_server_follows_sectors_yaml_at_the_next_generation(dictionaries, settings):
+    from web import create_app
+
+    KnowledgeBase(settings).build()
+    client = create_app({"KB_SETTINGS": settings}).test_client()
+    assert client.get("/api/search?q=漂洗&sector=表面精饰区").status_code == 400
+    _rename_alias(dictionaries, "电镀集中区", "表面精饰区")
+    builder = KnowledgeBase(settings)      # `kb build` after the edit (the server process is not restarted)
+    builder.build()
+    builder.close()
+    response = client.get("/api/search?q=漂洗&sector=表面精饰区")
+    assert response.status_code == 200
+    assert [r["id"] for r in response.get_json()["results"]] == ["plating-countercurrent-rinse"]
+    assert client.get("/sectors/表面精饰区").status_code == 302
+    client.application.extensions["kb"].close()
