@@ -23,6 +23,7 @@ from .files import atomic_write, file_lock
 from .search import analysis as analysis_mod
 from .search.engine import write_index
 from .store import Store
+from .workers import workers_die_with_parent
 
 SCHEMA_VERSION = "3"   # 2: no stored character offsets; compiled term arrays per generation; 3: province
 KEEP_GENERATIONS = 2
@@ -95,6 +96,8 @@ def build(
     with build_lock(settings):
         analysis = analysis_mod.configure(settings.cache_dir)
         live = current_generation(settings)
+        _remove_unfinished_generations(settings, live)
+        workers_die_with_parent()
         meta = read_meta(live)
         fingerprint = f"{SCHEMA_VERSION}:{analysis.fingerprint}"
         incremental = bool(live) and not full and meta.get("fingerprint") == fingerprint
@@ -169,6 +172,14 @@ def _keep_last_good(settings: Settings, documents: dict[str, Document], problems
     finally:
         store.dispose()
     return documents
+
+
+def _remove_unfinished_generations(settings: Settings, live: Path | None) -> None:
+    """Generations a killed build left half-written (no meta.json: it is written last). Called under the
+    build lock, so no build is writing one now; a build that changes nothing must clean them too."""
+    for path in settings.index_root.glob("gen-*"):
+        if path.is_dir() and path != live and not (path / "meta.json").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _remove_old_generations(settings: Settings, keep: set[str]) -> None:

@@ -342,3 +342,81 @@ def test_a_running_server_follows_sectors_yaml_at_the_next_generation(dictionari
     assert [r["id"] for r in response.get_json()["results"]] == ["plating-countercurrent-rinse"]
     assert client.get("/sectors/表面精饰区").status_code == 302
     client.application.extensions["kb"].close()
+
+
+# -- killed builds: no half-written generation kept, no orphan worker -------------------------------
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            state = next(line for line in fh if line.startswith("State:"))
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return "Z" not in state.split()[1]       # a zombie has exited (waiting for init to reap it)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to list child processes")
+def test_a_killed_parallel_build_leaves_no_worker_processes(kb, settings):
+    import signal
+    import subprocess
+    import sys
+
+    # the segmenting pool is forked for large builds only: here for any size, each text slow to segment,
+    # so the workers are busy when the build is killed
+    script = (
+        "import time\n"
+        "import kb.search.prepare as prepare\n"
+        "from kb.config import load_settings\n"
+        "from kb.build import build\n"
+        "def slow(text):\n"
+        "    time.sleep(60)\n"
+        "prepare._segment, prepare.PARALLEL_MIN_TEXTS = slow, 1\n"
+        f"s = load_settings({str(settings.home)!r}, bundled_content={str(settings.content_dirs[0])!r}, "
+        f"editable_content={str(settings.editable_content)!r})\n"
+        "build(s, full=True, procs=2)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 30
+    workers: list[int] = []
+    while len(workers) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        workers = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    assert len(workers) >= 2                 # the pool's workers, each busy with a text
+    time.sleep(0.3)                          # past the after-fork setup of both
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survivors = [pid for pid in workers if _alive(pid)]
+    for pid in survivors:                    # do not leave them behind even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert survivors == []
+
+
+def test_a_build_with_nothing_to_do_removes_what_a_killed_build_left(kb, settings):
+    import signal
+    import subprocess
+    import sys
+
+    from kb.build import current_generation
+
+    live = current_generation(settings)
+    script = (
+        "import time\n"
+        "from kb.config import load_settings\n"
+        "from kb.build import build\n"
+        f"s = load_settings({str(settings.home)!r}, bundled_content={str(settings.content_dirs[0])!r}, "
+        f"editable_content={str(settings.editable_content)!r})\n"
+        "build(s, full=True, on_document=lambda d: (print('indexing', flush=True), time.sleep(60)))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "indexing"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    half_written = [p for p in settings.index_root.glob("gen-*") if p != live]
+    assert len(half_written) == 1 and not (half_written[0] / "meta.json").exists()
+    report = kb.build()                      # no file changed: nothing re-indexed, the leftover removed
+    assert report.changed == [] and current_generation(settings) == live
+    assert [p for p in settings.index_root.glob("gen-*") if p != live] == []
