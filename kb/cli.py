@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .config import load_settings
+from .serving import SERVE_THREADS, ServeLimits
 from .taxonomy import UnknownSector, load_taxonomy
 
 
@@ -211,23 +212,24 @@ def stats(as_json: bool) -> None:
         click.echo("* 标准尚无Ⅰ/Ⅱ/Ⅲ级基准值（只有题录或指标名称，不能自评）的行业：" + "、".join(stats.citation_only))
 
 
-# Worker threads of `kb serve`. Searches are CPU-bound under the GIL: on the 2-core bench machine
-# 2 threads served 270 req/s at 20k documents, 4 threads 190, 8 threads 143-168 (waitress keeps slow
-# clients in its I/O loop, so few workers do not let one slow client block the others).
-SERVE_THREADS = 2
-
-
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=SERVE_THREADS, show_default=True, type=int,
               help="处理请求的线程数。检索是 CPU 密集的，线程多于核数只会增加 GIL 争用（见 bench/RESULTS.md）。")
+@click.option("--connection-limit", default=ServeLimits.connection_limit, show_default=True, type=click.IntRange(10),
+              help="同时打开的连接数上限（含慢速、空闲连接）；超出后新连接排队。")
+@click.option("--channel-timeout", default=ServeLimits.channel_timeout, show_default=True, type=click.IntRange(1),
+              help="连接无数据往来多少秒后关闭。")
+@click.option("--trusted-proxy", default=None, metavar="ADDRESS",
+              help="反向代理的地址（如 127.0.0.1）：只信任它发来的 X-Forwarded-For / X-Forwarded-Proto。")
 @click.option("--watch/--no-watch", default=True, show_default=True, help="监视内容目录，文件变化后自动重新索引。")
-def serve(host: str, port: int, threads: int, watch: bool) -> None:
+def serve(host: str, port: int, threads: int, connection_limit: int, channel_timeout: int,
+          trusted_proxy: str | None, watch: bool) -> None:
     """用生产级 WSGI 服务器（waitress）提供网站和 API；尚未构建时先构建。"""
     import logging
 
-    import waitress
+    from .serving import serve as run_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     kb = _open_kb()
@@ -243,7 +245,8 @@ def serve(host: str, port: int, threads: int, watch: bool) -> None:
         watcher = ContentWatcher(app.extensions["kb_rebuilder"], list(settings.content_dirs)).start()
         click.echo("正在监视内容目录：" + "、".join(str(f) for f in watcher.folders))
     click.echo(f"清洁生产技术知识库：http://{host}:{port}/  （Ctrl+C 退出）")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="kb")
+    run_server(app, host, port, ServeLimits(threads=threads, connection_limit=connection_limit,
+                                            channel_timeout=channel_timeout, trusted_proxy=trusted_proxy))
 
 
 TYPE_NAMES = {"technology": "技术", "case": "案例", "spec": "标准"}

@@ -420,3 +420,49 @@ def test_a_build_with_nothing_to_do_removes_what_a_killed_build_left(kb, setting
     report = kb.build()                      # no file changed: nothing re-indexed, the leftover removed
     assert report.changed == [] and current_generation(settings) == live
     assert [p for p in settings.index_root.glob("gen-*") if p != live] == []
+
+
+# -- the stress script --------------------------------------------------------------------------------
+
+def test_stress_script_runs_against_a_served_instance():
+    """bench.stress with small numbers: a real waitress server in a subprocess, real sockets.
+    The concurrent-PUT and forged-/edit checks belong to the writes hardening (issue 13, 写入与编辑):
+    here they must run and report; they pass once that work is merged."""
+    from bench import stress
+
+    started = time.perf_counter()
+    checks = stress.run(writers=3, slow_clients=(150,))
+    assert time.perf_counter() - started < 60
+    by_name = {c.name.split("（")[0]: c for c in checks}
+    assert set(by_name) >= {"3 个并发 PUT", "跨站伪造 POST /edit", "重复参数", "150 个慢速客户端后检索"}
+    assert by_name["重复参数"].passed, by_name["重复参数"]
+    assert by_name["150 个慢速客户端后检索"].passed, by_name["150 个慢速客户端后检索"]
+    for name in ("3 个并发 PUT", "跨站伪造 POST /edit"):
+        assert by_name[name].observed
+    table = stress.table(checks)
+    assert table.splitlines()[0] == "| 检查 | 预期 | 实测 | 通过 |" and len(table.splitlines()) == len(checks) + 2
+
+
+def test_kb_serve_runs_waitress_with_the_limits(runner, monkeypatch, settings, kb):
+    """`kb serve` hands waitress limits that keep 120 idle sockets from filling it (default was 100)."""
+    import web
+    from kb import cli, serving
+    from kb.serving import ServeLimits
+
+    options = ServeLimits(trusted_proxy="127.0.0.1").waitress_options()
+    assert options["connection_limit"] >= 1000 and options["channel_timeout"] <= 30
+    assert options["asyncore_use_poll"] is True         # select() stops at 1,024 descriptors
+    assert options["max_request_body_size"] <= 4 * 1024 * 1024
+    assert options["trusted_proxy_headers"] == {"x-forwarded-for", "x-forwarded-proto"}   # never X-Forwarded-Host
+    seen = {}
+    monkeypatch.setattr(serving, "serve", lambda app, host, port, limits: seen.update(limits=limits, port=port))
+    # the app of the test instance (the CLI would build the whole bundled content for its own)
+    app = web.create_app({"KB_SETTINGS": settings})
+    monkeypatch.setattr(web, "create_app", lambda: app)
+    monkeypatch.setattr(cli, "_open_kb", lambda: KnowledgeBase(settings))
+    result = runner.invoke(cli.main, ["serve", "--no-watch", "--port", "5999", "--connection-limit", "300",
+                                  "--channel-timeout", "15", "--trusted-proxy", "127.0.0.1"])
+    assert result.exit_code == 0, result.output
+    assert seen["port"] == 5999
+    assert (seen["limits"].connection_limit, seen["limits"].channel_timeout, seen["limits"].trusted_proxy) == \
+        (300, 15, "127.0.0.1")
