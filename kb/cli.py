@@ -29,6 +29,12 @@ def main() -> None:
 
     运行状态保存在实例目录（默认 ./instance，环境变量 KB_HOME 可改）。
     """
+    from .config import ConfigError
+
+    try:
+        load_settings()         # a bad KB_* value is named before any command starts
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 @main.command()

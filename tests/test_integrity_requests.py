@@ -466,3 +466,18 @@ def test_kb_serve_runs_waitress_with_the_limits(runner, monkeypatch, settings, k
     assert seen["port"] == 5999
     assert (seen["limits"].connection_limit, seen["limits"].channel_timeout, seen["limits"].trusted_proxy) == \
         (300, 15, "127.0.0.1")
+
+
+def test_cli_names_a_bad_setting_and_exports_with_kb_base_url(runner, monkeypatch, settings, kb):
+    from kb import cli
+
+    monkeypatch.setenv("KB_BASE_URL", "kb.example.org")
+    result = runner.invoke(cli.main, ["stats"])
+    assert result.exit_code == 2 and "KB_BASE_URL" in result.output
+    monkeypatch.setenv("KB_BASE_URL", "https://kb.example.org")
+    from dataclasses import replace
+
+    monkeypatch.setattr(cli, "_open_kb", lambda: KnowledgeBase(replace(settings, base_url="https://kb.example.org")))
+    result = runner.invoke(cli.main, ["export", "-q", "余热"])
+    assert result.exit_code == 0, result.output
+    assert "https://kb.example.org/documents/coking-cdq" in result.output
