@@ -128,7 +128,9 @@ def request(host: str, port: int, method: str, path: str, body: bytes | str | No
         conn.request(method, path, body=body.encode("utf-8") if isinstance(body, str) else body,
                      headers=headers or {})
         response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        headers["set-cookie"] = [v for k, v in response.getheaders() if k.lower() == "set-cookie"]
+        return response.status, headers, response.read()
     finally:
         conn.close()
 
@@ -208,7 +210,10 @@ def check_concurrent_puts(port: int, writers: int) -> Check:
 
 
 def _cookie(headers: dict) -> str:
-    jar = http.cookies.SimpleCookie(headers.get("set-cookie", ""))
+    """The Cookie header a browser would send back after this response (every Set-Cookie of it)."""
+    jar = http.cookies.SimpleCookie()
+    for value in headers.get("set-cookie", []):
+        jar.load(value)
     return "; ".join(f"{k}={m.value}" for k, m in jar.items())
 
 
