@@ -481,3 +481,44 @@ def test_cli_names_a_bad_setting_and_exports_with_kb_base_url(runner, monkeypatc
     result = runner.invoke(cli.main, ["export", "-q", "余热"])
     assert result.exit_code == 0, result.output
     assert "https://kb.example.org/documents/coking-cdq" in result.output
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to list child processes")
+def test_a_killed_parallel_build_leaves_no_whoosh_writer_processes(tmp_path):
+    """Whoosh's MpWriter forks a writer process per 100 documents (kb does not create these itself)."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import technology
+
+    root = tmp_path / "many"
+    for i in range(110):       # titles far apart, or the duplicate-title check stops the build
+        title = "".join(chr(0x4E00 + (i * 7919 + k * 104729) % 20000) for k in range(5))
+        write(root, "technologies", f"general-stress-{i:03d}", technology(f"general-stress-{i:03d}", title))
+    script = (
+        "import os, time\n"
+        "from kb.config import load_settings\n"
+        "from kb.build import build\n"
+        f"s = load_settings({str(tmp_path / 'instance')!r}, bundled_content={str(root)!r}, "
+        f"editable_content={str(tmp_path / 'editable')!r})\n"
+        "seen = []\n"
+        "def hook(doc):\n"
+        "    seen.append(doc.id)\n"
+        "    if len(seen) == 105:     # the first batch of 100 went to a forked writer\n"
+        "        print(open(f'/proc/{os.getpid()}/task/{os.getpid()}/children').read().strip(), flush=True)\n"
+        "        time.sleep(60)\n"
+        "build(s, full=True, procs=2, on_document=hook)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    workers = [int(pid) for pid in proc.stdout.readline().split()]
+    assert workers                           # Whoosh's SubWriterTask, waiting for the next batch
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survivors = [pid for pid in workers if _alive(pid)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert survivors == []
