@@ -198,11 +198,11 @@ def _free_port() -> int:
 
 
 def http_throughput(home: Path, queries: list[str], seconds: int = 8, connections: int = 8) -> dict:
-    """waitress set up as `kb serve` runs it (web/serving.py: its threads and CPU slots) in a subprocess;
+    """waitress set up as `kb serve` runs it (kb/serving.py: its threads and CPU slots) in a subprocess;
     wrk on loopback, or a threaded client."""
     port = _free_port()
     code = ("import sys; from kb.config import load_settings; "
-            "from web import create_app; from web.serving import create_server; "
+            "from web import create_app; from kb.serving import create_server; "
             "s = load_settings(sys.argv[1], bundled_content=None, editable_content=sys.argv[1] + '/content'); "
             "app = create_app({'KB_SETTINGS': s, 'KB_BUILD_IF_MISSING': False}); "
             "create_server(app, host='127.0.0.1', port=int(sys.argv[2])).run()")

@@ -23,6 +23,7 @@ from .files import atomic_write, file_lock
 from .search import analysis as analysis_mod
 from .search.engine import write_index
 from .store import Store
+from .workers import workers_die_with_parent
 
 SCHEMA_VERSION = "4"   # 2: no stored character offsets; compiled term arrays per generation; 3: province;
 # 4: source origin / confidence and case kind
@@ -96,6 +97,8 @@ def build(
     with build_lock(settings):
         analysis = analysis_mod.configure(settings.cache_dir)
         live = current_generation(settings)
+        _remove_unfinished_generations(settings, live)
+        workers_die_with_parent()
         meta = read_meta(live)
         fingerprint = f"{SCHEMA_VERSION}:{analysis.fingerprint}"
         incremental = bool(live) and not full and meta.get("fingerprint") == fingerprint
@@ -105,7 +108,7 @@ def build(
         removed = sorted(set(old_hashes) - set(documents))
         if procs <= 0:      # auto: processes pay off only for large full builds
             procs = min(os.cpu_count() or 1, 4) if len(changed) >= AUTO_PROCS_MIN_DOCUMENTS else 1
-        store = Store(settings.database_url)
+        store = Store.for_settings(settings)
         try:
             if incremental and not changed and not removed:
                 store.sync(documents.values())
@@ -161,7 +164,7 @@ def build(
 def _keep_last_good(settings: Settings, documents: dict[str, Document], problems: list[Problem]) -> dict[str, Document]:
     bad = {str(Path(p.path).resolve()) for p in problems}
     documents = {k: d for k, d in documents.items() if str(Path(d.path).resolve()) not in bad}
-    store = Store(settings.database_url)
+    store = Store.for_settings(settings)
     try:
         for row in store.all():
             if row.id not in documents and str(Path(row.path).resolve()) in bad:
@@ -170,6 +173,14 @@ def _keep_last_good(settings: Settings, documents: dict[str, Document], problems
     finally:
         store.dispose()
     return documents
+
+
+def _remove_unfinished_generations(settings: Settings, live: Path | None) -> None:
+    """Generations a killed build left half-written (no meta.json: it is written last). Called under the
+    build lock, so no build is writing one now; a build that changes nothing must clean them too."""
+    for path in settings.index_root.glob("gen-*"):
+        if path.is_dir() and path != live and not (path / "meta.json").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _remove_old_generations(settings: Settings, keep: set[str]) -> None:

@@ -1,6 +1,7 @@
 """The `kb` command: thin wrappers that parse options and call the library."""
 from __future__ import annotations
 
+import errno
 import json
 import re
 import sys
@@ -9,6 +10,8 @@ from pathlib import Path
 import click
 
 from .config import load_settings
+from . import serving
+from .serving import SERVE_THREADS, ServeLimits
 from .taxonomy import UnknownSector, load_taxonomy
 
 
@@ -28,6 +31,12 @@ def main() -> None:
 
     运行状态保存在实例目录（默认 ./instance，环境变量 KB_HOME 可改）。
     """
+    from .config import ConfigError
+
+    try:
+        load_settings()         # a bad KB_* value is named before any command starts
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 @main.command()
@@ -218,25 +227,21 @@ def stats(as_json: bool) -> None:
         click.echo(f"{label}按来源性质：" + ("、".join(f"{k} {n}" for k, n in sorted(row.items(), key=lambda kv: -kv[1])) or "无"))
 
 
-# Worker threads of `kb serve`. Searches are CPU-bound under the GIL: on the 2-core bench machine
-# 2 threads served 270 req/s at 20k documents, 4 threads 190, 8 threads 143-168 (waitress keeps slow
-# clients in its I/O loop, so few workers do not let one slow client block the others). But a publish
-# parks its thread until its index batch is built, and with 2 threads a burst of publishes took every
-# worker (a search waited 97 s). So the server runs enough threads to park a burst of writers (100
-# concurrent publishes in the issue) while web/serving.py lets only 2 requests compute at once.
-SERVE_THREADS = 128
-
-
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=SERVE_THREADS, show_default=True, type=int,
               help="处理请求的线程数。等待索引批次的发布请求只占线程、不占 CPU；同时计算的请求（检索、页面）限 2 个（见 bench/RESULTS.md）。")
-@click.option("--watch/--no-watch", default=True, show_default=True, help="监视内容目录，文件变化后自动重新索引。")
+@click.option("--connection-limit", default=ServeLimits.connection_limit, show_default=True, type=click.IntRange(10),
+              help="同时打开的连接数上限（含慢速、空闲连接）；超出后新连接排队。")
+@click.option("--channel-timeout", default=ServeLimits.channel_timeout, show_default=True, type=click.IntRange(1),
+              help="连接无数据往来多少秒后关闭。")
 @click.option("--trusted-proxy", envvar="KB_TRUSTED_PROXY", default=None, metavar="地址",
               help="反向代理的地址（如 127.0.0.1）：只信任它发来的 X-Forwarded-Proto / X-Forwarded-For，"
                    "从而经 HTTPS 时会话 cookie 带 Secure、按真实客户端限流。也可用 KB_TRUSTED_PROXY。")
-def serve(host: str, port: int, threads: int, watch: bool, trusted_proxy: str | None) -> None:
+@click.option("--watch/--no-watch", default=True, show_default=True, help="监视内容目录，文件变化后自动重新索引。")
+def serve(host: str, port: int, threads: int, connection_limit: int, channel_timeout: int,
+          trusted_proxy: str | None, watch: bool) -> None:
     """用生产级 WSGI 服务器（waitress）提供网站和 API；尚未构建时先构建。"""
     import logging
 
@@ -254,9 +259,14 @@ def serve(host: str, port: int, threads: int, watch: bool, trusted_proxy: str | 
         watcher = ContentWatcher(app.extensions["kb_rebuilder"], list(settings.content_dirs)).start()
         click.echo("正在监视内容目录：" + "、".join(str(f) for f in watcher.folders))
     click.echo(f"清洁生产技术知识库：http://{host}:{port}/  （Ctrl+C 退出）")
-    from web.serving import create_server
-
-    create_server(app, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy).run()
+    limits = ServeLimits(threads=threads, connection_limit=connection_limit, channel_timeout=channel_timeout,
+                         trusted_proxy=trusted_proxy)
+    try:
+        serving.serve(app, host, port, limits)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            _fail(f"端口 {port} 已被占用：先停止占用它的程序，或换一个端口，如 kb serve --port {port + 1}")
+        raise
 
 
 TYPE_NAMES = {"technology": "技术", "case": "案例", "spec": "标准"}

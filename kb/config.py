@@ -19,6 +19,11 @@ class Settings:
     content_dirs: tuple[Path, ...]
     editable_content: Path
     editor_token: str | None = field(default=None, repr=False)
+    # public address of the site (scheme://host[/prefix], no trailing slash) for absolute links in exports;
+    # None: links are paths. Never taken from a request's Host header.
+    base_url: str | None = None
+    # this instance's rows in a shared database (see kb.store): two instances on one database never collide
+    namespace: str = "default"
 
     @property
     def index_root(self) -> Path:
@@ -56,4 +61,39 @@ def load_settings(home: str | os.PathLike | None = None, **overrides) -> Setting
         content_dirs=dirs,
         editable_content=editable,
         editor_token=token,
+        base_url=parse_base_url(overrides.get("base_url") or os.environ.get("KB_BASE_URL")),
+        namespace=parse_namespace(overrides.get("namespace") or os.environ.get("KB_NAMESPACE")) or default_namespace(home_path),
     )
+
+
+class ConfigError(ValueError):
+    """A KB_* variable with a value that cannot work; the message names the variable."""
+
+
+def parse_base_url(raw: str | None) -> str | None:
+    """KB_BASE_URL as scheme://host[:port][/prefix] without a trailing slash; ConfigError otherwise."""
+    from urllib.parse import urlsplit
+
+    if not raw or not raw.strip():
+        return None
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"KB_BASE_URL 应为 http(s)://主机[:端口][/路径前缀]，收到「{raw}」")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def parse_namespace(raw: str | None) -> str | None:
+    """KB_NAMESPACE: up to 100 characters (the column's width); ConfigError otherwise."""
+    if not raw or not raw.strip():
+        return None
+    if len(raw.strip()) > 100 or "\x00" in raw:
+        raise ConfigError(f"KB_NAMESPACE 最多 100 个字符，不能含 NUL，收到 {len(raw)} 个字符")
+    return raw.strip()
+
+
+def default_namespace(home: Path) -> str:
+    """A name derived from the instance folder, so two instances with different KB_HOME never share rows."""
+    import hashlib
+
+    digest = hashlib.sha256(str(home).encode("utf-8")).hexdigest()[:12]
+    return f"{home.name[:40]}-{digest}"

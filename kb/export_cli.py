@@ -41,7 +41,9 @@ def export_command(query: str, doc_type: str | None, sector: str | None, provinc
     if fmt == "xlsx" and output is None:
         _fail("Excel 格式需要 --output 文件")
     request = SearchRequest(text=query, sectors=sectors, provinces=provinces, types=[doc_type] if doc_type else [])
-    rows = export_rows(_open_kb(), request)
+    kb = _open_kb()
+    base_url = kb.settings.base_url     # KB_BASE_URL: then each row links to the entry's page on the site
+    rows = export_rows(kb, request, url_of=(lambda doc_id: f"{base_url}/documents/{doc_id}") if base_url else None)
     count = sum(len(r) for r in rows.values())
     if fmt == "xlsx":
         output.write_bytes(to_xlsx(rows))

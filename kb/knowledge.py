@@ -58,9 +58,9 @@ class Overview:
 class KnowledgeBase:
     def __init__(self, settings: Settings):
         self.settings = settings.ensure()
-        self.taxonomy: Taxonomy = load_taxonomy()
+        self._taxonomy: Taxonomy = load_taxonomy()
         self.analysis = analysis_mod.configure(settings.cache_dir)
-        self.store = Store(settings.database_url)
+        self.store = Store.for_settings(settings)
         self._lock = threading.Lock()
         self._generation: Path | None = None
         self._searcher: Searcher | None = None
@@ -76,7 +76,10 @@ class KnowledgeBase:
         return report
 
     def ensure_built(self, progress: bool = False) -> BuildReport | None:
-        if self.is_built():
+        """Build when there is no index, or when this instance's rows are missing from the database (a new
+        database, or rows of an upgraded shared table that another instance took over): an unchanged
+        build then only refills the store."""
+        if self.is_built() and self.store.count():
             return None
         return self.build(progress=progress)
 
@@ -87,6 +90,10 @@ class KnowledgeBase:
         if generation != self._generation:
             with self._lock:
                 if generation != self._generation:
+                    # the dictionaries the new generation was built with (a build that changed
+                    # sectors.yaml or the glossary rebuilt in full): queries must be read the same way
+                    self._taxonomy = load_taxonomy()
+                    self.analysis = analysis_mod.configure(self.settings.cache_dir)
                     old = self._searcher
                     self._searcher = open_searcher(generation / "index")
                     self._recommender = None
@@ -100,6 +107,15 @@ class KnowledgeBase:
     @property
     def generation(self) -> Path:
         return self.refresh()
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        """The sectors the live generation was built with (re-read when a new generation is swapped in)."""
+        try:
+            self.refresh()
+        except NotBuilt:
+            pass
+        return self._taxonomy
 
     # -- queries -----------------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResponse:

@@ -1,17 +1,23 @@
 """The document store: one table of validated documents, on SQLite by default or PostgreSQL.
 
 Pages, the API and the recommender read documents from here; the index only answers "which ids".
+Every row belongs to a namespace (one per instance, `Settings.namespace`): several instances can share
+one database, and each one's sync and reads touch only its own rows.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, delete, event, func, insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import (JSON, DateTime, Integer, String, Text, create_engine, delete, event, func, insert, inspect,
+                        select, text)
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from .documents import Document
+
+
+DEFAULT_NAMESPACE = "default"
 
 
 class Base(DeclarativeBase):
@@ -21,6 +27,7 @@ class Base(DeclarativeBase):
 class DocumentRow(Base):
     __tablename__ = "documents"
 
+    namespace: Mapped[str] = mapped_column(String(100), primary_key=True, default=DEFAULT_NAMESPACE)
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     type: Mapped[str] = mapped_column(String(20), index=True)
     title: Mapped[str] = mapped_column(Text)
@@ -54,64 +61,114 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _unscoped(conn: Connection) -> bool:
+    """True when `documents` is the table of kb before namespaces (no namespace column)."""
+    inspector = inspect(conn)
+    if not inspector.has_table(DocumentRow.__tablename__):
+        return False
+    return "namespace" not in {c["name"] for c in inspector.get_columns(DocumentRow.__tablename__)}
+
+
+def _prepare_schema(engine: Engine, namespace: str) -> None:
+    """Create the table, or migrate one from before namespaces: its rows move to this namespace
+    (the first instance to open it after the upgrade; any other instance refills its own at its next build).
+    On PostgreSQL an advisory lock makes concurrent first opens take turns."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7311400013)"))
+        if _unscoped(conn):
+            conn.execute(text("ALTER TABLE documents RENAME TO documents_unscoped"))
+            if conn.dialect.name == "postgresql":     # constraint names are schema-wide there
+                conn.execute(text("ALTER TABLE documents_unscoped RENAME CONSTRAINT documents_pkey "
+                                  "TO documents_unscoped_pkey"))
+            conn.execute(text("DROP INDEX IF EXISTS ix_documents_type"))
+            Base.metadata.create_all(conn)
+            columns = "id, type, title, sectors, year, meta, body, path, content_hash, updated_at"
+            conn.execute(text(f"INSERT INTO documents (namespace, {columns}) SELECT :namespace, {columns} "
+                              f"FROM documents_unscoped"), {"namespace": namespace})
+            conn.execute(text("DROP TABLE documents_unscoped"))
+        else:
+            Base.metadata.create_all(conn)
+
+
+def _storable(doc_id: str) -> bool:
+    """Ids a row can have: PostgreSQL text holds no NUL, so such an id is simply not found."""
+    return isinstance(doc_id, str) and "\x00" not in doc_id
+
+
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, namespace: str = DEFAULT_NAMESPACE):
         self.url = url
+        self.namespace = namespace
         self.engine = make_engine(url)
-        Base.metadata.create_all(self.engine)
+        _prepare_schema(self.engine, namespace)
+
+    @classmethod
+    def for_settings(cls, settings) -> "Store":
+        """The store of one instance: its database, its namespace."""
+        return cls(settings.database_url, settings.namespace)
+
+    def _mine(self):
+        return DocumentRow.namespace == self.namespace
 
     def hashes(self) -> dict[str, str]:
         with Session(self.engine) as session:
-            return dict(session.execute(select(DocumentRow.id, DocumentRow.content_hash)).all())
+            return dict(session.execute(select(DocumentRow.id, DocumentRow.content_hash).where(self._mine())).all())
 
     def sync(self, documents: Iterable[Document]) -> tuple[list[str], list[str]]:
-        """Make the table equal to documents in one transaction; returns (changed ids, removed ids)."""
+        """Make this namespace's rows equal to documents in one transaction; returns (changed ids, removed ids).
+        Rows of other namespaces (other instances on the same database) are never read or touched."""
         documents = {d.id: d for d in documents}
         now = datetime.now(timezone.utc)
         changed, removed = [], []
         with Session(self.engine) as session, session.begin():
-            existing = dict(session.execute(select(DocumentRow.id, DocumentRow.content_hash)).all())
+            existing = dict(session.execute(
+                select(DocumentRow.id, DocumentRow.content_hash).where(self._mine())).all())
             removed = sorted(set(existing) - set(documents))
             rows = []
             for doc in documents.values():
                 if existing.get(doc.id) == doc.content_hash:
                     continue
                 changed.append(doc.id)
-                rows.append(dict(id=doc.id, type=doc.type, title=doc.title, sectors=doc.sectors, year=doc.year,
-                                 meta=doc.meta, body=doc.body, path=doc.path, content_hash=doc.content_hash,
-                                 updated_at=now))
+                rows.append(dict(namespace=self.namespace, id=doc.id, type=doc.type, title=doc.title,
+                                 sectors=doc.sectors, year=doc.year, meta=doc.meta, body=doc.body, path=doc.path,
+                                 content_hash=doc.content_hash, updated_at=now))
             # delete + one executemany insert: a full build of 20k entries is one statement batch,
             # not 20k merge round trips
             stale = removed + [i for i in changed if i in existing]
             for start in range(0, len(stale), 500):
-                session.execute(delete(DocumentRow).where(DocumentRow.id.in_(stale[start:start + 500])))
+                session.execute(delete(DocumentRow).where(self._mine(),
+                                                          DocumentRow.id.in_(stale[start:start + 500])))
             if rows:
                 session.execute(insert(DocumentRow), rows)
         return changed, removed
 
     def get(self, doc_id: str) -> DocumentRow | None:
+        if not _storable(doc_id):
+            return None
         with Session(self.engine, expire_on_commit=False) as session:
-            return session.get(DocumentRow, doc_id)
+            return session.get(DocumentRow, (self.namespace, doc_id))
 
     def get_many(self, ids: Iterable[str]) -> dict[str, DocumentRow]:
-        ids = list(ids)
+        ids = [i for i in ids if _storable(i)]
         found: dict[str, DocumentRow] = {}
         with Session(self.engine, expire_on_commit=False) as session:
             for start in range(0, len(ids), 900):      # under SQLite's old 999-parameter limit
                 chunk = ids[start:start + 900]
-                found.update((r.id, r) for r in session.scalars(select(DocumentRow).where(DocumentRow.id.in_(chunk))))
+                found.update((r.id, r) for r in session.scalars(
+                    select(DocumentRow).where(self._mine(), DocumentRow.id.in_(chunk))))
         return found
 
     def all(self, type: str | None = None) -> list[DocumentRow]:
         with Session(self.engine, expire_on_commit=False) as session:
-            stmt = select(DocumentRow).order_by(DocumentRow.type, DocumentRow.id)
+            stmt = select(DocumentRow).where(self._mine()).order_by(DocumentRow.type, DocumentRow.id)
             if type:
                 stmt = stmt.where(DocumentRow.type == type)
             return list(session.scalars(stmt).all())
 
     def count(self) -> int:
         with Session(self.engine) as session:
-            return session.scalar(select(func.count()).select_from(DocumentRow)) or 0
+            return session.scalar(select(func.count()).select_from(DocumentRow).where(self._mine())) or 0
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,6 +1,8 @@
 """The sector taxonomy: the one place that turns a user's sector name or alias into a canonical sector."""
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +34,7 @@ class UnknownSector(ValueError):
 class Taxonomy:
     def __init__(self, sectors: list[Sector]):
         self.sectors = sectors
+        self.digest = _digest(sectors)
         self._by_name: dict[str, str] = {}
         for sector in sectors:
             for name in (sector.name, *sector.subsectors, *sector.aliases):
@@ -62,20 +65,36 @@ class Taxonomy:
         """Every sector word, for the tokenizer's dictionary."""
         return sorted(self._by_name)
 
+    def fingerprint(self) -> str:
+        """Changes with any name, prefix, sub-sector or alias: the index rebuilds when tokenization could change."""
+        return self.digest
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Taxonomy) and other.digest == self.digest
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+
+def _digest(sectors: list[Sector]) -> str:
+    payload = json.dumps([[s.name, s.prefix, list(s.subsectors), list(s.aliases)] for s in sectors], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
 
 def _fold(name: str) -> str:
     return name.strip().lower()
 
 
 def load_taxonomy(path: Path | None = None) -> Taxonomy:
-    path = path or BUNDLED_CONTENT / "sectors.yaml"
-    return _load(str(path))
+    """The taxonomy as the file says now: parsed once per distinct content (the file is a few KB, so
+    reading it per call is cheap), so an edited sectors.yaml is seen without a restart."""
+    path = Path(path or BUNDLED_CONTENT / "sectors.yaml")
+    return _parse(path.read_bytes())
 
 
-@lru_cache(maxsize=4)
-def _load(path: str) -> Taxonomy:
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+@lru_cache(maxsize=8)
+def _parse(data: bytes) -> Taxonomy:
+    raw = yaml.safe_load(data.decode("utf-8"))
     return Taxonomy(
         [
             Sector(

@@ -43,7 +43,7 @@ def test_bad_content_fails_build_and_previous_index_keeps_answering(kb, settings
 
 def test_exception_midway_leaves_live_index_and_database_intact(kb, settings, content):
     live = current_generation(settings)
-    before = Store(settings.database_url).get("coking-cdq").content_hash
+    before = Store.for_settings(settings).get("coking-cdq").content_hash
     path = content / "technologies" / "coking-cdq.md"
     path.write_text(path.read_text(encoding="utf-8").replace("干熄焦", "干法熄焦"), encoding="utf-8")
 
@@ -54,7 +54,7 @@ def test_exception_midway_leaves_live_index_and_database_intact(kb, settings, co
         build(settings, on_document=explode)
     assert current_generation(settings) == live
     assert [p.name for p in settings.index_root.glob("gen-*")] == [live.name]
-    assert Store(settings.database_url).get("coking-cdq").content_hash == before
+    assert Store.for_settings(settings).get("coking-cdq").content_hash == before
     fresh = KnowledgeBase(settings)
     assert fresh.search(SearchRequest(text="干熄焦")).hits[0].id == "coking-cdq"
 

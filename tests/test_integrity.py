@@ -234,7 +234,7 @@ def test_concurrent_writes_share_batches(app):
 
 def test_reads_take_a_cpu_slot_and_waiting_writes_do_not(app):
     """kb serve's middleware: with every slot busy, a publish still goes straight through."""
-    from web.serving import CpuSlots
+    from kb.serving import CpuSlots
 
     slots = CpuSlots(app.wsgi_app, slots=1)
     taken = threading.Event()
@@ -342,9 +342,9 @@ def _request(port: int, method: str, path: str, body: bytes | None = None, heade
 @pytest.fixture
 def served(app):
     """The app under waitress as `kb serve --trusted-proxy 127.0.0.1` runs it behind a local reverse proxy."""
-    from web.serving import create_server
+    from kb.serving import ServeLimits, create_server
 
-    server = create_server(app, port=0, trusted_proxy="127.0.0.1")
+    server = create_server(app, port=0, limits=ServeLimits(trusted_proxy="127.0.0.1"))
     threading.Thread(target=server.run, daemon=True).start()
     yield server.effective_port
     server.task_dispatcher.shutdown()
@@ -373,7 +373,7 @@ def test_a_burst_of_publishes_does_not_starve_searches(tmp_path):
     """100 concurrent POSTs against `kb serve`'s server set-up over the bundled content: all
     acknowledged and searchable within 15 s, and a search sent during the burst answered within 1 s."""
     from web import create_app
-    from web.serving import create_server
+    from kb.serving import create_server
 
     settings = load_settings(tmp_path / "instance", editable_content=tmp_path / "editable", editor_token=TOKEN)
     app = create_app({"KB_SETTINGS": settings})

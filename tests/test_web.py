@@ -330,8 +330,6 @@ def noted(tmp_path, content):
     settings = load_settings(tmp_path / "inst", bundled_content=content, editable_content=tmp_path / "ed",
                              editor_token="tok-123")
     KnowledgeBase(settings).build()
-    import web.editors
-    web.editors._failures.clear()
     return create_app({"KB_SETTINGS": settings}).test_client()
 
 

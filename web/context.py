@@ -1,6 +1,7 @@
 """Request-side helpers shared by pages and API: the knowledge base and parsed search parameters."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -16,6 +17,18 @@ TYPES = ("technology", "case", "spec")
 TYPE_NAMES = {"technology": "技术", "case": "案例", "spec": "标准"}
 MAX_PER_PAGE = 50
 MAX_RESULT_WINDOW = 1000
+# the facet filters a search URL may carry (the page's links toggle them)
+FILTER_PARAMS = ("sector", "province", "type", "category", "tag", "source", "source_kind", "year", "origin", "kind")
+# Caps on repeated parameters: every search page links each active filter with a URL that carries all of
+# them, so the page grows with the square of the filter count (2,000 `year=` made 58 MB); beyond the caps → 400.
+MAX_VALUES_PER_FILTER = 20
+MAX_FILTER_VALUES = 40
+MAX_QUERY_PARAMS = 60
+# JSON bodies: nesting deeper than this is refused before any code walks it (1,000 levels raised
+# RecursionError); integers longer than this are read as floats (inf when huge) so the field's own
+# check reports them, instead of an OverflowError deep inside a calculation.
+MAX_JSON_DEPTH = 32
+MAX_JSON_INT_DIGITS = 30
 
 
 # "Blank" as the OpenAPI document's pattern \S means it (ECMA-262 white space), so the contract and
@@ -33,11 +46,41 @@ class BadRequest(Exception):
     details: list[dict] = field(default_factory=list)
 
 
+def _json_int(digits: str) -> int | float:
+    return int(digits) if len(digits.lstrip("-")) <= MAX_JSON_INT_DIGITS else float(digits)
+
+
+def json_depth(value) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (iterative: no recursion to exhaust)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def json_object() -> dict:
-    """The request body as a JSON object, or a 400 that names the body."""
-    data = request.get_json(silent=True)
+    """The request body as a JSON object of bounded nesting, or a 400 that names the body."""
+    not_object = BadRequest("请求体必须是 JSON 对象", [{"field": "body", "message": "Content-Type: application/json，内容为对象"}])
+    if not request.is_json:
+        raise not_object
+    try:
+        data = json.loads(request.get_data(cache=True), parse_int=_json_int)
+    except RecursionError:
+        data = None
+        depth = MAX_JSON_DEPTH + 1
+    except ValueError:      # not JSON, not UTF-8
+        raise not_object
+    else:
+        depth = json_depth(data)
+    if depth > MAX_JSON_DEPTH:
+        raise BadRequest("JSON 嵌套过深", [{"field": "body", "message": f"数组和对象最多嵌套 {MAX_JSON_DEPTH} 层"}])
     if not isinstance(data, dict):
-        raise BadRequest("请求体必须是 JSON 对象", [{"field": "body", "message": "Content-Type: application/json，内容为对象"}])
+        raise not_object
     return data
 
 
@@ -65,9 +108,29 @@ def _int(name: str, default: int, low: int, high: int, details: list[dict]) -> i
     return value
 
 
+def check_repeats() -> None:
+    """400 naming the parameter when a filter, or the query as a whole, repeats beyond the caps."""
+    pairs = list(request.args.items(multi=True))
+    details: list[dict] = []
+    if len(pairs) > MAX_QUERY_PARAMS:
+        details.append({"field": "query", "message": f"参数过多：最多 {MAX_QUERY_PARAMS} 个，收到 {len(pairs)} 个"})
+    counts: dict[str, int] = {}
+    for key, _ in pairs:
+        counts[key] = counts.get(key, 0) + 1
+    for key in FILTER_PARAMS:
+        if counts.get(key, 0) > MAX_VALUES_PER_FILTER:
+            details.append({"field": key, "message": f"{key} 最多 {MAX_VALUES_PER_FILTER} 个取值，收到 {counts[key]} 个"})
+    total = sum(counts.get(key, 0) for key in FILTER_PARAMS)
+    if total > MAX_FILTER_VALUES:
+        details.append({"field": "query", "message": f"筛选条件过多：最多 {MAX_FILTER_VALUES} 个，收到 {total} 个"})
+    if details:
+        raise BadRequest("请求参数过多", details)
+
+
 def search_request(require_query: bool) -> SearchRequest:
     """Parse and validate search parameters; every problem is reported with its field."""
     check_utf8()
+    check_repeats()
     details: list[dict] = []
     raw_q = request.args.get("q", "")
     q = raw_q.strip()
@@ -117,11 +180,11 @@ def search_request(require_query: bool) -> SearchRequest:
         raise BadRequest("请求参数有误", details)
     return SearchRequest(
         text=q, sectors=sectors, types=types,
-        provinces=provinces[:5],
-        categories=[c for c in request.args.getlist("category") if c][:5],
-        tags=[t for t in request.args.getlist("tag") if t][:5],
-        sources=[s for s in request.args.getlist("source") if s][:5],
-        source_kinds=[s for s in request.args.getlist("source_kind") if s][:5],
-        origins=origins[:7], kinds=kinds[:4],
+        provinces=provinces,
+        categories=[c for c in request.args.getlist("category") if c],
+        tags=[t for t in request.args.getlist("tag") if t],
+        sources=[s for s in request.args.getlist("source") if s],
+        source_kinds=[s for s in request.args.getlist("source_kind") if s],
+        origins=origins, kinds=kinds,
         years=years, page=page, per_page=per_page, sort=sort,
     )

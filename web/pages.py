@@ -1,22 +1,20 @@
 """Server-rendered pages in Chinese; each renders the same objects its API twin returns."""
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from kb.search.engine import SearchRequest
 from kb.stats import FIELD_NAMES
 from kb.taxonomy import UnknownSector
 
-from .context import TYPE_NAMES, BadRequest, knowledge, search_request
+from .context import FILTER_PARAMS, TYPE_NAMES, BadRequest, knowledge, search_request
 from .editors import signed_in_editor
+from .links import SearchLinks
 from .render import render_markdown
 
 bp = Blueprint("pages", __name__)
 
 FACET_NAMES = {"type": "类型", "sector": "行业", "province": "地区", "category": "类别", "tag": "标签", "source": "来源", "source_kind": "来源类型", "year": "年份", "origin": "来源性质", "kind": "案例类型"}
-FILTER_PARAMS = ("sector", "province", "type", "category", "tag", "source", "source_kind", "year", "origin", "kind")
 
 
 @bp.app_context_processor
@@ -24,35 +22,14 @@ def helpers():
     return {"TYPE_NAMES": TYPE_NAMES, "FACET_NAMES": FACET_NAMES}
 
 
-def url_with(**changes) -> str:
-    """The current search URL with some parameters toggled, added or removed; resets to page 1."""
-    params = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
-    for key, value in changes.items():
-        if value is None:
-            params = [(k, v) for k, v in params if k != key]
-        elif (key, str(value)) in params and key in FILTER_PARAMS:
-            params.remove((key, str(value)))
-        else:
-            if key not in FILTER_PARAMS or key in ("sort",):
-                params = [(k, v) for k, v in params if k != key]
-            params.append((key, str(value)))
-    return url_for("pages.search") + "?" + urlencode(params)
+def _links() -> SearchLinks:
+    return SearchLinks(request.args.items(multi=True), url_for("pages.search"),
+                       {fmt: url_for("pages.export", fmt=fmt) for fmt in ("csv", "xlsx")})
 
 
 def _active_filters() -> list[tuple[str, str]]:
     """The facet filters of this request, as (parameter, value)."""
     return [(k, v) for k, v in request.args.items(multi=True) if k in FILTER_PARAMS and v]
-
-
-def export_url(fmt: str) -> str:
-    """The export of what this search page shows (every page of it)."""
-    params = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
-    return url_for("pages.export", fmt=fmt) + "?" + urlencode(params)
-
-
-def page_url(page: int) -> str:
-    params = [(k, v) for k, v in request.args.items(multi=True) if k != "page"] + [("page", str(page))]
-    return url_for("pages.search") + "?" + urlencode(params)
 
 
 @bp.get("/")
@@ -77,27 +54,31 @@ def export(fmt: str):
     req = search_request(require_query=False)
     if not req.text and not _active_filters():
         raise BadRequest("请给出检索词或筛选条件", [{"field": "q", "message": "导出需要检索词 q 或至少一个筛选条件"}])
-    rows = export_rows(knowledge(), req, url_of=lambda doc_id: url_for("pages.document", doc_id=doc_id, _external=True))
+    # the address of each entry: KB_BASE_URL + path when configured, else the path alone; never the
+    # request's Host header, which any client sets (a forged Host would plant its own links in the file)
+    base_url = knowledge().settings.base_url or ""
+    rows = export_rows(knowledge(), req, url_of=lambda doc_id: base_url + url_for("pages.document", doc_id=doc_id))
     if fmt == "csv":
-        body, mime = to_csv(rows).encode("utf-8"), "text/csv; charset=utf-8"
+        body, content_type = to_csv(rows).encode("utf-8"), "text/csv; charset=utf-8"
     else:
-        body, mime = to_xlsx(rows), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        body, content_type = to_xlsx(rows), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     name = f"清洁生产技术知识库-{req.text or '筛选'}"[:60] + f".{fmt}"
     disposition = f"attachment; filename=kb-export.{fmt}; filename*=UTF-8''{quote(name)}"
-    return Response(body, mimetype=mime, headers={"Content-Disposition": disposition})
+    return Response(body, content_type=content_type, headers={"Content-Disposition": disposition})
 
 
 @bp.get("/search")
 def search():
     req = search_request(require_query=False)
     active = _active_filters()
+    links = _links()
     if not req.text and not active:        # filters alone browse (e.g. every 江苏 case, newest first)
-        return render_template("search.html", response=None, req=req, active=active, url_with=url_with,
-                               page_url=page_url, pages=0)
+        return render_template("search.html", response=None, req=req, active=active, url_with=links.url_with,
+                               page_url=links.page_url, pages=0)
     response = knowledge().search(req)
     pages = (response.total + req.per_page - 1) // req.per_page
-    return render_template("search.html", response=response, req=req, active=active, url_with=url_with,
-                           page_url=page_url, pages=pages, export_url=export_url)
+    return render_template("search.html", response=response, req=req, active=active, url_with=links.url_with,
+                           page_url=links.page_url, pages=pages, export_url=links.export_url)
 
 
 @bp.get("/documents/<doc_id>")

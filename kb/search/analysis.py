@@ -6,6 +6,7 @@ abbreviations lower-cased before segmentation, with character offsets preserved 
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -73,7 +74,13 @@ class Analysis:
 
     @cached_property
     def fingerprint(self) -> str:
-        return self.glossary.fingerprint() + "-" + str(len(self.taxonomy.terms()))
+        """The content of every dictionary input: glossary, sector names and aliases, stop words, jieba's
+        own dictionary (its version). A change to any of them changes tokens, so the index rebuilds."""
+        digest = hashlib.sha256()
+        for part in (self.glossary.fingerprint(), self.taxonomy.fingerprint(), " ".join(sorted(STOPWORDS)),
+                     getattr(jieba, "__version__", "")):
+            digest.update(part.encode("utf-8") + b"\n")
+        return digest.hexdigest()[:16]
 
     @cached_property
     def tokenizer(self) -> jieba.Tokenizer:
@@ -162,12 +169,13 @@ _current_lock = threading.Lock()
 
 
 def configure(cache_dir: Path | None = None, glossary: Glossary | None = None, taxonomy: Taxonomy | None = None) -> Analysis:
-    """Set up (once per process, or again when the glossary changes) the shared analysis."""
+    """Set up (once per process, or again when the glossary or the sectors change) the shared analysis."""
     global _current
     glossary = glossary or load_glossary()
     taxonomy = taxonomy or load_taxonomy()
     with _current_lock:
-        if _current is None or _current.glossary != glossary or (cache_dir and _current.cache_dir != cache_dir):
+        if (_current is None or _current.glossary != glossary or _current.taxonomy != taxonomy
+                or (cache_dir and _current.cache_dir != cache_dir)):
             _current = Analysis(glossary, taxonomy, cache_dir)
         return _current
 

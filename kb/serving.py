@@ -1,0 +1,117 @@
+"""How `kb serve` runs the app under waitress: threads, CPU slots and the limits that keep slow clients cheap.
+
+Threads. A publish holds its worker thread until the index batch holding its write is built (so it is
+searchable when acknowledged). With 2 threads, two waiting publishes took every worker and a search
+queued behind the whole burst (97 s during 100 concurrent POSTs). A waiting thread costs no CPU, so the
+server runs enough threads to park a burst of writers, and keeps the CPU-bound requests (searches, pages)
+to CPU_SLOTS at a time: the read throughput measured with 2 threads (bench/RESULTS.md) is kept, and a
+search never waits behind writers, only behind other reads. Whoosh searchers are pooled per generation
+(kb/search/searcher.py), so memory follows the CPU slots, not the thread count.
+
+Connections. waitress keeps every connection in one I/O loop and hands only complete requests to the
+worker threads, so a slow client costs a socket, not a thread. What it does cost is a place under
+`connection_limit` (waitress' default 100: 120 half-open connections made the site unreachable until they
+timed out, 120 s by default). The defaults below admit many more idle sockets (poll() instead of select(),
+so more than 1,024 descriptors work), drop a silent one after `channel_timeout` seconds, and cap headers
+and bodies. A client that keeps many sockets open on purpose is stopped in front, by a reverse proxy
+(docs/deploy/nginx-kb.conf: per-address connection and request limits, header/body timeouts).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable
+
+log = logging.getLogger(__name__)
+
+# Worker threads: enough to park a burst of publishes (100 concurrent in issue 13) waiting for their batch.
+SERVE_THREADS = 128
+# Requests that compute at once (searches are CPU-bound under the GIL; 2 cores on the bench machine:
+# 2 threads served 270 req/s at 20k documents, 4 threads 190, 8 threads 143-168).
+CPU_SLOTS = 2
+
+WRITE_PATHS = ("/api/cases", "/api/documents/", "/edit")
+# Behind a reverse proxy, the headers waitress takes from it (only from the trusted address, others are
+# dropped): the scheme, so the session cookie is Secure over HTTPS, and the client address, so failed
+# tokens are counted per client and not per proxy. Host comes as the proxy passes it.
+PROXY_HEADERS = {"x-forwarded-proto", "x-forwarded-for"}
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    threads: int = SERVE_THREADS
+    connection_limit: int = 1000          # open sockets at once (waitress' default: 100)
+    channel_timeout: int = 20             # seconds a connection may stay silent (default: 120)
+    cleanup_interval: int = 5             # how often silent connections are looked for (default: 30)
+    max_request_header_size: int = 64 * 1024      # default 256 KiB; capped search URLs are far shorter
+    max_request_body_size: int = 2 * 1024 * 1024  # default 1 GiB; the app refuses bodies over 1 MiB anyway
+    backlog: int = 2048                   # connections the kernel queues before waitress accepts them
+    trusted_proxy: str | None = None      # the reverse proxy's address: then X-Forwarded-For/-Proto are read
+
+    def waitress_options(self) -> dict:
+        options = dict(
+            threads=self.threads, connection_limit=self.connection_limit, channel_timeout=self.channel_timeout,
+            cleanup_interval=self.cleanup_interval, max_request_header_size=self.max_request_header_size,
+            max_request_body_size=self.max_request_body_size, backlog=self.backlog,
+            asyncore_use_poll=True, ident="kb",
+        )
+        if self.trusted_proxy:
+            options.update(trusted_proxy=self.trusted_proxy, trusted_proxy_count=1,
+                           trusted_proxy_headers=PROXY_HEADERS, clear_untrusted_proxy_headers=True)
+        return options
+
+
+def waits_for_index(environ: dict[str, Any]) -> bool:
+    """Requests that may wait for an index batch: they park without CPU, so they take no slot."""
+    return environ.get("REQUEST_METHOD") in ("POST", "PUT") and environ.get("PATH_INFO", "").startswith(WRITE_PATHS)
+
+
+class CpuSlots:
+    """WSGI middleware: at most `slots` requests run the app at once, except those `exempt` says wait idle."""
+
+    def __init__(self, app: Callable, slots: int = CPU_SLOTS,
+                 exempt: Callable[[dict[str, Any]], bool] = waits_for_index):
+        self.app = app
+        self.exempt = exempt
+        self._slots = threading.BoundedSemaphore(slots)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        if self.exempt(environ):
+            return self.app(environ, start_response)
+        with self._slots:
+            return self.app(environ, start_response)
+
+
+def raise_open_files_limit(wanted: int) -> int:
+    """Lift the soft limit on open files towards wanted (never above the hard limit); returns the limit."""
+    try:
+        import resource
+    except ImportError:       # not on this platform
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def create_server(app: Callable, host: str = "127.0.0.1", port: int = 5000, limits: ServeLimits = ServeLimits()):
+    """A waitress server for the app, set up as `kb serve` runs it (port 0: any free port). The connection
+    limit is kept under the open-files limit (index files, the database and the log need descriptors too)."""
+    import waitress
+
+    spare = 200
+    files = raise_open_files_limit(limits.connection_limit + spare)
+    if limits.connection_limit + spare > files:
+        log.warning("open-files limit %d: connection_limit lowered from %d", files, limits.connection_limit)
+        limits = replace(limits, connection_limit=max(10, files - spare))
+    return waitress.create_server(CpuSlots(app), host=host, port=port, **limits.waitress_options())
+
+
+def serve(app: Callable, host: str, port: int, limits: ServeLimits = ServeLimits()) -> None:
+    """Serve until interrupted (what `kb serve` runs)."""
+    create_server(app, host=host, port=port, limits=limits).run()
