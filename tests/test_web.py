@@ -341,7 +341,10 @@ def test_editor_notes_are_for_editors_only(noted):
     authed = noted.get("/api/documents/case-coating-noted", headers={"Authorization": "Bearer tok-123"}).get_json()
     assert authed["editor_notes"] == ["甲乙丙核对记录：投资为约数"]
     assert noted.get("/api/documents/case-coating-noted", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    noted.post("/edit", data={"action": "signin", "token": "tok-123"})
+    from test_editing import csrf_token
+
+    token = csrf_token(noted.get("/edit").get_data(as_text=True))
+    noted.post("/edit", data={"action": "signin", "token": "tok-123", "csrf_token": token})
     page = noted.get("/documents/case-coating-noted").get_data(as_text=True)
     assert "核实说明" in page and "甲乙丙核对记录" in page and "<details" in page
 
