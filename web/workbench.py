@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from kb.report import (COMPARE_FIELDS, COMPARE_MAX, COMPARE_MIN, MAX_IDS, MISSING, ReportError, build_tables,
                        cell_text, load_documents, parse_ids, source_line)
 
-from .context import BadRequest, check_utf8, json_object, knowledge
+from .context import _NOT_BLANK, BadRequest, check_utf8, json_object, knowledge
 from .errors import error_json
 from .render import render_markdown
 
@@ -127,7 +127,7 @@ def api_export():
     if fmt not in ("json", *FORMATS):
         details.append({"field": "format", "message": "format 必须是 json、xlsx 或 docx"})
     title = data.get("title", "备选方案")
-    if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE:
+    if not isinstance(title, str) or not _NOT_BLANK.search(title) or len(title) > MAX_TITLE:
         details.append({"field": "title", "message": f"title 必须是 1–{MAX_TITLE} 字的字符串"})
     raw = data.get("ids")
     if not isinstance(raw, list) or not raw:
@@ -135,7 +135,7 @@ def api_export():
     if details:
         raise BadRequest("导出请求参数有误", details)
     kb = knowledge()
-    tables = build_tables(kb, load_documents(kb, parse_ids(raw, split=False)), title.strip(), _external_url_of)
+    tables = build_tables(kb, load_documents(kb, parse_ids(raw, split=False)), title.strip() or title, _external_url_of)
     if fmt == "json":
         return jsonify(tables.as_json())
     return _file_response(tables, fmt)
