@@ -344,3 +344,15 @@ def test_api_docs_served_from_the_package_under_a_strict_csp(wb_client):
     assert wb_client.get("/api/docs/assets/../__init__.py").status_code == 404
     paths = wb_client.get("/api/openapi.json").get_json()["paths"]
     assert "/api/shortlist/export" in paths
+
+
+def test_excel_never_writes_an_entry_text_as_a_formula():
+    from openpyxl import load_workbook
+
+    from kb.report import SUMMARY_COLUMNS, AuditTables
+    from kb.report_files import to_xlsx
+
+    row = {c: "未给出" for c in SUMMARY_COLUMNS} | {"编号": "F1", "主要内容": '=HYPERLINK("http://evil.example","点我")'}
+    tables = AuditTables("测试", SUMMARY_COLUMNS, [row], [], [])
+    cell = load_workbook(io.BytesIO(to_xlsx(tables)))["备选方案汇总表"]["D2"]
+    assert cell.data_type == "s" and cell.value.startswith("'=")
