@@ -356,3 +356,24 @@ def test_excel_never_writes_an_entry_text_as_a_formula():
     tables = AuditTables("测试", SUMMARY_COLUMNS, [row], [], [])
     cell = load_workbook(io.BytesIO(to_xlsx(tables)))["备选方案汇总表"]["D2"]
     assert cell.data_type == "s" and cell.value.startswith("'=")
+
+
+@pytest.fixture
+def content(content):
+    """conftest's knowledge base plus the real 电镀 2015 evaluation system, so an assessment has gaps."""
+    spec = Path(__file__).resolve().parent.parent / "kb" / "content" / "specs" / "spec-plating-2015.md"
+    (content / "specs").mkdir(exist_ok=True)
+    (content / "specs" / spec.name).write_text(spec.read_text(encoding="utf-8"), encoding="utf-8")
+    return content
+
+
+def test_assessment_gaps_offer_the_shortlist_and_export(client):
+    query = ("/assess?sector=电镀&run=1&v.clean-process=1&v.process-control=1&v.line-requirements=2"
+             "&v.water-saving-facilities=2&v.rinse-water-per-area=30&v.zinc-utilization=85&v.nickel-utilization=90")
+    html = client.get(query).get_data(as_text=True)
+    gaps = html.split("差距与可考察的技术")[1]
+    assert 'data-shortlist-id="plating-countercurrent-rinse"' in gaps
+    link = re.search(r'href="(/shortlist/export\.docx\?[^"]+)"', gaps).group(1).replace("&amp;", "&")
+    assert "plating-countercurrent-rinse" in link
+    response = client.get(link)
+    assert response.status_code == 200 and response.data.startswith(b"PK")

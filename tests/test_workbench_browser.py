@@ -166,6 +166,9 @@ def test_screenshot_compare_page(page, showcase_url, screenshots):
     _require_cjk_font()
     assert page.locator("table.compare tbody tr").count() == 15
     page.screenshot(path=str(screenshots / "compare.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.locator(".compare-card").first.is_visible()
+    page.screenshot(path=str(screenshots / "compare-phone.png"))          # the first screen on a phone
 
 
 def test_screenshot_shortlist_page(page, showcase_url, screenshots):
