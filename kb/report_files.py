@@ -7,6 +7,7 @@ a spreadsheet would run as a formula is stored as text (see `kb.export.safe_cell
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 
 from .export import safe_cell
@@ -14,6 +15,17 @@ from .report import AuditTables
 
 REFERENCE_COLUMNS = ("序号", "标题", "发布机构", "文号/标准号", "年份", "网址", "来源类型", "可信度", "引用条目")
 COMPARE_PER_TABLE = 3              # technologies side by side per Word table: wider is unreadable on A4
+# Characters XML 1.0 cannot hold (C0 controls, lone surrogates, U+FFFE/U+FFFF): lxml and openpyxl refuse them,
+# and a user-supplied title may carry them. They are dropped, never written.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value) -> str:
+    return _NOT_XML.sub("", str(value))
+
+
+def _cell(value):
+    return safe_cell(xml_text(value)) if isinstance(value, str) else value
 
 
 def reference_rows(tables: AuditTables) -> list[list[str]]:
@@ -40,19 +52,19 @@ def to_xlsx(tables: AuditTables) -> bytes:
     book.remove(book.active)
     for name, header, rows in sheets:
         sheet = book.create_sheet(name)
-        sheet.append([safe_cell(h) for h in header])
+        sheet.append([_cell(h) for h in header])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for r, row in enumerate(rows, start=2):
             for c, value in enumerate(row, start=1):
-                cell = sheet.cell(row=r, column=c, value=safe_cell(value))
+                cell = sheet.cell(row=r, column=c, value=_cell(value))
                 cell.data_type = "s"
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
         for c in range(1, len(header) + 1):
             sheet.column_dimensions[sheet.cell(row=1, column=c).column_letter].width = 8 if c == 1 else 30
         sheet.freeze_panes = "B2"
         if not rows and tables.notes:
-            sheet.cell(row=2, column=1, value=tables.notes[0])
+            sheet.cell(row=2, column=1, value=_cell(tables.notes[0]))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -78,12 +90,12 @@ def _table(document, header: list[str], rows: list[list[str]]):
     table.style = "Table Grid"
     for cell, text in zip(table.rows[0].cells, header):
         cell.text = ""
-        run = cell.paragraphs[0].add_run(text)
+        run = cell.paragraphs[0].add_run(xml_text(text))
         run.bold = True
     for row in rows:
         cells = table.add_row().cells
         for cell, text in zip(cells, row):
-            cell.text = text
+            cell.text = xml_text(text)
     for row in table.rows:
         for cell in row.cells:
             for paragraph in cell.paragraphs:
@@ -106,14 +118,15 @@ def to_docx(tables: AuditTables) -> bytes:
         setattr(section, margin, Cm(1.8))
     for name in ("Normal", "Title", "Heading 1", "Heading 2"):
         _cjk_font(document.styles[name], "黑体" if name != "Normal" else "宋体")
-    document.core_properties.title = tables.title
+    title = xml_text(tables.title) or "备选方案"
+    document.core_properties.title = title
     document.core_properties.author = "清洁生产技术知识库"
 
-    document.add_heading(tables.title, level=0)
+    document.add_heading(title, level=0)
     document.add_paragraph(f"生成日期：{date.today().isoformat()}。内容摘自清洁生产技术知识库，数字照录所注来源；"
                            "“未给出”表示来源未载明，编写审核报告时请核对原文。")
     for note in tables.notes:
-        document.add_paragraph(note)
+        document.add_paragraph(xml_text(note))
 
     document.add_heading("备选方案汇总表", level=1)
     _table(document, list(tables.summary_columns), summary_rows(tables))

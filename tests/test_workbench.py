@@ -6,6 +6,7 @@ openpyxl and python-docx (and converted to PDF by LibreOffice when it is install
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -377,3 +378,14 @@ def test_assessment_gaps_offer_the_shortlist_and_export(client):
     assert "plating-countercurrent-rinse" in link
     response = client.get(link)
     assert response.status_code == 200 and response.data.startswith(b"PK")
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "docx"])
+def test_titles_with_control_characters_still_export(wb_client, fmt):
+    # found by schemathesis: lxml refused a title holding U+0002 and a lone surrogate (a 500)
+    title = "\u0002方案\u001e表\udaa5"
+    body = json.dumps({"ids": ["coating-rto"], "format": fmt, "title": title})      # escapes the lone surrogate
+    response = wb_client.post("/api/shortlist/export", data=body, content_type="application/json")
+    assert response.status_code == 200 and response.data.startswith(b"PK")
+    if fmt == "docx":
+        assert _docx_text(response.data)[1][0] == "方案表"

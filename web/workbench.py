@@ -52,8 +52,15 @@ def _query_ids(limit: int = MAX_IDS) -> list[str]:
     return parse_ids(request.args.getlist("ids"), limit=limit)
 
 
+def _clean_title(raw: str) -> str:
+    """A title fit for a file name and for XML: control characters and lone surrogates dropped."""
+    from kb.report_files import xml_text
+
+    return xml_text(raw).strip()[:MAX_TITLE] or "备选方案"
+
+
 def _title() -> str:
-    return (request.args.get("title") or "备选方案").strip()[:MAX_TITLE] or "备选方案"
+    return _clean_title(request.args.get("title") or "")
 
 
 @bp.get("/shortlist")
@@ -135,7 +142,7 @@ def api_export():
     if details:
         raise BadRequest("导出请求参数有误", details)
     kb = knowledge()
-    tables = build_tables(kb, load_documents(kb, parse_ids(raw, split=False)), title.strip() or title, _external_url_of)
+    tables = build_tables(kb, load_documents(kb, parse_ids(raw, split=False)), _clean_title(title), _external_url_of)
     if fmt == "json":
         return jsonify(tables.as_json())
     return _file_response(tables, fmt)
