@@ -137,7 +137,7 @@ def api_export():
     if not isinstance(title, str) or not _NOT_BLANK.search(title) or len(title) > MAX_TITLE:
         details.append({"field": "title", "message": f"title 必须是 1–{MAX_TITLE} 字的字符串"})
     raw = data.get("ids")
-    if not isinstance(raw, list) or not raw:
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_IDS:       # repeats count: the contract caps the list
         details.append({"field": "ids", "message": f"ids 必须是 1–{MAX_IDS} 个 id 组成的数组"})
     if details:
         raise BadRequest("导出请求参数有误", details)
