@@ -38,7 +38,7 @@ test: install-test
 
 # Rewrite the README screenshots (needs Chromium and a Chinese font; see README, 测试).
 screenshots: install-test
-	KB_SCREENSHOTS_DIR=docs/screenshots KB_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/test_browser.py -k screenshot
+	KB_SCREENSHOTS_DIR=docs/screenshots KB_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/test_browser.py tests/test_workbench_browser.py -k screenshot
 
 bench: install-test
 	$(BIN)/python -m bench

@@ -45,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(editors.bp)
     app.register_blueprint(assess.bp)
+    from . import workbench; app.register_blueprint(workbench.bp)
     errors.register(app)
     return app
 

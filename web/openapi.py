@@ -221,6 +221,63 @@ def assess_request() -> dict | None:
         return None
 
 
+SHORTLIST_EXPORT_REQUEST = {
+    "type": "object",
+    "required": ["ids"],
+    "properties": {
+        "ids": {"type": "array", "minItems": 1, "maxItems": 50,
+                "items": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,99}$"},
+                "description": "技术、案例或标准的 id（重复的只取一次）；未知 id 得到 400 并点名"},
+        "format": {"type": "string", "enum": ["json", "xlsx", "docx"], "default": "json"},
+        "title": {"type": "string", "minLength": 1, "maxLength": 60, "pattern": r"\S", "default": "备选方案"},
+    },
+    "additionalProperties": False,
+}
+
+def shortlist_export_request() -> dict:
+    """SHORTLIST_EXPORT_REQUEST with `ids` narrowed to this knowledge base's ids: an unknown id is a 400 (named
+    in the error), so the published contract lists the ids the endpoint accepts."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return SHORTLIST_EXPORT_REQUEST
+    from kb.knowledge import NotBuilt
+
+    from .context import knowledge
+
+    try:
+        ids = sorted(knowledge().overview().titles)
+    except NotBuilt:
+        return SHORTLIST_EXPORT_REQUEST
+    if not ids:
+        return SHORTLIST_EXPORT_REQUEST
+    items = {**SHORTLIST_EXPORT_REQUEST["properties"]["ids"]["items"], "enum": ids}
+    ids_schema = {**SHORTLIST_EXPORT_REQUEST["properties"]["ids"], "items": items}
+    return {**SHORTLIST_EXPORT_REQUEST, "properties": {**SHORTLIST_EXPORT_REQUEST["properties"], "ids": ids_schema}}
+
+
+_TEXT_ROWS = {"type": "array", "items": {"type": "object"}}
+
+SHORTLIST_EXPORT_RESPONSE = {
+    "type": "object",
+    "required": ["title", "summary", "comparison", "references", "notes"],
+    "properties": {
+        "title": {"type": "string"},
+        "summary": {"type": "object", "required": ["columns", "rows"], "description": "备选方案汇总表",
+                    "properties": {"columns": _STR_LIST, "rows": _TEXT_ROWS}},
+        "comparison": {"type": "object", "required": ["technologies", "rows"], "description": "技术对比表：每行一个比较项",
+                       "properties": {
+                           "technologies": {"type": "array", "items": {"type": "object", "required": ["id", "title"]}},
+                           "rows": {"type": "array", "items": {
+                               "type": "object", "required": ["field", "label", "values"],
+                               "properties": {"field": {"type": "string"}, "label": {"type": "string"},
+                                              "values": _STR_LIST}}}}},
+        "references": {"type": "array", "description": "参考文献：标题、发布机构、文号、年份、网址", "items": {
+            "type": "object", "required": ["title", "issuer", "number", "year", "url", "cited_by"]}},
+        "notes": _STR_LIST,
+    },
+}
+
 PUBLISHED = {
     "type": "object", "required": ["id", "url", "version"],
     "properties": {"id": {"type": "string"}, "url": {"type": "string"}, "version": {"type": "string"}},
@@ -305,6 +362,19 @@ def openapi_document() -> dict:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": assess_schema}}},
                 "responses": {"200": _json(ASSESS_RESPONSE, "对标结果"), "400": _error("参数有误（未知行业、标准或指标，取值类型错误）")},
             }}} if assess_schema is not None else {}),
+            "/api/shortlist/export": {"post": {
+                "summary": "备选方案导出：备选方案汇总表、技术对比表和参考文献（JSON、Excel 或 Word）",
+                "operationId": "exportShortlist",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": shortlist_export_request()}}},
+                "responses": {
+                    "200": {"description": "审核报告方案表", "content": {
+                        "application/json": {"schema": SHORTLIST_EXPORT_RESPONSE},
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}},
+                        "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {"schema": {"type": "string", "format": "binary"}},
+                    }},
+                    "400": _error("参数有误（未知或无效的 id、超过 50 个、未知格式）"),
+                },
+            }},
             "/api/cases": {"post": {
                 "summary": "发布一个新案例（Markdown 文件：YAML 文件头 + 正文）",
                 "operationId": "createCase",
