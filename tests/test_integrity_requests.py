@@ -425,9 +425,7 @@ def test_a_build_with_nothing_to_do_removes_what_a_killed_build_left(kb, setting
 # -- the stress script --------------------------------------------------------------------------------
 
 def test_stress_script_runs_against_a_served_instance():
-    """bench.stress with small numbers: a real waitress server in a subprocess, real sockets.
-    The concurrent-PUT and forged-/edit checks belong to the writes hardening (issue 13, 写入与编辑):
-    here they must run and report; they pass once that work is merged."""
+    """bench.stress with small numbers: a real waitress server in a subprocess, real sockets; every check passes."""
     from bench import stress
 
     started = time.perf_counter()
@@ -435,10 +433,8 @@ def test_stress_script_runs_against_a_served_instance():
     assert time.perf_counter() - started < 60
     by_name = {c.name.split("（")[0]: c for c in checks}
     assert set(by_name) >= {"3 个并发 PUT", "跨站伪造 POST /edit", "重复参数", "150 个慢速客户端后检索"}
-    assert by_name["重复参数"].passed, by_name["重复参数"]
-    assert by_name["150 个慢速客户端后检索"].passed, by_name["150 个慢速客户端后检索"]
-    for name in ("3 个并发 PUT", "跨站伪造 POST /edit"):
-        assert by_name[name].observed
+    for check in checks:
+        assert check.passed, check
     table = stress.table(checks)
     assert table.splitlines()[0] == "| 检查 | 预期 | 实测 | 通过 |" and len(table.splitlines()) == len(checks) + 2
 
