@@ -338,10 +338,12 @@ def table(size: int, results: dict) -> str:
 
 
 def relevance_table(rel: dict) -> str:
-    lines = ["| engine (bundled content) | nDCG@10 | MRR | answered |", "|---|---|---|---|"]
-    for name, s in rel.items():
+    lines = ["| engine (bundled content) | queries | nDCG@10 | MRR | success@3 | answered |", "|---|---|---|---|---|---|"]
+    for name, scores in rel.items():
         if not name.startswith("_"):
-            lines.append(f"| {name} | {s['ndcg@10']:.3f} | {s['mrr']:.3f} | {s['answered']}/{s['queries']} |")
+            for kind, s in [("all", scores), *scores.get("by_kind", {}).items()]:
+                lines.append(f"| {name} | {kind} | {s['ndcg@10']:.3f} | {s['mrr']:.3f} | {s['success@3']:.3f} | "
+                             f"{s['answered']}/{s['queries']} |")
     return "\n".join(lines)
 
 
@@ -439,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
         if rel:
             for name, s in rel.items():
                 if not name.startswith("_") and name in out:
-                    out[name]["relevance"] = {"ndcg@10": s["ndcg@10"], "mrr": s["mrr"]}
+                    out[name]["relevance"] = {"ndcg@10": s["ndcg@10"], "mrr": s["mrr"],
+                                              "by_kind": s.get("by_kind", {})}
         if args.save:
             Path(args.save).write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
         if args.json:
