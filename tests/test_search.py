@@ -61,12 +61,33 @@ def test_highlight_marks_whole_words(kb):
     assert marked and all(len(m) >= 2 for m in marked), hit.snippet
 
 
-def test_and_semantics_with_or_fallback(kb):
+def test_full_matches_first_then_partial_ones(kb):
+    # 余热 熄焦: the entry with both words first; one with only 余热 still listed, after it
     both = kb.search(SearchRequest(text="余热 熄焦"))
-    assert both.matched_all_words and [h.id for h in both.hits] == ["coking-cdq"]
+    assert both.matched_all_words and [h.id for h in both.hits][:2] == ["coking-cdq", "building-cement-whr"]
+    assert both.hits[0].score > 2 * both.hits[1].score
     either = kb.search(SearchRequest(text="熄焦 漂洗"))
     assert not either.matched_all_words
     assert {"coking-cdq", "plating-countercurrent-rinse"} <= {h.id for h in either.hits}
+    # sorted by year, relevance no longer orders the page: only the full matches are listed
+    assert [h.id for h in kb.search(SearchRequest(text="余热 熄焦", sort="year")).hits] == ["coking-cdq"]
+
+
+def test_partial_match_of_the_rare_word_outranks_full_match_of_common_ones(kb, settings, content):
+    """No entry has all of 干熄焦 能耗 浪费. The any-word fallback summed the words, so entries that
+    repeat the two common words outranked the one entry on 干熄焦; coverage weighs each word by how
+    rare it is, so covering the rare word counts for more than covering the two common ones."""
+    from conftest import technology, write
+
+    for n in range(8):
+        write(content, "technologies", f"general-note-{n}", technology(
+            f"general-note-{n}", f"能耗浪费统计说明{n}", summary="能耗浪费的统计口径。",
+            body="减少能耗浪费，能耗浪费统计中常被忽略。"))
+    kb.build()
+    kb.refresh()
+    response = kb.search(SearchRequest(text="干熄焦 能耗 浪费"))
+    assert not response.matched_all_words
+    assert response.hits[0].id == "coking-cdq"
 
 
 def test_title_outranks_body(kb):

@@ -18,6 +18,9 @@ class QueryPlan:
     words: list[str]
     synonyms: dict[str, list[str]] = field(default_factory=dict)
     groups: list[Q.Query] = field(default_factory=list)
+    # per group, a factor on its coverage weight (kb/search/coverage.py): 1.0 unless the planner
+    # knows the word is a domain term (more) or narrative (less)
+    emphasis: list[float] = field(default_factory=list)
 
     def conjunction(self) -> Q.Query:
         return Q.And(self.groups) if len(self.groups) > 1 else (self.groups[0] if self.groups else Q.NullQuery)
@@ -54,4 +57,5 @@ def plan_query(analysis: Analysis, text: str) -> QueryPlan:
         if parts:
             alternatives.append(Q.And([_term_anywhere(p, 0.6) for p in parts]))
         plan.groups.append(Q.Or(alternatives) if len(alternatives) > 1 else alternatives[0])
+        plan.emphasis.append(1.0)
     return plan
