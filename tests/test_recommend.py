@@ -145,7 +145,7 @@ def test_payback_above_max_is_excluded(rkb):
 # -- boosts and reasons ------------------------------------------------------------------------
 
 def test_focus_boost_ranks_water_saving_entry_higher(rkb):
-    problem = "蒸汽消耗大"
+    problem = "蒸汽消耗"      # not 蒸汽消耗大, which the problem vocabulary reads as a steam problem
     plain = recommend(rkb, sector="印染", problem=problem)
     focused = recommend(rkb, sector="印染", problem=problem, focus=["节水"])
     water, steam = "dyeing-membrane-reuse", "general-condensate-recovery"  # 节水 vs 节能 entries
@@ -357,3 +357,15 @@ def test_cases_of_the_enterprises_province_come_first(rkb, content):
     assert cases(province="江苏") == ["case-coating-vocs", "case-coating-zj"]
     assert recommend(rkb, **problem, province="浙江")["profile"]["province"] == "浙江"
     assert "省" in errors({**problem, "province": "火星"})["province"]
+
+
+def test_colloquial_problem_words_reach_the_technical_entry(rkb):
+    # 费蒸汽 is what a dyer says; the glossary (印染 and 通用 groups) maps it to 蒸汽, 汽耗 …
+    recommender = rkb.recommender()
+    profile = parse_profile({"sector": "印染", "problem": "前处理很费蒸汽"})
+    terms = recommender._problem_terms(profile)
+    assert list(terms) == ["费蒸汽"] and "蒸汽" in terms["费蒸汽"]
+    assert ids(recommender.recommend(profile))[0] == "dyeing-cold-pad-batch"
+    # groups of other sectors do not apply: 熄焦冒白汽 is a coking phrase
+    assert recommender._problem_terms(parse_profile({"sector": "印染", "problem": "熄焦冒白汽"})) == {}
+    assert recommender._problem_terms(parse_profile({"sector": "焦化", "problem": "熄焦冒白汽"}))

@@ -152,3 +152,33 @@ def test_cases_filter_and_facet_by_province(kb, settings, content):
     jiangsu = kb.search(SearchRequest(text="VOCs", provinces=["江苏"]))
     assert [h.id for h in jiangsu.hits] == ["case-coating-vocs"]
     assert jiangsu.facets["province"] == {"江苏": 1}
+
+
+# -- problem vocabulary (glossary `problems`): what enterprises say → technical words ------------
+
+def test_colloquial_phrase_also_searches_its_technical_words(kb):
+    # the activated-carbon entry never says 异味 or 味道; the glossary says 异味 means VOCs, 恶臭, 有机废气
+    response = kb.search(SearchRequest(text="车间异味"))
+    assert response.hits[0].id == "general-activated-carbon"
+    assert response.expansions == {"异味": ["VOCs", "恶臭", "有机废气"]}
+    assert "异味" in response.words
+
+
+def test_colloquial_phrases_are_found_longest_first_in_normalised_text():
+    analysis = current()
+    text = "電費太貴了，車間味道大"                   # traditional characters fold first
+    from kb.search.analysis import normalize
+
+    norm = normalize(text).lower()
+    assert [norm[lo:hi] for lo, hi in analysis.problem_spans(norm)] == ["电费太贵", "味道大"]
+    assert current().query_tokens("电费太贵") == ["电费", "太贵"]    # what jieba alone would leave
+
+
+def test_problem_vocabulary_covers_every_sector_with_400_phrases():
+    from kb.glossary import load_glossary
+    from kb.taxonomy import load_taxonomy
+
+    groups = load_glossary().problem_groups
+    assert sum(len(g.phrases) for g in groups) >= 400
+    assert {g.sector for g in groups} == set(load_taxonomy().names)
+    assert all(g.line > 0 and g.terms for g in groups)

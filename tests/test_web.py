@@ -16,7 +16,7 @@ XSS_BODY = """<script>window.pwned = 1</script>
 
 def test_api_search_shape(client):
     data = client.get("/api/search?q=余热&per_page=1").get_json()
-    assert set(data) == {"query", "total", "page", "per_page", "results", "facets"}
+    assert set(data) == {"query", "total", "page", "per_page", "results", "facets", "expanded"}
     assert data["total"] == 2 and data["page"] == 1 and data["per_page"] == 1 and len(data["results"]) == 1
     assert set(data["results"][0]) == {"id", "type", "title", "sectors", "summary", "snippet", "score", "url"}
     assert data["results"][0]["url"] == f"/documents/{data['results'][0]['id']}"
@@ -295,3 +295,13 @@ def test_filters_alone_browse_newest_first(client, content, kb):
     assert client.get("/api/search?type=case").status_code == 400              # the API still needs q
     home = client.get("/").get_data(as_text=True)
     assert "/search?type=case&amp;province=%E6%B1%9F%E8%8B%8F" in home
+
+
+def test_search_says_which_technical_words_a_colloquial_phrase_also_searched(client):
+    data = client.get("/api/search?q=车间异味").get_json()
+    assert data["expanded"] == [{"phrase": "异味", "terms": ["VOCs", "恶臭", "有机废气"],
+                                 "note": "按“异味”也检索了：VOCs、恶臭、有机废气"}]
+    assert data["results"][0]["id"] == "general-activated-carbon"
+    assert client.get("/api/search?q=余热").get_json()["expanded"] == []
+    page = client.get("/search?q=车间异味").get_data(as_text=True)
+    assert "按“异味”也检索了：VOCs、恶臭、有机废气" in page

@@ -19,7 +19,15 @@ def search_payload(response) -> dict:
         item["url"] = url_for("pages.document", doc_id=hit.id)
     data.update(page=response.page, per_page=response.per_page,
                 facets={name: response.facets[name] for name in ("type", "sector", "category", "tag", "province")})
-    return {k: data[k] for k in ("query", "total", "page", "per_page", "results", "facets")}
+    data["expanded"] = expansion_notes(response)
+    return {k: data[k] for k in ("query", "total", "page", "per_page", "results", "facets", "expanded")}
+
+
+def expansion_notes(response) -> list[dict]:
+    """The colloquial phrases of the query and the technical words also searched for, with the
+    sentence the search page shows (按“异味”也检索了：VOCs、恶臭)."""
+    return [{"phrase": phrase, "terms": list(terms), "note": f"按“{phrase}”也检索了：{'、'.join(terms)}"}
+            for phrase, terms in (getattr(response, "expansions", None) or {}).items()]
 
 
 @bp.get("/search")

@@ -45,6 +45,10 @@ SEARCH_RESPONSE = {
         "results": {"type": "array", "items": SEARCH_RESULT},
         "facets": {"type": "object", "required": ["type", "sector", "category", "tag", "province"],
                    "properties": {k: _COUNTS for k in ("type", "sector", "category", "tag", "province")}},
+        "expanded": {"type": "array", "description": "查询里的口语说法及一并检索的技术词（术语表 problems 节）",
+                     "items": {"type": "object", "required": ["phrase", "terms", "note"], "properties": {
+                         "phrase": {"type": "string"}, "terms": {"type": "array", "items": {"type": "string"}},
+                         "note": {"type": "string"}}}},
     },
 }
 

@@ -146,6 +146,32 @@ class Analysis:
         # single characters would match (and highlight) anywhere: 余热 is not 余 + 热
         return cover if len(cover) > 1 and all(len(part) > 1 for part in cover) else []
 
+    @cached_property
+    def problem_phrases(self) -> dict[str, tuple[str, ...]]:
+        """Normalised colloquial phrase → the technical words it means (glossary `problems`)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for phrase, terms in self.glossary.problem_phrases().items():
+            key = normalize(phrase).lower()
+            out[key] = tuple(dict.fromkeys((*out.get(key, ()), *terms)))
+        return out
+
+    def problem_spans(self, norm: str, phrases: dict[str, tuple[str, ...]] | None = None) -> list[tuple[int, int]]:
+        """Where colloquial phrases occur in normalised text: leftmost, then longest, not overlapping."""
+        phrases = self.problem_phrases if phrases is None else phrases
+        if not phrases:
+            return []
+        longest = max(map(len, phrases))
+        spans, i = [], 0
+        while i < len(norm):
+            for j in range(min(len(norm), i + longest), i + 1, -1):
+                if norm[i:j] in phrases:
+                    spans.append((i, j))
+                    i = j
+                    break
+            else:
+                i += 1
+        return spans
+
     def synonyms(self, word: str) -> list[str]:
         return [normalize(s).lower() for s in self.glossary.synonyms_of(word)]
 

@@ -58,6 +58,8 @@ class SearchResponse:
     words: list[str]
     synonyms: dict[str, list[str]]
     matched_all_words: bool
+    # colloquial phrase → technical words also searched for (按“异味”也检索了：VOCs、恶臭)
+    expansions: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Searcher(Protocol):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from whoosh import query as Q
 
-from .analysis import Analysis
+from .analysis import Analysis, normalize
 from .schema import FIELD_BOOSTS
 
 
@@ -21,6 +21,8 @@ class QueryPlan:
     # per group, a factor on its coverage weight (kb/search/coverage.py): 1.0 unless the planner
     # knows the word is a domain term (more) or narrative (less)
     emphasis: list[float] = field(default_factory=list)
+    # colloquial phrase the user typed → the technical words also searched for (glossary `problems`)
+    expansions: dict[str, list[str]] = field(default_factory=dict)
 
     def conjunction(self) -> Q.Query:
         return Q.And(self.groups) if len(self.groups) > 1 else (self.groups[0] if self.groups else Q.NullQuery)
@@ -42,20 +44,54 @@ def _phrase_anywhere(analysis: Analysis, text: str, boost: float) -> Q.Query | N
     return Q.And([_term_anywhere(w, boost) for w in words])
 
 
+# the technical words a colloquial phrase stands for count a little less than the phrase itself
+PROBLEM_TERM_BOOST = 0.8
+
+
 def plan_query(analysis: Analysis, text: str) -> QueryPlan:
-    plan = QueryPlan(words=analysis.query_tokens(text))
-    for word in plan.words:
-        alternatives: list[Q.Query] = [_term_anywhere(word)]
-        synonyms = analysis.synonyms(word)
-        if synonyms:
-            plan.synonyms[word] = synonyms
-        for synonym in synonyms:
-            alt = _phrase_anywhere(analysis, synonym, 0.9)
+    """One group per query word, in order; a colloquial phrase (味道大) is one group that also
+    matches the technical words it means (VOCs, 恶臭) and their synonyms."""
+    plan = QueryPlan(words=[])
+    norm = normalize(text).lower()
+    start = 0
+    for lo, hi in [*analysis.problem_spans(norm), (len(norm), len(norm))]:
+        for word in analysis.query_tokens(norm[start:lo]):
+            if word not in plan.words:
+                _add_word(analysis, plan, word)
+        if hi > lo and norm[lo:hi] not in plan.words:
+            _add_phrase(analysis, plan, norm[lo:hi])
+        start = hi
+    return plan
+
+
+def _add_phrase(analysis: Analysis, plan: QueryPlan, phrase: str) -> None:
+    terms = list(analysis.problem_phrases[phrase])
+    alternatives = [q for q in [_phrase_anywhere(analysis, phrase, 1.0)] if q is not None]
+    for term in terms:
+        for form in dict.fromkeys([normalize(term).lower(), *analysis.synonyms(term)]):
+            alt = _phrase_anywhere(analysis, form, PROBLEM_TERM_BOOST)
             if alt is not None:
                 alternatives.append(alt)
-        parts = analysis.subwords(word)
-        if parts:
-            alternatives.append(Q.And([_term_anywhere(p, 0.6) for p in parts]))
-        plan.groups.append(Q.Or(alternatives) if len(alternatives) > 1 else alternatives[0])
-        plan.emphasis.append(1.0)
-    return plan
+    if not alternatives:
+        return
+    plan.words.append(phrase)
+    plan.expansions[phrase] = terms
+    plan.groups.append(Q.Or(alternatives) if len(alternatives) > 1 else alternatives[0])
+    plan.emphasis.append(1.0)
+
+
+def _add_word(analysis: Analysis, plan: QueryPlan, word: str) -> None:
+    plan.words.append(word)
+    alternatives: list[Q.Query] = [_term_anywhere(word)]
+    synonyms = analysis.synonyms(word)
+    if synonyms:
+        plan.synonyms[word] = synonyms
+    for synonym in synonyms:
+        alt = _phrase_anywhere(analysis, synonym, 0.9)
+        if alt is not None:
+            alternatives.append(alt)
+    parts = analysis.subwords(word)
+    if parts:
+        alternatives.append(Q.And([_term_anywhere(p, 0.6) for p in parts]))
+    plan.groups.append(Q.Or(alternatives) if len(alternatives) > 1 else alternatives[0])
+    plan.emphasis.append(1.0)

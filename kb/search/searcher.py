@@ -186,7 +186,7 @@ class WhooshSearcher:
             hits.append(_hit(stored, snippet, float(scores[docnum])))
         return SearchResponse(query=req.text, total=int(len(docnums)), page=req.page, per_page=req.per_page,
                               hits=hits, facets=facet_counts, words=plan.words, synonyms=plan.synonyms,
-                              matched_all_words=matched_all)
+                              matched_all_words=matched_all, expansions=plan.expansions)
 
     # -- Whoosh's own collectors: the reference the vectorised path is tested against -------------
     def search_whoosh(self, req: SearchRequest, plan: QueryPlan | None = None) -> SearchResponse:
@@ -244,6 +244,7 @@ class WhooshSearcher:
             words=plan.words,
             synonyms=plan.synonyms,
             matched_all_words=matched_all,
+            expansions=plan.expansions,
         )
 
     def _search_whoosh_coverage(self, searcher, req: SearchRequest, plan: QueryPlan, facets: dict) -> SearchResponse:
@@ -289,7 +290,7 @@ class WhooshSearcher:
             hits.append(_hit(hit.fields(), snippet, float(found.scores[docnum])))
         return SearchResponse(query=req.text, total=len(docnums), page=req.page, per_page=req.per_page, hits=hits,
                               facets=facet_counts, words=plan.words, synonyms=plan.synonyms,
-                              matched_all_words=bool(found.complete[docnums].any()))
+                              matched_all_words=bool(found.complete[docnums].any()), expansions=plan.expansions)
 
     def close(self) -> None:
         with self._lock:
