@@ -144,6 +144,8 @@ def search(query: str, sector: str | None, doc_type: str | None, limit: int, as_
             click.echo(f"已尝试同义词：{tried}")
         return
     note = "" if response.matched_all_words else "（没有同时包含全部词语的结果，以下为包含部分词语的结果）"
+    if response.correction is not None:
+        click.echo(response.correction.note)
     for phrase, terms in response.expansions.items():
         click.echo(f"按“{phrase}”也检索了：{'、'.join(terms)}")
     click.echo(f"共 {response.total} 条结果{note}：\n")

@@ -182,3 +182,29 @@ def test_problem_vocabulary_covers_every_sector_with_400_phrases():
     assert sum(len(g.phrases) for g in groups) >= 400
     assert {g.sector for g in groups} == set(load_taxonomy().names)
     assert all(g.line > 0 and g.terms for g in groups)
+
+
+def test_homophones_are_corrected_only_where_the_word_as_typed_finds_nothing(kb, content):
+    from kb.search.analysis import normalize
+    from kb.search.spelling import correct
+
+    analysis = current()
+
+    def corrected(text, finds):
+        norm = normalize(text).lower()
+        return correct(analysis.speller, norm, analysis.cuts(norm), finds)
+
+    for typed, meant in [("无情电镀", "无氰电镀"), ("无青镀锌", "无氰镀锌"), ("干息焦", "干熄焦"),
+                         ("余热发点", "余热发电"), ("空呀机余热", "空压机余热"), ("编频改造", "变频改造")]:
+        correction, use = corrected(typed, lambda word: False)
+        assert correction.text == meant and use, typed
+    # a stretch that finds documents as typed is only offered
+    correction, use = corrected("定型机废气", lambda word: True)
+    assert correction.text == "定形机废气" and not use
+    # never across word boundaries (窑尾|废气 is not 尾废 → 危废), never a problem phrase (费水 → 废水)
+    for text in ["水泥厂窑头窑尾废气温度高", "陶瓷厂喷雾干燥塔费煤费水", "烧碱电解电耗高", "印染厂废水回用"]:
+        assert corrected(text, lambda word: False) == (None, False), text
+    # through the engine: 余热发点 finds the whr entry, and says what it searched
+    response = kb.search(SearchRequest(text="余热发点"))
+    assert response.correction.applied and response.correction.text == "余热发电"
+    assert response.hits[0].id == "building-cement-whr" and response.query == "余热发点"

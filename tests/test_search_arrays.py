@@ -30,8 +30,9 @@ MARK_ALONE = re.compile(r"(?<![A-Za-z0-9])<mark[^>]*>(.*?)</mark>(?![A-Za-z0-9])
 
 
 def _answer(response):
+    correction = response.correction and (response.correction.text, response.correction.applied)
     return (response.total, [(h.id, round(h.score, 6)) for h in response.hits], response.facets,
-            response.matched_all_words)
+            response.matched_all_words, correction)
 
 
 def _assert_same(engine, request):
@@ -45,8 +46,9 @@ def _assert_same(engine, request):
     # document: the term's matcher sits on the document although the And does not match. So the fast
     # path must mark something whenever Whoosh marks a word that is an alternative on its own (single
     # characters aside: the fast path marks those only where nothing longer matched, see _marked).
-    words = _query_words(request.text)
-    standalone = _standalone_terms(request.text)
+    searched = fast.correction.text if fast.correction and fast.correction.applied else request.text
+    words = _query_words(searched)
+    standalone = _standalone_terms(searched)
     for mine, theirs in zip(fast.hits, reference.hits):
         marked = {m.lower() for m in MARK.findall(mine.snippet)}
         assert marked <= words, (request.text, marked - words)

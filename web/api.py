@@ -20,7 +20,17 @@ def search_payload(response) -> dict:
     data.update(page=response.page, per_page=response.per_page,
                 facets={name: response.facets[name] for name in ("type", "sector", "category", "tag", "province")})
     data["expanded"] = expansion_notes(response)
-    return {k: data[k] for k in ("query", "total", "page", "per_page", "results", "facets", "expanded")}
+    data["spelling"] = spelling_note(response)
+    return {k: data[k] for k in ("query", "total", "page", "per_page", "results", "facets", "expanded", "spelling")}
+
+
+def spelling_note(response) -> dict | None:
+    """The typo/homophone correction: applied (these results are for it) or offered (您是不是要找)."""
+    correction = getattr(response, "correction", None)
+    if correction is None:
+        return None
+    return {"text": correction.text, "applied": correction.applied, "words": dict(correction.words),
+            "note": correction.note}
 
 
 def expansion_notes(response) -> list[dict]:

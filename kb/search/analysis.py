@@ -147,6 +147,22 @@ class Analysis:
         return cover if len(cover) > 1 and all(len(part) > 1 for part in cover) else []
 
     @cached_property
+    def speller(self):
+        """Domain words by their pinyin reading, to correct 无情 → 无氰 (kb/search/spelling.py)."""
+        from .spelling import Speller
+
+        words = [*self.glossary.all_words(), *self.taxonomy.terms(),
+                 *(t for g in self.glossary.problem_groups for t in g.terms)]
+        return Speller((normalize(w).lower() for w in words), self.problem_phrases)
+
+    def cuts(self, norm: str) -> set[int]:
+        """Word boundaries of normalised text as the tokenizer segments it."""
+        out = {0, len(norm)}
+        for _, start, end in self.tokenizer.tokenize(norm, mode="default", HMM=False):
+            out.update((start, end))
+        return out
+
+    @cached_property
     def problem_phrases(self) -> dict[str, tuple[str, ...]]:
         """Normalised colloquial phrase → the technical words it means (glossary `problems`)."""
         out: dict[str, tuple[str, ...]] = {}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 from contextlib import contextmanager
 from itertools import groupby
 from pathlib import Path
@@ -18,6 +19,7 @@ from whoosh.highlight import HtmlFormatter, Highlighter, PinpointFragmenter, Tok
 from . import analysis
 from .arrays import IndexArrays
 from .coverage import combine, group_weights, listed
+from .spelling import correct
 from .engine import MAX_QUERY_CHARS, Hit, SearchRequest, SearchResponse
 from .evaluate import Unsupported, evaluate, filter_mask, matched_terms
 from .query import QueryPlan, plan_query
@@ -126,11 +128,18 @@ class WhooshSearcher:
             return searcher.doc_count()
 
     def search(self, req: SearchRequest) -> SearchResponse:
+        return _spelled(req, self._search_fast, self._finds_fast)
+
+    def _search_fast(self, req: SearchRequest) -> SearchResponse:
         plan = plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS])
         try:
             return self._search_arrays(req, plan)
         except Unsupported:
             return self.search_whoosh(req, plan)
+
+    def _finds_fast(self, text: str) -> bool:
+        plan = plan_query(analysis.current(), text)
+        return bool(plan.groups) and bool((evaluate(plan.conjunction(), self._arrays()).mask & self._arrays().live).any())
 
     # -- the vectorised path: Whoosh's postings and scores, combined with numpy ---------------------
     def _arrays(self) -> IndexArrays:
@@ -190,10 +199,22 @@ class WhooshSearcher:
 
     # -- Whoosh's own collectors: the reference the vectorised path is tested against -------------
     def search_whoosh(self, req: SearchRequest, plan: QueryPlan | None = None) -> SearchResponse:
-        if plan is None:
-            plan = plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS])
+        """Whoosh's own collectors (with the same spelling correction when given the request alone)."""
+        if plan is not None:
+            with self._searcher() as searcher:
+                return self._search_whoosh(searcher, req, plan)
+        return _spelled(req, self._search_whoosh_text, self._finds_whoosh)
+
+    def _search_whoosh_text(self, req: SearchRequest) -> SearchResponse:
         with self._searcher() as searcher:
-            return self._search_whoosh(searcher, req, plan)
+            return self._search_whoosh(searcher, req, plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS]))
+
+    def _finds_whoosh(self, text: str) -> bool:
+        plan = plan_query(analysis.current(), text)
+        if not plan.groups:
+            return False
+        with self._searcher() as searcher:
+            return not searcher.search(plan.conjunction(), limit=1).is_empty()
 
     def _search_whoosh(self, searcher, req: SearchRequest, plan: QueryPlan) -> SearchResponse:
         facets = {
@@ -304,6 +325,29 @@ class WhooshSearcher:
                 self._index_arrays.searcher.close()
                 self._index_arrays = None
         self.index.close()
+
+
+def _spelled(req: SearchRequest, run, finds_anything) -> SearchResponse:
+    """Search with typo/homophone correction (kb/search/spelling.py): the corrected query is used
+    when the words it corrects find nothing as typed, or when the query as typed finds nothing;
+    otherwise the response only offers it. `run` searches a request, `finds_anything` tells whether
+    some text matches a document; both paths pass their own, so they answer alike."""
+    if not req.correct:
+        return run(req)
+    shared = analysis.current()
+    norm = analysis.normalize(req.text[:MAX_QUERY_CHARS]).lower()
+    correction, use = correct(shared.speller, norm, shared.cuts(norm), finds_anything)
+    if correction is None:
+        return run(req)
+    response = run(replace(req, text=correction.text)) if use else run(req)
+    if not use and response.total == 0:
+        corrected = run(replace(req, text=correction.text))
+        if corrected.total:
+            response, use = corrected, True
+    correction.applied = use
+    response.query = req.text
+    response.correction = correction
+    return response
 
 
 def _escape(text: str) -> str:
