@@ -208,3 +208,19 @@ def test_homophones_are_corrected_only_where_the_word_as_typed_finds_nothing(kb,
     response = kb.search(SearchRequest(text="余热发点"))
     assert response.correction.applied and response.correction.text == "余热发电"
     assert response.hits[0].id == "building-cement-whr" and response.query == "余热发点"
+
+
+def test_long_description_keeps_domain_words_and_drops_narrative_ones(kb):
+    from kb.search.query import NARRATIVE_WEIGHT, plan_query
+
+    text = "我们是一家棉布印染厂，有前处理、染色和定型工序。现在蒸汽用量大、废水排放多，想知道有哪些改造办法。"
+    plan = plan_query(current(), text)
+    assert {"前处理", "染色", "印染厂", "蒸汽用量大"} <= set(plan.words)
+    assert {"一家", "现在", "知道", "工序", "改造"} <= set(plan.dropped)
+    assert not set(plan.dropped) & set(plan.words) and len(plan.groups) == len(plan.words) == len(plan.emphasis)
+    # a short query keeps its narrative words, at a lower weight
+    short = plan_query(current(), "设备噪音太大被投诉")
+    assert short.dropped == [] and short.emphasis[short.words.index("投诉")] == NARRATIVE_WEIGHT
+    # through the engine: the plant's story does not bury the one entry about its problem
+    response = kb.search(SearchRequest(text="我们厂有两座焦炉，现在红焦熄焦时热量都浪费了，另外周边居民也有意见，想知道怎么改。"))
+    assert response.hits[0].id == "coking-cdq"

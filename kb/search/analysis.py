@@ -155,6 +155,29 @@ class Analysis:
                  *(t for g in self.glossary.problem_groups for t in g.terms)]
         return Speller((normalize(w).lower() for w in words), self.problem_phrases)
 
+    @cached_property
+    def _domain_pieces(self) -> set[str]:
+        """Every stretch of two or more characters inside a domain word or colloquial phrase."""
+        pieces: set[str] = set()
+        for word in self.speller.words:
+            for i in range(len(word)):
+                for j in range(i + 2, len(word) + 1):
+                    pieces.add(word[i:j])
+        return pieces
+
+    def is_domain(self, word: str) -> bool:
+        """Whether a query word belongs to the domain vocabulary: it is, or lies inside, a glossary /
+        sector / problem-vocabulary word (印染 in 印染厂), or contains one (印染厂 holds 印染); Latin
+        abbreviations count. Narrative words (居民, 投诉, 想知道) and single characters do not."""
+        if word.isascii():
+            return any(c.isalpha() for c in word)
+        if len(word) < 2:
+            return False
+        if word in self._domain_pieces:
+            return True
+        words = self.speller.words
+        return any(word[i:j] in words for i in range(len(word)) for j in range(i + 2, len(word) + 1))
+
     def cuts(self, norm: str) -> set[int]:
         """Word boundaries of normalised text as the tokenizer segments it."""
         out = {0, len(norm)}

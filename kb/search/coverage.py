@@ -52,12 +52,16 @@ def listed(found: Combined, allowed: np.ndarray, sort: str) -> np.ndarray:
     return mask
 
 
-def combine(masks: list[np.ndarray], scores: list[np.ndarray], weights: np.ndarray) -> Combined:
-    """Candidates, coverage-weighted scores and full matches from per-group matches and scores."""
+def combine(masks: list[np.ndarray], scores: list[np.ndarray], weights: np.ndarray,
+            emphasis: list[float] | None = None) -> Combined:
+    """Candidates, coverage-weighted scores and full matches from per-group matches and scores;
+    `emphasis` also scales each group's own score (a narrative word adds less)."""
     stacked = np.vstack(masks)
     mask = stacked.any(axis=0)
     complete = stacked.all(axis=0)
     total = float(weights.sum())
+    if emphasis is not None and any(e != 1.0 for e in emphasis):
+        scores = [s * e for s, e in zip(scores, emphasis)]
     summed = np.add.reduce(scores)
     if total <= 0:
         coverage = np.where(mask, 1.0, 0.0)

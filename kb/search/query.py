@@ -23,6 +23,8 @@ class QueryPlan:
     emphasis: list[float] = field(default_factory=list)
     # colloquial phrase the user typed → the technical words also searched for (glossary `problems`)
     expansions: dict[str, list[str]] = field(default_factory=dict)
+    # narrative words of a long query left out of the search (see _weigh)
+    dropped: list[str] = field(default_factory=list)
 
     def conjunction(self) -> Q.Query:
         return Q.And(self.groups) if len(self.groups) > 1 else (self.groups[0] if self.groups else Q.NullQuery)
@@ -46,6 +48,17 @@ def _phrase_anywhere(analysis: Analysis, text: str, boost: float) -> Q.Query | N
 
 # the technical words a colloquial phrase stands for count a little less than the phrase itself
 PROBLEM_TERM_BOOST = 0.8
+# a word outside the domain vocabulary (车间, 居民, 投诉) counts this much in score and coverage …
+NARRATIVE_WEIGHT = 0.3
+# … and in a query of this many words or more (two sentences describing a plant) it is dropped,
+# as long as at least MIN_DOMAIN_WORDS domain words remain
+LONG_QUERY_WORDS = 6
+MIN_DOMAIN_WORDS = 2
+# words inside domain terms (喷漆车间, 设备管理) that on their own say nothing about the topic
+GENERIC_WORDS = frozenset(
+    "车间 设备 工序 工段 改造 技改 技术 工艺 企业 工厂 厂家 厂区 公司 生产 生产线 系统 项目 情况 效果 环节 "
+    "现在 目前 周边 附近 平时 每天 每年 一直 经常 成本 费用".split()
+)
 
 
 def plan_query(analysis: Analysis, text: str) -> QueryPlan:
@@ -61,7 +74,28 @@ def plan_query(analysis: Analysis, text: str) -> QueryPlan:
         if hi > lo and norm[lo:hi] not in plan.words:
             _add_phrase(analysis, plan, norm[lo:hi])
         start = hi
+    _weigh(analysis, plan)
     return plan
+
+
+def _weigh(analysis: Analysis, plan: QueryPlan) -> None:
+    """Domain words and colloquial phrases keep full weight; narrative words count less, and a long
+    query drops them (recorded in plan.dropped) so they neither add candidates nor dilute coverage."""
+    long_query = len(plan.words) >= LONG_QUERY_WORDS
+    for k, word in enumerate(plan.words):
+        if word in plan.expansions:
+            continue
+        # a lone character (熄 of 熄焦 when jieba splits it) is too short to judge; a long query drops it
+        if word in GENERIC_WORDS or (len(word) > 1 or long_query) and not analysis.is_domain(word):
+            plan.emphasis[k] = NARRATIVE_WEIGHT
+    domain = sum(1 for e in plan.emphasis if e == 1.0)
+    if long_query and domain >= MIN_DOMAIN_WORDS:
+        keep = [k for k, e in enumerate(plan.emphasis) if e == 1.0]
+        plan.dropped = [w for k, w in enumerate(plan.words) if k not in keep]
+        plan.words = [plan.words[k] for k in keep]
+        plan.groups = [plan.groups[k] for k in keep]
+        plan.emphasis = [plan.emphasis[k] for k in keep]
+        plan.synonyms = {w: s for w, s in plan.synonyms.items() if w in plan.words}
 
 
 def _add_phrase(analysis: Analysis, plan: QueryPlan, phrase: str) -> None:

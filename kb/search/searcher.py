@@ -170,7 +170,7 @@ class WhooshSearcher:
             parts = [evaluate(group, arrays) for group in plan.groups]
             masks = [p.mask & arrays.live for p in parts]
             weights = group_weights(masks, int(arrays.live.sum()), plan.emphasis)
-            found = combine(masks, [p.scores for p in parts], weights)
+            found = combine(masks, [p.scores for p in parts], weights, plan.emphasis)
             mask, scores = listed(found, allowed, req.sort), found.scores
             matched_all = bool((found.complete & allowed).any())
 
@@ -279,7 +279,7 @@ class WhooshSearcher:
                 mask[hit.docnum], score[hit.docnum] = True, hit.score
             masks.append(mask)
             scores.append(score)
-        found = combine(masks, scores, group_weights(masks, searcher.doc_count(), plan.emphasis))
+        found = combine(masks, scores, group_weights(masks, searcher.doc_count(), plan.emphasis), plan.emphasis)
         query = plan.disjunction()
         allowed = np.zeros(size, dtype=bool)
         allowed[list(searcher.search(query, filter=_filters(req), limit=None).docs())] = True
