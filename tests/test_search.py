@@ -170,7 +170,10 @@ def test_colloquial_phrases_are_found_longest_first_in_normalised_text():
     from kb.search.analysis import normalize
 
     norm = normalize(text).lower()
-    assert [norm[lo:hi] for lo, hi in analysis.problem_spans(norm)] == ["电费太贵", "味道大"]
+    assert [(norm[lo:hi], p) for lo, hi, p in analysis.problem_spans(norm)] == [("电费太贵", "电费贵"), ("味道大", "味道大")]
+    # degree words and fillers between a phrase's words are skipped; 太阳 is not 太 + 阳
+    assert [p for _, _, p in analysis.problem_spans("电镀用水量太大，热量都白白浪费了")] == ["电镀用水量大", "热量浪费"]
+    assert [p for _, _, p in analysis.problem_spans("屋顶装太阳能板")] == ["屋顶装太阳能"]
     assert current().query_tokens("电费太贵") == ["电费", "太贵"]    # what jieba alone would leave
 
 

@@ -229,7 +229,7 @@ class Recommender:
         sectors = frozenset({profile.sector, CROSS_SECTOR})
         phrases = {_fold(p): terms for p, terms in analysis.glossary.problem_phrases(sectors).items()}
         norm = _fold(profile.problem)
-        return {norm[lo:hi]: phrases[norm[lo:hi]] for lo, hi in analysis.problem_spans(norm, phrases)}
+        return {phrase: phrases[phrase] for _, _, phrase in analysis.problem_spans(norm, phrases)}
 
     def _focus_keys(self, tag: str) -> set[str]:
         analysis = analysis_mod.current()

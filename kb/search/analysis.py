@@ -33,6 +33,9 @@ QUERY_STOPWORDS = STOPWORDS | frozenset(
     # single characters that say how, not what: 喷漆改水性漆, 电耗高, 漂洗水太多, 电机能效低 换高效电机
     "改 换 用 太 多 少 高 低 大 很 较 偏 过".split()
 )
+# degree words and fillers inside complaints, skipped when looking for colloquial phrases
+# (太 but not 太阳, 超级 but not 超滤)
+_FILLER = re.compile(r"太(?!阳)|很|非常|特别|比较|有点|十分|挺|超级|实在|都|也|了|白白")
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
 _LATIN_RUN = re.compile(r"[a-z][a-z0-9.+]*[a-z0-9]|[a-z]|\d+(?:\.\d+)?")
 
@@ -194,17 +197,23 @@ class Analysis:
             out[key] = tuple(dict.fromkeys((*out.get(key, ()), *terms)))
         return out
 
-    def problem_spans(self, norm: str, phrases: dict[str, tuple[str, ...]] | None = None) -> list[tuple[int, int]]:
-        """Where colloquial phrases occur in normalised text: leftmost, then longest, not overlapping."""
+    def problem_spans(self, norm: str, phrases: dict[str, tuple[str, ...]] | None = None) -> list[tuple[int, int, str]]:
+        """Where colloquial phrases occur in normalised text, as (start, end, phrase): leftmost, then
+        longest, not overlapping.
+        Degree words and fillers between a phrase's words are skipped (用水量太大 is 用水量大, 热量都白白
+        浪费了 is 热量浪费), so each phrase need not be listed with every intensifier."""
         phrases = self.problem_phrases if phrases is None else phrases
         if not phrases:
             return []
+        skipped = {k for m in _FILLER.finditer(norm) for k in range(*m.span())}
+        positions = [k for k in range(len(norm)) if k not in skipped]
+        squeezed = "".join(norm[k] for k in positions)
         longest = max(map(len, phrases))
         spans, i = [], 0
-        while i < len(norm):
-            for j in range(min(len(norm), i + longest), i + 1, -1):
-                if norm[i:j] in phrases:
-                    spans.append((i, j))
+        while i < len(squeezed):
+            for j in range(min(len(squeezed), i + longest), i + 1, -1):
+                if squeezed[i:j] in phrases:
+                    spans.append((positions[i], positions[j - 1] + 1, squeezed[i:j]))
                     i = j
                     break
             else:

@@ -67,12 +67,12 @@ def plan_query(analysis: Analysis, text: str) -> QueryPlan:
     plan = QueryPlan(words=[])
     norm = normalize(text).lower()
     start = 0
-    for lo, hi in [*analysis.problem_spans(norm), (len(norm), len(norm))]:
+    for lo, hi, phrase in [*analysis.problem_spans(norm), (len(norm), len(norm), "")]:
         for word in analysis.query_tokens(norm[start:lo]):
             if word not in plan.words:
                 _add_word(analysis, plan, word)
-        if hi > lo and norm[lo:hi] not in plan.words:
-            _add_phrase(analysis, plan, norm[lo:hi])
+        if phrase and phrase not in plan.words:
+            _add_phrase(analysis, plan, phrase)
         start = hi
     _weigh(analysis, plan)
     return plan
