@@ -1,4 +1,6 @@
-"""Relevance of kb and the peers on the bundled content: nDCG@10 and MRR over bench/queries.yaml.
+"""Relevance of kb and the peers on the bundled content: nDCG@10, MRR and success@3 over bench/queries.yaml,
+overall and per query kind (`keyword`: a technology's own words; `problem`: a complaint, cost, symptom, typo or
+two-sentence description, issue 18).
 
 kb answers with its own analysis (glossary dictionary, synonyms, traditional→simplified); the peers
 index and query with plain `jieba.cut_for_search` / `jieba.cut` and jieba's default dictionary,
@@ -15,19 +17,39 @@ import yaml
 QUERIES_FILE = Path(__file__).with_name("queries.yaml")
 
 
+KINDS = ("keyword", "problem")
+
+
 def judged_queries() -> list[dict]:
     return yaml.safe_load(QUERIES_FILE.read_text(encoding="utf-8"))["queries"]
 
 
+def kind_of(query: dict) -> str:
+    """Queries without a `kind` are the original keyword set."""
+    return query.get("kind") or "keyword"
+
+
 def _score(qrels: dict[str, dict[str, int]], runs: dict[str, list[str]]) -> dict[str, float]:
     import ir_measures
-    from ir_measures import RR, nDCG
+    from ir_measures import RR, Success, nDCG
 
     run = {qid: {doc: float(len(ids) - rank) for rank, doc in enumerate(ids)} for qid, ids in runs.items()}
     # a query with no answer still counts (as 0) in the averages
     run = {qid: (docs or {"__none__": 0.0}) for qid, docs in run.items()}
-    agg = ir_measures.calc_aggregate([nDCG @ 10, RR], qrels, run)
-    return {"ndcg@10": round(agg[nDCG @ 10], 4), "mrr": round(agg[RR], 4)}
+    agg = ir_measures.calc_aggregate([nDCG @ 10, RR, Success @ 3], qrels, run)
+    return {"ndcg@10": round(agg[nDCG @ 10], 4), "mrr": round(agg[RR], 4), "success@3": round(agg[Success @ 3], 4)}
+
+
+def _scores(qrels: dict[str, dict[str, int]], run: dict[str, list[str]], kinds: dict[str, str]) -> dict:
+    out = {**_score(qrels, run), "queries": len(run), "answered": sum(1 for ids in run.values() if ids)}
+    out["by_kind"] = {}
+    for kind in KINDS:
+        qids = [qid for qid, k in kinds.items() if k == kind]
+        if qids:
+            part = {qid: run[qid] for qid in qids}
+            out["by_kind"][kind] = {**_score({q: qrels[q] for q in qids}, part), "queries": len(qids),
+                                    "answered": sum(1 for ids in part.values() if ids)}
+    return out
 
 
 def evaluate(workdir: Path | None = None, limit: int = 10) -> dict[str, dict]:
@@ -59,18 +81,22 @@ def evaluate(workdir: Path | None = None, limit: int = 10) -> dict[str, dict]:
         runs[peer.name] = {str(i): peer.search(tokens.query(q["q"]), limit) for i, q in enumerate(queries)}
         peer.close()
 
-    out = {name: {**_score(qrels, run), "queries": len(queries),
-                  "answered": sum(1 for ids in run.values() if ids)} for name, run in runs.items()}
+    kinds = {str(i): kind_of(q) for i, q in enumerate(queries)}
+    out = {name: _scores(qrels, run, kinds) for name, run in runs.items()}
     out["_runs"] = runs
     out["_queries"] = [q["q"] for q in queries]
+    out["_kinds"] = [kind_of(q) for q in queries]
     return out
 
 
 def main() -> None:
     result = evaluate()
     for name, scores in result.items():
-        if not name.startswith("_"):
-            print(f"{name:8s} nDCG@10={scores['ndcg@10']:.3f}  MRR={scores['mrr']:.3f}  answered {scores['answered']}/{scores['queries']}")
+        if name.startswith("_"):
+            continue
+        for kind, s in [("all", scores), *scores["by_kind"].items()]:
+            print(f"{name:8s} {kind:8s} nDCG@10={s['ndcg@10']:.3f}  MRR={s['mrr']:.3f}  "
+                  f"success@3={s['success@3']:.3f}  answered {s['answered']}/{s['queries']}")
 
 
 if __name__ == "__main__":

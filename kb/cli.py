@@ -48,6 +48,14 @@ def check(path: Path | None) -> None:
 
     settings = load_settings()
     taxonomy = load_taxonomy()
+    if path is not None and path.is_file() and path.name == "glossary.yaml":
+        problems = _glossary_problems(path, [path.parent], taxonomy)
+        for problem in problems:
+            click.echo(str(problem))
+        if problems:
+            _fail(f"共 {len(problems)} 个问题。", 1)
+        click.echo("检查通过：术语表问题说法一节。")
+        return
     if path is not None and path.is_file():
         doc, problems = load_file(path, taxonomy)
         if doc is not None:
@@ -58,6 +66,7 @@ def check(path: Path | None) -> None:
     else:
         content = load_content([path] if path else settings.content_dirs, taxonomy)
         problems, files, documents = content.problems, content.files, list(content.documents.values())
+    problems = [*problems, *_glossary_problems(path, settings.content_dirs, taxonomy)]
     for problem in problems:
         click.echo(str(problem))
     if problems:
@@ -144,6 +153,10 @@ def search(query: str, sector: str | None, doc_type: str | None, limit: int, as_
             click.echo(f"已尝试同义词：{tried}")
         return
     note = "" if response.matched_all_words else "（没有同时包含全部词语的结果，以下为包含部分词语的结果）"
+    if response.correction is not None:
+        click.echo(response.correction.note)
+    for phrase, terms in response.expansions.items():
+        click.echo(f"按“{phrase}”也检索了：{'、'.join(terms)}")
     click.echo(f"共 {response.total} 条结果{note}：\n")
     color = sys.stdout.isatty()
     for rank, hit in enumerate(response.hits, 1):
@@ -270,6 +283,24 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
 
 
 TYPE_NAMES = {"technology": "技术", "case": "案例", "spec": "标准"}
+
+
+def _glossary_problems(path: Path | None, content_dirs, taxonomy) -> list:
+    """The glossary's problem vocabulary, checked when the whole content, its folder or the file itself is."""
+    from .documents import Problem
+    from .glossary import check_problem_vocabulary
+    from .loader import display_path
+
+    out = []
+    for folder in content_dirs:
+        glossary = Path(folder) / "glossary.yaml"
+        if not glossary.exists():
+            continue
+        if path is not None and path.resolve() not in (glossary.resolve(), Path(folder).resolve()):
+            continue
+        for line, field, message in check_problem_vocabulary(glossary, taxonomy.names):
+            out.append(Problem(display_path(glossary), line, field, message))
+    return out
 
 
 def search_json(response) -> dict:

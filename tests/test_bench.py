@@ -70,3 +70,19 @@ def test_judged_queries_point_at_bundled_content():
         assert q["rel"] and set(q["rel"]) <= ids, q["q"]
         # 0 records a pooled result judged not useful, so the pool stays judged
         assert set(q["rel"].values()) <= {0, 1, 2} and max(q["rel"].values()) > 0, q["q"]
+
+
+def test_problem_queries_are_reported_apart_from_keyword_queries():
+    from bench.relevance import _scores, judged_queries, kind_of
+
+    queries = judged_queries()
+    kinds = [kind_of(q) for q in queries]
+    assert set(kinds) == {"keyword", "problem"} and kinds.count("problem") >= 80
+    qrels = {str(i): {d: int(g) for d, g in q["rel"].items()} for i, q in enumerate(queries)}
+    # a run that answers only the problem queries perfectly scores 1 there and 0 on keywords
+    run = {str(i): (sorted(q["rel"], key=lambda d: -q["rel"][d]) if kinds[i] == "problem" else [])
+           for i, q in enumerate(queries)}
+    scores = _scores(qrels, run, {str(i): k for i, k in enumerate(kinds)})
+    assert scores["by_kind"]["problem"]["ndcg@10"] == 1.0
+    assert scores["by_kind"]["keyword"]["ndcg@10"] == 0.0 and scores["by_kind"]["keyword"]["answered"] == 0
+    assert 0 < scores["ndcg@10"] < 1

@@ -257,3 +257,27 @@ def test_spec_needs_origin_and_confidence(content):
     write(content, "specs", "spec-plating-2015", spec.replace("  origin: 标准\n", ""))
     found = [p for p in problems_of(content) if "spec-plating-2015.md" in p]
     assert len(found) == 1 and "source.origin: 缺少来源性质" in found[0]
+
+
+def test_glossary_problem_vocabulary_is_checked_with_file_and_line(runner, tmp_path):
+    glossary = tmp_path / "glossary.yaml"
+    glossary.write_text("terms: [VOCs]\nproblems:\n"
+                        "- {sector: 通用, say: [异味, 味道大], means: [VOCs, 恶臭]}\n"
+                        "- {sector: 火星, say: [味, 异味], means: [异味]}\n"
+                        "- {sector: 通用, say: [异味], means: []}\n", encoding="utf-8")
+    result = runner.invoke(main, ["check", str(glossary)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    lines = result.output.splitlines()
+    assert any(l.endswith("glossary.yaml:4: problems[1].sector: 未知行业「火星」；可选：能源、钢铁、焦化、建材、有色金属、"
+                          "石化化工、印染、造纸、化学原料药、电镀、农副食品加工、工业涂装、包装印刷、通用") for l in lines)
+    assert any("glossary.yaml:4: problems[1].say: 说法「味」太短" in l for l in lines)
+    assert any("glossary.yaml:4: problems[1].say: 说法「异味」与它对应的技术词相同" in l for l in lines)
+    assert any("glossary.yaml:5: problems[2].means: 应为非空列表" in l for l in lines)
+    assert any("glossary.yaml:5: problems[2].say: 说法「异味」在第 3 行已列出" in l for l in lines)
+
+
+def test_bundled_glossary_problem_vocabulary_passes(runner):
+    from kb.config import BUNDLED_CONTENT
+
+    result = runner.invoke(main, ["check", str(BUNDLED_CONTENT / "glossary.yaml")])
+    assert result.exit_code == 0, result.output

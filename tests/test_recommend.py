@@ -152,7 +152,7 @@ def test_payback_above_max_is_excluded(rkb):
 # -- boosts and reasons ------------------------------------------------------------------------
 
 def test_focus_boost_ranks_water_saving_entry_higher(rkb):
-    problem = "蒸汽消耗大"
+    problem = "蒸汽消耗"      # not 蒸汽消耗大, which the problem vocabulary reads as a steam problem
     plain = recommend(rkb, sector="印染", problem=problem)
     focused = recommend(rkb, sector="印染", problem=problem, focus=["节水"])
     water, steam = "dyeing-membrane-reuse", "general-condensate-recovery"  # 节水 vs 节能 entries
@@ -375,3 +375,15 @@ def test_audit_cases_are_cited_before_retrofit_news(rkb, content):
     problem = dict(sector="工业涂装", problem="喷涂废气挥发性有机物排放")
     cases = [c["id"] for c in by_id(recommend(rkb, **problem), "general-activated-carbon")["cases"]]
     assert cases == ["case-coating-vocs", "case-coating-aaa"]
+
+
+def test_colloquial_problem_words_reach_the_technical_entry(rkb):
+    # 前处理(很)费蒸汽 is what a dyer says; the 印染 group maps it to 冷轧堆前处理, 生物酶前处理 …
+    recommender = rkb.recommender()
+    profile = parse_profile({"sector": "印染", "problem": "前处理很费蒸汽"})
+    terms = recommender._problem_terms(profile)
+    assert list(terms) == ["前处理费蒸汽"] and "冷轧堆前处理" in terms["前处理费蒸汽"]
+    assert ids(recommender.recommend(profile))[0] == "dyeing-cold-pad-batch"
+    # groups of other sectors do not apply: 熄焦冒白汽 is a coking phrase
+    assert recommender._problem_terms(parse_profile({"sector": "印染", "problem": "熄焦冒白汽"})) == {}
+    assert recommender._problem_terms(parse_profile({"sector": "焦化", "problem": "熄焦冒白汽"}))

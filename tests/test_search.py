@@ -61,12 +61,33 @@ def test_highlight_marks_whole_words(kb):
     assert marked and all(len(m) >= 2 for m in marked), hit.snippet
 
 
-def test_and_semantics_with_or_fallback(kb):
+def test_full_matches_first_then_partial_ones(kb):
+    # 余热 熄焦: the entry with both words first; one with only 余热 still listed, after it
     both = kb.search(SearchRequest(text="余热 熄焦"))
-    assert both.matched_all_words and [h.id for h in both.hits] == ["coking-cdq"]
+    assert both.matched_all_words and [h.id for h in both.hits][:2] == ["coking-cdq", "building-cement-whr"]
+    assert both.hits[0].score > 2 * both.hits[1].score
     either = kb.search(SearchRequest(text="熄焦 漂洗"))
     assert not either.matched_all_words
     assert {"coking-cdq", "plating-countercurrent-rinse"} <= {h.id for h in either.hits}
+    # sorted by year, relevance no longer orders the page: only the full matches are listed
+    assert [h.id for h in kb.search(SearchRequest(text="余热 熄焦", sort="year")).hits] == ["coking-cdq"]
+
+
+def test_partial_match_of_the_rare_word_outranks_full_match_of_common_ones(kb, settings, content):
+    """No entry has all of 干熄焦 能耗 浪费. The any-word fallback summed the words, so entries that
+    repeat the two common words outranked the one entry on 干熄焦; coverage weighs each word by how
+    rare it is, so covering the rare word counts for more than covering the two common ones."""
+    from conftest import technology, write
+
+    for n in range(8):
+        write(content, "technologies", f"general-note-{n}", technology(
+            f"general-note-{n}", f"能耗浪费统计说明{n}", summary="能耗浪费的统计口径。",
+            body="减少能耗浪费，能耗浪费统计中常被忽略。"))
+    kb.build()
+    kb.refresh()
+    response = kb.search(SearchRequest(text="干熄焦 能耗 浪费"))
+    assert not response.matched_all_words
+    assert response.hits[0].id == "coking-cdq"
 
 
 def test_title_outranks_body(kb):
@@ -135,3 +156,78 @@ def test_cases_filter_and_facet_by_province(kb, settings, content):
     jiangsu = kb.search(SearchRequest(text="VOCs", provinces=["江苏"]))
     assert [h.id for h in jiangsu.hits] == ["case-coating-vocs"]
     assert jiangsu.facets["province"] == {"江苏": 1}
+
+
+# -- problem vocabulary (glossary `problems`): what enterprises say → technical words ------------
+
+def test_colloquial_phrase_also_searches_its_technical_words(kb):
+    # the activated-carbon entry never says 异味 or 味道; the glossary says 异味 means VOCs, 恶臭, 有机废气
+    response = kb.search(SearchRequest(text="车间异味"))
+    assert response.hits[0].id == "general-activated-carbon"
+    assert response.expansions == {"异味": ["VOCs", "恶臭", "有机废气"]}
+    assert "异味" in response.words
+
+
+def test_colloquial_phrases_are_found_longest_first_in_normalised_text():
+    analysis = current()
+    text = "電費太貴了，車間味道大"                   # traditional characters fold first
+    from kb.search.analysis import normalize
+
+    norm = normalize(text).lower()
+    assert [(norm[lo:hi], p) for lo, hi, p in analysis.problem_spans(norm)] == [("电费太贵", "电费贵"), ("味道大", "味道大")]
+    # degree words and fillers between a phrase's words are skipped; 太阳 is not 太 + 阳
+    assert [p for _, _, p in analysis.problem_spans("电镀用水量太大，热量都白白浪费了")] == ["电镀用水量大", "热量浪费"]
+    assert [p for _, _, p in analysis.problem_spans("屋顶装太阳能板")] == ["屋顶装太阳能"]
+    assert current().query_tokens("电费太贵") == ["电费", "太贵"]    # what jieba alone would leave
+
+
+def test_problem_vocabulary_covers_every_sector_with_400_phrases():
+    from kb.glossary import load_glossary
+    from kb.taxonomy import load_taxonomy
+
+    groups = load_glossary().problem_groups
+    assert sum(len(g.phrases) for g in groups) >= 400
+    assert {g.sector for g in groups} == set(load_taxonomy().names)
+    assert all(g.line > 0 and g.terms for g in groups)
+
+
+def test_homophones_are_corrected_only_where_the_word_as_typed_finds_nothing(kb, content):
+    from kb.search.analysis import normalize
+    from kb.search.spelling import correct
+
+    analysis = current()
+
+    def corrected(text, finds):
+        norm = normalize(text).lower()
+        return correct(analysis.speller, norm, analysis.cuts(norm), finds)
+
+    for typed, meant in [("无情电镀", "无氰电镀"), ("无青镀锌", "无氰镀锌"), ("干息焦", "干熄焦"),
+                         ("余热发点", "余热发电"), ("空呀机余热", "空压机余热"), ("编频改造", "变频改造")]:
+        correction, use = corrected(typed, lambda word: False)
+        assert correction.text == meant and use, typed
+    # a stretch that finds documents as typed is only offered
+    correction, use = corrected("定型机废气", lambda word: True)
+    assert correction.text == "定形机废气" and not use
+    # never across word boundaries (窑尾|废气 is not 尾废 → 危废), never a problem phrase (费水 → 废水)
+    for text in ["水泥厂窑头窑尾废气温度高", "陶瓷厂喷雾干燥塔费煤费水", "烧碱电解电耗高", "印染厂废水回用"]:
+        assert corrected(text, lambda word: False) == (None, False), text
+    # through the engine: 余热发点 finds the whr entry, and says what it searched
+    response = kb.search(SearchRequest(text="余热发点"))
+    assert response.correction.applied and response.correction.text == "余热发电"
+    assert response.hits[0].id == "building-cement-whr" and response.query == "余热发点"
+
+
+def test_long_description_keeps_domain_words_and_drops_narrative_ones(kb):
+    from kb.search.query import NARRATIVE_WEIGHT, plan_query
+
+    text = "我们是一家棉布印染厂，有前处理、染色和定型工序。现在蒸汽用量大、废水排放多，想知道有哪些改造办法。"
+    plan = plan_query(current(), text)
+    assert {"前处理", "染色", "印染厂", "蒸汽用量大"} <= set(plan.words)
+    assert {"一家", "现在", "知道", "工序", "改造"} <= set(plan.dropped)
+    assert not set(plan.dropped) & set(plan.words) and len(plan.groups) == len(plan.words) == len(plan.emphasis)
+    # a short query keeps its narrative words, at a lower weight
+    short = plan_query(current(), "设备噪音太大被投诉")
+    assert short.dropped == [] and short.emphasis[short.words.index("投诉")] == NARRATIVE_WEIGHT
+    # through the engine: the plant's story does not bury the one entry about its problem
+    response = kb.search(SearchRequest(text="我们厂有两座焦炉，现在红焦熄焦时热量都浪费了，另外周边居民也有意见，想知道怎么改。"))
+    assert response.hits[0].id == "coking-cdq"

@@ -17,7 +17,7 @@ import pytest
 
 from kb.config import BUNDLED_CONTENT, load_settings
 from kb.knowledge import KnowledgeBase
-from kb.search.analysis import current
+from kb.search.analysis import current, normalize
 from kb.search.engine import SearchRequest
 
 from bench.relevance import judged_queries
@@ -25,11 +25,14 @@ from conftest import technology, write
 
 
 MARK = re.compile(r"<mark[^>]*>(.*?)</mark>")
+# a mark not inside a Latin word (Whoosh marks ro inside hydrogen; the fast path does not)
+MARK_ALONE = re.compile(r"(?<![A-Za-z0-9])<mark[^>]*>(.*?)</mark>(?![A-Za-z0-9])")
 
 
 def _answer(response):
+    correction = response.correction and (response.correction.text, response.correction.applied)
     return (response.total, [(h.id, round(h.score, 6)) for h in response.hits], response.facets,
-            response.matched_all_words)
+            response.matched_all_words, correction)
 
 
 def _assert_same(engine, request):
@@ -39,19 +42,49 @@ def _assert_same(engine, request):
     # Snippets: Whoosh marks the indexed tokens; the fast path marks every occurrence of a matched
     # word in the stored text (so 余热 is also marked in 其余热). Both mark only the query's words,
     # and the fast path has a snippet whenever Whoosh has one.
-    words = _query_words(request.text)
+    # Whoosh also marks a word of an And alternative (提 of 提+氢) whose partner is missing from the
+    # document: the term's matcher sits on the document although the And does not match. So the fast
+    # path must mark something whenever Whoosh marks a word that is an alternative on its own (single
+    # characters aside: the fast path marks those only where nothing longer matched, see _marked).
+    searched = fast.correction.text if fast.correction and fast.correction.applied else request.text
+    words = _query_words(searched)
+    standalone = _standalone_terms(searched)
     for mine, theirs in zip(fast.hits, reference.hits):
         marked = {m.lower() for m in MARK.findall(mine.snippet)}
         assert marked <= words, (request.text, marked - words)
-        if MARK.search(theirs.snippet):
+        if {m for m in (normalize(m).lower() for m in MARK_ALONE.findall(theirs.snippet)) if len(m) > 1} & standalone:
             assert MARK.search(mine.snippet), (request.text, mine.id)
 
 
+def _standalone_terms(text):
+    from whoosh import query as Q
+
+    from kb.search.query import plan_query
+
+    found = set()
+
+    def walk(node):
+        if isinstance(node, Q.Term):
+            found.add(node.text)
+        elif type(node) is Q.Or:
+            for sub in node.subqueries:
+                walk(sub)
+        # an And's terms only count together
+
+    for group in plan_query(current(), text).groups:
+        walk(group)
+    return found
+
+
 def _query_words(text):
+    from kb.search.query import plan_query
+
     analysis = current()
     words = set()
-    for word in analysis.query_tokens(text):
-        for form in [word, *analysis.synonyms(word)]:
+    plan = plan_query(analysis, text)
+    # a colloquial phrase (异味) is searched with the technical words it means (VOCs, 恶臭)
+    for word in [*plan.words, *(t for terms in plan.expansions.values() for t in terms)]:
+        for form in [normalize(word).lower(), *analysis.synonyms(word)]:
             words.add(form)
             words.update(analysis.subwords(form))
             words.update(w for w, _, _ in analysis.index_tokens(form))

@@ -16,7 +16,7 @@ XSS_BODY = """<script>window.pwned = 1</script>
 
 def test_api_search_shape(client):
     data = client.get("/api/search?q=余热&per_page=1").get_json()
-    assert set(data) == {"query", "total", "page", "per_page", "results", "facets"}
+    assert set(data) == {"query", "total", "page", "per_page", "results", "facets", "expanded", "spelling"}
     assert data["total"] == 2 and data["page"] == 1 and data["per_page"] == 1 and len(data["results"]) == 1
     # origin/confidence/kind/audit and the origin/kind facets extend the shape (issue 15)
     assert set(data["results"][0]) == {"id", "type", "title", "sectors", "summary", "snippet", "score", "url",
@@ -361,3 +361,28 @@ def test_home_lists_audit_cases_before_newer_retrofit_reports(tmp_path, content)
     page = create_app({"KB_SETTINGS": settings}).test_client().get("/").get_data(as_text=True)
     assert page.index("/documents/case-coating-vocs") < page.index("/documents/case-coating-newer")
     assert "清洁生产审核·强制性" in page and "kind=%E6%B8%85" in page
+
+
+def test_search_says_which_technical_words_a_colloquial_phrase_also_searched(client):
+    data = client.get("/api/search?q=车间异味").get_json()
+    assert data["expanded"] == [{"phrase": "异味", "terms": ["VOCs", "恶臭", "有机废气"],
+                                 "note": "按“异味”也检索了：VOCs、恶臭、有机废气"}]
+    assert data["results"][0]["id"] == "general-activated-carbon"
+    assert client.get("/api/search?q=余热").get_json()["expanded"] == []
+    page = client.get("/search?q=车间异味").get_data(as_text=True)
+    assert "按“异味”也检索了：VOCs、恶臭、有机废气" in page
+
+
+def test_homophone_typed_with_pinyin_is_corrected_or_offered(client):
+    # 干息焦: no entry has 息焦, so the search runs for 干熄焦 and says so
+    data = client.get("/api/search?q=干息焦").get_json()
+    assert data["spelling"] == {"text": "干熄焦", "applied": True, "words": {"干息焦": "干熄焦"}, "note": "已按“干熄焦”检索"}
+    assert data["query"] == "干息焦" and data["results"][0]["id"] == "coking-cdq"
+    page = client.get("/search?q=干息焦").get_data(as_text=True)
+    assert "已按“<strong>干熄焦</strong>”检索" in page and "exact=1" in page
+    # exact=1: the words as typed, no correction
+    exact = client.get("/api/search?q=干息焦&exact=1").get_json()
+    assert exact["spelling"] is None and exact["query"] == "干息焦"
+    assert client.get("/api/search?q=干熄焦").get_json()["spelling"] is None
+    bad = client.get("/api/search?q=干息焦&exact=yes")
+    assert bad.status_code == 400 and bad.get_json()["details"][0]["field"] == "exact"

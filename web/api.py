@@ -23,7 +23,25 @@ def search_payload(response) -> dict:
     data.update(page=response.page, per_page=response.per_page,
                 facets={name: response.facets[name]
                         for name in ("type", "sector", "category", "tag", "province", "origin", "kind")})
-    return {k: data[k] for k in ("query", "total", "page", "per_page", "results", "facets")}
+    data["expanded"] = expansion_notes(response)
+    data["spelling"] = spelling_note(response)
+    return {k: data[k] for k in ("query", "total", "page", "per_page", "results", "facets", "expanded", "spelling")}
+
+
+def spelling_note(response) -> dict | None:
+    """The typo/homophone correction: applied (these results are for it) or offered (您是不是要找)."""
+    correction = getattr(response, "correction", None)
+    if correction is None:
+        return None
+    return {"text": correction.text, "applied": correction.applied, "words": dict(correction.words),
+            "note": correction.note}
+
+
+def expansion_notes(response) -> list[dict]:
+    """The colloquial phrases of the query and the technical words also searched for, with the
+    sentence the search page shows (按“异味”也检索了：VOCs、恶臭)."""
+    return [{"phrase": phrase, "terms": list(terms), "note": f"按“{phrase}”也检索了：{'、'.join(terms)}"}
+            for phrase, terms in (getattr(response, "expansions", None) or {}).items()]
 
 
 @bp.get("/search")

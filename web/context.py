@@ -176,6 +176,9 @@ def search_request(require_query: bool) -> SearchRequest:
                 provinces.append(resolve_province(raw))
             except UnknownProvince as exc:
                 details.append({"field": "province", "message": str(exc)})
+    exact = request.args.get("exact", "0")
+    if exact not in ("0", "1"):
+        details.append({"field": "exact", "message": "exact 必须是 0 或 1（1 = 按原词检索，不纠正错别字）"})
     if details:
         raise BadRequest("请求参数有误", details)
     return SearchRequest(
@@ -186,5 +189,5 @@ def search_request(require_query: bool) -> SearchRequest:
         sources=[s for s in request.args.getlist("source") if s],
         source_kinds=[s for s in request.args.getlist("source_kind") if s],
         origins=origins, kinds=kinds,
-        years=years, page=page, per_page=per_page, sort=sort,
+        years=years, page=page, per_page=per_page, sort=sort, correct=exact != "1",
     )

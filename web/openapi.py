@@ -53,6 +53,15 @@ SEARCH_RESPONSE = {
         "facets": {"type": "object", "required": ["type", "sector", "category", "tag", "province"],
                    "properties": {k: _COUNTS for k in ("type", "sector", "category", "tag", "province",
                                                        "origin", "kind")}},
+        "expanded": {"type": "array", "description": "查询里的口语说法及一并检索的技术词（术语表 problems 节）",
+                     "items": {"type": "object", "required": ["phrase", "terms", "note"], "properties": {
+                         "phrase": {"type": "string"}, "terms": {"type": "array", "items": {"type": "string"}},
+                         "note": {"type": "string"}}}},
+        "spelling": {"description": "错别字/同音字纠正：applied 为真时结果已按纠正后的 text 检索，否则仅提示“您是不是要找”",
+                     "oneOf": [{"type": "null"}, {"type": "object", "required": ["text", "applied", "words", "note"],
+                               "properties": {"text": {"type": "string"}, "applied": {"type": "boolean"},
+                                              "words": {"type": "object", "additionalProperties": {"type": "string"}},
+                                              "note": {"type": "string"}}}]},
     },
 }
 
@@ -320,6 +329,8 @@ def openapi_document() -> dict:
                      "description": "案例类型（只筛案例），可重复；空值表示不筛选"},
                     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RESULT_WINDOW, "default": 1}},
                     {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 10}},
+                    {"name": "exact", "in": "query", "schema": {"type": "string", "enum": ["0", "1"], "default": "0"},
+                     "description": "1 = 按原词检索，不纠正错别字/同音字"},
                 ],
                 "responses": {"200": _json(SEARCH_RESPONSE, "检索结果"), "400": _error("参数有误")},
             }},

@@ -31,6 +31,7 @@ from .profile import Profile, parse_profile
 
 # Weights of the extra query words relative to the problem's own words.
 SYNONYM_WEIGHT = 0.5
+PROBLEM_TERM_WEIGHT = 0.5   # technical words a colloquial phrase of the problem means (glossary `problems`)
 FOCUS_WORD_WEIGHT = 0.3
 PROCESS_WORD_WEIGHT = 0.5
 SINGLE_CHAR_WEIGHT = 0.3   # lone characters (高, 大, 水) left by jieba carry little topic
@@ -210,6 +211,9 @@ class Recommender:
         for word in whole:
             for synonym in analysis.synonyms(word):
                 add(analysis.query_tokens(synonym), SYNONYM_WEIGHT, True)
+        for terms in self._problem_terms(profile).values():
+            for term in terms:
+                add(analysis.query_tokens(term), PROBLEM_TERM_WEIGHT, True)
         for tag in profile.focus:
             add(analysis.query_tokens(tag), FOCUS_WORD_WEIGHT, False)
         if profile.process:
@@ -223,6 +227,15 @@ class Recommender:
             mask[index] = word in from_problem
         norm = np.linalg.norm(vector)
         return (vector / norm if norm > 0 else vector), mask
+
+    def _problem_terms(self, profile: Profile) -> dict[str, tuple[str, ...]]:
+        """Colloquial phrases in the problem (费电, 味道大) → technical words, from the glossary groups of
+        the profile's sector and 通用 only (冒白汽 means 湿法熄焦 to a coking plant, not to a dyer)."""
+        analysis = analysis_mod.current()
+        sectors = frozenset({profile.sector, CROSS_SECTOR})
+        phrases = {_fold(p): terms for p, terms in analysis.glossary.problem_phrases(sectors).items()}
+        norm = _fold(profile.problem)
+        return {phrase: phrases[phrase] for _, _, phrase in analysis.problem_spans(norm, phrases)}
 
     def _focus_keys(self, tag: str) -> set[str]:
         analysis = analysis_mod.current()

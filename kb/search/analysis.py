@@ -34,6 +34,9 @@ QUERY_STOPWORDS = STOPWORDS | frozenset(
     # single characters that say how, not what: 喷漆改水性漆, 电耗高, 漂洗水太多, 电机能效低 换高效电机
     "改 换 用 太 多 少 高 低 大 很 较 偏 过".split()
 )
+# degree words and fillers inside complaints, skipped when looking for colloquial phrases
+# (太 but not 太阳, 超级 but not 超滤)
+_FILLER = re.compile(r"太(?!阳)|很|非常|特别|比较|有点|十分|挺|超级|实在|都|也|了|白白")
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
 _LATIN_RUN = re.compile(r"[a-z][a-z0-9.+]*[a-z0-9]|[a-z]|\d+(?:\.\d+)?")
 
@@ -152,6 +155,77 @@ class Analysis:
             i = j
         # single characters would match (and highlight) anywhere: 余热 is not 余 + 热
         return cover if len(cover) > 1 and all(len(part) > 1 for part in cover) else []
+
+    @cached_property
+    def speller(self):
+        """Domain words by their pinyin reading, to correct 无情 → 无氰 (kb/search/spelling.py)."""
+        from .spelling import Speller
+
+        words = [*self.glossary.all_words(), *self.taxonomy.terms(),
+                 *(t for g in self.glossary.problem_groups for t in g.terms)]
+        return Speller((normalize(w).lower() for w in words), self.problem_phrases)
+
+    @cached_property
+    def _domain_pieces(self) -> set[str]:
+        """Every stretch of two or more characters inside a domain word or colloquial phrase."""
+        pieces: set[str] = set()
+        for word in self.speller.words:
+            for i in range(len(word)):
+                for j in range(i + 2, len(word) + 1):
+                    pieces.add(word[i:j])
+        return pieces
+
+    def is_domain(self, word: str) -> bool:
+        """Whether a query word belongs to the domain vocabulary: it is, or lies inside, a glossary /
+        sector / problem-vocabulary word (印染 in 印染厂), or contains one (印染厂 holds 印染); Latin
+        abbreviations count. Narrative words (居民, 投诉, 想知道) and single characters do not."""
+        if word.isascii():
+            return any(c.isalpha() for c in word)
+        if len(word) < 2:
+            return False
+        if word in self._domain_pieces:
+            return True
+        words = self.speller.words
+        return any(word[i:j] in words for i in range(len(word)) for j in range(i + 2, len(word) + 1))
+
+    def cuts(self, norm: str) -> set[int]:
+        """Word boundaries of normalised text as the tokenizer segments it."""
+        out = {0, len(norm)}
+        for _, start, end in self.tokenizer.tokenize(norm, mode="default", HMM=False):
+            out.update((start, end))
+        return out
+
+    @cached_property
+    def problem_phrases(self) -> dict[str, tuple[str, ...]]:
+        """Normalised colloquial phrase → the technical words it means (glossary `problems`)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for phrase, terms in self.glossary.problem_phrases().items():
+            key = normalize(phrase).lower()
+            out[key] = tuple(dict.fromkeys((*out.get(key, ()), *terms)))
+        return out
+
+    def problem_spans(self, norm: str, phrases: dict[str, tuple[str, ...]] | None = None) -> list[tuple[int, int, str]]:
+        """Where colloquial phrases occur in normalised text, as (start, end, phrase): leftmost, then
+        longest, not overlapping.
+        Degree words and fillers between a phrase's words are skipped (用水量太大 is 用水量大, 热量都白白
+        浪费了 is 热量浪费), so each phrase need not be listed with every intensifier."""
+        phrases = self.problem_phrases if phrases is None else phrases
+        if not phrases:
+            return []
+        skipped = {k for m in _FILLER.finditer(norm) for k in range(*m.span())}
+        positions = [k for k in range(len(norm)) if k not in skipped]
+        squeezed = "".join(norm[k] for k in positions)
+        longest = max(map(len, phrases))
+        spans, i = [], 0
+        while i < len(squeezed):
+            for j in range(min(len(squeezed), i + longest), i + 1, -1):
+                if squeezed[i:j] in phrases:
+                    spans.append((positions[i], positions[j - 1] + 1, squeezed[i:j]))
+                    i = j
+                    break
+            else:
+                i += 1
+        return spans
 
     def synonyms(self, word: str) -> list[str]:
         return [normalize(s).lower() for s in self.glossary.synonyms_of(word)]

@@ -29,6 +29,7 @@ class SearchRequest:
     per_page: int = 10
     sort: str = "relevance"
     highlight: bool = True
+    correct: bool = True            # typo/homophone correction (False: search the words as typed)
 
 
 @dataclass
@@ -64,6 +65,11 @@ class SearchResponse:
     words: list[str]
     synonyms: dict[str, list[str]]
     matched_all_words: bool
+    # colloquial phrase → technical words also searched for (按“异味”也检索了：VOCs、恶臭)
+    expansions: dict[str, list[str]] = field(default_factory=dict)
+    # typo/homophone correction (kb/search/spelling.py): None, or what the query would say corrected
+    # and whether these results are for it (applied) or it is only offered (您是不是要找：…)
+    correction: Any = None
 
 
 class Searcher(Protocol):

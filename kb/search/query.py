@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from whoosh import query as Q
 
-from .analysis import Analysis
+from .analysis import Analysis, normalize
 from .schema import FIELD_BOOSTS
 
 
@@ -18,6 +18,13 @@ class QueryPlan:
     words: list[str]
     synonyms: dict[str, list[str]] = field(default_factory=dict)
     groups: list[Q.Query] = field(default_factory=list)
+    # per group, a factor on its coverage weight (kb/search/coverage.py): 1.0 unless the planner
+    # knows the word is a domain term (more) or narrative (less)
+    emphasis: list[float] = field(default_factory=list)
+    # colloquial phrase the user typed → the technical words also searched for (glossary `problems`)
+    expansions: dict[str, list[str]] = field(default_factory=dict)
+    # narrative words of a long query left out of the search (see _weigh)
+    dropped: list[str] = field(default_factory=list)
 
     def conjunction(self) -> Q.Query:
         return Q.And(self.groups) if len(self.groups) > 1 else (self.groups[0] if self.groups else Q.NullQuery)
@@ -39,19 +46,86 @@ def _phrase_anywhere(analysis: Analysis, text: str, boost: float) -> Q.Query | N
     return Q.And([_term_anywhere(w, boost) for w in words])
 
 
+# the technical words a colloquial phrase stands for count a little less than the phrase itself
+PROBLEM_TERM_BOOST = 0.8
+# a word outside the domain vocabulary (车间, 居民, 投诉) counts this much in score and coverage …
+NARRATIVE_WEIGHT = 0.3
+# … and in a query of this many words or more (two sentences describing a plant) it is dropped,
+# as long as at least MIN_DOMAIN_WORDS domain words remain
+LONG_QUERY_WORDS = 6
+MIN_DOMAIN_WORDS = 2
+# words inside domain terms (喷漆车间, 设备管理) that on their own say nothing about the topic
+GENERIC_WORDS = frozenset(
+    "车间 设备 工序 工段 改造 技改 技术 工艺 企业 工厂 厂家 厂区 公司 生产 生产线 系统 项目 情况 效果 环节 "
+    "现在 目前 周边 附近 平时 每天 每年 一直 经常 成本 费用".split()
+)
+
+
 def plan_query(analysis: Analysis, text: str) -> QueryPlan:
-    plan = QueryPlan(words=analysis.query_tokens(text))
-    for word in plan.words:
-        alternatives: list[Q.Query] = [_term_anywhere(word)]
-        synonyms = analysis.synonyms(word)
-        if synonyms:
-            plan.synonyms[word] = synonyms
-        for synonym in synonyms:
-            alt = _phrase_anywhere(analysis, synonym, 0.9)
+    """One group per query word, in order; a colloquial phrase (味道大) is one group that also
+    matches the technical words it means (VOCs, 恶臭) and their synonyms."""
+    plan = QueryPlan(words=[])
+    norm = normalize(text).lower()
+    start = 0
+    for lo, hi, phrase in [*analysis.problem_spans(norm), (len(norm), len(norm), "")]:
+        for word in analysis.query_tokens(norm[start:lo]):
+            if word not in plan.words:
+                _add_word(analysis, plan, word)
+        if phrase and phrase not in plan.words:
+            _add_phrase(analysis, plan, phrase)
+        start = hi
+    _weigh(analysis, plan)
+    return plan
+
+
+def _weigh(analysis: Analysis, plan: QueryPlan) -> None:
+    """Domain words and colloquial phrases keep full weight; narrative words count less, and a long
+    query drops them (recorded in plan.dropped) so they neither add candidates nor dilute coverage."""
+    long_query = len(plan.words) >= LONG_QUERY_WORDS
+    for k, word in enumerate(plan.words):
+        if word in plan.expansions:
+            continue
+        # a lone character (熄 of 熄焦 when jieba splits it) is too short to judge; a long query drops it
+        if word in GENERIC_WORDS or (len(word) > 1 or long_query) and not analysis.is_domain(word):
+            plan.emphasis[k] = NARRATIVE_WEIGHT
+    domain = sum(1 for e in plan.emphasis if e == 1.0)
+    if long_query and domain >= MIN_DOMAIN_WORDS:
+        keep = [k for k, e in enumerate(plan.emphasis) if e == 1.0]
+        plan.dropped = [w for k, w in enumerate(plan.words) if k not in keep]
+        plan.words = [plan.words[k] for k in keep]
+        plan.groups = [plan.groups[k] for k in keep]
+        plan.emphasis = [plan.emphasis[k] for k in keep]
+        plan.synonyms = {w: s for w, s in plan.synonyms.items() if w in plan.words}
+
+
+def _add_phrase(analysis: Analysis, plan: QueryPlan, phrase: str) -> None:
+    terms = list(analysis.problem_phrases[phrase])
+    alternatives = [q for q in [_phrase_anywhere(analysis, phrase, 1.0)] if q is not None]
+    for term in terms:
+        for form in dict.fromkeys([normalize(term).lower(), *analysis.synonyms(term)]):
+            alt = _phrase_anywhere(analysis, form, PROBLEM_TERM_BOOST)
             if alt is not None:
                 alternatives.append(alt)
-        parts = analysis.subwords(word)
-        if parts:
-            alternatives.append(Q.And([_term_anywhere(p, 0.6) for p in parts]))
-        plan.groups.append(Q.Or(alternatives) if len(alternatives) > 1 else alternatives[0])
-    return plan
+    if not alternatives:
+        return
+    plan.words.append(phrase)
+    plan.expansions[phrase] = terms
+    plan.groups.append(Q.Or(alternatives) if len(alternatives) > 1 else alternatives[0])
+    plan.emphasis.append(1.0)
+
+
+def _add_word(analysis: Analysis, plan: QueryPlan, word: str) -> None:
+    plan.words.append(word)
+    alternatives: list[Q.Query] = [_term_anywhere(word)]
+    synonyms = analysis.synonyms(word)
+    if synonyms:
+        plan.synonyms[word] = synonyms
+    for synonym in synonyms:
+        alt = _phrase_anywhere(analysis, synonym, 0.9)
+        if alt is not None:
+            alternatives.append(alt)
+    parts = analysis.subwords(word)
+    if parts:
+        alternatives.append(Q.And([_term_anywhere(p, 0.6) for p in parts]))
+    plan.groups.append(Q.Or(alternatives) if len(alternatives) > 1 else alternatives[0])
+    plan.emphasis.append(1.0)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 from contextlib import contextmanager
 from itertools import groupby
 from pathlib import Path
@@ -12,10 +13,13 @@ import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as Q
 from whoosh import sorting
+from whoosh.searching import Hit as WhooshHit
 from whoosh.highlight import HtmlFormatter, Highlighter, PinpointFragmenter, Token, top_fragments
 
 from . import analysis
 from .arrays import IndexArrays
+from .coverage import combine, group_weights, listed
+from .spelling import correct
 from .engine import MAX_QUERY_CHARS, Hit, SearchRequest, SearchResponse
 from .evaluate import Unsupported, evaluate, filter_mask, matched_terms
 from .query import QueryPlan, plan_query
@@ -125,11 +129,18 @@ class WhooshSearcher:
             return searcher.doc_count()
 
     def search(self, req: SearchRequest) -> SearchResponse:
+        return _spelled(req, self._search_fast, self._finds_fast)
+
+    def _search_fast(self, req: SearchRequest) -> SearchResponse:
         plan = plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS])
         try:
             return self._search_arrays(req, plan)
         except Unsupported:
             return self.search_whoosh(req, plan)
+
+    def _finds_fast(self, text: str) -> bool:
+        plan = plan_query(analysis.current(), text)
+        return bool(plan.groups) and bool((evaluate(plan.conjunction(), self._arrays()).mask & self._arrays().live).any())
 
     # -- the vectorised path: Whoosh's postings and scores, combined with numpy ---------------------
     def _arrays(self) -> IndexArrays:
@@ -151,14 +162,18 @@ class WhooshSearcher:
         if browse:                      # filters only: every entry they allow, newest first
             mask = allowed.copy()
             scores = np.ones(arrays.size, dtype=np.float64)
-        elif plan.groups:
+        elif len(plan.groups) == 1:
             found = evaluate(query, arrays)
             mask, scores = found.mask & allowed, found.scores
-            if not mask.any() and len(plan.groups) > 1:
-                matched_all = False
-                query = plan.disjunction()
-                found = evaluate(query, arrays)
-                mask, scores = found.mask & allowed, found.scores
+        elif plan.groups:
+            # every word group on its own, combined by coverage (a soft minimum-should-match)
+            query = plan.disjunction()
+            parts = [evaluate(group, arrays) for group in plan.groups]
+            masks = [p.mask & arrays.live for p in parts]
+            weights = group_weights(masks, int(arrays.live.sum()), plan.emphasis)
+            found = combine(masks, [p.scores for p in parts], weights, plan.emphasis)
+            mask, scores = listed(found, allowed, req.sort), found.scores
+            matched_all = bool((found.complete & allowed).any())
 
         docnums = np.flatnonzero(mask)
         limit = req.page * req.per_page
@@ -181,14 +196,26 @@ class WhooshSearcher:
             hits.append(_hit(stored, snippet, float(scores[docnum])))
         return SearchResponse(query=req.text, total=int(len(docnums)), page=req.page, per_page=req.per_page,
                               hits=hits, facets=facet_counts, words=plan.words, synonyms=plan.synonyms,
-                              matched_all_words=matched_all)
+                              matched_all_words=matched_all, expansions=plan.expansions)
 
     # -- Whoosh's own collectors: the reference the vectorised path is tested against -------------
     def search_whoosh(self, req: SearchRequest, plan: QueryPlan | None = None) -> SearchResponse:
-        if plan is None:
-            plan = plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS])
+        """Whoosh's own collectors (with the same spelling correction when given the request alone)."""
+        if plan is not None:
+            with self._searcher() as searcher:
+                return self._search_whoosh(searcher, req, plan)
+        return _spelled(req, self._search_whoosh_text, self._finds_whoosh)
+
+    def _search_whoosh_text(self, req: SearchRequest) -> SearchResponse:
         with self._searcher() as searcher:
-            return self._search_whoosh(searcher, req, plan)
+            return self._search_whoosh(searcher, req, plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS]))
+
+    def _finds_whoosh(self, text: str) -> bool:
+        plan = plan_query(analysis.current(), text)
+        if not plan.groups:
+            return False
+        with self._searcher() as searcher:
+            return not searcher.search(plan.conjunction(), limit=1).is_empty()
 
     def _search_whoosh(self, searcher, req: SearchRequest, plan: QueryPlan) -> SearchResponse:
         facets = {
@@ -205,11 +232,10 @@ class WhooshSearcher:
             year_first = [sorting.FieldFacet("year", reverse=True), sorting.ScoreFacet()]
             results = searcher.search(Q.Every(), **{**common, "sortedby": year_first}) \
                 if common["filter"] is not None else None
-        else:
+        elif len(plan.groups) == 1:
             results = searcher.search(plan.conjunction(), **common)
-            if results.scored_length() == 0 and len(plan.groups) > 1:
-                matched_all = False
-                results = searcher.search(plan.disjunction(), **common)
+        else:
+            return self._search_whoosh_coverage(searcher, req, plan, facets)
 
         hits: list[Hit] = []
         facet_counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
@@ -240,7 +266,53 @@ class WhooshSearcher:
             words=plan.words,
             synonyms=plan.synonyms,
             matched_all_words=matched_all,
+            expansions=plan.expansions,
         )
+
+    def _search_whoosh_coverage(self, searcher, req: SearchRequest, plan: QueryPlan, facets: dict) -> SearchResponse:
+        """The reference for several word groups: each group scored by Whoosh's own collector, then
+        the shared coverage rule; totals and facets from Whoosh over the any-group query."""
+        size = searcher.doc_count_all()
+        masks, scores = [], []
+        for group in plan.groups:
+            mask, score = np.zeros(size, dtype=bool), np.zeros(size, dtype=np.float64)
+            for hit in searcher.search(group, limit=None):
+                mask[hit.docnum], score[hit.docnum] = True, hit.score
+            masks.append(mask)
+            scores.append(score)
+        found = combine(masks, scores, group_weights(masks, searcher.doc_count(), plan.emphasis), plan.emphasis)
+        query = plan.disjunction()
+        allowed = np.zeros(size, dtype=bool)
+        allowed[list(searcher.search(query, filter=_filters(req), limit=None).docs())] = True
+        shown = listed(found, allowed, req.sort)
+        if req.sort == "year" and not np.array_equal(shown, found.mask & allowed):
+            query = Q.And([query, Q.Or([Q.Term("id", searcher.stored_fields(int(d))["id"])
+                                        for d in np.flatnonzero(shown)])])
+        results = searcher.search(query, filter=_filters(req), limit=None, groupedby=facets, terms=True)
+        docnums = np.array(sorted(results.docs()), dtype=np.int64)
+        relevance = found.scores[docnums]
+        if req.sort == "year":
+            years = np.array([searcher.stored_fields(int(d)).get("year") or -1 for d in docnums], dtype=np.int64)
+            order = np.lexsort((docnums, -relevance, -years))
+        else:
+            order = np.lexsort((docnums, -relevance))
+        ranked = docnums[order]
+        facet_counts = {
+            name: {str(k): v for k, v in sorted(results.groups(name).items(), key=lambda kv: (-kv[1], str(kv[0])))
+                   if k not in (None, "")}
+            for name in FACETS
+        }
+        if req.highlight:
+            results.highlighter = _highlighter()
+        hits: list[Hit] = []
+        start, limit = (req.page - 1) * req.per_page, req.page * req.per_page
+        for pos, docnum in enumerate(ranked[start:limit], start=start):
+            hit = WhooshHit(results, int(docnum), pos, float(found.scores[docnum]))
+            snippet = (hit.highlights("body", top=2) or hit.highlights("summary", top=1)) if req.highlight else ""
+            hits.append(_hit(hit.fields(), snippet, float(found.scores[docnum])))
+        return SearchResponse(query=req.text, total=len(docnums), page=req.page, per_page=req.per_page, hits=hits,
+                              facets=facet_counts, words=plan.words, synonyms=plan.synonyms,
+                              matched_all_words=bool(found.complete[docnums].any()), expansions=plan.expansions)
 
     def close(self) -> None:
         with self._lock:
@@ -254,6 +326,29 @@ class WhooshSearcher:
                 self._index_arrays.searcher.close()
                 self._index_arrays = None
         self.index.close()
+
+
+def _spelled(req: SearchRequest, run, finds_anything) -> SearchResponse:
+    """Search with typo/homophone correction (kb/search/spelling.py): the corrected query is used
+    when the words it corrects find nothing as typed, or when the query as typed finds nothing;
+    otherwise the response only offers it. `run` searches a request, `finds_anything` tells whether
+    some text matches a document; both paths pass their own, so they answer alike."""
+    if not req.correct:
+        return run(req)
+    shared = analysis.current()
+    norm = analysis.normalize(req.text[:MAX_QUERY_CHARS]).lower()
+    correction, use = correct(shared.speller, norm, shared.cuts(norm), finds_anything)
+    if correction is None:
+        return run(req)
+    response = run(replace(req, text=correction.text)) if use else run(req)
+    if not use and response.total == 0:
+        corrected = run(replace(req, text=correction.text))
+        if corrected.total:
+            response, use = corrected, True
+    correction.applied = use
+    response.query = req.text
+    response.correction = correction
+    return response
 
 
 def _escape(text: str) -> str:
