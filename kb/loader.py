@@ -84,6 +84,9 @@ def load_text(text: str, path: Path, taxonomy: Taxonomy, expected_type: str | No
             loc = tuple(p for p in raw_loc if not (isinstance(p, str) and p in _UNION_BRANCHES))
             name = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
             message = _MESSAGES.get(err["type"], err["msg"])
+            if err["type"] in ("value_error", "assertion_error"):
+                # the schema's own Chinese message, without pydantic's "Value error, " prefix
+                message = str(err.get("ctx", {}).get("error") or message).removeprefix("Value error, ")
             if loc != raw_loc:
                 message = "取值类型不对：应为数字或文字"
             if err["type"] == "literal_error":
