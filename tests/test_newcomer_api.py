@@ -154,3 +154,12 @@ def test_request_line_encoding_leaves_ascii_alone():
 
     assert percent_encode_request_line(b"GET /a?q=b HTTP/1.1\r\nHost: x\r\n") == b"GET /a?q=b HTTP/1.1\r\nHost: x\r\n"
     assert percent_encode_request_line("GET /?q=喷 HTTP/1.1\r\nX: é".encode()) == b"GET /?q=%E5%96%B7 HTTP/1.1\r\nX: \xc3\xa9"
+
+
+def test_build_progress_off_a_terminal_is_plain_lines(settings, capsys):
+    """`kb build` in a log file: two readable lines, not tqdm's carriage-return redraws."""
+    from kb.build import build
+
+    build(settings, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err and "索引 5 篇……" in err and "索引完成：5 篇" in err
