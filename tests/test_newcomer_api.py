@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import threading
 
 import pytest
@@ -147,6 +148,40 @@ def test_raw_utf8_in_the_query_string_is_accepted_by_the_server(app):
     finally:
         server.task_dispatcher.shutdown()
         server.close()
+
+
+def test_raw_non_utf8_query_is_a_json_400_naming_the_query(app):
+    from kb.serving import create_server
+
+    server = create_server(app, port=0)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=30)
+        connection.putrequest("GET", "/api/search?q=x", skip_accept_encoding=True)
+        connection._buffer[0] = "GET /api/search?q=喷涂 HTTP/1.1".encode("gbk")
+        connection.endheaders()
+        response = connection.getresponse()
+        data = json.loads(response.read())
+        assert response.status == 400 and data["details"][0]["field"] == "query"
+        connection.close()
+    finally:
+        server.task_dispatcher.shutdown()
+        server.close()
+
+
+def test_raw_markdown_with_editor_notes_only_for_editors(content, settings):
+    from conftest import technology, write
+    from web import create_app
+    from dataclasses import replace
+
+    write(content, "technologies", "general-noted", technology(
+        "general-noted", "余热锅炉定期清灰", extra="editor_notes: [投资额待核实]\n"))
+    app = create_app({"KB_SETTINGS": replace(settings, editor_token=TOKEN)})
+    client = app.test_client()
+    public = client.get("/api/documents/general-noted").get_json()
+    assert public["markdown"] is None and public["version"] and "editor_notes" not in public
+    editor = client.get("/api/documents/general-noted", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
+    assert "投资额待核实" in editor["markdown"]
 
 
 def test_request_line_encoding_leaves_ascii_alone():

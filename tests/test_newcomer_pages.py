@@ -106,7 +106,9 @@ def test_recommend_page_reads_well(rich):
 
 
 def test_recommend_page_errors_are_chinese_and_said_once(rich):
-    html = rich.get("/recommend?sector=工业涂装&problem=%20").get_data(as_text=True)
+    response = rich.get("/recommend?sector=工业涂装&problem=%20")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
     errors = html.split('class="errors recommend-errors"')[1].split("</div>")[0]
     assert "problem：" not in errors and "问题描述" in errors
     unknown = rich.get("/recommend?sector=工业涂装&problem=喷涂废气&focus=省钱").get_data(as_text=True)

@@ -183,4 +183,4 @@ def recommend():
         result = with_case_details(result)
         view = recommend_view(result, kb.store.get_many(r["id"] for r in result["results"]), form["problem"])
     return render_template("recommend.html", form=form, result=result, view=view, errors=errors,
-                           sectors=kb.taxonomy.key_sectors)
+                           sectors=kb.taxonomy.key_sectors), 400 if errors else 200
