@@ -160,3 +160,16 @@ def test_editor_validation_errors_have_no_pydantic_prefix_and_the_right_status(e
     html = bad.get_data(as_text=True)
     assert bad.status_code == 400
     assert "Value error" not in html and "案例至少关联一个技术条目" in html
+
+
+def test_content_errors_are_chinese_with_bounds(tmp_path):
+    from pathlib import Path
+
+    from kb.loader import load_text
+    from kb.taxonomy import load_taxonomy
+
+    from conftest import case
+
+    text = case("case-coating-old").replace("year: 2022", "year: 1800")
+    _, problems = load_text(text, Path("cases/case-coating-old.md"), load_taxonomy())
+    assert {(p.field, p.message) for p in problems} == {("year", "不能小于 1990"), ("source.year", "不能小于 1949")}
