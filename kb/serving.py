@@ -96,14 +96,48 @@ def percent_encode_request_line(header_plus: bytes) -> bytes:
     return b"".join(b"%%%02X" % byte if byte > 0x7F else bytes((byte,)) for byte in line) + rest
 
 
+# What waitress answers itself (before the app sees a request), in the API's error shape and in Chinese.
+SERVER_ERRORS = {
+    400: ("请求有误", "请求行或请求头的格式无效"),
+    413: ("请求内容过大", "请求体超过服务器上限"),
+    431: ("请求头过大", "请求头超过服务器上限"),
+    501: ("不支持该功能", "服务器不支持该传输编码"),
+}
+
+
+class ChineseServerError:
+    """A waitress error (bad request line, headers or body too large) as `{"error", "details"}` JSON."""
+
+    def __init__(self, error):
+        self.error = error
+        self.code = error.code
+        self.reason = error.reason
+        self.body = error.body
+
+    def to_response(self, ident=None):
+        import json
+
+        message, detail = SERVER_ERRORS.get(self.code, ("请求有误" if self.code < 500 else "服务器错误", self.reason))
+        body = json.dumps({"error": message, "details": [{"field": "request", "message": detail}]},
+                          ensure_ascii=False).encode("utf-8")
+        return f"{self.code} {self.reason}", [("Content-Type", "application/json; charset=utf-8")], body
+
+
 def _utf8_uri_channel():
-    """waitress' channel whose parser reads raw UTF-8 in the request line (see percent_encode_request_line)."""
+    """waitress' channel whose parser reads raw UTF-8 in the request line (see percent_encode_request_line)
+    and whose own errors are Chinese JSON (ChineseServerError)."""
     from waitress.channel import HTTPChannel
     from waitress.parser import HTTPRequestParser
 
     class Utf8UriParser(HTTPRequestParser):
         def parse_header(self, header_plus: bytes) -> None:
             super().parse_header(percent_encode_request_line(header_plus))
+
+        def received(self, data: bytes) -> int:
+            consumed = super().received(data)
+            if self.error is not None and not isinstance(self.error, ChineseServerError):
+                self.error = ChineseServerError(self.error)
+            return consumed
 
     class Utf8UriChannel(HTTPChannel):
         parser_class = Utf8UriParser

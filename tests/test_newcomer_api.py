@@ -184,6 +184,36 @@ def test_raw_markdown_with_editor_notes_only_for_editors(content, settings):
     assert "投资额待核实" in editor["markdown"]
 
 
+def test_server_level_errors_are_chinese_json(app):
+    """waitress answers some requests itself (headers over the limit, a malformed request line): JSON too."""
+    import socket
+
+    from kb.serving import create_server
+
+    server = create_server(app, port=0)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        for raw, status in ((b"GET /api/search?q=a HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+                            (b"GET /api/search HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400)):
+            with socket.create_connection(("127.0.0.1", server.effective_port), timeout=30) as sock:
+                sock.sendall(raw)
+                sock.shutdown(socket.SHUT_WR)
+                answer = b""
+                try:
+                    while chunk := sock.recv(65536):
+                        answer += chunk
+                except ConnectionResetError:      # the server closed with our excess header unread
+                    pass
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.split(b" ")[1] == str(status).encode(), head
+            assert b"application/json" in head
+            data = json.loads(body)
+            assert data["error"] and not data["details"][0]["message"].isascii()
+    finally:
+        server.task_dispatcher.shutdown()
+        server.close()
+
+
 def test_request_line_encoding_leaves_ascii_alone():
     from kb.serving import percent_encode_request_line
 
