@@ -91,11 +91,12 @@ def test_units_are_written_one_way(client, content, kb):
 
 
 def test_recommend_page_reads_well(rich):
-    html = rich.get("/recommend?sector=工业涂装&problem=喷涂vocs废气治理&max_investment_wan=100").get_data(as_text=True)
+    html = rich.get("/recommend?sector=工业涂装&problem=喷涂vocs废气治理&max_investment_wan=100&focus=vocs").get_data(as_text=True)
     results = html.split('class="recommend-results"')[1]
     assert "得分" not in results and "匹配度：" in results
     reasons = " ".join(re.findall(r'<ul class="reasons">(.*?)</ul>', results, re.S))
     assert "共同涉及" in reasons and "vocs" not in reasons and "VOCs" in reasons   # as the entries write it
+    assert "针对关注点：VOCs" in results and "针对关注点：vocs" not in results
     # the excluded RTO is named, with why
     excluded = results.split('class="excluded"')[1].split("</details>")[0]
     assert "蓄热式热力焚烧（RTO）" in excluded and "800" in excluded and "100" in excluded

@@ -54,11 +54,13 @@ def recommend_view(result: dict, rows: dict, problem: str) -> RecommendView:
     shared_ids = {case_id for case_id, n in fallback_counts.items() if n > 1}
     shared: dict[str, dict] = {}
     items = []
+    texts_of: dict[str, list[str]] = {}
     for r in results:
         row = rows.get(r["id"])
-        texts = [problem]
-        if row is not None:
-            texts = [r["title"], row.meta.get("summary") or "", " ".join(row.meta.get("tags") or []), row.body, problem]
+        texts_of[r["id"]] = [r["title"], " ".join(row.meta.get("tags") or []), row.meta.get("summary") or "",
+                             row.body] if row is not None else [r["title"]]
+    for r in results:
+        texts = [*texts_of[r["id"]], problem]
         fallback = FALLBACK_REASON in " ".join(r["reasons"])
         cases = [c for c in r["cases"] if not (fallback and c["id"] in shared_ids)]
         for c in r["cases"]:
@@ -66,5 +68,6 @@ def recommend_view(result: dict, rows: dict, problem: str) -> RecommendView:
                 shared.setdefault(c["id"], c)
         items.append({**r, "label": match_label(r["score"], best), "cases": cases, "fallback": fallback,
                       "reasons": [as_written(x, texts) for x in r["reasons"] if x not in common]})
-    return RecommendView(items=items, common_reasons=[as_written(x, [problem]) for x in common],
+    everyone = [text for r in results for text in texts_of[r["id"]][:2]] + [problem]   # titles and tags first
+    return RecommendView(items=items, common_reasons=[as_written(x, everyone) for x in common],
                          shared_cases=list(shared.values()))
