@@ -59,8 +59,11 @@ def recommend_view(result: dict, rows: dict, problem: str) -> RecommendView:
         row = rows.get(r["id"])
         texts_of[r["id"]] = [r["title"], " ".join(row.meta.get("tags") or []), row.meta.get("summary") or "",
                              row.body] if row is not None else [r["title"]]
+    # titles and tags of every item, then the enterprise's words: a focus tag matched through a synonym
+    # ("vocs" for an entry that says 挥发性有机物) is written as the other entries write it
+    everyone = [text for r in results for text in texts_of[r["id"]][:2]] + [problem]
     for r in results:
-        texts = [*texts_of[r["id"]], problem]
+        texts = [*texts_of[r["id"]], *everyone]
         fallback = FALLBACK_REASON in " ".join(r["reasons"])
         cases = [c for c in r["cases"] if not (fallback and c["id"] in shared_ids)]
         for c in r["cases"]:
@@ -68,6 +71,5 @@ def recommend_view(result: dict, rows: dict, problem: str) -> RecommendView:
                 shared.setdefault(c["id"], c)
         items.append({**r, "label": match_label(r["score"], best), "cases": cases, "fallback": fallback,
                       "reasons": [as_written(x, texts) for x in r["reasons"] if x not in common]})
-    everyone = [text for r in results for text in texts_of[r["id"]][:2]] + [problem]   # titles and tags first
     return RecommendView(items=items, common_reasons=[as_written(x, everyone) for x in common],
                          shared_cases=list(shared.values()))
