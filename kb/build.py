@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,8 +132,12 @@ def build(
                     warm_counts(live / "model")
                 # (the model reads technologies and cases only: other entries need words only when changed)
                 unsegmented = [d for d in documents.values() if d.id in changed_ids] + uncounted()
-                with prepared(unsegmented, procs, progress):
-                    bar = tqdm(total=len(changed), desc="索引", unit="篇", disable=not progress, leave=False)
+                # bars on a terminal; in a log (make serve > file, CI) plain lines instead of \r redraws
+                bars = progress and sys.stderr.isatty()
+                if progress and not bars and changed:
+                    print(f"索引 {len(changed)} 篇……", file=sys.stderr, flush=True)
+                with prepared(unsegmented, procs, bars):
+                    bar = tqdm(total=len(changed), desc="索引", unit="篇", disable=not bars, leave=False)
 
                     def tick(doc: Document) -> None:
                         bar.update(1)
@@ -143,6 +148,8 @@ def build(
                                 base=(live / "index") if incremental else None, on_document=tick, procs=procs)
                     bar.close()
                     build_model(list(documents.values()), generation / "model")
+                if progress and not bars and changed:
+                    print(f"索引完成：{len(changed)} 篇", file=sys.stderr, flush=True)
                 atomic_write(
                     generation / "meta.json",
                     json.dumps({"fingerprint": fingerprint, "built_at": time.time(),

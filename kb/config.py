@@ -24,6 +24,8 @@ class Settings:
     base_url: str | None = None
     # this instance's rows in a shared database (see kb.store): two instances on one database never collide
     namespace: str = "default"
+    # origins whose pages may call the GET endpoints of the JSON API from a browser (CORS); () none, ("*",) any
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def index_root(self) -> Path:
@@ -63,6 +65,7 @@ def load_settings(home: str | os.PathLike | None = None, **overrides) -> Setting
         editor_token=token,
         base_url=parse_base_url(overrides.get("base_url") or os.environ.get("KB_BASE_URL")),
         namespace=parse_namespace(overrides.get("namespace") or os.environ.get("KB_NAMESPACE")) or default_namespace(home_path),
+        cors_origins=parse_cors_origins(overrides.get("cors_origins") or os.environ.get("KB_CORS_ORIGINS")),
     )
 
 
@@ -80,6 +83,22 @@ def parse_base_url(raw: str | None) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(f"KB_BASE_URL 应为 http(s)://主机[:端口][/路径前缀]，收到「{raw}」")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def parse_cors_origins(raw: str | None) -> tuple[str, ...]:
+    """KB_CORS_ORIGINS: `*`, or origins (scheme://host[:port]) separated by commas or spaces; ConfigError otherwise."""
+    from urllib.parse import urlsplit
+
+    items = [item for item in (raw or "").replace(",", " ").split() if item]
+    if items == ["*"]:
+        return ("*",)
+    origins = []
+    for item in items:
+        parts = urlsplit(item)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") or parts.query:
+            raise ConfigError(f"KB_CORS_ORIGINS 应为 * 或以逗号分隔的 http(s)://主机[:端口]，收到「{item}」")
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    return tuple(origins)
 
 
 def parse_namespace(raw: str | None) -> str | None:

@@ -128,6 +128,19 @@ class Editor:
         path = self._current_file(doc.id, doc)
         return file_version(path) if path is not None else None
 
+    def current_file_text(self, doc_id: str) -> tuple[str, str] | None:
+        """The file a replace of this document edits (the editable copy, else the bundled one) and its
+        version (the If-Match a PUT names), or None when the document has no file here."""
+        row = self.knowledge.store.get(doc_id)
+        if row is None:
+            return None
+        editable = self.root / TYPE_FOLDERS.get(row.type, "technologies") / f"{doc_id}.md"
+        for path in (editable, Path(row.path)):
+            if path.is_file():
+                data = path.read_bytes()
+                return data.decode("utf-8"), hashlib.sha256(data).hexdigest()
+        return None
+
     def create(self, text: str, who: str, expected_type: str | None = None) -> Document:
         doc = self.validate(text, expected_type)
         with self._locked():

@@ -111,9 +111,28 @@ def to_csv(rows: dict[str, list[dict]]) -> str:
     return out.getvalue()
 
 
+MAX_COLUMN_WIDTH = 60
+LINKED_COLUMNS = ("页面", "来源地址")      # addresses made clickable (http/https only)
+
+
+def display_width(value: Any) -> int:
+    """Columns a value takes in a spreadsheet: a CJK or full-width character counts two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(value))
+
+
+def _is_web_address(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
+
+
 def to_xlsx(rows: dict[str, list[dict]]) -> bytes:
-    """One sheet per type, header row frozen; every text cell is stored as text, never as a formula."""
+    """One sheet per type, header row frozen and filterable, columns as wide as their text (capped); every
+    text cell is stored as text, never as a formula. 页面 (with KB_BASE_URL set, an absolute address) and
+    来源地址 are links, and so is each 名称, to its entry's page."""
     from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     book = Workbook()
     book.remove(book.active)
@@ -121,11 +140,24 @@ def to_xlsx(rows: dict[str, list[dict]]) -> bytes:
         sheet = book.create_sheet(TYPE_NAMES[type_])
         columns = list(table[0]) if table else ["id"]
         sheet.append(columns)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        widths = [display_width(c) for c in columns]
+        link_font = Font(color="0563C1", underline="single")
         for r, row in enumerate(table, start=2):
+            page = row.get("页面")
             for c, column in enumerate(columns, start=1):
                 cell = sheet.cell(row=r, column=c, value=row.get(column))
                 if isinstance(cell.value, str):
                     cell.data_type = "s"       # text stays text: "=…" is not written as a formula
+                    widths[c - 1] = max(widths[c - 1], display_width(cell.value))
+                target = cell.value if column in LINKED_COLUMNS else page if column == "名称" else None
+                if _is_web_address(target):
+                    cell.hyperlink = target
+                    cell.font = link_font
+        for c, width in enumerate(widths, start=1):
+            sheet.column_dimensions[get_column_letter(c)].width = min(width + 2, MAX_COLUMN_WIDTH)
+        sheet.auto_filter.ref = sheet.dimensions
         sheet.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)

@@ -32,6 +32,25 @@ _MESSAGES = {
     "dict_type": "必须是键值映射",
     "model_type": "必须是键值映射",
     "string_type": "必须是文字",
+    # the rest pydantic may report, so an editor never reads English (issue 17)
+    "float_type": "必须是数字",
+    "int_from_float": "必须是整数",
+    "bool_type": "必须是 true 或 false",
+    "too_long": "项数太多",
+    "greater_than": "数值太小",
+    "greater_than_equal": "数值太小",
+    "less_than": "数值太大",
+    "less_than_equal": "数值太大",
+    "finite_number": "必须是有限的数字",
+    "enum": "取值不在可选范围内",
+    "union_tag_invalid": "取值类型不对",
+    "date_parsing": "必须是日期（如 2024-05-01）",
+    "date_type": "必须是日期（如 2024-05-01）",
+    "url_parsing": "必须是网址",
+    "frozen_set_type": "必须是列表",
+    "set_type": "必须是列表",
+    "tuple_type": "必须是列表",
+    "none_required": "此处应留空",
 }
 
 
@@ -83,7 +102,15 @@ def load_text(text: str, path: Path, taxonomy: Taxonomy, expected_type: str | No
             # Union members produce one error each; the field is what matters to the editor.
             loc = tuple(p for p in raw_loc if not (isinstance(p, str) and p in _UNION_BRANCHES))
             name = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
-            message = _MESSAGES.get(err["type"], err["msg"])
+            message = _MESSAGES.get(err["type"], "取值无效")
+            bounds = {"greater_than_equal": ("ge", "不能小于"), "greater_than": ("gt", "必须大于"),
+                      "less_than_equal": ("le", "不能大于"), "less_than": ("lt", "必须小于")}
+            if err["type"] in bounds and bounds[err["type"]][0] in err.get("ctx", {}):
+                key, words = bounds[err["type"]]
+                message = f"{words} {err['ctx'][key]}"
+            if err["type"] in ("value_error", "assertion_error"):
+                # the schema's own Chinese message, without pydantic's "Value error, " prefix
+                message = str(err.get("ctx", {}).get("error") or err["msg"]).removeprefix("Value error, ")
             if loc != raw_loc:
                 message = "取值类型不对：应为数字或文字"
             if err["type"] == "literal_error":

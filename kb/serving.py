@@ -83,6 +83,68 @@ class CpuSlots:
             return self.app(environ, start_response)
 
 
+def percent_encode_request_line(header_plus: bytes) -> bytes:
+    """The request line with every non-ASCII byte percent-encoded (the rest of the header untouched).
+
+    `curl "http://…/api/search?q=喷涂VOCs治理"` sends the UTF-8 bytes raw; waitress' URI parser only takes
+    ASCII and answered a text/plain "400 Bad URI" before the app saw the request. Encoding the bytes as a
+    browser would (nginx passes them on as they came) gives the app the query it was sent."""
+    end = header_plus.find(b"\r\n")
+    line, rest = (header_plus, b"") if end < 0 else (header_plus[:end], header_plus[end:])
+    if line.isascii():
+        return header_plus
+    return b"".join(b"%%%02X" % byte if byte > 0x7F else bytes((byte,)) for byte in line) + rest
+
+
+# What waitress answers itself (before the app sees a request), in the API's error shape and in Chinese.
+SERVER_ERRORS = {
+    400: ("请求有误", "请求行或请求头的格式无效"),
+    413: ("请求内容过大", "请求体超过服务器上限"),
+    431: ("请求头过大", "请求头超过服务器上限"),
+    501: ("不支持该功能", "服务器不支持该传输编码"),
+}
+
+
+class ChineseServerError:
+    """A waitress error (bad request line, headers or body too large) as `{"error", "details"}` JSON."""
+
+    def __init__(self, error):
+        self.error = error
+        self.code = error.code
+        self.reason = error.reason
+        self.body = error.body
+
+    def to_response(self, ident=None):
+        import json
+
+        message, detail = SERVER_ERRORS.get(self.code, ("请求有误" if self.code < 500 else "服务器错误", self.reason))
+        body = json.dumps({"error": message, "details": [{"field": "request", "message": detail}]},
+                          ensure_ascii=False).encode("utf-8")
+        return f"{self.code} {self.reason}", [("Content-Type", "application/json; charset=utf-8")], body
+
+
+def _utf8_uri_channel():
+    """waitress' channel whose parser reads raw UTF-8 in the request line (see percent_encode_request_line)
+    and whose own errors are Chinese JSON (ChineseServerError)."""
+    from waitress.channel import HTTPChannel
+    from waitress.parser import HTTPRequestParser
+
+    class Utf8UriParser(HTTPRequestParser):
+        def parse_header(self, header_plus: bytes) -> None:
+            super().parse_header(percent_encode_request_line(header_plus))
+
+        def received(self, data: bytes) -> int:
+            consumed = super().received(data)
+            if self.error is not None and not isinstance(self.error, ChineseServerError):
+                self.error = ChineseServerError(self.error)
+            return consumed
+
+    class Utf8UriChannel(HTTPChannel):
+        parser_class = Utf8UriParser
+
+    return Utf8UriChannel
+
+
 def raise_open_files_limit(wanted: int) -> int:
     """Lift the soft limit on open files towards wanted (never above the hard limit); returns the limit."""
     try:
@@ -109,7 +171,13 @@ def create_server(app: Callable, host: str = "127.0.0.1", port: int = 5000, limi
     if limits.connection_limit + spare > files:
         log.warning("open-files limit %d: connection_limit lowered from %d", files, limits.connection_limit)
         limits = replace(limits, connection_limit=max(10, files - spare))
-    return waitress.create_server(CpuSlots(app), host=host, port=port, **limits.waitress_options())
+    server = waitress.create_server(CpuSlots(app), host=host, port=port, **limits.waitress_options())
+    channel = _utf8_uri_channel()
+    # one listening socket: the server itself; several (host names resolving to v4 and v6): each in its map
+    for listener in [server, *getattr(server, "map", {}).values()]:
+        if hasattr(listener, "channel_class"):
+            listener.channel_class = channel
+    return server
 
 
 def serve(app: Callable, host: str, port: int, limits: ServeLimits = ServeLimits()) -> None:

@@ -151,7 +151,7 @@ def test_plating_worked_example_partial_entry_is_insufficient(plating):
     assert {k: result["spec"][k] for k in ("id", "title", "standard")} == {
         "id": "spec-plating-2015", "title": plating["title"], "standard": plating["standard"]}
     row = next(r for r in result["indicators"] if r["id"] == "rinse-water-per-area")
-    assert row == {"id": "rinse-water-per-area", "name": "单位产品每次清洗取水量", "unit": "L/m2", "value": 20,
+    assert row == {"id": "rinse-water-per-area", "name": "单位产品每次清洗取水量", "unit": "L/m²", "value": 20,
                    "level": 2, "targets": {"1": 8, "2": 24, "3": 40}}
 
 
@@ -514,7 +514,7 @@ def test_page_choose_sector_then_fill(client):
     html = client.get("/assess").get_data(as_text=True)
     assert "清洁生产水平自评" in html and '<option value="电镀"' in html and '<option value="焦化"' in html
     html = client.get("/assess?sector=电镀").get_data(as_text=True)
-    assert 'name="v.rinse-water-per-area"' in html and "（L/m2）" in html and "限定性" in html
+    assert 'name="v.rinse-water-per-area"' in html and "（L/m²）" in html and "限定性" in html
     assert 'name="v.clean-process"' in html and "<select" in html
 
 
@@ -679,4 +679,4 @@ def test_spec_template_download_from_the_page(client):
     assert [c.value for c in workbook["指标表"][1]][:3] == ["一级指标", "一级权重", "二级指标"]
     assert workbook["指标表"].max_row == 1                                   # blank
     example = list(workbook["示例-spec-plating-2015"].iter_rows(min_row=2, values_only=True))
-    assert len(example) == 12 and example[4][2:10] == ("单位产品每次清洗取水量", "L/m2", 1, "≤", 8, 24, 40, "是")
+    assert len(example) == 12 and example[4][2:10] == ("单位产品每次清洗取水量", "L/m²", 1, "≤", 8, 24, 40, "是")

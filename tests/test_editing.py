@@ -200,7 +200,8 @@ def test_edit_page_sign_in_preview_publish(eclient, editor_app):
     page = eclient.get("/edit").get_data(as_text=True)
     assert "编辑令牌" in page
     token = csrf_token(page)
-    assert eclient.post("/edit", data={"action": "signin", "token": "wrong", "csrf_token": token}).status_code == 200
+    wrong = eclient.post("/edit", data={"action": "signin", "token": "wrong", "csrf_token": token})
+    assert wrong.status_code == 401 and "编辑令牌缺失或错误" in wrong.get_data(as_text=True)     # the right status (issue 17)
     eclient.post("/edit", data={"action": "signin", "token": TOKEN, "csrf_token": token})
     token = csrf_token(eclient.get("/edit").get_data(as_text=True))
     text = new_case("case-coating-web", "网页发布的涂装案例")

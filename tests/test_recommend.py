@@ -189,7 +189,7 @@ def test_reasons_name_matched_terms_sector_and_process(rkb):
 def test_result_shape_and_url(rkb):
     response = recommend(rkb, sector="印染", problem="印染废水回用率低", limit=5)  # 印染 + 通用: exactly 5
     assert not response["notes"] and len(response["results"]) == 5
-    assert set(response) == {"profile", "results", "notes"}
+    assert set(response) == {"profile", "results", "notes", "excluded"}   # excluded: issue 17
     assert set(response["profile"]) == {"sector", "problem", "focus", "process", "max_investment_wan",
                                         "max_payback_years", "limit", "province"}
     for item in response["results"]:
@@ -294,7 +294,7 @@ def test_cli_json_shape(cli):
                                "--focus", "节能", "--max-investment-wan", "100", "--json", "--limit", "3"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {"profile", "results", "notes"}
+    assert set(data) == {"profile", "results", "notes", "excluded"}
     assert data["profile"]["sector"] == "建材" and data["profile"]["focus"] == ["节能"]
     assert data["profile"]["max_investment_wan"] == 100
     assert data["results"][0]["id"] == "building-cement-whr"

@@ -40,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import assess
 
     security.init_app(app)
+    _allow_cross_origin_reads(app, settings.cors_origins)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
@@ -48,6 +49,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import workbench; app.register_blueprint(workbench.bp)
     errors.register(app)
     return app
+
+
+# the read endpoints other sites' pages may call (KB_CORS_ORIGINS); writes stay same-origin or Bearer-only
+CORS_READ_PATHS = r"^/api/(search|sectors|openapi\.json|documents/[^/]+)$"
+
+
+def _allow_cross_origin_reads(app: Flask, origins: tuple[str, ...]) -> None:
+    """CORS (flask-cors) for the API's GET endpoints, for the configured origins only; none by default.
+    No credentials: a cross-site page reads what any anonymous reader may read."""
+    if not origins:
+        return
+    from flask_cors import CORS
+
+    CORS(app, resources={CORS_READ_PATHS: {"origins": list(origins)}}, methods=["GET", "HEAD", "OPTIONS"],
+         expose_headers=["ETag"], supports_credentials=False, max_age=600)
 
 
 def _secret_key(home) -> bytes:

@@ -1,14 +1,17 @@
 """The JSON API: the same result objects the pages render, in the shapes the issues fixed."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, url_for
+from dataclasses import replace
+
+from flask import Blueprint, jsonify, request, url_for
+from markupsafe import Markup
 
 from kb.cli import search_json
 
-from .context import BadRequest, json_object, knowledge, search_request
+from .context import TYPES, BadRequest, json_object, knowledge, search_request
 from kb.editing import EditError
 
-from .editors import edit_error_response, is_editor
+from .editors import edit_error_response, editor as editor_of_app, is_editor
 from .errors import error_json
 from .openapi import openapi_document
 from .render import render_markdown
@@ -16,16 +19,31 @@ from .render import render_markdown
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+def plain_text(snippet_html: str) -> str:
+    """The HTML snippet as text: <mark> dropped, entities decoded (for a spreadsheet or a terminal)."""
+    return Markup(snippet_html).striptags()
+
+
 def search_payload(response) -> dict:
     data = search_json(response)
+    # what citing a hit needs (its source, year, region), so a consultant does not fetch every document
+    rows = knowledge().store.get_many(h.id for h in response.hits)
     for item, hit in zip(data["results"], response.hits):
-        item["url"] = url_for("pages.document", doc_id=hit.id)
+        row = rows.get(hit.id)
+        meta = row.meta if row is not None else {}
+        source = meta.get("source") or {}
+        item.update(url=url_for("pages.document", doc_id=hit.id), year=hit.year, category=hit.category,
+                    province=hit.province, region=meta.get("region"), source_title=source.get("title"),
+                    source_issuer=source.get("issuer"), snippet_text=plain_text(hit.snippet))
     data.update(page=response.page, per_page=response.per_page,
+                matched_all_words=response.matched_all_words,
+                words=list(response.words),
                 facets={name: response.facets[name]
                         for name in ("type", "sector", "category", "tag", "province", "origin", "kind")})
     data["expanded"] = expansion_notes(response)
     data["spelling"] = spelling_note(response)
-    return {k: data[k] for k in ("query", "total", "page", "per_page", "results", "facets", "expanded", "spelling")}
+    return {k: data[k] for k in ("query", "total", "page", "per_page", "matched_all_words", "words",
+                                 "results", "facets", "expanded", "spelling")}
 
 
 def spelling_note(response) -> dict | None:
@@ -46,8 +64,16 @@ def expansion_notes(response) -> list[dict]:
 
 @bp.get("/search")
 def search():
-    req = search_request(require_query=True)
+    # an empty q browses (every entry, or those the filters select, newest first), as the search page does
+    req = search_request(require_query=False)
+    if not req.text and not has_filters(req):
+        req = replace(req, types=list(TYPES))       # no filter at all: every entry
     return jsonify(search_payload(knowledge().search(req)))
+
+
+def has_filters(req) -> bool:
+    return any((req.sectors, req.types, req.provinces, req.categories, req.tags, req.sources, req.source_kinds,
+                req.origins, req.kinds, req.years))
 
 
 @bp.get("/documents/<doc_id>")
@@ -59,11 +85,22 @@ def document(doc_id: str):
         editor = is_editor()
     except EditError as exc:
         return edit_error_response(exc)
+    has_notes = bool(data.get("editor_notes"))
     if not editor:
         # verification notes are for editors; the public API shows what the pages show
         data.pop("editor_notes", None)
     data["body_html"] = render_markdown(data["body_markdown"])
-    return jsonify(data)
+    # the file as it is now (front matter + body) and its version: GET → edit → PUT with If-Match
+    current = editor_of_app().current_file_text(doc_id)
+    text, version = current if current else (None, None)
+    if has_notes and not editor:
+        text = None                     # the raw file would show the editors' notes
+    data.update(version=version, markdown=text)
+    response = jsonify(data)
+    if version:
+        response.set_etag(version)
+        response.make_conditional(request)
+    return response
 
 
 @bp.get("/sectors")
@@ -88,7 +125,19 @@ def recommend():
         profile = parse_profile(json_object())
     except ProfileError as exc:
         raise BadRequest("推荐请求参数有误", exc.details)
-    return jsonify(knowledge().recommender().recommend(profile))
+    return jsonify(with_case_details(knowledge().recommender().recommend(profile)))
+
+
+def with_case_details(result: dict) -> dict:
+    """Each recommended case with what citing it needs: its page, region, year and kind."""
+    cases = [c for item in result.get("results", []) for c in item.get("cases", [])]
+    rows = knowledge().store.get_many({c["id"] for c in cases})
+    for case in cases:
+        row = rows.get(case["id"])
+        meta = row.meta if row is not None else {}
+        case.update(url=url_for("pages.document", doc_id=case["id"]), region=meta.get("region"),
+                    year=row.year if row is not None else None, kind=meta.get("kind"))
+    return result
 
 
 @bp.get("/openapi.json")

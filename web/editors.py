@@ -128,7 +128,9 @@ def edit_page():
     kb = knowledge()
     enabled = bool(kb.settings.editor_token)
     signed_in = enabled and session.get("editor") == token_label(kb.settings.editor_token or "")
-    message, errors, preview, text = None, [], None, ""
+    message, errors, preview, text, status = None, [], None, "", 200
+    if request.method == "GET" and signed_in:
+        text, status, message = _starting_text(kb)
     if request.method == "POST":
         action = request.form.get("action")
         try:
@@ -153,12 +155,48 @@ def edit_page():
                 return redirect(url_for("pages.document", doc_id=doc.id))
             preview = {"doc": doc, "html": render_markdown(doc.body), "version": editor().current_version(doc) or ""}
         except EditError as exc:
-            message, errors = exc.message, exc.details
+            message, errors, status = exc.message, exc.details, exc.status
         except UnicodeDecodeError:
-            message = "上传的文件不是 UTF-8 编码"
+            message, status = "上传的文件不是 UTF-8 编码", 400
     rebuilder = current_app.extensions["kb_rebuilder"]
     return render_template("edit.html", enabled=enabled, signed_in=signed_in, message=message, errors=errors,
-                           preview=preview, text=text, problems=rebuilder.problems, build_error=rebuilder.last_error)
+                           preview=preview, text=text, problems=rebuilder.problems, build_error=rebuilder.last_error,
+                           template_types=TEMPLATE_TYPES), status
+
+
+TEMPLATE_TYPES = {"technology": "技术", "case": "案例", "spec": "标准"}
+
+
+def _starting_text(kb) -> tuple[str, int, str | None]:
+    """What the editor's text box starts with: ?id= the document's current file (the 编辑 link on its
+    page), ?template= a blank entry of that type with every field the schema asks for."""
+    from kb.templates import new_id, render
+
+    doc_id, template = request.args.get("id"), request.args.get("template")
+    if doc_id:
+        current = editor().current_file_text(doc_id[:100])
+        if current is None:
+            return "", 404, f"没有 id 为「{doc_id[:100]}」的文档"
+        return current[0], 200, None
+    if template:
+        if template not in TEMPLATE_TYPES:
+            return "", 400, f"模板类型必须是 {'、'.join(TEMPLATE_TYPES)} 之一"
+        general = kb.taxonomy.get("通用")
+        return render(template, new_id(template, general.prefix), "待填写标题", general.name), 200, None
+    return "", 200, None
+
+
+@bp.get("/edit/rules")
+def content_rules():
+    """CONTENT.md (the content rules editors follow), rendered; linked from the 编辑 page."""
+    from pathlib import Path
+
+    from flask import abort
+
+    path = Path(__file__).resolve().parent.parent / "CONTENT.md"
+    if not path.is_file():
+        abort(404)
+    return render_template("rules.html", body_html=render_markdown(path.read_text(encoding="utf-8")))
 
 
 @bp.post("/edit/signout")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from kb import __version__
-from kb.search.engine import MAX_QUERY_CHARS
+from kb.search.engine import MAX_QUERY_CHARS, SORTS
 from kb.regions import PROVINCES
 from kb.schemas import CASE_KINDS, CONFIDENCES, SOURCE_ORIGINS
 from kb.taxonomy import load_taxonomy
@@ -40,6 +40,13 @@ SEARCH_RESULT = {
                        "description": "可信度：高 官方或企业自报；中 新闻、行业协会；低 转载、聚合页"},
         "kind": {"type": "string", "nullable": True, "enum": [*CASE_KINDS, None], "description": "案例类型（仅案例）"},
         "audit": {"type": "string", "nullable": True, "description": "审核案例的审核类型：强制性 或 自愿性"},
+        "year": {"type": "integer", "nullable": True, "description": "年份（技术、标准：来源年份；案例：实施年份）"},
+        "category": {"type": "string", "nullable": True, "description": "类别（节能、节水 …）"},
+        "province": {"type": "string", "nullable": True, "description": "案例所在省份（简称）"},
+        "region": {"type": "string", "nullable": True, "description": "案例所在地区（原文）"},
+        "source_title": {"type": "string", "nullable": True, "description": "来源标题，引用时用"},
+        "source_issuer": {"type": "string", "nullable": True, "description": "来源发布机构或出处"},
+        "snippet_text": {"type": "string", "description": "snippet 的纯文本（无 HTML 标记）"},
     },
 }
 
@@ -49,6 +56,9 @@ SEARCH_RESPONSE = {
     "properties": {
         "query": {"type": "string"}, "total": {"type": "integer", "minimum": 0},
         "page": {"type": "integer", "minimum": 1}, "per_page": {"type": "integer", "minimum": 1},
+        "matched_all_words": {"type": "boolean",
+                              "description": "false：没有同时包含全部词语的结果，列出的是包含部分词语的结果"},
+        "words": {**_STR_LIST, "description": "检索词分词后的词语"},
         "results": {"type": "array", "items": SEARCH_RESULT},
         "facets": {"type": "object", "required": ["type", "sector", "category", "tag", "province"],
                    "properties": {k: _COUNTS for k in ("type", "sector", "category", "tag", "province",
@@ -72,6 +82,10 @@ DOCUMENT = {
         "id": {"type": "string"}, "type": {"type": "string", "enum": list(TYPES)}, "title": {"type": "string"},
         "sectors": _STR_LIST, "source": {"type": "object", "required": ["kind", "title", "issuer", "year"]},
         "body_markdown": {"type": "string"}, "body_html": {"type": "string"},
+        "version": {"type": "string", "nullable": True,
+                    "description": "文件当前版本（与 ETag 相同）；PUT 时放在 If-Match 头中"},
+        "markdown": {"type": "string", "nullable": True,
+                     "description": "文件原文（YAML 文件头 + 正文），可修改后 PUT；含编辑核实说明的文件只对编辑返回"},
     },
     "additionalProperties": True,
 }
@@ -122,7 +136,11 @@ RECOMMEND_RESPONSE = {
                 "score": {"type": "number"}, "reasons": _STR_LIST, "url": {"type": "string"},
                 "cases": {"type": "array", "items": {"type": "object", "required": ["id", "title"],
                                                       "properties": {"id": {"type": "string"},
-                                                                     "title": {"type": "string"}}}},
+                                                                     "title": {"type": "string"},
+                                                                     "url": {"type": "string"},
+                                                                     "region": {"type": "string", "nullable": True},
+                                                                     "year": {"type": "integer", "nullable": True},
+                                                                     "kind": {"type": "string", "nullable": True}}}},
             },
         }},
         "notes": _STR_LIST,
@@ -314,8 +332,10 @@ def openapi_document() -> dict:
                 "summary": "全文检索（中文分词、同义词扩展、分面统计）",
                 "operationId": "search",
                 "parameters": [
-                    {"name": "q", "in": "query", "required": True,
-                     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": r"\S"}},
+                    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
+                     "description": "检索词；为空时按筛选条件浏览（无筛选条件：全部条目），按年份排列，最新在前"},
+                    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS), "default": "relevance"},
+                     "description": "relevance 相关度；year 年份（最新在前）"},
                     {"name": "sector", "in": "query", "schema": {"type": "string", "enum": sector_names},
                      "description": "行业名、子行业名或别名（如 水泥 → 建材）"},
                     {"name": "type", "in": "query", "schema": {"type": "string", "enum": list(TYPES)}},
@@ -339,7 +359,10 @@ def openapi_document() -> dict:
                 "description": "editor_notes（编辑核实说明）只在请求带有效编辑令牌（Authorization: Bearer）或来自已登录编辑页的会话时返回；令牌错误为 401。",
                 "operationId": "getDocument",
                 "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _json(DOCUMENT, "文档"), "404": _error("不存在"),
+                "responses": {"200": {**_json(DOCUMENT, "文档"),
+                                      "headers": {"ETag": {"schema": {"type": "string"}, "description": "文件版本"}}},
+                              "304": {"description": "If-None-Match 与当前版本相同"},
+                              "404": _error("不存在"),
                               "401": _error("给出的编辑令牌错误"), "429": _error("令牌尝试过多")},
             }, "put": {
                 "summary": "替换一篇文档；用 If-Match 头（或 version 参数）给出所修改的版本，过期版本得到 409 和当前版本",

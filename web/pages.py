@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
+from kb.schemas import CASE_KINDS
 from kb.search.engine import SearchRequest
 from kb.stats import FIELD_NAMES
 from kb.taxonomy import UnknownSector
@@ -19,7 +20,9 @@ FACET_NAMES = {"type": "类型", "sector": "行业", "province": "地区", "cate
 
 @bp.app_context_processor
 def helpers():
-    return {"TYPE_NAMES": TYPE_NAMES, "FACET_NAMES": FACET_NAMES}
+    # EDITING_ON: the 编辑 nav item is shown only where editing is configured
+    return {"TYPE_NAMES": TYPE_NAMES, "FACET_NAMES": FACET_NAMES,
+            "EDITING_ON": bool(knowledge().settings.editor_token)}
 
 
 def _links() -> SearchLinks:
@@ -32,6 +35,12 @@ def _active_filters() -> list[tuple[str, str]]:
     return [(k, v) for k, v in request.args.items(multi=True) if k in FILTER_PARAMS and v]
 
 
+@bp.app_template_filter("unit")
+def unit(text: str) -> str:
+    """Units written one way on every page: m² and m³, not m2, ㎡ or m3."""
+    return str(text).replace("㎡", "m²").replace("m2", "m²").replace("m3", "m³")
+
+
 @bp.get("/")
 def index():
     kb = knowledge()
@@ -39,7 +48,19 @@ def index():
     # real audit cases first (newest first), then retrofit reports and programmes
     cases = sorted(overview.recent_cases, key=lambda c: c.get("kind") != "清洁生产审核")
     return render_template("index.html", sectors=kb.taxonomy.sectors, overview=overview,
-                           recent_cases=cases[:8], FIELD_NAMES=FIELD_NAMES)
+                           recent_cases=cases[:8])
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says; the icon is one static SVG."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
+@bp.get("/coverage")
+def coverage():
+    """收录情况: entries per sector and what is still missing (for editors and the curious, not the home page)."""
+    return render_template("coverage.html", overview=knowledge().overview(), FIELD_NAMES=FIELD_NAMES)
 
 
 @bp.get("/export.<fmt>")
@@ -74,7 +95,8 @@ def search():
     links = _links()
     if not req.text and not active:        # filters alone browse (e.g. every 江苏 case, newest first)
         return render_template("search.html", response=None, req=req, active=active, url_with=links.url_with,
-                               page_url=links.page_url, pages=0)
+                               page_url=links.page_url, pages=0, case_kinds=CASE_KINDS,
+                               browse_sectors=knowledge().taxonomy.sectors)
     response = knowledge().search(req)
     pages = (response.total + req.per_page - 1) // req.per_page
     return render_template("search.html", response=response, req=req, active=active, url_with=links.url_with,
@@ -93,14 +115,17 @@ def document(doc_id: str):
     associated_cases = [c for c in links if c["related"]]
     uses = [{"id": t, "title": overview.titles.get(t, t)} for t in data.get("technologies", [])]
     associated = [{"id": t, "title": overview.titles.get(t, t)} for t in data.get("related_technologies", [])]
-    related = [h for h in kb.search(SearchRequest(text=data["title"], per_page=6, highlight=False)).hits
-               if h.id != doc_id][:5]
+    # 相关内容 leaves out what the page already lists (a case under 采用本技术的案例 is not shown twice)
+    listed = {doc_id, *(c["id"] for c in links), *(t["id"] for t in uses), *(t["id"] for t in associated)}
+    related = [h for h in kb.search(SearchRequest(text=data["title"], per_page=min(6 + len(listed), 50), highlight=False)).hits
+               if h.id not in listed][:5]
     notes = data.pop("editor_notes", None)
     if isinstance(notes, str):
         notes = [notes]
-    editor_notes = notes if notes and signed_in_editor() else None
+    can_edit = signed_in_editor()
+    editor_notes = notes if notes and can_edit else None
     return render_template("document.html", doc=data, body_html=render_markdown(data["body_markdown"]),
-                           editor_notes=editor_notes,
+                           editor_notes=editor_notes, can_edit=can_edit,
                            used_in=used_in, uses=uses, related=related,
                            associated=associated, associated_cases=associated_cases)
 
@@ -110,8 +135,10 @@ def sector(name: str):
     kb = knowledge()
     try:
         canonical = kb.taxonomy.resolve(name)
-    except UnknownSector as exc:
-        raise BadRequest(str(exc), [{"field": "sector", "message": str(exc)}])
+    except UnknownSector:
+        # an address that names no sector is a missing page (404), with the sectors there are, each once
+        return render_template("error.html", status=404, message=f"没有「{name[:40]}」这个行业", details=[],
+                               sector_links=kb.taxonomy.sectors), 404
     if canonical != name:
         return redirect(url_for("pages.sector", name=canonical))
     rows = [r for r in kb.store.all() if canonical in r.sectors]
@@ -137,10 +164,23 @@ def recommend():
                     data[key] = float(data[key])
                 except ValueError:
                     errors.append({"field": key, "message": "必须是数字"})
+        recommender = kb.recommender()
+        if not errors and data.get("focus"):
+            unknown = recommender.unknown_focus(data["focus"])
+            if unknown:
+                errors.append({"field": "focus", "message": f"未知的关注点「{'、'.join(unknown)}」；可选："
+                                                            f"{'、'.join(recommender.focus_choices())}"})
         if not errors:
             try:
-                result = kb.recommender().recommend(parse_profile(data))
+                result = recommender.recommend(parse_profile(data))
             except ProfileError as exc:
                 errors = exc.details
-    return render_template("recommend.html", form=form, result=result, errors=errors,
-                           sectors=kb.taxonomy.key_sectors)
+    view = None
+    if result is not None:
+        from .api import with_case_details
+        from .recommend_view import recommend_view
+
+        result = with_case_details(result)
+        view = recommend_view(result, kb.store.get_many(r["id"] for r in result["results"]), form["problem"])
+    return render_template("recommend.html", form=form, result=result, view=view, errors=errors,
+                           sectors=kb.taxonomy.key_sectors), 400 if errors else 200

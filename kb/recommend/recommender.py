@@ -237,6 +237,15 @@ class Recommender:
         norm = _fold(profile.problem)
         return {phrase: phrases[phrase] for _, _, phrase in analysis.problem_spans(norm, phrases)}
 
+    def focus_choices(self) -> list[str]:
+        """The tags and categories of the technologies: what a focus value can name."""
+        return sorted({label for info in self.tech_info for label in [*info.get("tags", []), info.get("category")]
+                       if label})
+
+    def unknown_focus(self, tags: list[str]) -> list[str]:
+        """The focus values that name no tag or category (nor a synonym of one)."""
+        return [tag for tag in tags if not self._focus_keys(tag) & self.label_index.keys()]
+
     def _focus_keys(self, tag: str) -> set[str]:
         analysis = analysis_mod.current()
         keys = {_fold(tag)}
@@ -262,7 +271,8 @@ class Recommender:
             profile = parse_profile(profile)
         sector = profile.sector
         notes: list[str] = []
-        result = {"profile": profile.normalised(), "results": [], "notes": notes}
+        excluded: list[dict] = []
+        result = {"profile": profile.normalised(), "results": [], "notes": notes, "excluded": excluded}
         if self.n == 0 or self.matrix is None:
             notes.append("知识库中还没有技术条目，无法推荐。")
             return result
@@ -309,6 +319,11 @@ class Recommender:
             dropped = int((over & in_scope).sum())
             if dropped:
                 notes.append(f"按{label} {_fmt(limit_value)} {unit}，排除了 {dropped} 项来源所述数值超出的技术。")
+                # which ones and why, so the enterprise can judge (a source's figure is one project's)
+                for j in np.flatnonzero(over & in_scope & allowed):
+                    excluded.append({"id": self.tech_info[j]["id"], "title": self.tech_info[j]["title"],
+                                     "reason": f"来源所述{label[:-2]} {_fmt(float(figures[j]))} {unit}，"
+                                               f"超出{label} {_fmt(limit_value)} {unit}"})
             allowed &= ~over
 
         in_sector = (own | self.cross) & allowed
