@@ -55,7 +55,8 @@ def import_command(file: Path | None, doc_type: str, template: str | None, templ
     空白模板：kb import --template spec -o 模板.xlsx。
     """
     from .cli import _fail
-    from .importer import TableImportError, make_source
+    from .config import load_settings
+    from .importer import TableImportError, make_source, parse_pairs
 
     if template:
         _write_template(template_out)
@@ -69,13 +70,29 @@ def import_command(file: Path | None, doc_type: str, template: str | None, templ
     try:
         source = make_source(source_text, issuer=issuer, kind=kind or ("标准" if doc_type == "spec" else "目录"),
                              number=source_number, url=source_url, origin=origin, confidence=confidence)
+        pairs = parse_pairs(mapping, "--map")
+        preset = dict(parse_pairs(defaults, "--set"))
     except TableImportError as exc:
         _fail(str(exc))
         return
+    target = (out or load_settings().editable_content).resolve()
     if doc_type == "spec":
-        _import_spec(file, source, mapping, defaults, out, force, dry_run, as_json)
+        _import_spec(file, source, pairs, preset, target, force, dry_run, as_json)
         return
-    _import_technologies(file, source, mapping, defaults, out, force, dry_run, as_json)
+    _import_technologies(file, source, pairs, preset, target, force, dry_run, as_json)
+
+
+def _reported(step):
+    """Run one import step; a problem with the whole import (or the files) ends the command with its message."""
+    from .cli import _fail
+    from .importer import TableImportError
+
+    try:
+        return step()
+    except TableImportError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"读写文件失败：{exc}")
 
 
 def _write_template(path: Path | None) -> None:
@@ -88,24 +105,13 @@ def _write_template(path: Path | None) -> None:
     click.echo(f"已写出指标表模板：{target}（第一个工作表「指标表」供填写，「示例-spec-plating-2015」为填好的示例）")
 
 
-def _import_spec(file: Path, source, mapping, defaults, out: Path | None, force: bool, dry_run: bool,
+def _import_spec(file: Path, source, pairs, preset: dict, target: Path, force: bool, dry_run: bool,
                  as_json: bool) -> None:
-    from .cli import _echo_json, _fail
-    from .config import load_settings
-    from .importer import TableImportError, parse_pairs
+    from .cli import _echo_json
     from .spec_import import import_spec_table
 
-    try:
-        pairs = parse_pairs(mapping, "--map")
-        preset = dict(parse_pairs(defaults, "--set"))
-        target = (out or load_settings().editable_content).resolve()
-        report = import_spec_table(file, source, target, mapping=pairs, defaults=preset, force=force, dry_run=dry_run)
-    except TableImportError as exc:
-        _fail(str(exc))
-        return
-    except OSError as exc:
-        _fail(f"读写文件失败：{exc}")
-        return
+    report = _reported(lambda: import_spec_table(file, source, target, mapping=pairs, defaults=preset, force=force,
+                                                 dry_run=dry_run))
     if as_json:
         _echo_json(report.as_json())
     else:
@@ -126,24 +132,13 @@ def _import_spec(file: Path, source, mapping, defaults, out: Path | None, force:
         sys.exit(1)
 
 
-def _import_technologies(file: Path, source, mapping, defaults, out: Path | None, force: bool, dry_run: bool,
+def _import_technologies(file: Path, source, pairs, preset: dict, target: Path, force: bool, dry_run: bool,
                          as_json: bool) -> None:
-    from .cli import _echo_json, _fail
-    from .config import load_settings
-    from .importer import TableImportError, import_table, parse_pairs
+    from .cli import _echo_json
+    from .importer import import_table
 
-    try:
-        pairs = parse_pairs(mapping, "--map")
-        preset = dict(parse_pairs(defaults, "--set"))
-        target = (out or load_settings().editable_content).resolve()
-        report = import_table(file, source, target, doc_type="technology", mapping=pairs, defaults=preset,
-                              force=force, dry_run=dry_run, progress=not as_json)
-    except TableImportError as exc:
-        _fail(str(exc))
-        return
-    except OSError as exc:
-        _fail(f"读写文件失败：{exc}")
-        return
+    report = _reported(lambda: import_table(file, source, target, doc_type="technology", mapping=pairs,
+                                            defaults=preset, force=force, dry_run=dry_run, progress=not as_json))
 
     if as_json:
         _echo_json(report.as_json())
