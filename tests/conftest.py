@@ -160,3 +160,15 @@ def app(kb, settings):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def postgres_url() -> str:
+    """The real PostgreSQL server the store tests use: skipped without one, failed when CI requires it."""
+    import os
+
+    url = os.environ.get("KB_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("KB_REQUIRE_POSTGRES"):
+            pytest.fail("KB_REQUIRE_POSTGRES is set but KB_TEST_POSTGRES_URL is not")
+        pytest.skip("no PostgreSQL server: set KB_TEST_POSTGRES_URL (.ci/run starts one)")
+    return url

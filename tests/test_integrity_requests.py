@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from conftest import write
+from conftest import postgres_url, write
 from kb.config import load_settings
 from kb.knowledge import KnowledgeBase
 from kb.store import Store, make_engine
@@ -32,19 +32,10 @@ def content(content):
     return content
 
 
-def _postgres_url() -> str:
-    url = os.environ.get("KB_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("KB_REQUIRE_POSTGRES"):
-            pytest.fail("KB_REQUIRE_POSTGRES is set but KB_TEST_POSTGRES_URL is not")
-        pytest.skip("no PostgreSQL server: set KB_TEST_POSTGRES_URL (.ci/run starts one)")
-    return url
-
-
 @pytest.fixture
 def postgres_schema_url():
     """A database URL whose search_path is a fresh schema on the real PostgreSQL server (dropped afterwards)."""
-    base = _postgres_url()
+    base = postgres_url()
     schema = "kb_test_" + uuid.uuid4().hex[:8]
     engine = make_engine(base)
     with engine.begin() as conn:

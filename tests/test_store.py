@@ -1,7 +1,6 @@
 """The store on SQLite everywhere and on a real PostgreSQL server when one is configured."""
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -10,14 +9,7 @@ from sqlalchemy import text
 from kb.loader import load_content
 from kb.store import Store
 
-
-def _postgres_url():
-    url = os.environ.get("KB_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("KB_REQUIRE_POSTGRES"):
-            pytest.fail("KB_REQUIRE_POSTGRES is set but KB_TEST_POSTGRES_URL is not")
-        pytest.skip("no PostgreSQL server: set KB_TEST_POSTGRES_URL (.ci/run starts one)")
-    return url
+from conftest import postgres_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -27,7 +19,7 @@ def store(request, tmp_path):
         yield s
         s.dispose()
         return
-    base = _postgres_url()
+    base = postgres_url()
     schema = "kb_test_" + uuid.uuid4().hex[:8]
     admin = Store.__new__(Store)
     from kb.store import make_engine
