@@ -11,6 +11,7 @@ import click
 
 from .config import load_settings
 from . import serving
+from .render import TYPE_NAMES, search_json
 from .serving import SERVE_THREADS, ServeLimits
 from .taxonomy import UnknownSector, load_taxonomy
 
@@ -282,9 +283,6 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
         raise
 
 
-TYPE_NAMES = {"technology": "技术", "case": "案例", "spec": "标准"}
-
-
 def _glossary_problems(path: Path | None, content_dirs, taxonomy) -> list:
     """The glossary's problem vocabulary, checked when the whole content, its folder or the file itself is."""
     from .documents import Problem
@@ -301,20 +299,6 @@ def _glossary_problems(path: Path | None, content_dirs, taxonomy) -> list:
         for line, field, message in check_problem_vocabulary(glossary, taxonomy.names):
             out.append(Problem(display_path(glossary), line, field, message))
     return out
-
-
-def search_json(response) -> dict:
-    """The shape `kb search --json` prints and `/api/search` extends."""
-    return {
-        "query": response.query,
-        "total": response.total,
-        "results": [
-            {**{k: getattr(h, k) for k in ("id", "type", "title", "sectors", "summary", "snippet", "score")},
-             # reliability as data: where the figures were read and how sure the editors are
-             **{k: getattr(h, k) for k in ("origin", "confidence", "kind", "audit")}}
-            for h in response.hits
-        ],
-    }
 
 
 from .recommend.cli import recommend as _recommend; main.add_command(_recommend)

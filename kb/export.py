@@ -12,10 +12,10 @@ import io
 from dataclasses import replace
 from typing import Any, Callable, Iterable
 
+from .render import TYPE_NAMES
 from .search.engine import SearchRequest
 
 MAX_ROWS = 5000
-TYPE_NAMES = {"technology": "技术", "case": "案例", "spec": "标准"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

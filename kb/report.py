@@ -13,13 +13,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from .render import TYPE_NAMES
 from .schemas import ID_RE
 
 MISSING = "未给出"
 MAX_IDS = 50                       # a shortlist longer than this is a search result, not a shortlist
 COMPARE_MIN, COMPARE_MAX = 2, 6
 MAX_CASES = 5                      # cases cited per technology in the tables
-TYPE_NAMES = {"technology": "技术", "case": "案例", "spec": "标准"}
 
 # Benefits about energy, water or materials (what the plant saves), as against emissions (what it stops
 # releasing). Read from the indicator name and unit; everything else counts as environmental benefit.

@@ -6,7 +6,7 @@ from dataclasses import replace
 from flask import Blueprint, jsonify, request, url_for
 from markupsafe import Markup
 
-from kb.cli import search_json
+from kb.render import search_json
 
 from .context import TYPES, BadRequest, json_object, knowledge, search_request
 from kb.editing import EditError

@@ -9,12 +9,12 @@ from flask import current_app, request
 
 from kb.knowledge import KnowledgeBase
 from kb.regions import UnknownProvince, resolve_province
+from kb.render import TYPE_NAMES
 from kb.schemas import CASE_KINDS, SOURCE_ORIGINS
 from kb.search.engine import MAX_QUERY_CHARS, SORTS, SearchRequest
 from kb.taxonomy import UnknownSector
 
 TYPES = ("technology", "case", "spec")
-TYPE_NAMES = {"technology": "技术", "case": "案例", "spec": "标准"}
 MAX_PER_PAGE = 50
 MAX_RESULT_WINDOW = 1000
 # the facet filters a search URL may carry (the page's links toggle them)
