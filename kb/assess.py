@@ -433,7 +433,7 @@ def technology_finder(kb, sector: str, limit: int = 3) -> Recommend:
         group = (indicator.get("group") or "").removesuffix("指标")   # "指标" would match every catalogue text
         problem = " ".join(p for p in (indicator.get("name"), group) if p)
         try:
-            profile = parse_profile({"sector": sector, "problem": problem, "limit": limit})
+            profile = parse_profile({"sector": sector, "problem": problem, "limit": limit}, kb.taxonomy)
             results = kb.recommender().recommend(profile)["results"]
         except ProfileError:
             return []

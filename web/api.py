@@ -122,7 +122,7 @@ def recommend():
     from kb.recommend.profile import ProfileError, parse_profile
 
     try:
-        profile = parse_profile(json_object())
+        profile = parse_profile(json_object(), knowledge().taxonomy)
     except ProfileError as exc:
         raise BadRequest("推荐请求参数有误", exc.details)
     return jsonify(with_case_details(knowledge().recommender().recommend(profile)))

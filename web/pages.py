@@ -172,7 +172,7 @@ def recommend():
                                                             f"{'、'.join(recommender.focus_choices())}"})
         if not errors:
             try:
-                result = recommender.recommend(parse_profile(data))
+                result = recommender.recommend(parse_profile(data, kb.taxonomy))
             except ProfileError as exc:
                 errors = exc.details
     view = None

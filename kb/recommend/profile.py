@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, ValidationInfo, field_validator
 
 from ..regions import resolve_province
-from ..taxonomy import UnknownSector, load_taxonomy
+from ..taxonomy import Taxonomy, UnknownSector, load_taxonomy
 
 MAX_PROBLEM_CHARS = 2000
 MAX_LIMIT = 50
@@ -56,8 +56,11 @@ class Profile(BaseModel):
 
     @field_validator("sector")
     @classmethod
-    def _resolve_sector(cls, value: str) -> str:
-        return load_taxonomy().resolve(value)  # UnknownSector is a ValueError: reported on the field
+    def _resolve_sector(cls, value: str, info: ValidationInfo) -> str:
+        # the caller's taxonomy (the served generation's), read from sectors.yaml only when none is given;
+        # UnknownSector is a ValueError: reported on the field
+        taxonomy = (info.context or {}).get("taxonomy") or load_taxonomy()
+        return taxonomy.resolve(value)
 
     @field_validator("problem")
     @classmethod
@@ -159,12 +162,13 @@ def _message(error: dict[str, Any]) -> str:
     return f"{label}：{error.get('msg', '取值无效')}"
 
 
-def parse_profile(data: Any) -> Profile:
-    """Validate a profile dict (from JSON, a form or the CLI); raise ProfileError with every problem."""
+def parse_profile(data: Any, taxonomy: Taxonomy | None = None) -> Profile:
+    """Validate a profile dict (from JSON, a form or the CLI); raise ProfileError with every problem.
+    Sectors resolve against `taxonomy` (the knowledge base's) when given."""
     if not isinstance(data, dict):
         raise ProfileError([{"field": "", "message": "请求内容应为 JSON 对象，如 {\"sector\": \"印染\", \"problem\": \"…\"}"}])
     try:
-        return Profile.model_validate(data)
+        return Profile.model_validate(data, context={"taxonomy": taxonomy})
     except ValidationError as exc:
         details: list[dict[str, str]] = []
         seen: set[str] = set()
