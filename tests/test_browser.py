@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -123,13 +124,22 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _serve(app):
+@contextmanager
+def _served(settings):
+    """The app over these settings on a free local port, stopped when the block ends."""
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    from web import create_app
+
+    server = make_server("127.0.0.1", 0, create_app({"KB_SETTINGS": settings, "TESTING": False}), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="kb-browser-test-server", daemon=True)
     thread.start()
-    return server, thread, f"http://127.0.0.1:{server.server_port}"
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -138,18 +148,14 @@ def base_url(tmp_path_factory):
     technologies, its case, twelve more technologies (13 hits for 节能: two result pages), the XSS entry and an
     entry citing a long source URL."""
     from kb.config import load_settings
-    from web import create_app
 
     tmp = tmp_path_factory.mktemp("browser-kb")
     _write_content(tmp / "content")
     settings = load_settings(tmp / "instance", bundled_content=tmp / "content", editable_content=tmp / "editable",
                              database_url=f"sqlite:///{tmp / 'instance' / 'kb.sqlite3'}")
     _build(settings)
-    server, thread, url = _serve(create_app({"KB_SETTINGS": settings, "TESTING": False}))
-    yield url
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
+    with _served(settings) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +163,6 @@ def showcase_url(tmp_path_factory, base_url):
     """For README screenshots: the bundled content if it builds right now, else the test knowledge base."""
     from kb.build import BuildError
     from kb.config import load_settings
-    from web import create_app
 
     tmp = tmp_path_factory.mktemp("browser-bundled")
     settings = load_settings(tmp / "instance", editable_content=tmp / "editable",
@@ -168,11 +173,8 @@ def showcase_url(tmp_path_factory, base_url):
         print(f"bundled content does not build ({str(exc).splitlines()[0]}); screenshots use test content")
         yield base_url, False
         return
-    server, thread, url = _serve(create_app({"KB_SETTINGS": settings, "TESTING": False}))
-    yield url, True
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
+    with _served(settings) as url:
+        yield url, True
 
 
 @pytest.fixture
@@ -415,7 +417,6 @@ def assess_url(tmp_path_factory):
     test_assess) and a technology per sector, served on a free local port."""
     from kb.config import load_settings
     from test_assess import SPECS, TEST_SPEC
-    from web import create_app
 
     tmp = tmp_path_factory.mktemp("browser-assess")
     root = tmp / "content"
@@ -430,11 +431,8 @@ def assess_url(tmp_path_factory):
     settings = load_settings(tmp / "instance", bundled_content=root, editable_content=tmp / "editable",
                              database_url=f"sqlite:///{tmp / 'instance' / 'kb.sqlite3'}")
     _build(settings)
-    server, thread, url = _serve(create_app({"KB_SETTINGS": settings, "TESTING": False}))
-    yield url
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
+    with _served(settings) as url:
+        yield url
 
 
 def test_assess_sector_switch_with_javascript(page, assess_url):
@@ -554,18 +552,14 @@ def test_assessment_chart_is_drawn_under_the_content_security_policy(page, showc
 def editor_url(tmp_path_factory):
     """The test knowledge base with editing enabled, on its own server."""
     from kb.config import load_settings
-    from web import create_app
 
     tmp = tmp_path_factory.mktemp("browser-editor")
     _write_content(tmp / "content")
     settings = load_settings(tmp / "instance", bundled_content=tmp / "content", editable_content=tmp / "editable",
                              database_url=f"sqlite:///{tmp / 'instance' / 'kb.sqlite3'}", editor_token=EDITOR_TOKEN)
     _build(settings)
-    server, thread, url = _serve(create_app({"KB_SETTINGS": settings, "TESTING": False}))
-    yield url
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
+    with _served(settings) as url:
+        yield url
 
 
 EDITOR_TOKEN = "browser-editor-token-42"

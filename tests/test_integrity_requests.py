@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -346,9 +347,22 @@ def _alive(pid: int) -> bool:
     return "Z" not in state.split()[1]       # a zombie has exited (waiting for init to reap it)
 
 
+def _survivors_after_killing(proc, workers: list[int]) -> list[int]:
+    """kill -9 the parent, wait up to 5 s for its workers to go; the ones still alive (killed here too,
+    so a failing test leaves nothing behind)."""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survivors = [pid for pid in workers if _alive(pid)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    return survivors
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to list child processes")
 def test_a_killed_parallel_build_leaves_no_worker_processes(kb, settings):
-    import signal
     import subprocess
     import sys
 
@@ -375,19 +389,10 @@ def test_a_killed_parallel_build_leaves_no_worker_processes(kb, settings):
         workers = [int(pid) for pid in children.read_text().split()] if children.exists() else []
     assert len(workers) >= 2                 # the pool's workers, each busy with a text
     time.sleep(0.3)                          # past the after-fork setup of both
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    survivors = [pid for pid in workers if _alive(pid)]
-    for pid in survivors:                    # do not leave them behind even when the test fails
-        os.kill(pid, signal.SIGKILL)
-    assert survivors == []
+    assert _survivors_after_killing(proc, workers) == []
 
 
 def test_a_build_with_nothing_to_do_removes_what_a_killed_build_left(kb, settings):
-    import signal
     import subprocess
     import sys
 
@@ -473,7 +478,6 @@ def test_cli_names_a_bad_setting_and_exports_with_kb_base_url(runner, monkeypatc
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to list child processes")
 def test_a_killed_parallel_build_leaves_no_whoosh_writer_processes(tmp_path):
     """Whoosh's MpWriter forks a writer process per 100 documents (kb does not create these itself)."""
-    import signal
     import subprocess
     import sys
 
@@ -500,12 +504,4 @@ def test_a_killed_parallel_build_leaves_no_whoosh_writer_processes(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     workers = [int(pid) for pid in proc.stdout.readline().split()]
     assert workers                           # Whoosh's SubWriterTask, waiting for the next batch
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    survivors = [pid for pid in workers if _alive(pid)]
-    for pid in survivors:
-        os.kill(pid, signal.SIGKILL)
-    assert survivors == []
+    assert _survivors_after_killing(proc, workers) == []
