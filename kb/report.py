@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from .render import TYPE_NAMES
 from .schemas import ID_RE
 
 MISSING = "未给出"

@@ -9,7 +9,6 @@ from flask import current_app, request
 
 from kb.knowledge import KnowledgeBase
 from kb.regions import UnknownProvince, resolve_province
-from kb.render import TYPE_NAMES
 from kb.schemas import CASE_KINDS, SOURCE_ORIGINS
 from kb.search.engine import MAX_QUERY_CHARS, SORTS, SearchRequest
 from kb.taxonomy import UnknownSector

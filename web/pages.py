@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
+from kb.render import TYPE_NAMES
 from kb.schemas import CASE_KINDS
 from kb.search.engine import SearchRequest
 from kb.stats import FIELD_NAMES
 from kb.taxonomy import UnknownSector
 
-from .context import FILTER_PARAMS, TYPE_NAMES, BadRequest, knowledge, search_request
+from .context import FILTER_PARAMS, BadRequest, knowledge, search_request
 from .editors import signed_in_editor
 from .links import SearchLinks
 from .render import render_markdown

@@ -5,7 +5,6 @@ import re
 import threading
 from dataclasses import replace
 from contextlib import contextmanager
-from itertools import groupby
 from pathlib import Path
 from typing import Iterator
 
