@@ -1,6 +1,7 @@
 """Relevance of kb and the peers on the bundled content: nDCG@10, MRR and success@3 over bench/queries.yaml,
 overall and per query kind (`keyword`: a technology's own words; `problem`: a complaint, cost, symptom, typo or
-two-sentence description, issue 18).
+two-sentence description, issue 18; `problem_blind`: the problem queries scored with the second judge's blind,
+pooled grades `rel2`, see bench/pool.py).
 
 kb answers with its own analysis (glossary dictionary, synonyms, traditional→simplified); the peers
 index and query with plain `jieba.cut_for_search` / `jieba.cut` and jieba's default dictionary,
@@ -40,7 +41,8 @@ def _score(qrels: dict[str, dict[str, int]], runs: dict[str, list[str]]) -> dict
     return {"ndcg@10": round(agg[nDCG @ 10], 4), "mrr": round(agg[RR], 4), "success@3": round(agg[Success @ 3], 4)}
 
 
-def _scores(qrels: dict[str, dict[str, int]], run: dict[str, list[str]], kinds: dict[str, str]) -> dict:
+def _scores(qrels: dict[str, dict[str, int]], run: dict[str, list[str]], kinds: dict[str, str],
+            blind: dict[str, dict[str, int]] | None = None) -> dict:
     out = {**_score(qrels, run), "queries": len(run), "answered": sum(1 for ids in run.values() if ids)}
     out["by_kind"] = {}
     for kind in KINDS:
@@ -49,7 +51,37 @@ def _scores(qrels: dict[str, dict[str, int]], run: dict[str, list[str]], kinds: 
             part = {qid: run[qid] for qid in qids}
             out["by_kind"][kind] = {**_score({q: qrels[q] for q in qids}, part), "queries": len(qids),
                                     "answered": sum(1 for ids in part.values() if ids)}
+    if blind:
+        part = {qid: run[qid] for qid in blind}
+        out["by_kind"][BLIND] = {**_score(blind, part), "queries": len(blind),
+                                 "answered": sum(1 for ids in part.values() if ids)}
     return out
+
+
+# the problem queries scored with the second judge's blind, pooled grades (`rel2`)
+BLIND = "problem_blind"
+
+
+def blind_qrels(queries: list[dict]) -> dict[str, dict[str, int]]:
+    return {str(i): {doc: int(g) for doc, g in q["rel2"].items()} for i, q in enumerate(queries) if q.get("rel2")}
+
+
+def agreement(queries: list[dict]) -> dict:
+    """How far the two judges agree on the entries both graded: exact share and linear-weighted Cohen's kappa."""
+    from sklearn.metrics import cohen_kappa_score
+
+    pairs = [(int(g), int(q["rel2"][doc])) for q in queries if q.get("rel2")
+             for doc, g in q["rel"].items() if doc in q["rel2"]]
+    if not pairs:
+        return {"pairs": 0}
+    first, second = zip(*pairs)
+    return {"pairs": len(pairs), "exact": round(sum(a == b for a, b in pairs) / len(pairs), 3),
+            "kappa_linear": round(float(cohen_kappa_score(first, second, weights="linear")), 3)}
+
+
+def unjudged(run: dict[str, list[str]], blind: dict[str, dict[str, int]], depth: int = 10) -> int:
+    """Entries in an engine's top `depth` that the blind judge never graded (they count as 0 until pooled)."""
+    return sum(1 for qid, grades in blind.items() for doc in run.get(qid, [])[:depth] if doc not in grades)
 
 
 def evaluate(workdir: Path | None = None, limit: int = 10) -> dict[str, dict]:
@@ -82,7 +114,10 @@ def evaluate(workdir: Path | None = None, limit: int = 10) -> dict[str, dict]:
         peer.close()
 
     kinds = {str(i): kind_of(q) for i, q in enumerate(queries)}
-    out = {name: _scores(qrels, run, kinds) for name, run in runs.items()}
+    blind = blind_qrels(queries)
+    out = {name: {**_scores(qrels, run, kinds, blind), "unjudged_blind": unjudged(run, blind)}
+           for name, run in runs.items()}
+    out["_agreement"] = agreement(queries)
     out["_runs"] = runs
     out["_queries"] = [q["q"] for q in queries]
     out["_kinds"] = [kind_of(q) for q in queries]
@@ -91,9 +126,11 @@ def evaluate(workdir: Path | None = None, limit: int = 10) -> dict[str, dict]:
 
 def main() -> None:
     result = evaluate()
+    print("两位评判的一致性（共同评过的条目）：", result["_agreement"])
     for name, scores in result.items():
         if name.startswith("_"):
             continue
+        print(f"{name:8s} 盲评未覆盖的前10结果：{scores['unjudged_blind']}")
         for kind, s in [("all", scores), *scores["by_kind"].items()]:
             print(f"{name:8s} {kind:8s} nDCG@10={s['ndcg@10']:.3f}  MRR={s['mrr']:.3f}  "
                   f"success@3={s['success@3']:.3f}  answered {s['answered']}/{s['queries']}")

@@ -51,3 +51,15 @@ def test_merge_adds_grades_and_refuses_overwrites_and_bad_grades(tmp_path):
     grades.write_text("grades:\n  1: {general-vfd: 3}\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="不是 0、1、2"):
         merge(grades, queries)
+
+
+def test_blind_scores_agreement_and_unjudged_count():
+    from bench.relevance import agreement, blind_qrels, unjudged
+
+    queries = yaml.safe_load(QUERIES)["queries"]
+    blind = blind_qrels(queries)
+    assert blind == {"1": {"general-rto": 2, "general-ldar": 0}, "2": {"plating-cyanide-free-zinc": 2}}
+    assert agreement(queries)["pairs"] == 2 and agreement(queries)["exact"] == 1.0
+    queries[1]["rel2"]["general-rto"] = 1               # the judges now differ on one of the two
+    assert agreement(queries)["exact"] == 0.5
+    assert unjudged({"1": ["general-rto", "general-rco"], "2": []}, blind) == 1
