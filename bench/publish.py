@@ -30,9 +30,15 @@ def _git(root: Path, *args: str) -> str:
 
 
 def code_files(root: Path) -> list[str]:
-    """Files under kb/ and web/ that git tracks, or would track (new, not ignored), sorted."""
-    tracked = _git(root, "ls-files", "-z", "--", *FINGERPRINT_PATHS).split("\0")
-    untracked = _git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", *FINGERPRINT_PATHS).split("\0")
+    """Files under kb/ and web/ that git tracks, or would track (new, not ignored), sorted. Outside a git
+    checkout (an unpacked archive): every file there but compiled bytecode."""
+    try:
+        tracked = _git(root, "ls-files", "-z", "--", *FINGERPRINT_PATHS).split("\0")
+        untracked = _git(root, "ls-files", "-z", "--others", "--exclude-standard", "--",
+                         *FINGERPRINT_PATHS).split("\0")
+    except (subprocess.CalledProcessError, OSError):
+        return sorted(str(p.relative_to(root)) for folder in FINGERPRINT_PATHS for p in (root / folder).rglob("*")
+                      if p.is_file() and "__pycache__" not in p.parts)
     return sorted({f for f in tracked + untracked if f})
 
 
@@ -62,8 +68,11 @@ class Provenance:
 
 
 def provenance(root: Path, date: str) -> Provenance:
-    commit = _git(root, "rev-parse", "HEAD").strip()
-    dirty = bool(_git(root, "status", "--porcelain", "--", *FINGERPRINT_PATHS, "bench").strip())
+    try:
+        commit = _git(root, "rev-parse", "HEAD").strip()
+        dirty = bool(_git(root, "status", "--porcelain", "--", *FINGERPRINT_PATHS, "bench").strip())
+    except (subprocess.CalledProcessError, OSError):       # not a git checkout: the fingerprint still holds
+        commit, dirty = "unknown", True
     return Provenance(commit, dirty, fingerprint(root), date)
 
 

@@ -202,6 +202,20 @@ def test_check_stale_flags_figures_without_a_fingerprint(tmp_path):
     assert "no recorded fingerprint" in problems[0] and "no <!-- bench:current:start -->" in problems[1]
 
 
+def test_provenance_outside_a_git_checkout_still_fingerprints_the_code(tmp_path):
+    from bench.publish import fingerprint, provenance
+
+    (tmp_path / "kb" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "kb" / "a.py").write_text("A = 1\n", encoding="utf-8")
+    (tmp_path / "kb" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"compiled")
+    prov = provenance(tmp_path, "2026-12-05 09:00 UTC")
+    assert prov.commit == "unknown" and prov.dirty
+    (tmp_path / "kb" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"recompiled")
+    assert fingerprint(tmp_path) == prov.fingerprint
+    (tmp_path / "kb" / "a.py").write_text("A = 2\n", encoding="utf-8")
+    assert fingerprint(tmp_path) != prov.fingerprint
+
+
 def test_workload_and_corpus_are_reproducible():
     from bench.__main__ import workload
     from bench.corpus import bundled_documents, synthetic_documents
