@@ -206,15 +206,20 @@ def measure(server: Server, calls: list[Call], seconds: int, connections: int = 
     """Warm up, then load the server for `seconds`: req/s, non-2xx, server CPU per request, peak RSS."""
     for call in calls[: max(20, connections * 4)]:
         request(server.port, call)
-    cpu_before = tree_cpu_s(server.process.pid)
+    from .machine import load_between, mark
+
+    cpu_before, before = tree_cpu_s(server.process.pid), mark()
     if shutil.which("wrk"):
         out = _wrk(server.port, calls, seconds, connections)
     else:
         out = _python_load(server.port, calls, seconds, connections)
-    cpu_after = tree_cpu_s(server.process.pid)
+    cpu_after, after = tree_cpu_s(server.process.pid), mark()
+    server_cpu = None
     if cpu_before is not None and cpu_after is not None and out.get("requests"):
-        out["server_cpu_ms_per_req"] = round(1000 * (cpu_after - cpu_before) / out["requests"], 2)
-        out["server_cpu_s"] = round(cpu_after - cpu_before, 2)
+        server_cpu = cpu_after - cpu_before
+        out["server_cpu_ms_per_req"] = round(1000 * server_cpu / out["requests"], 2)
+        out["server_cpu_s"] = round(server_cpu, 2)
+    out["load"] = load_between(before, after, own_cpu_s=server_cpu)     # "other" includes the load generator
     out["rss_mb"] = tree_peak_rss_mb(server.process.pid)
     return out
 

@@ -112,7 +112,13 @@ def http_table(size: int, runs: list[dict]) -> str:
         return ""
     measured = [r for r in runs if "skipped" not in r]
     tool = measured[0] if measured else {}
-    lines = [f"| HTTP, {size} docs ({tool.get('tool', '–')}, {tool.get('connections', '–')} connections, "
+    loads = [r["load"] for r in measured if r.get("load")]
+    averages = [v for m in loads for v in (m.get("loadavg_before"), m.get("loadavg_after")) if v is not None]
+    others = [m["other_pct"] for m in loads if "other_pct" in m]
+    heading = (f"HTTP at {size} docs: 1-min loadavg {min(averages):g}–{max(averages):g}" if averages else "") + (
+        f", other processes (the load generator included) {min(others):g}–{max(others):g} % of all cores"
+        if others else "")
+    lines = ([heading + ".", ""] if heading else []) + [f"| HTTP, {size} docs ({tool.get('tool', '–')}, {tool.get('connections', '–')} connections, "
              f"{tool.get('seconds', '–')} s) | req/s | server CPU (ms/request) | peak RSS per process (MB) | non-2xx |",
              "|---|---|---|---|---|"]
     for run in runs:

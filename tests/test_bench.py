@@ -79,6 +79,7 @@ def test_http_runs_cover_search_recommend_workers_and_a_peer(tiny_run):
         run = measured[key]
         assert run["req_per_s"] > 0 and run["requests"] > 0 and run["non_2xx"] == 0, run
         assert run["server_cpu_ms_per_req"] > 0 and run["rss_mb"] and run["rss_mb"][0] > 10, run
+        assert run["load"]["loadavg_before"] is not None and 0 <= run["load"]["other_pct"] <= 100, run
     assert tiny_run["kb"]["http"] == measured[("kb", "/api/search", "waitress (kb.serving)")]
     assert tiny_run["fts5"]["http"] == measured[("fts5", "/api/search", "waitress (kb.serving)")]
     workers = [r for r in runs if r["server"].startswith("kb serve --workers 2")]
