@@ -105,17 +105,11 @@ def _children_rss() -> float:
     return peak_rss_mb(resource.RUSAGE_CHILDREN)
 
 
-def _search_request():
-    from kb.search.engine import SearchRequest
-
-    return SearchRequest
-
-
 def kb_serve(params: dict) -> dict:
     from kb.knowledge import KnowledgeBase
     from kb.recommend.profile import parse_profile
+    from kb.search.engine import SearchRequest
 
-    SearchRequest = _search_request()
     queries, profiles = params["queries"], params["profiles"]
     knowledge = KnowledgeBase(_kb_settings(params["home"]))
     result: dict = {}

@@ -13,7 +13,8 @@ from .machine import describe_load
 Getter = Callable[[dict], Any]
 
 
-def _get(*keys: str) -> Getter:
+def lookup(*keys: str) -> Getter:
+    """A getter for result[k1][k2]…; None when a key is missing (a measure this engine has not)."""
     def get(result: dict):
         value: Any = result
         for key in keys:
@@ -26,29 +27,29 @@ def _get(*keys: str) -> Getter:
 
 # (label, getter): one row per measure, wall and CPU on rows of their own so each ratio reads off one row
 ENGINE_ROWS: list[tuple[str, Getter]] = [
-    ("build (s, wall)", _get("build_s")),
-    ("build (s, CPU)", _get("build_cpu_s")),
-    ("index size (MB)", _get("size_mb")),
-    ("peak RSS, build (MB)", _get("rss", "build_mb")),
-    ("peak RSS, serving (MB)", _get("rss", "serve_mb")),
-    ("search p50 (ms, wall)", _get("search", "p50_ms")),
-    ("search p50 (ms, CPU)", _get("search", "cpu_p50_ms")),
-    ("search p95 (ms, wall)", _get("search", "p95_ms")),
-    ("search p95 (ms, CPU)", _get("search", "cpu_p95_ms")),
-    ("highlighted p50 (ms, wall)", _get("search_highlight", "p50_ms")),
-    ("highlighted p50 (ms, CPU)", _get("search_highlight", "cpu_p50_ms")),
-    ("highlighted p95 (ms, wall)", _get("search_highlight", "p95_ms")),
-    ("highlighted p95 (ms, CPU)", _get("search_highlight", "cpu_p95_ms")),
-    ("edit → searchable (s, wall)", _get("edit_s")),
-    ("edit → searchable (s, CPU)", _get("edit_cpu_s")),
+    ("build (s, wall)", lookup("build_s")),
+    ("build (s, CPU)", lookup("build_cpu_s")),
+    ("index size (MB)", lookup("size_mb")),
+    ("peak RSS, build (MB)", lookup("rss", "build_mb")),
+    ("peak RSS, serving (MB)", lookup("rss", "serve_mb")),
+    ("search p50 (ms, wall)", lookup("search", "p50_ms")),
+    ("search p50 (ms, CPU)", lookup("search", "cpu_p50_ms")),
+    ("search p95 (ms, wall)", lookup("search", "p95_ms")),
+    ("search p95 (ms, CPU)", lookup("search", "cpu_p95_ms")),
+    ("highlighted p50 (ms, wall)", lookup("search_highlight", "p50_ms")),
+    ("highlighted p50 (ms, CPU)", lookup("search_highlight", "cpu_p50_ms")),
+    ("highlighted p95 (ms, wall)", lookup("search_highlight", "p95_ms")),
+    ("highlighted p95 (ms, CPU)", lookup("search_highlight", "cpu_p95_ms")),
+    ("edit → searchable (s, wall)", lookup("edit_s")),
+    ("edit → searchable (s, CPU)", lookup("edit_cpu_s")),
 ]
 
 KB_ROWS: list[tuple[str, Getter]] = [
     ("kb recommend p50 (ms, wall / CPU)", lambda r: _pair(r, "recommend", "p50_ms", "cpu_p50_ms")),
     ("kb recommend p95 (ms, wall / CPU)", lambda r: _pair(r, "recommend", "p95_ms", "cpu_p95_ms")),
-    ("kb index-only build (s, wall)", _get("index_s")),
-    ("kb build workers' largest peak RSS (MB)", _get("rss", "build_children_mb")),
-    ("kb build cache: per-segment arrays (MB)", _get("segment_cache_mb")),
+    ("kb index-only build (s, wall)", lookup("index_s")),
+    ("kb build workers' largest peak RSS (MB)", lookup("rss", "build_children_mb")),
+    ("kb build cache: per-segment arrays (MB)", lookup("segment_cache_mb")),
     ("kb edit → searchable, caches cleared as in a new process (s, wall / CPU)",
      lambda r: _pair(r, None, "edit_new_process_s", "edit_new_process_cpu_s")),
     ("kb cold start (s, wall / CPU)", lambda r: _pair(r, None, "cold_start_s", "cold_start_cpu_s")),

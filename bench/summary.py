@@ -3,7 +3,7 @@ README summary block (Chinese, as the README), both stamped with the run's prove
 from __future__ import annotations
 
 from .publish import Provenance
-from .report import _get, fmt, ratio, relevance_table, size_section
+from .report import fmt, lookup, ratio, relevance_table, size_section
 
 
 def results_section(out: dict, command: str) -> str:
@@ -39,7 +39,7 @@ def results_section(out: dict, command: str) -> str:
 
 
 def _cpu_wall(result: dict, cpu: tuple, wall: tuple) -> tuple:
-    return _get(*cpu)(result), _get(*wall)(result)
+    return lookup(*cpu)(result), lookup(*wall)(result)
 
 
 README_ROWS = [
