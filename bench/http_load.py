@@ -224,24 +224,32 @@ def measure(server: Server, calls: list[Call], seconds: int, connections: int = 
     return out
 
 
+def lua_string(data: bytes) -> str:
+    """A Lua 5.1 (wrk's LuaJIT) string literal holding exactly these bytes: printable ASCII as it is,
+    everything else as a decimal escape (LuaJIT has no \\u escape: a JSON-escaped body arrived mangled)."""
+    return '"' + "".join(chr(b) if 0x20 <= b < 0x7F and b not in (0x22, 0x5C) else f"\\{b:03d}" for b in data) + '"'
+
+
 def _wrk(port: int, calls: list[Call], seconds: int, connections: int) -> dict:
     fd, name = tempfile.mkstemp(suffix=".lua")
     os.close(fd)
     script = Path(name)
-    entries = ",".join("{%s,%s,%s}" % (json.dumps(c.method), json.dumps(c.path),
-                                       json.dumps(c.body.decode("utf-8")) if c.body else "nil") for c in calls)
+    entries = ",".join("{%s,%s,%s}" % (lua_string(c.method.encode()), lua_string(c.path.encode()),
+                                       lua_string(c.body) if c.body else "nil") for c in calls)
     script.write_text(
         f"local calls = {{{entries}}}\nlocal i = 0\n"
         "request = function()\n  i = i % #calls + 1\n  local c = calls[i]\n"
         "  if c[3] then return wrk.format(c[1], c[2], {['Content-Type']='application/json'}, c[3]) end\n"
         "  return wrk.format(c[1], c[2])\nend\n", encoding="utf-8")
     try:
-        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
-                              "-s", str(script), f"http://127.0.0.1:{port}"],
-                             capture_output=True, text=True, check=True).stdout
+        done = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
+                               "-s", str(script), f"http://127.0.0.1:{port}"],
+                              capture_output=True, text=True, check=True)
     finally:
         script.unlink()
-    lines = out.splitlines()
+    if done.stderr.strip():     # a script wrk cannot load: it says so here and loads `GET /` instead
+        raise RuntimeError(f"wrk: {done.stderr.strip()[:500]}")
+    lines = done.stdout.splitlines()
     rps = float(next(line.split()[1] for line in lines if line.startswith("Requests/sec:")))
     requests = int(next(line.split()[0] for line in lines if "requests in" in line))
     errors = sum(int(line.split()[-1]) for line in lines if line.strip().startswith("Non-2xx"))

@@ -1,6 +1,6 @@
 """Peer engines over pre-tokenised text: SQLite FTS5 and tantivy.
 
-Both index the same fields kb indexes (`kb.search.writer.index_fields`: title, tags, summary,
+Both index the same fields kb indexes (`kb.fields.index_fields`: title, tags, summary,
 process, body) as space-joined tokens and match whole tokens (FTS5 `unicode61`, tantivy
 `whitespace`), with kb's field boosts (title 4, tags 2.5, summary 2, process 1.5, body 1) and
 kb's query semantics (all words; if nothing matches, any word). Ranking is each engine's BM25.
@@ -75,11 +75,11 @@ def plain_tokens() -> Tokens:
 
 
 def _index_fields():
-    """kb's field texts for a document (its module moves between releases; the function does not)."""
+    """kb's field texts for a document (kb.fields; kb.search.writer before the search layer moved)."""
     try:
-        from kb.search.writer import index_fields
+        from kb.fields import index_fields
     except ImportError:
-        from kb.search.whoosh.writer import index_fields
+        from kb.search.writer import index_fields
     return index_fields
 
 

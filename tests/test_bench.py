@@ -80,6 +80,13 @@ def test_http_runs_cover_search_recommend_workers_and_a_peer(tiny_run):
         assert run["req_per_s"] > 0 and run["requests"] > 0 and run["non_2xx"] == 0, run
         assert run["server_cpu_ms_per_req"] > 0 and run["rss_mb"] and run["rss_mb"][0] > 10, run
         assert run["load"]["loadavg_before"] is not None and 0 <= run["load"]["other_pct"] <= 100, run
+    # the server did the work asked for: a request costs at least about what the same work costs in process
+    # (a load tool that silently sent `GET /` instead measured 2 ms per "recommendation")
+    kb = tiny_run["kb"]
+    assert measured[("kb", "/api/recommend", "waitress (kb.serving)")]["server_cpu_ms_per_req"] >= \
+        0.5 * kb["recommend"]["cpu_p50_ms"]
+    assert measured[("kb", "/api/search", "waitress (kb.serving)")]["server_cpu_ms_per_req"] >= \
+        0.5 * kb["search_highlight"]["cpu_p50_ms"]
     assert tiny_run["kb"]["http"] == measured[("kb", "/api/search", "waitress (kb.serving)")]
     assert tiny_run["fts5"]["http"] == measured[("fts5", "/api/search", "waitress (kb.serving)")]
     workers = [r for r in runs if r["server"].startswith("kb serve --workers 2")]
@@ -89,6 +96,33 @@ def test_http_runs_cover_search_recommend_workers_and_a_peer(tiny_run):
     else:
         assert {r["endpoint"] for r in workers} == {"/api/search", "/api/recommend"}
         assert all(len(r["rss_mb"]) >= 2 and r["non_2xx"] == 0 for r in workers)   # parent and 2 workers
+
+
+ECHO = """
+import sys, http.server
+class Echo(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        open(sys.argv[2], "wb").write(body)
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *args): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_forever()
+"""
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_wrk_sends_the_json_bodies_byte_for_byte(tmp_path):
+    """wrk's LuaJIT has no \\u escape: a JSON-escaped body failed to load and wrk loaded `GET /` instead."""
+    from bench import http_load
+
+    received = tmp_path / "body"
+    calls = http_load.recommend_calls([{"sector": "印染", "problem": "废水\"回用\\ 超标", "limit": 10}])
+    with http_load.Server(lambda port: [sys.executable, "-c", ECHO, str(port), str(received)], http_load._env(),
+                          http_load.Call("POST", "/probe", b"probe")) as server:
+        out = http_load._wrk(server.port, calls, 1, 1)
+    assert out["requests"] > 0 and out["non_2xx"] == 0
+    assert received.read_bytes() == calls[0].body
 
 
 def _cells(line: str) -> list[str]:
