@@ -1,6 +1,6 @@
 """Peer engines over pre-tokenised text: SQLite FTS5 and tantivy.
 
-Both index the same fields kb indexes (`kb.search.writer.index_fields`: title, tags, summary,
+Both index the same fields kb indexes (`kb.fields.index_fields`: title, tags, summary,
 process, body) as space-joined tokens and match whole tokens (FTS5 `unicode61`, tantivy
 `whitespace`), with kb's field boosts (title 4, tags 2.5, summary 2, process 1.5, body 1) and
 kb's query semantics (all words; if nothing matches, any word). Ranking is each engine's BM25.
@@ -8,10 +8,15 @@ kb's query semantics (all words; if nothing matches, any word). Ranking is each 
 A `Tokens` decides the words: `kb_tokens()` uses kb's own analysis (glossary dictionary, inner
 words) for the speed runs; `plain_tokens()` is plain `jieba.cut_for_search` with jieba's default
 dictionary and no synonyms, for the relevance runs. Tokenising is part of each timed build and
-each timed query, as it is for kb.
+each timed query, as it is for kb. Like kb's build (kb's `prepare` step), a peer's build segments
+each distinct field text once, in `procs` forked processes when there are enough texts, so build
+times compare like with like.
+
+A peer is built in one process (`build`) and searched in another (`open`), as kb is by the bench.
 """
 from __future__ import annotations
 
+import multiprocessing
 import re
 import shutil
 import sqlite3
@@ -34,10 +39,17 @@ class Tokens:
     query: Callable[[str], list[str]]     # what the user typed → distinct words
 
 
-def kb_tokens() -> Tokens:
-    from kb.search import analysis
+def analysis_module():
+    """kb's analysis module (kb.search.analysis, moving to kb.analysis): configure() and current()."""
+    try:
+        import kb.analysis as analysis
+    except ImportError:
+        from kb.search import analysis
+    return analysis
 
-    an = analysis.current()
+
+def kb_tokens() -> Tokens:
+    an = analysis_module().current()
     return Tokens("kb-jieba", an.words, an.query_tokens)
 
 
@@ -46,8 +58,7 @@ def plain_tokens() -> Tokens:
     (kb's `normalize`) are kept so the comparison isolates dictionary and synonyms."""
     import jieba
 
-    from kb.search.analysis import normalize
-
+    normalize = analysis_module().normalize
     tk = jieba.Tokenizer()
 
     def index(text: str) -> list[str]:
@@ -63,10 +74,53 @@ def plain_tokens() -> Tokens:
     return Tokens("jieba-default", index, query)
 
 
-def _fields(doc: Document) -> dict[str, str]:
-    from kb.search.writer import index_fields
+def _index_fields():
+    """kb's field texts for a document (kb.fields; kb.search.writer before the search layer moved)."""
+    try:
+        from kb.fields import index_fields
+    except ImportError:
+        from kb.search.writer import index_fields
+    return index_fields
 
-    return {name: value for name, value in index_fields(doc).items() if name in FIELDS}
+
+def _fields(doc: Document) -> dict[str, str]:
+    return {name: value for name, value in _index_fields()(doc).items() if name in FIELDS}
+
+
+def parallel_min_texts() -> int:
+    """kb segments in processes only from this many distinct texts up (kb's prepare step); so do the peers."""
+    for module in ("kb.search.prepare", "kb.search.whoosh.prepare", "kb.prepare"):
+        try:
+            return int(__import__(module, fromlist=["PARALLEL_MIN_TEXTS"]).PARALLEL_MIN_TEXTS)
+        except (ImportError, AttributeError):
+            continue
+    return 2000
+
+
+_tokenise: Callable[[str], list[str]] | None = None     # set before forking the pool: the workers inherit it
+
+
+def _tokenise_one(text: str) -> str:
+    return " ".join(_tokenise(text))
+
+
+def tokenised_fields(docs: list[Document], tokens: Tokens, procs: int = 1) -> list[tuple[str, tuple[str, ...]]]:
+    """(id, space-joined words per field) for each document; each distinct text segmented once, in `procs`
+    forked processes when kb would use processes for as many texts."""
+    global _tokenise
+    fields = [_fields(d) for d in docs]
+    texts = list(dict.fromkeys(f[n] for f in fields for n in FIELDS))
+    _tokenise = tokens.index
+    try:
+        if procs > 1 and len(texts) >= parallel_min_texts():
+            with multiprocessing.get_context("fork").Pool(procs) as pool:
+                joined = pool.map(_tokenise_one, texts, chunksize=64)
+        else:
+            joined = [_tokenise_one(t) for t in texts]
+    finally:
+        _tokenise = None
+    words = dict(zip(texts, joined))
+    return [(d.id, tuple(words[f[n]] for n in FIELDS)) for d, f in zip(docs, fields)]
 
 
 def _dir_mb(path: Path) -> float:
@@ -83,21 +137,33 @@ class FTS5Peer:
         self.tokens = tokens
         self.db: sqlite3.Connection | None = None
 
-    def build(self, docs: Iterable[Document]) -> tuple[float, float]:
+    def build(self, docs: Iterable[Document], procs: int = 1) -> tuple[float, float]:
         started = time.perf_counter()
         if self.path.exists():
             self.path.unlink()
         db = sqlite3.connect(self.path, check_same_thread=False)
         db.execute("CREATE VIRTUAL TABLE docs USING fts5(id UNINDEXED, title, tags_text, summary, process, body,"
                    " tokenize = 'unicode61 remove_diacritics 0')")
-        tok = self.tokens.index
-        rows = ((d.id, *(" ".join(tok(f[n])) for n in FIELDS)) for d in docs for f in [_fields(d)])
+        rows = ((doc_id, *words) for doc_id, words in tokenised_fields(list(docs), self.tokens, procs))
         with db:
             db.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", rows)
             db.execute("INSERT INTO docs(docs) VALUES ('optimize')")
         seconds = time.perf_counter() - started
         self.db = db
         return seconds, _dir_mb(self.path)
+
+    def open(self) -> None:
+        """Open the index an earlier `build` (in another process) wrote."""
+        self.db = sqlite3.connect(self.path, check_same_thread=False)
+
+    def add_display_table(self, docs: Iterable[Document]) -> None:
+        """What a search page shows besides the match (type, title, sectors, summary), for the HTTP baseline;
+        written after the index size was taken, so the size stays the index's."""
+        with self.db:
+            self.db.execute("CREATE TABLE IF NOT EXISTS display (id TEXT PRIMARY KEY, type TEXT, title TEXT,"
+                            " sectors TEXT, summary TEXT)")
+            self.db.executemany("INSERT OR REPLACE INTO display VALUES (?, ?, ?, ?, ?)",
+                                ((d.id, d.type, d.title, ",".join(d.sectors), d.summary) for d in docs))
 
     def edit(self, doc: Document) -> None:
         """Replace one document and commit: what an editor's save costs."""
@@ -131,6 +197,21 @@ class FTS5Peer:
                " ORDER BY bm25(docs, 0, {weights}) LIMIT ?")
         return [(r[0], r[1]) for r in self._run(sql, query_words, limit)]
 
+    def search_page(self, query_words: list[str], limit: int = 10) -> tuple[int, list[tuple[str, str, float]]]:
+        """What a search API answers: the number of matches and the top hits (id, snippet, BM25 score),
+        with the same all-words-then-any-word rule."""
+        sql = ("SELECT id, snippet(docs, -1, '<mark>', '</mark>', '…', 24), bm25(docs, 0, {weights}) FROM docs"
+               " WHERE docs MATCH ? ORDER BY bm25(docs, 0, {weights}) LIMIT ?")
+        rows = self._run(sql, query_words, limit)
+        if not rows:
+            return 0, []
+        match = self._match(query_words, "AND")
+        total = self.db.execute("SELECT count(*) FROM docs WHERE docs MATCH ?", (match,)).fetchone()[0]
+        if not total:       # the rows came from the any-word fallback
+            total = self.db.execute("SELECT count(*) FROM docs WHERE docs MATCH ?",
+                                    (self._match(query_words, "OR"),)).fetchone()[0]
+        return total, [(r[0], r[1], -r[2]) for r in rows]
+
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
@@ -145,23 +226,17 @@ class TantivyPeer:
         self.tokens = tokens
         self.index = None
 
-    def build(self, docs: Iterable[Document]) -> tuple[float, float]:
+    def build(self, docs: Iterable[Document], procs: int = 1) -> tuple[float, float]:
         import tantivy
 
         started = time.perf_counter()
         shutil.rmtree(self.path, ignore_errors=True)
         self.path.mkdir(parents=True)
-        sb = tantivy.SchemaBuilder()
-        sb.add_text_field("id", stored=True, tokenizer_name="raw")
-        for name in FIELDS:
-            sb.add_text_field(name, stored=name in ("title", "summary", "body"), tokenizer_name="whitespace")
-        self.schema = sb.build()
+        self.schema = self._schema()
         index = tantivy.Index(self.schema, path=str(self.path))
         writer = index.writer(heap_size=256_000_000, num_threads=2)
-        tok = self.tokens.index
-        for d in docs:
-            f = _fields(d)
-            writer.add_document(tantivy.Document(id=d.id, **{n: " ".join(tok(f[n])) for n in FIELDS}))
+        for doc_id, words in tokenised_fields(list(docs), self.tokens, procs):
+            writer.add_document(tantivy.Document(id=doc_id, **dict(zip(FIELDS, words))))
         writer.commit()
         writer.wait_merging_threads()
         index.reload()
@@ -169,6 +244,24 @@ class TantivyPeer:
         self.index = index
         self.searcher = index.searcher()
         return seconds, _dir_mb(self.path)
+
+    @staticmethod
+    def _schema():
+        import tantivy
+
+        sb = tantivy.SchemaBuilder()
+        sb.add_text_field("id", stored=True, tokenizer_name="raw")
+        for name in FIELDS:
+            sb.add_text_field(name, stored=name in ("title", "summary", "body"), tokenizer_name="whitespace")
+        return sb.build()
+
+    def open(self) -> None:
+        """Open the index an earlier `build` (in another process) wrote."""
+        import tantivy
+
+        self.schema = self._schema()
+        self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        self.searcher = self.index.searcher()
 
     def edit(self, doc: Document) -> None:
         """Replace one document, commit and reload the searcher: what an editor's save costs."""

@@ -1,8 +1,13 @@
-"""Smoke test of the benchmark: `python -m bench --quick --json` runs and reports positive numbers."""
+"""The benchmark as a measuring instrument: a tiny real run (each engine in its own processes, HTTP included)
+must report wall and CPU for every measure, CPU figures the kernel agrees with, ratios computed from the
+figures the tables show, the machine's load, and provenance; `--check-stale` must catch figures that
+describe other code (on a temp copy, without running any benchmark)."""
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,41 +15,240 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--sizes", "150", "--queries", "20", "--procs", "2", "--http-seconds", "1", "--json"]
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("ir_measures") is None,
-                                reason="ir_measures (test extra) is not installed")
-
-
-def _positive(value) -> bool:
-    return isinstance(value, (int, float)) and value > 0
+needs_ir_measures = pytest.mark.skipif(importlib.util.find_spec("ir_measures") is None,
+                                       reason="ir_measures (test extra) is not installed")
 
 
 @pytest.fixture(scope="module")
-def quick_results() -> dict:
-    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+def tiny_run(tmp_path_factory) -> dict:
+    saved = tmp_path_factory.mktemp("bench") / "run.json"
+    proc = subprocess.run([sys.executable, "-m", "bench", *TINY, "--save", str(saved)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout)
+    out = json.loads(proc.stdout)
+    assert out == json.loads(saved.read_text(encoding="utf-8"))
+    return out
 
 
-@pytest.mark.parametrize("engine", ["kb", "fts5", "tantivy"])
-def test_quick_bench_json_shape(quick_results, engine):
-    if engine == "tantivy" and importlib.util.find_spec("tantivy") is None:
-        pytest.skip("tantivy is not installed (pip install tantivy)")
-    result = quick_results[engine]
-    assert _positive(result["build_s"]) and _positive(result["size_mb"]) and _positive(result["edit_s"])
-    for kind in ("search", "search_highlight"):
-        assert _positive(result[kind]["p50_ms"]) and _positive(result[kind]["p95_ms"])
-        assert result[kind]["p95_ms"] >= result[kind]["p50_ms"]
-    assert 0 < result["relevance"]["ndcg@10"] <= 1
+def engines(out: dict) -> list[str]:
+    names = ["kb", "fts5"] + (["tantivy"] if importlib.util.find_spec("tantivy") else [])
+    assert [n for n in out if not n.startswith("_")] == names
+    return names
 
 
-def test_quick_bench_kb_extras(quick_results):
-    kb = quick_results["kb"]
-    assert _positive(kb["recommend"]["p95_ms"])
-    assert _positive(kb["cold_start_s"]) and _positive(kb["edit_new_process_s"])
-    assert _positive(kb["http"]["req_per_s"]) and kb["http"]["non_2xx"] == 0
-    assert quick_results["_meta"]["queries"] >= 50
+@pytest.mark.slow
+@needs_ir_measures
+def test_every_measure_has_wall_and_cpu_and_the_kernel_agrees(tiny_run):
+    nproc = tiny_run["_meta"]["nproc"]
+    procs = tiny_run["_meta"]["procs"]
+    for name in engines(tiny_run):
+        r = tiny_run[name]
+        for kind in ("search", "search_highlight"):
+            m = r[kind]
+            assert m["n"] == tiny_run["_meta"]["queries"] == 20
+            assert 0 < m["p50_ms"] <= m["p95_ms"] and 0 < m["cpu_p50_ms"] <= m["cpu_p95_ms"], (name, kind, m)
+            # one search runs on one thread: its CPU cannot exceed its wall time times the cores
+            assert m["cpu_p50_ms"] <= m["p50_ms"] * nproc + 0.2, (name, kind, m)
+        # a build runs in `procs` processes (+ tantivy's 2 writer threads): CPU ≤ wall × those
+        assert 0 < r["build_cpu_s"] <= r["build_s"] * (procs + 2) + 0.2, (name, r["build_s"], r["build_cpu_s"])
+        assert 0 < r["edit_cpu_s"] <= r["edit_s"] * nproc + 0.05, (name, r["edit_s"], r["edit_cpu_s"])
+        for phase in ("build", "serve"):
+            # what the phase reported for itself ≤ what the kernel counted for its whole process tree
+            assert r["process_cpu_s"][phase] <= r["tree_cpu_s"][phase] + 0.05, (name, phase, r)
+            load = r["load"][phase]
+            assert load["seconds"] > 0 and load["loadavg_before"] is not None and load["loadavg_after"] is not None
+            assert 0 <= load["other_pct"] <= 100 and 0 <= load["steal_pct"] <= 100
+        assert r["build_cpu_s"] <= r["process_cpu_s"]["build"] + 0.05
+        assert r["rss"]["build_mb"] > 10 and r["rss"]["serve_mb"] > 10 and r["rss"]["edit_mb"] >= r["rss"]["serve_mb"]
+        assert 0 < r["relevance"]["ndcg@10"] <= 1
+    kb = tiny_run["kb"]
+    assert 0 < kb["recommend"]["cpu_p50_ms"] <= kb["recommend"]["cpu_p95_ms"]
+    assert 0 < kb["cold_start_cpu_s"] <= kb["cold_start_s"] * nproc
+    assert kb["rss"]["build_children_mb"] >= 0
+
+
+@pytest.mark.slow
+@needs_ir_measures
+def test_http_runs_cover_search_recommend_workers_and_a_peer(tiny_run):
+    runs = tiny_run["_http"]["150"]
+    measured = {(r["engine"], r["endpoint"], r["server"]): r for r in runs if "skipped" not in r}
+    for key in [("kb", "/api/search", "waitress (kb.serving)"), ("kb", "/api/recommend", "waitress (kb.serving)"),
+                ("fts5", "/api/search", "waitress (kb.serving)")]:
+        run = measured[key]
+        assert run["req_per_s"] > 0 and run["requests"] > 0 and run["non_2xx"] == 0, run
+        assert run["server_cpu_ms_per_req"] > 0 and run["rss_mb"] and run["rss_mb"][0] > 10, run
+        assert run["load"]["loadavg_before"] is not None and 0 <= run["load"]["other_pct"] <= 100, run
+    # the server did the work asked for: a request costs at least about what the same work costs in process
+    # (a load tool that silently sent `GET /` instead measured 2 ms per "recommendation")
+    kb = tiny_run["kb"]
+    assert measured[("kb", "/api/recommend", "waitress (kb.serving)")]["server_cpu_ms_per_req"] >= \
+        0.5 * kb["recommend"]["cpu_p50_ms"]
+    assert measured[("kb", "/api/search", "waitress (kb.serving)")]["server_cpu_ms_per_req"] >= \
+        0.5 * kb["search_highlight"]["cpu_p50_ms"]
+    assert tiny_run["kb"]["http"] == measured[("kb", "/api/search", "waitress (kb.serving)")]
+    assert tiny_run["fts5"]["http"] == measured[("fts5", "/api/search", "waitress (kb.serving)")]
+    workers = [r for r in runs if r["server"].startswith("kb serve --workers 2")]
+    assert workers, "the 2-worker figure is measured or recorded as skipped, never left out silently"
+    if any("skipped" in r for r in workers):
+        assert "--workers" in workers[0]["skipped"]
+    else:
+        assert {r["endpoint"] for r in workers} == {"/api/search", "/api/recommend"}
+        assert all(len(r["rss_mb"]) >= 2 and r["non_2xx"] == 0 for r in workers)   # parent and 2 workers
+
+
+ECHO = """
+import sys, http.server
+class Echo(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        open(sys.argv[2], "wb").write(body)
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *args): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_forever()
+"""
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_wrk_sends_the_json_bodies_byte_for_byte(tmp_path):
+    """wrk's LuaJIT has no \\u escape: a JSON-escaped body failed to load and wrk loaded `GET /` instead."""
+    from bench import http_load
+
+    received = tmp_path / "body"
+    calls = http_load.recommend_calls([{"sector": "印染", "problem": "废水\"回用\\ 超标", "limit": 10}])
+    with http_load.Server(lambda port: [sys.executable, "-c", ECHO, str(port), str(received)], http_load._env(),
+                          http_load.Call("POST", "/probe", b"probe")) as server:
+        out = http_load._wrk(server.port, calls, 1, 1)
+    assert out["requests"] > 0 and out["non_2xx"] == 0
+    assert received.read_bytes() == calls[0].body
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+@pytest.mark.slow
+@needs_ir_measures
+def test_tables_show_ratios_computed_from_the_figures_shown_and_the_load(tiny_run):
+    from bench.report import size_section, table
+
+    results = tiny_run["_sizes"]["150"]
+    peers = engines(tiny_run)[1:]
+    checked = 0
+    for line in table(150, results).splitlines()[2:]:
+        cells = _cells(line)
+        if cells[0].startswith("kb "):        # kb-only rows
+            continue
+        assert cells[0].endswith(("wall)", "CPU)", "(MB)")), cells[0]
+        kb = float(cells[1])
+        for i, _ in enumerate(peers):
+            peer, shown = float(cells[2 + 2 * i]), cells[3 + 2 * i]
+            assert shown == (f"{kb / peer:.1f}×" if peer else "–"), (cells, shown)
+            checked += 1
+    assert checked >= 15 * len(peers)
+    section = size_section(150, results, tiny_run["_http"]["150"], tiny_run["_meta"])
+    assert f"nproc {tiny_run['_meta']['nproc']}" in section.splitlines()[0]
+    assert all(f"{name} build: load" in section.splitlines()[0] for name in engines(tiny_run))
+    assert "| kb/fts5 /api/search, same server |" in section
+
+
+@pytest.mark.slow
+@needs_ir_measures
+def test_published_texts_carry_the_provenance_of_the_run(tiny_run):
+    from bench.publish import fingerprint, recorded
+    from bench.summary import readme_block, results_section, short
+
+    meta = tiny_run["_meta"]
+    assert re.fullmatch(r"[0-9a-f]{40}", meta["provenance"]["commit"])
+    assert meta["provenance"]["fingerprint"] == fingerprint(ROOT)
+    for text in (results_section(tiny_run, meta["command"]), readme_block(tiny_run, meta["command"])):
+        run = recorded(text)
+        assert run["commit"] == meta["provenance"]["commit"] and run["fingerprint"] == fingerprint(ROOT)
+        assert meta["command"] in text and "--sizes 150" in meta["command"]
+    block = readme_block(tiny_run, meta["command"])
+    row = _cells(next(line for line in block.splitlines() if line.startswith("| 检索 p95")))
+    kb_cpu, fts5_cpu = short(tiny_run["kb"]["search"]["cpu_p95_ms"]), short(tiny_run["fts5"]["search"]["cpu_p95_ms"])
+    assert row[1].startswith(f"{kb_cpu:g}（") and row[2].startswith(f"{fts5_cpu:g}（")
+    peers = len(engines(tiny_run)) - 1
+    assert row[2 + peers].startswith(f"{kb_cpu / fts5_cpu:.1f}×（")        # kb / fts5 in CPU time, as shown
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.email=bench@test", "-c", "user.name=bench", *args], cwd=root, check=True,
+                   capture_output=True)
+
+
+def test_check_stale_names_each_section_measured_on_other_code(tmp_path):
+    """On a temp repository holding copies of README.md and bench/RESULTS.md: no benchmark runs."""
+    from bench.__main__ import main
+    from bench.publish import Provenance, fingerprint, stale_sections, write_readme, write_results
+
+    root = tmp_path / "repo"
+    for folder in ("kb", "web", "bench"):
+        (root / folder).mkdir(parents=True)
+    (root / "kb" / "searcher.py").write_text("SPEED = 1\n", encoding="utf-8")
+    (root / "web" / "api.py").write_text("ROUTES = []\n", encoding="utf-8")
+    shutil.copy(ROOT / "README.md", root / "README.md")
+    shutil.copy(ROOT / "bench" / "RESULTS.md", root / "bench" / "RESULTS.md")
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "start")
+
+    def record(tag: str) -> None:
+        prov = Provenance(commit="c" * 40, dirty=False, fingerprint=fingerprint(root), date="2026-12-05 09:00 UTC")
+        write_results(root, f"## Current run: {tag}\n\n{prov.comment()}\n\n| figures {tag} |")
+        write_readme(root, f"{prov.comment()}\n\n| 摘要 {tag} |")
+
+    record("one")
+    assert stale_sections(root) == []
+    assert main(["--check-stale", "--root", str(root)]) == 0
+    record("two")            # the previous current run is kept below, relabelled
+    results = (root / "bench" / "RESULTS.md").read_text(encoding="utf-8")
+    assert results.index("## Current run: two") < results.index("## Earlier run: one") < results.index("# Run 1")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "摘要 two" in readme and "摘要 one" not in readme and "## 测试" in readme
+
+    (root / "kb" / "searcher.py").write_text("SPEED = 2\n", encoding="utf-8")       # an uncommitted change counts
+    problems = stale_sections(root)
+    assert [p.split(" (")[0] for p in problems] == ["README.md bench summary", "bench/RESULTS.md current run"]
+    assert all("python -m bench --write-results" in p for p in problems)
+    assert main(["--check-stale", "--root", str(root)]) == 1
+    (root / "kb" / "searcher.py").write_text("SPEED = 1\n", encoding="utf-8")
+    (root / "web" / "new_page.py").write_text("NEW = 1\n", encoding="utf-8")        # so does a new file
+    assert len(stale_sections(root)) == 2
+    (root / "web" / "new_page.py").unlink()
+    (root / "bench" / "notes.txt").write_text("bench/ is not part of the fingerprint\n", encoding="utf-8")
+    assert stale_sections(root) == []
+
+
+def test_check_stale_flags_figures_without_a_fingerprint(tmp_path):
+    from bench.publish import stale_sections
+
+    root = tmp_path / "repo"
+    (root / "kb").mkdir(parents=True)
+    (root / "bench").mkdir()
+    (root / "kb" / "a.py").write_text("A = 1\n", encoding="utf-8")
+    (root / "README.md").write_text("<!-- bench:start -->\n| 手写的数字 |\n<!-- bench:end -->\n", encoding="utf-8")
+    (root / "bench" / "RESULTS.md").write_text("no markers\n", encoding="utf-8")
+    _git(root, "init", "-q")
+    problems = stale_sections(root)
+    assert "no recorded fingerprint" in problems[0] and "no <!-- bench:current:start -->" in problems[1]
+
+
+def test_provenance_outside_a_git_checkout_still_fingerprints_the_code(tmp_path):
+    from bench.publish import fingerprint, provenance
+
+    (tmp_path / "kb" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "kb" / "a.py").write_text("A = 1\n", encoding="utf-8")
+    (tmp_path / "kb" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"compiled")
+    prov = provenance(tmp_path, "2026-12-05 09:00 UTC")
+    assert prov.commit == "unknown" and prov.dirty
+    (tmp_path / "kb" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"recompiled")
+    assert fingerprint(tmp_path) == prov.fingerprint
+    (tmp_path / "kb" / "a.py").write_text("A = 2\n", encoding="utf-8")
+    assert fingerprint(tmp_path) != prov.fingerprint
 
 
 def test_workload_and_corpus_are_reproducible():
@@ -72,6 +276,7 @@ def test_judged_queries_point_at_bundled_content():
         assert set(q["rel"].values()) <= {0, 1, 2} and max(q["rel"].values()) > 0, q["q"]
 
 
+@needs_ir_measures
 def test_problem_queries_are_reported_apart_from_keyword_queries():
     from bench.relevance import _scores, judged_queries, kind_of
 

@@ -1,0 +1,342 @@
+"""Requests per second on loopback, and what the server process tree spent on them.
+
+Three kinds of server, each in its own process tree, started and stopped here:
+
+- `kb_waitress`: the app under `kb.serving.create_server` (what `kb serve` runs by default);
+- `kb_serve`: the `kb serve` command itself, with `--workers N` when the command has that option;
+- `peer_fts5`: the minimal Flask app over the FTS5 peer (bench/peer_app.py), under the same server set-up.
+
+The load is wrk when it is installed, else 8 client threads spread over one forked process per core (the
+same tool for every server in a run). Besides req/s each run records the CPU the server's processes spent per request (from /proc, so a
+slow load generator does not hide a costly server) and each server process's peak RSS (VmHWM).
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONNECTIONS = 8
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    body: bytes | None = None
+
+
+def search_calls(queries: list[str]) -> list[Call]:
+    import urllib.parse
+
+    return [Call("GET", "/api/search?q=" + urllib.parse.quote(q)) for q in queries]
+
+
+def recommend_calls(profiles: list[dict]) -> list[Call]:
+    return [Call("POST", "/api/recommend", json.dumps(p, ensure_ascii=False).encode("utf-8")) for p in profiles]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- the process tree's CPU and memory, from /proc ------------------------------------------------------
+def _tree(pid: int) -> list[int]:
+    """pid and all its descendants alive now."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            parents.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(parents.get(current, []))
+    return out
+
+
+def tree_cpu_s(pid: int) -> float | None:
+    """CPU seconds of the process tree (utime+stime of each, plus its reaped children's)."""
+    total = 0
+    try:
+        for member in _tree(pid):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(v) for v in fields[11:15])       # utime stime cutime cstime
+    except (OSError, ValueError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def tree_peak_rss_mb(pid: int) -> list[float]:
+    """Peak RSS (VmHWM) of each process of the tree, in MB, largest first."""
+    out = []
+    for member in _tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    out.append(round(int(line.split()[1]) / 1024, 1))
+        except OSError:
+            continue
+    return sorted(out, reverse=True)
+
+
+# -- servers ----------------------------------------------------------------------------------------
+KB_WAITRESS = (
+    "import sys; from kb.config import load_settings; from web import create_app; "
+    "from kb.serving import create_server; "
+    "s = load_settings(sys.argv[1], bundled_content=None, editable_content=sys.argv[1] + '/content'); "
+    "app = create_app({'KB_SETTINGS': s, 'KB_BUILD_IF_MISSING': False}); "
+    "create_server(app, host='127.0.0.1', port=int(sys.argv[2])).run()")
+
+
+def kb_command() -> list[str]:
+    script = Path(sys.executable).with_name("kb")
+    return [str(script)] if script.exists() else [sys.executable, "-c", "import sys; from kb.cli import main; sys.exit(main())"]
+
+
+def serve_has_workers() -> bool:
+    """Whether `kb serve` takes --workers (pre-forked processes)."""
+    out = subprocess.run([*kb_command(), "serve", "--help"], capture_output=True, text=True, cwd=ROOT)
+    return "--workers" in out.stdout
+
+
+def _env(home: Path | None = None) -> dict:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    for name in ("KB_DATABASE_URL", "KB_CONTENT_DIR", "KB_NAMESPACE", "KB_TRUSTED_PROXY"):
+        env.pop(name, None)
+    if home is not None:
+        env["KB_HOME"] = str(home)
+    return env
+
+
+def server_command(kind: str, port: int, home: Path | None = None, workers: int | None = None,
+                   db: Path | None = None, cache: Path | None = None) -> list[str]:
+    if kind == "kb_waitress":
+        return [sys.executable, "-c", KB_WAITRESS, str(home), str(port)]
+    if kind == "kb_serve":
+        command = [*kb_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-watch"]
+        return command + (["--workers", str(workers)] if workers else [])
+    if kind == "peer_fts5":
+        return [sys.executable, "-m", "bench.peer_app", str(db), str(port), str(cache)]
+    raise ValueError(kind)
+
+
+class Server:
+    """A server process tree on a free loopback port; stopped (whole group) on exit."""
+
+    def __init__(self, command_for_port, env: dict, probe: Call):
+        self.port = free_port()
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(command_for_port(self.port), cwd=ROOT, env=env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 120
+        while True:
+            try:
+                status = request(self.port, probe)
+                break
+            except OSError:
+                if time.time() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"server did not start: {self.output()[-2000:]}")
+                time.sleep(0.2)
+        if status != 200:
+            output = self.output()
+            self.stop()
+            raise RuntimeError(f"{probe.method} {probe.path} answered {status}: {output[-2000:]}")
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def request(port: int, call: Call) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(call.method, call.path, body=call.body,
+                     headers={"Content-Type": "application/json"} if call.body else {})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+# -- load -----------------------------------------------------------------------------------------
+def load_tool() -> str:
+    from .machine import nproc
+
+    return "wrk" if shutil.which("wrk") else f"python-threads ({nproc()} processes)"
+
+
+def measure(server: Server, calls: list[Call], seconds: int, connections: int = CONNECTIONS) -> dict:
+    """Warm up, then load the server for `seconds`: req/s, non-2xx, server CPU per request, peak RSS."""
+    for call in calls[: max(20, connections * 4)]:
+        request(server.port, call)
+    from .machine import load_between, mark
+
+    cpu_before, before = tree_cpu_s(server.process.pid), mark()
+    if shutil.which("wrk"):
+        out = _wrk(server.port, calls, seconds, connections)
+    else:
+        out = _python_load(server.port, calls, seconds, connections)
+    cpu_after, after = tree_cpu_s(server.process.pid), mark()
+    server_cpu = None
+    if cpu_before is not None and cpu_after is not None and out.get("requests"):
+        server_cpu = cpu_after - cpu_before
+        out["server_cpu_ms_per_req"] = round(1000 * server_cpu / out["requests"], 2)
+        out["server_cpu_s"] = round(server_cpu, 2)
+    out["load"] = load_between(before, after, own_cpu_s=server_cpu)     # "other" includes the load generator
+    out["rss_mb"] = tree_peak_rss_mb(server.process.pid)
+    return out
+
+
+def lua_string(data: bytes) -> str:
+    """A Lua 5.1 (wrk's LuaJIT) string literal holding exactly these bytes: printable ASCII as it is,
+    everything else as a decimal escape (LuaJIT has no \\u escape: a JSON-escaped body arrived mangled)."""
+    return '"' + "".join(chr(b) if 0x20 <= b < 0x7F and b not in (0x22, 0x5C) else f"\\{b:03d}" for b in data) + '"'
+
+
+def _wrk(port: int, calls: list[Call], seconds: int, connections: int) -> dict:
+    fd, name = tempfile.mkstemp(suffix=".lua")
+    os.close(fd)
+    script = Path(name)
+    entries = ",".join("{%s,%s,%s}" % (lua_string(c.method.encode()), lua_string(c.path.encode()),
+                                       lua_string(c.body) if c.body else "nil") for c in calls)
+    script.write_text(
+        f"local calls = {{{entries}}}\nlocal i = 0\n"
+        "request = function()\n  i = i % #calls + 1\n  local c = calls[i]\n"
+        "  if c[3] then return wrk.format(c[1], c[2], {['Content-Type']='application/json'}, c[3]) end\n"
+        "  return wrk.format(c[1], c[2])\nend\n", encoding="utf-8")
+    try:
+        done = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
+                               "-s", str(script), f"http://127.0.0.1:{port}"],
+                              capture_output=True, text=True, check=True)
+    finally:
+        script.unlink()
+    if done.stderr.strip():     # a script wrk cannot load: it says so here and loads `GET /` instead
+        raise RuntimeError(f"wrk: {done.stderr.strip()[:500]}")
+    lines = done.stdout.splitlines()
+    rps = float(next(line.split()[1] for line in lines if line.startswith("Requests/sec:")))
+    requests = int(next(line.split()[0] for line in lines if "requests in" in line))
+    errors = sum(int(line.split()[-1]) for line in lines if line.strip().startswith("Non-2xx"))
+    latency = {line.split()[0]: line.split()[1] for line in lines if line.strip().split(" ")[0] in ("50%", "99%")}
+    socket_errors = next((line.split(":", 1)[1].strip() for line in lines if line.strip().startswith("Socket errors")), "")
+    return {"tool": "wrk", "connections": connections, "seconds": seconds, "req_per_s": round(rps, 1),
+            "requests": requests, "non_2xx": errors, "latency": latency, "socket_errors": socket_errors}
+
+
+def _client_process(port: int, calls: list[Call], stop: float, slots: list[int], step: int) -> tuple[int, int]:
+    """One client process: a thread per connection slot, each going round the calls until `stop`."""
+    counts, errors = {n: 0 for n in slots}, {n: 0 for n in slots}
+
+    def worker(n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        i = n
+        while time.time() < stop:
+            call = calls[i % len(calls)]
+            conn.request(call.method, call.path, body=call.body,
+                         headers={"Content-Type": "application/json"} if call.body else {})
+            response = conn.getresponse()
+            response.read()
+            counts[n] += 1
+            errors[n] += response.status != 200
+            i += step
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in slots]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts.values()), sum(errors.values())
+
+
+def _python_load(port: int, calls: list[Call], seconds: int, connections: int) -> dict:
+    """Client threads spread over one process per core (forked), so the client's own GIL does not cap
+    the rate a multi-process server reaches."""
+    import multiprocessing
+
+    from .machine import nproc
+
+    processes = max(1, min(nproc(), connections))
+    slots = [list(range(connections))[k::processes] for k in range(processes)]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        started = time.time()
+        stop = started + seconds
+        done = pool.starmap(_client_process, [(port, calls, stop, s, connections) for s in slots])
+        elapsed = time.time() - started
+    requests = sum(c for c, _ in done)
+    return {"tool": f"python-threads ({processes} processes)", "connections": connections, "seconds": seconds,
+            "req_per_s": round(requests / elapsed, 1), "requests": requests, "non_2xx": sum(e for _, e in done)}
+
+
+# -- the runs the bench reports -----------------------------------------------------------------------
+def kb_runs(home: Path, queries: list[str], profiles: list[dict], seconds: int, log=print) -> list[dict]:
+    """kb under waitress as the bench always measured it, then `kb serve --workers 1` and `--workers 2`."""
+    searches, recommends = search_calls(queries), recommend_calls(profiles)
+    runs: list[dict] = []
+
+    def run(label: str, command_for_port, workers: int | None) -> None:
+        try:
+            with Server(command_for_port, _env(home), searches[0]) as server:
+                for endpoint, calls in (("/api/search", searches), ("/api/recommend", recommends)):
+                    runs.append({"engine": "kb", "server": label, "workers": workers, "endpoint": endpoint,
+                                 **measure(server, calls, seconds)})
+        except RuntimeError as exc:
+            log(f"[bench] {label}: {exc}")
+            runs.append({"engine": "kb", "server": label, "workers": workers, "endpoint": "/api/search",
+                         "skipped": f"server failed: {str(exc)[:300]}"})
+
+    run("waitress (kb.serving)", lambda port: server_command("kb_waitress", port, home), None)
+    if serve_has_workers():
+        for workers in (1, 2):
+            run(f"kb serve --workers {workers}",
+                lambda port, w=workers: server_command("kb_serve", port, workers=w), workers)
+    else:
+        run("kb serve", lambda port: server_command("kb_serve", port), None)
+        runs.append({"engine": "kb", "server": "kb serve --workers 2", "workers": 2, "endpoint": "/api/search",
+                     "skipped": "kb serve has no --workers option in this tree"})
+        log("[bench] kb serve has no --workers option: the 2-worker figure was skipped")
+    return runs
+
+
+def peer_run(db: Path, cache: Path, queries: list[str], seconds: int) -> dict:
+    """The FTS5 Flask baseline's /api/search under the same server set-up and load."""
+    searches = search_calls(queries)
+    with Server(lambda port: server_command("peer_fts5", port, db=db, cache=cache), _env(), searches[0]) as server:
+        return {"engine": "fts5", "server": "waitress (kb.serving)", "workers": None, "endpoint": "/api/search",
+                **measure(server, searches, seconds)}
