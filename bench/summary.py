@@ -107,12 +107,18 @@ def readme_block(out: dict, command: str) -> str:
                      + "；".join(parts) + "。" + "".join(f"{r['server']} 未测（{_skipped_zh(r['skipped'])}）。" for r in skipped))
     if out.get("_relevance"):
         lines += ["", "相关性（同一次运行，随附内容，ir_measures）：", "",
-                  "| 引擎 | 关键词查询 nDCG@10 | 问题式查询 nDCG@10 | 问题式 success@3 |", "| --- | --- | --- | --- |"]
+                  "| 引擎 | 关键词查询 nDCG@10 | 问题式查询 nDCG@10（编写者判定） | 问题式 nDCG@10（第二评判盲评） | 问题式 success@3（盲评） |",
+                  "| --- | --- | --- | --- | --- |"]
         for name, s in out["_relevance"].items():
             if name.startswith("_"):
                 continue
             kinds = s.get("by_kind", {})
+            blind = kinds.get("problem_blind", {})
             lines.append(f"| {name} | {kinds.get('keyword', {}).get('ndcg@10', 0):.3f} | "
-                         f"{kinds.get('problem', {}).get('ndcg@10', 0):.3f} | {kinds.get('problem', {}).get('success@3', 0):.3f} |")
+                         f"{kinds.get('problem', {}).get('ndcg@10', 0):.3f} | {blind.get('ndcg@10', 0):.3f} | "
+                         f"{blind.get('success@3', 0):.3f} |")
+        agreed = out["_relevance"].get("_agreement") or {}
+        if agreed.get("pairs"):
+            lines.append(f"\n两位评判共同评过 {agreed['pairs']} 个条目：完全一致 {agreed['exact']:.0%}，线性加权 κ = {agreed['kappa_linear']:.2f}。")
     lines += ["", "完整表格（墙钟与 CPU、内存、负载、HTTP）见 [bench/RESULTS.md](bench/RESULTS.md) 的当前一节。"]
     return "\n".join(lines)
