@@ -6,7 +6,7 @@ so importing the same table again updates the entries instead of duplicating the
 `<out>/.import-manifest.json` remembers the sha256 of every file as the importer wrote it: a file
 whose content differs from that hash was edited by hand and is not overwritten unless `force`.
 
-No click here: the command in `import_cli.py` is a thin wrapper.
+No click here: the command in `kb/cli/importing.py` is a thin wrapper.
 """
 from __future__ import annotations
 
