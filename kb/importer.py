@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from .documents import TYPE_FOLDERS
 from .files import atomic_write
 from .loader import load_text
 from .schemas import CATEGORIES, CONFIDENCES, SOURCE_KINDS, SOURCE_ORIGINS
@@ -620,7 +621,7 @@ def import_table(path: Path, source: SourceInfo, out: Path, *, doc_type: str = "
         raise TableImportError(f"表格中找不到技术名称列；表头：{'、'.join(h for h in header if h)}；用 --map 列名=title 指定")
 
     out = Path(out)
-    folder = out / "technologies"
+    folder = out / TYPE_FOLDERS["technology"]
     manifest = load_manifest(out)
     report = ImportReport(out=out, dry_run=dry_run)
     seen: dict[str, int] = {}

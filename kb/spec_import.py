@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .documents import TYPE_FOLDERS
 from .importer import (HAND_EDITED, SourceInfo, TableImportError, _cell_text, _norm_header, load_manifest, read_table,
                        render, save_manifest, sha256)
 from .taxonomy import Taxonomy, load_taxonomy
@@ -390,7 +391,7 @@ def import_spec_table(path: Path, source: SourceInfo, out: Path, *, mapping: lis
     meta = build_spec(indicators, source, settings, total)
     report.id = meta["id"]
     text = render(meta, render_spec_body(meta, source, Path(path).name))
-    target = Path(out) / "specs" / f"{meta['id']}.md"
+    target = Path(out) / TYPE_FOLDERS["spec"] / f"{meta['id']}.md"
     report.path = target
     doc, problems = load_text(text, target, taxonomy, "spec")
     if doc is None:
