@@ -131,10 +131,10 @@ def _import_spec(file: Path, source, pairs, preset: dict, target: Path, force: b
 
 def _import_technologies(file: Path, source, pairs, preset: dict, target: Path, force: bool, dry_run: bool,
                          as_json: bool, content_dirs) -> None:
-    from ..importer import import_table
+    from ..importer import ImportOptions, import_table
 
-    report = _reported(lambda: import_table(file, source, target, doc_type="technology", mapping=pairs,
-                                            defaults=preset, force=force, dry_run=dry_run, progress=not as_json))
+    report = _reported(lambda: import_table(file, source, target, ImportOptions(
+        mapping=pairs, defaults=preset, force=force, dry_run=dry_run, progress=not as_json)))
 
     if as_json:
         echo_json(report.as_json())
