@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
+from ..documents import TYPE_FOLDERS
 from ..regions import UnknownProvince, resolve_province
 from .common import CliContext, fail, pass_cli
 
 
 @click.command("export")
 @click.option("--query", "-q", default="", help="检索词（可省略：只按筛选条件，按年份列出）。")
-@click.option("--type", "doc_type", type=click.Choice(["technology", "case", "spec"]), help="文档类型。")
+@click.option("--type", "doc_type", type=click.Choice(list(TYPE_FOLDERS)), help="文档类型。")
 @click.option("--sector", help="行业名或别名，如 水泥、印染。")
 @click.option("--province", help="案例所在省份，如 江苏。")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), help="默认按输出文件扩展名，否则 csv。")

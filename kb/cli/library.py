@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..documents import TYPE_FOLDERS
 from ..taxonomy import UnknownSector, load_taxonomy
 from .common import CliContext, echo_json, fail, pass_cli
 
@@ -44,7 +45,7 @@ def check(cli: CliContext, path: Path | None) -> None:
     if problems:
         click.echo(f"共 {len(problems)} 个问题，涉及 {len({p.path for p in problems})} 个文件。", err=True)
         sys.exit(1)
-    counts = {t: sum(1 for d in documents if d.type == t) for t in ("technology", "case", "spec")}
+    counts = {t: sum(1 for d in documents if d.type == t) for t in TYPE_FOLDERS}
     click.echo(f"检查通过：{files} 个文件（技术 {counts['technology']}，案例 {counts['case']}，标准 {counts['spec']}）。")
 
 

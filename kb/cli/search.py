@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ..documents import TYPE_FOLDERS
 from ..render import TYPE_NAMES, search_json
 from ..taxonomy import UnknownSector, load_taxonomy
 from .common import CliContext, echo_json, fail, pass_cli
@@ -23,7 +24,7 @@ def _terminal_snippet(snippet: str, color: bool) -> str:
 @click.command()
 @click.argument("query")
 @click.option("--sector", help="行业名或别名，如 水泥、印染。")
-@click.option("--type", "doc_type", type=click.Choice(["technology", "case", "spec"]), help="文档类型。")
+@click.option("--type", "doc_type", type=click.Choice(list(TYPE_FOLDERS)), help="文档类型。")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON。")
 @pass_cli
