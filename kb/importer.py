@@ -143,8 +143,6 @@ class ImportReport:
     skipped: list[dict] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
     ignored: list[int] = field(default_factory=list)
-    out: Path | None = None
-    dry_run: bool = False
 
     def as_json(self) -> dict:
         return {
@@ -665,7 +663,7 @@ def import_table(path: Path, source: SourceInfo, out: Path, options: ImportOptio
     out = Path(out)
     folder = out / TYPE_FOLDERS["technology"]
     manifest = load_manifest(out)
-    report = ImportReport(out=out, dry_run=options.dry_run)
+    report = ImportReport()
     seen: dict[str, int] = {}
 
     from tqdm import tqdm

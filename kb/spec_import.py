@@ -63,7 +63,6 @@ class SpecImportReport:
     indicators: int = 0
     rejected: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    dry_run: bool = False
 
     def as_json(self) -> dict:
         return {"id": self.id, "status": self.status, "path": str(self.path) if self.path else None,
@@ -380,7 +379,7 @@ def import_spec_table(path: Path, source: SourceInfo, out: Path, *, mapping: lis
 
     taxonomy = taxonomy or load_taxonomy()
     settings = _settings(dict(defaults or {}), taxonomy)
-    report = SpecImportReport(dry_run=dry_run)
+    report = SpecImportReport()
     indicators, report.rejected, _ = read_indicators(Path(path), list(mapping))
     report.indicators = len(indicators)
     if not indicators and not report.rejected:

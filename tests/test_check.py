@@ -1,7 +1,6 @@
 """`kb check`: every problem reported at its file and line, all at once, never a traceback."""
 from __future__ import annotations
 
-from kb.config import load_settings
 from kb.loader import load_content
 from kb.cli import main
 
