@@ -217,20 +217,65 @@ def assess(spec_doc: dict, values: dict, *, target_level: int | None = None,
     weighted = _weighted(indicators)
     thresholds, own_rule = thresholds_of(spec_doc)
     not_applicable = {key for key, value in values.items() if value == NOT_APPLICABLE}
-    decision = (weighted_coverage(spec_doc, assessed, thresholds, not_applicable) if weighted
-                else unweighted_coverage(spec_doc, assessed, not_applicable))
-    coverage = decision["coverage"]
-    coverage["text"] = coverage_text(coverage)
+    decision = _decision(spec_doc, assessed, weighted, thresholds, not_applicable)
     scores = None
     if assessed and weighted:   # compared unrounded (up to float noise); reported rounded to 2 decimals
         scores = {k: round(v, 2) for k, v in _scores(assessed).items()}
+    overall = _overall(decision, assessed, scores, missing, indicators, not_applicable)
+    _whole_notes(spec_doc, indicators, missing, assessed, weighted, decision["coverage"], notes)
+
+    if target_level is None and assessed:
+        target_level = _default_target(overall["level"], decision["possible"])
+    gaps = _gaps(assessed, target_level, notes, recommend) if target_level is not None else []
+    return {
+        "spec": spec_status(spec_doc),
+        "indicators": rows,
+        "overall": overall,
+        "coverage": decision["coverage"],
+        "gaps": gaps,
+        "rule": _rule(weighted, thresholds, own_rule),
+        "notes": notes,
+    }
+
+
+def _decision(spec_doc: dict, assessed: list[tuple[dict, Any]], weighted: bool, thresholds: dict[int, float],
+              not_applicable: set[str]) -> dict:
+    """The level the data decide (or bound) and the coverage that limits it (kb/assess_coverage.py)."""
+    decision = (weighted_coverage(spec_doc, assessed, thresholds, not_applicable) if weighted
+                else unweighted_coverage(spec_doc, assessed, not_applicable))
+    decision["coverage"]["text"] = coverage_text(decision["coverage"])
+    return decision
+
+
+def _overall(decision: dict, assessed: list[tuple[dict, Any]], scores: dict[str, float] | None,
+             missing: list[str], indicators: list[dict], not_applicable: set[str]) -> dict:
+    """The overall result: the level when it is certain, else 数据不足 with the reasons and the bounds."""
+    coverage = decision["coverage"]
     overall_level = decision["level"] if assessed else None
+    decided = overall_level is not None
+    partial = coverage["entered_pct"] is None or coverage["entered_pct"] < 100
+    score = None
+    if scores is not None and decided and not partial:
+        score = scores[str(overall_level)] if isinstance(overall_level, int) else scores["3"]
+    return {
+        "level": overall_level, "score": score, "scores": scores, "missing": missing,
+        "not_applicable": [i["id"] for i in indicators if i["id"] in not_applicable],
+        "status": "已判定" if decided else INSUFFICIENT,
+        "level_name": LEVEL_NAMES[overall_level] if decided else INSUFFICIENT,
+        "reasons": [] if decided or not assessed else list(coverage["limitations"]),
+        "partial": partial,
+        "bounds": decision["bounds"],
+        "best_possible": decision["possible"],
+        "at_least": decision["at_least"],
+        "scores_label": (PARTIAL_SCORES_TEXT if partial else "综合评价指数（整个指标体系）") if scores else None,
+    }
+
+
+def _whole_notes(spec_doc: dict, indicators: list[dict], missing: list[str], assessed: list[tuple[dict, Any]],
+                 weighted: bool, coverage: dict, notes: list[str]) -> None:
+    """Notes about the assessment as a whole, after the per-indicator ones (an incomplete entry first of all)."""
     if not assessed:
         notes.append("没有可评价的指标：请至少填写一项有基准值的指标。")
-    decided = overall_level is not None
-    reasons = [] if decided or not assessed else list(coverage["limitations"])
-    partial = coverage["entered_pct"] is None or coverage["entered_pct"] < 100
-
     absent = [i["name"] for i in indicators if per_n(i.get("weight")) is not None and i["id"] in missing]
     n_given = sum(1 for i in indicators if per_n(i.get("weight")) is not None) - len(absent)
     if absent and weighted and n_given:
@@ -242,35 +287,13 @@ def assess(spec_doc: dict, values: dict, *, target_level: int | None = None,
     if status_note:
         notes.append(status_note)
 
-    score = None
-    if scores is not None and decided and not partial:
-        score = scores[str(overall_level)] if isinstance(overall_level, int) else scores["3"]
-    if target_level is None and assessed:
-        target_level = {1: 1, 2: 1, 3: 2}.get(overall_level, 3) if isinstance(overall_level, int) else (
-            3 if overall_level == BELOW else {1: 1, 2: 1, 3: 2}.get(decision["possible"], 1))
-    gaps = _gaps(assessed, target_level, notes, recommend) if target_level is not None else []
 
-    overall = {
-        "level": overall_level, "score": score, "scores": scores, "missing": missing,
-        "not_applicable": [i["id"] for i in indicators if i["id"] in not_applicable],
-        "status": "已判定" if decided else INSUFFICIENT,
-        "level_name": LEVEL_NAMES[overall_level] if decided else INSUFFICIENT,
-        "reasons": reasons,
-        "partial": partial,
-        "bounds": decision["bounds"],
-        "best_possible": decision["possible"],
-        "at_least": decision["at_least"],
-        "scores_label": (PARTIAL_SCORES_TEXT if partial else "综合评价指数（整个指标体系）") if scores else None,
-    }
-    return {
-        "spec": spec_status(spec_doc),
-        "indicators": rows,
-        "overall": overall,
-        "coverage": coverage,
-        "gaps": gaps,
-        "rule": _rule(weighted, thresholds, own_rule),
-        "notes": notes,
-    }
+def _default_target(overall_level: int | str | None, possible: int | None) -> int:
+    """The level to list gaps for when none is asked: one better than the level reached (Ⅰ stays Ⅰ);
+    below Ⅲ: Ⅲ; undecided: one better than the best level still possible."""
+    if isinstance(overall_level, int):
+        return {1: 1, 2: 1, 3: 2}.get(overall_level, 3)
+    return 3 if overall_level == BELOW else {1: 1, 2: 1, 3: 2}.get(possible, 1)
 
 
 def _scores(assessed: list[tuple[dict, int | str]]) -> dict[str, float]:

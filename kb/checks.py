@@ -5,8 +5,7 @@ import re
 from difflib import SequenceMatcher
 from pathlib import Path
 
-from .documents import Document, Problem
-from .loader import display_path
+from .documents import Document, Problem, display_path
 from .provenance import provenance_problems
 
 _NOISE = re.compile(r"[（）()\s·、，,.。/\-—:：“”\"']|技术|工艺|系统|装置|设备|应用|及其|与|和|的")

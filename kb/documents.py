@@ -3,7 +3,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+# The three kinds of entry and the content folder each lives in: `<root>/technologies/<id>.md` etc.
+TYPE_FOLDERS = {"technology": "technologies", "case": "cases", "spec": "specs"}
+FOLDER_TYPES = {folder: doc_type for doc_type, folder in TYPE_FOLDERS.items()}
+
+
+def display_path(path: Path) -> str:
+    """A content path as an editor reads it in a problem: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 @dataclass(frozen=True)
@@ -56,11 +69,6 @@ class Document:
     @property
     def source(self) -> dict[str, Any]:
         return self.meta.get("source") or {}
-
-    def section(self, heading: str) -> str:
-        """Text of one `## heading` section of the body, '' when absent."""
-        match = re.search(rf"^##\s*{re.escape(heading)}\s*$(.*?)(?=^##\s|\Z)", self.body, re.M | re.S)
-        return match.group(1).strip() if match else ""
 
 
 def first_paragraph(markdown_text: str, limit: int = 160) -> str:

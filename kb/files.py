@@ -1,8 +1,9 @@
-"""File primitives shared by builds, editors and imports: a cross-process lock and atomic writes."""
+"""File primitives shared by builds, editors and imports: a cross-process lock, atomic writes, linked copies."""
 from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,3 +60,12 @@ def atomic_write(path: Path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the file system allows one (index files are never rewritten in place, so a new
+    generation may share them), else a copy with its times: another device, or links not supported."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

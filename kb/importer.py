@@ -6,7 +6,7 @@ so importing the same table again updates the entries instead of duplicating the
 `<out>/.import-manifest.json` remembers the sha256 of every file as the importer wrote it: a file
 whose content differs from that hash was edited by hand and is not overwritten unless `force`.
 
-No click here: the command in `import_cli.py` is a thin wrapper.
+No click here: the command in `kb/cli/importing.py` is a thin wrapper.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from .documents import TYPE_FOLDERS
 from .files import atomic_write
 from .loader import load_text
 from .schemas import CATEGORIES, CONFIDENCES, SOURCE_KINDS, SOURCE_ORIGINS
@@ -142,8 +143,6 @@ class ImportReport:
     skipped: list[dict] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
     ignored: list[int] = field(default_factory=list)
-    out: Path | None = None
-    dry_run: bool = False
 
     def as_json(self) -> dict:
         return {
@@ -438,38 +437,70 @@ def _payback(row: Row, meta: dict) -> None:
 
 
 def build_entry(row: Row, source: SourceInfo, taxonomy: Taxonomy, defaults: dict[str, str]) -> tuple[str, dict, str]:
-    """(id, front matter, body) for one row; raises ValueError with the reason when it cannot be used."""
+    """(id, front matter, body) for one row; raises ValueError with the reason when it cannot be used.
+
+    The fields are read in the order an editor fixes a table (title, sectors, category, tags, process),
+    so the first reason given is the first column to look at."""
+    title = _title(row)
+    sectors = _sectors(row, taxonomy, defaults)
+    category = _row_category(row, defaults)
+    principle = _principle(row)
+    applicability = re.sub(r"\s+", " ", row.first("applicability") or defaults.get("applicability", ""))
+    tags = _tags(row, defaults, f"{title} {principle}", category)
+    process = _process(row, defaults)
+
+    meta: dict[str, Any] = {
+        "id": "", "type": "technology", "title": title, "sectors": sectors, "category": category,
+        "tags": tags, "process": process, "summary": _shorten(principle) if principle else "",
+    }
+    benefits = _benefits(row, source)
+    if benefits:
+        meta["benefits"] = benefits
+    meta["applicability"] = applicability
+    _investment(row, meta)
+    _payback(row, meta)
+    _maturity(row, defaults, meta)
+    meta["source"] = source.as_yaml()
+    meta["id"] = entry_id(taxonomy.get(sectors[0]).prefix, source, _row_key(row, title))
+    return meta["id"], meta, render_body(meta, principle, source)
+
+
+def _title(row: Row) -> str:
     title = re.sub(r"\s+", " ", row.first("title"))
     if not title:
         raise ValueError("缺少技术名称（title）")
+    return title
 
-    sectors = _sectors(row, taxonomy, defaults)
 
+def _row_category(row: Row, defaults: dict[str, str]) -> str:
+    """The row's category (or --set category) as one of the schema's categories."""
     raw_category = row.first("category") or defaults.get("category", "")
     if not raw_category:
         raise ValueError(f"缺少类别（category）；用 --map 列名=category 指定列，或 --set category=节能（可选：{'、'.join(CATEGORIES)}）")
     category = _category(raw_category)
     if category is None:
         raise ValueError(f"类别「{raw_category}」无法识别；可选：{'、'.join(CATEGORIES)}")
+    return category
 
-    principle_parts: list[str] = []
+
+def _principle(row: Row) -> str:
+    """Every summary column's text, each once, as paragraphs: the body's 技术原理 and the summary's source."""
+    parts: list[str] = []
     for _, text in row.all("summary"):
-        if text not in principle_parts:
-            principle_parts.append(text)
-    principle = "\n\n".join(principle_parts)
-    summary = _shorten(principle) if principle else ""
-    applicability = re.sub(r"\s+", " ", row.first("applicability") or defaults.get("applicability", ""))
+        if text not in parts:
+            parts.append(text)
+    return "\n\n".join(parts)
 
-    tags = _tags(row, defaults, f"{title} {principle}", category)
 
+def _process(row: Row, defaults: dict[str, str]) -> str:
     process = re.sub(r"\s+", " ", row.first("process") or defaults.get("process", ""))
     if not process:
         raise ValueError("缺少工序（process）；用 --map 列名=process 指定列，或 --set process=…")
+    return process
 
-    meta: dict[str, Any] = {
-        "id": "", "type": "technology", "title": title, "sectors": sectors, "category": category,
-        "tags": tags, "process": process, "summary": summary,
-    }
+
+def _benefits(row: Row, source: SourceInfo) -> list[dict]:
+    """One benefit per figure column (节能量、节水量 …), the column name as the indicator."""
     benefits = []
     for column, text in row.all("benefits"):
         value = _number(text)
@@ -478,27 +509,23 @@ def build_entry(row: Row, source: SourceInfo, taxonomy: Taxonomy, defaults: dict
             benefit["unit"] = column.unit
         benefit["basis"] = f"{source.title}（{source.year}）所列"
         benefits.append(benefit)
-    if benefits:
-        meta["benefits"] = benefits
-    meta["applicability"] = applicability
+    return benefits
 
-    _investment(row, meta)
-    _payback(row, meta)
 
+def _maturity(row: Row, defaults: dict[str, str], meta: dict) -> None:
+    """maturity as written; a 推广比例 column keeps its header so the figure says what it measures."""
     maturity_cells = row.all("maturity")
     if maturity_cells:
         column, text = maturity_cells[0]
         meta["maturity"] = text if column.name in ("成熟度", "技术成熟度") else f"{column.header}：{text}"
     elif defaults.get("maturity"):
         meta["maturity"] = defaults["maturity"]
-    meta["source"] = source.as_yaml()
 
+
+def _row_key(row: Row, title: str) -> str:
+    """What identifies the row in its source for a stable id: its 编号 (before a 序号), else its title."""
     keys = sorted(row.all("key"), key=lambda item: item[0].name not in _KEY_PRIORITY)
-    key = keys[0][1] if keys else title
-    meta["id"] = entry_id(taxonomy.get(sectors[0]).prefix, source, key)
-
-    body = render_body(meta, principle, source)
-    return meta["id"], meta, body
+    return keys[0][1] if keys else title
 
 
 def render_body(meta: dict, principle: str, source: SourceInfo) -> str:
@@ -603,55 +630,78 @@ def _write_checked(text: str, target: Path, number: int, taxonomy: Taxonomy, man
         manifest[doc_id] = new_hash
 
 
-def import_table(path: Path, source: SourceInfo, out: Path, *, doc_type: str = "technology",
-                 mapping: list[tuple[str, str]] = (), defaults: dict[str, str] | None = None,
-                 force: bool = False, dry_run: bool = False, progress: bool = False,
+# Fields `--set` may give a default for (a technology row's own cell wins).
+SETTABLE = ("sectors", "category", "tags", "process", "applicability", "maturity")
+
+
+@dataclass
+class ImportOptions:
+    """How a catalogue table is read and written: column overrides, defaults, and what may be overwritten."""
+
+    mapping: list[tuple[str, str]] = field(default_factory=list)     # --map 列名=字段
+    defaults: dict[str, str] = field(default_factory=dict)           # --set 字段=值
+    force: bool = False          # overwrite hand-edited entries
+    dry_run: bool = False        # report only, write nothing
+    progress: bool = False       # a progress bar on a terminal
+
+    def __post_init__(self) -> None:
+        for name in self.defaults:
+            if name not in SETTABLE:
+                raise TableImportError(f"--set 只能用于 {'、'.join(SETTABLE)}，收到「{name}」")
+
+
+def import_table(path: Path, source: SourceInfo, out: Path, options: ImportOptions | None = None,
                  taxonomy: Taxonomy | None = None) -> ImportReport:
-    if doc_type != "technology":
-        raise TableImportError("import_table 导入技术条目；评价指标表用 kb.spec_import.import_spec_table（--type spec）")
-    defaults = dict(defaults or {})
-    for name in defaults:
-        if name not in ("sectors", "category", "tags", "process", "applicability", "maturity"):
-            raise TableImportError(f"--set 只能用于 sectors、category、tags、process、applicability、maturity，收到「{name}」")
+    """Every usable row of a technology catalogue table → an entry file under `<out>/technologies/`."""
+    options = options or ImportOptions()
     taxonomy = taxonomy or load_taxonomy()
     header, records = read_table(path)
-    columns = map_columns(header, list(mapping))
+    columns = map_columns(header, list(options.mapping))
     if not any(c.field == "title" for c in columns):
         raise TableImportError(f"表格中找不到技术名称列；表头：{'、'.join(h for h in header if h)}；用 --map 列名=title 指定")
 
     out = Path(out)
-    folder = out / "technologies"
+    folder = out / TYPE_FOLDERS["technology"]
     manifest = load_manifest(out)
-    report = ImportReport(out=out, dry_run=dry_run)
+    report = ImportReport()
     seen: dict[str, int] = {}
 
     from tqdm import tqdm
 
-    bar = tqdm(records, desc="导入", unit="行", file=sys.stderr, disable=not (progress and sys.stderr.isatty()))
+    bar = tqdm(records, desc="导入", unit="行", file=sys.stderr, disable=not (options.progress and sys.stderr.isatty()))
     try:
         for number, cells in bar:
-            texts = [_cell_text(c) for c in cells]
-            if not any(texts):
-                report.ignored.append(number)
-                continue
-            row = _row(number, texts, columns)
-            if not row.first("title") and sum(1 for t in texts if t) == 1:
-                report.ignored.append(number)          # a group heading such as 「一、钢铁行业」
-                continue
-            try:
-                doc_id, meta, body = build_entry(row, source, taxonomy, defaults)
-            except ValueError as exc:
-                report.rejected.append({"row": number, "reason": str(exc)})
-                continue
-            digest = doc_id.rsplit("-", 1)[-1]        # same 编号 (or title) under another sector is still the same row
-            if digest in seen:
-                report.rejected.append({"row": number, "reason": f"与第 {seen[digest]} 行的编号或名称相同（id {doc_id}）"})
-                continue
-            seen[digest] = number
-            _write_checked(render(meta, body), folder / f"{doc_id}.md", number, taxonomy, manifest, report,
-                           force=force, dry_run=dry_run)
+            entry = _row_entry(number, cells, columns, source, taxonomy, options.defaults, report, seen)
+            if entry is not None:
+                _write_checked(render(*entry), folder / f"{entry[0]['id']}.md", number, taxonomy, manifest, report,
+                               force=options.force, dry_run=options.dry_run)
     finally:
         bar.close()
-        if not dry_run and (report.created or report.updated or report.unchanged):
+        if not options.dry_run and (report.created or report.updated or report.unchanged):
             save_manifest(out, manifest)
     return report
+
+
+def _row_entry(number: int, cells: list, columns: list[Column], source: SourceInfo, taxonomy: Taxonomy,
+               defaults: dict[str, str], report: ImportReport, seen: dict[str, int]) -> tuple[dict, str] | None:
+    """(front matter, body) of one table row, or None when the row is blank, a heading, unusable or a repeat
+    (each noted in the report)."""
+    texts = [_cell_text(c) for c in cells]
+    if not any(texts):
+        report.ignored.append(number)
+        return None
+    row = _row(number, texts, columns)
+    if not row.first("title") and sum(1 for t in texts if t) == 1:
+        report.ignored.append(number)          # a group heading such as 「一、钢铁行业」
+        return None
+    try:
+        doc_id, meta, body = build_entry(row, source, taxonomy, defaults)
+    except ValueError as exc:
+        report.rejected.append({"row": number, "reason": str(exc)})
+        return None
+    digest = doc_id.rsplit("-", 1)[-1]        # same 编号 (or title) under another sector is still the same row
+    if digest in seen:
+        report.rejected.append({"row": number, "reason": f"与第 {seen[digest]} 行的编号或名称相同（id {doc_id}）"})
+        return None
+    seen[digest] = number
+    return meta, body

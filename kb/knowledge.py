@@ -94,14 +94,11 @@ class KnowledgeBase:
                     # sectors.yaml or the glossary rebuilt in full): queries must be read the same way
                     self._taxonomy = load_taxonomy()
                     self.analysis = analysis_mod.configure(self.settings.cache_dir)
-                    old = self._searcher
+                    # Requests still using the old searcher keep their open files (unlinked files stay
+                    # readable); closing it here would break them, so garbage collection closes it.
                     self._searcher = open_searcher(generation / "index")
                     self._recommender = None
                     self._generation = generation
-                    if old is not None:
-                        # Requests still using the old searcher keep their open files (unlinked
-                        # files stay readable); closing here would break them, so let GC do it.
-                        pass
         return generation
 
     @property

@@ -9,12 +9,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .documents import Document, Problem
+from .checks import cross_check
+from .documents import FOLDER_TYPES, Document, Problem, display_path
 from .frontmatter import FrontMatterError, parse
 from .schemas import NON_AUDIT_SECTION_ALTERNATIVES, REQUIRED_SECTIONS, SCHEMAS
 from .taxonomy import Taxonomy, load_taxonomy
-
-FOLDER_TYPES = {"technologies": "technology", "cases": "case", "specs": "spec"}
 
 _UNION_BRANCHES = ("int", "float", "str", "bool")
 _MESSAGES = {
@@ -59,110 +58,123 @@ class ContentSet:
     documents: dict[str, Document] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
-    # rules being phased in: reported by `kb check`, never fatal
 
 
 def content_files(root: Path) -> list[Path]:
     return sorted(p for folder in FOLDER_TYPES for p in (root / folder).glob("*.md")) if root.is_dir() else []
 
 
-def display_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def load_text(text: str, path: Path, taxonomy: Taxonomy, expected_type: str | None = None) -> tuple[Document | None, list[Problem]]:
     """Validate one document's text; the path is used for messages and the id-equals-filename rule."""
     shown = display_path(path)
-    problems: list[Problem] = []
-
-    def problem(line: int, field_name: str, message: str) -> None:
-        problems.append(Problem(shown, line, field_name, message))
-
     try:
         parsed = parse(text)
     except FrontMatterError as exc:
         return None, [Problem(shown, exc.line, exc.field, exc.message)]
 
-    data = parsed.data
-    doc_type = data.get("type")
+    doc_type = parsed.data.get("type")
     if doc_type not in SCHEMAS:
-        problem(parsed.line_of(("type",)), "type", f"type 必须是 technology、case 或 spec 之一，而不是「{doc_type}」")
-        return None, problems
+        return None, [Problem(shown, parsed.line_of(("type",)), "type",
+                              f"type 必须是 technology、case 或 spec 之一，而不是「{doc_type}」")]
+    problems: list[Problem] = []
     if expected_type and doc_type != expected_type:
-        problem(parsed.line_of(("type",)), "type", f"此目录下的文件 type 应为 {expected_type}")
-
+        problems.append(Problem(shown, parsed.line_of(("type",)), "type", f"此目录下的文件 type 应为 {expected_type}"))
     try:
-        model = SCHEMAS[doc_type].model_validate(data)
+        model = SCHEMAS[doc_type].model_validate(parsed.data)
     except ValidationError as exc:
-        for err in exc.errors():
-            raw_loc = tuple(err["loc"])
-            # Union members produce one error each; the field is what matters to the editor.
-            loc = tuple(p for p in raw_loc if not (isinstance(p, str) and p in _UNION_BRANCHES))
-            name = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
-            message = _MESSAGES.get(err["type"], "取值无效")
-            bounds = {"greater_than_equal": ("ge", "不能小于"), "greater_than": ("gt", "必须大于"),
-                      "less_than_equal": ("le", "不能大于"), "less_than": ("lt", "必须小于")}
-            if err["type"] in bounds and bounds[err["type"]][0] in err.get("ctx", {}):
-                key, words = bounds[err["type"]]
-                message = f"{words} {err['ctx'][key]}"
-            if err["type"] in ("value_error", "assertion_error"):
-                # the schema's own Chinese message, without pydantic's "Value error, " prefix
-                message = str(err.get("ctx", {}).get("error") or err["msg"]).removeprefix("Value error, ")
-            if loc != raw_loc:
-                message = "取值类型不对：应为数字或文字"
-            if err["type"] == "literal_error":
-                message = "取值必须是：" + err["ctx"]["expected"].replace("'", "")
-            elif err["type"] == "string_pattern_mismatch" and loc and loc[-1] == "id":
-                message = "id 只能用小写字母、数字和连字符（2–100 个字符）"
-            elif err["type"] == "string_pattern_mismatch" and loc and loc[-1] == "url":
-                message = "url 必须以 http:// 或 https:// 开头"
-            problem(parsed.line_of(loc), name or "front matter", message)
-        # report each field once even when several union branches failed
-        seen: set[tuple] = set()
-        problems = [p for p in problems if (p.line, p.field) not in seen and not seen.add((p.line, p.field))]
+        return None, _once_per_field(problems + _validation_problems(exc, parsed, shown))
+
+    if model.id != path.stem:
+        problems.append(Problem(shown, parsed.line_of(("id",)), "id", f"id「{model.id}」必须与文件名「{path.stem}」一致"))
+    sectors = _resolve_sectors(model.sectors, taxonomy, parsed, shown, problems)
+    problems += _missing_sections(doc_type, model, parsed, shown)
+    if problems:
         return None, problems
+    return _document(model, doc_type, sectors, parsed, text, path), []
 
-    stem = path.stem
-    if model.id != stem:
-        problem(parsed.line_of(("id",)), "id", f"id「{model.id}」必须与文件名「{stem}」一致")
 
+# pydantic's bound errors → the Chinese words for them, with the bound from the error's context
+_BOUNDS = {"greater_than_equal": ("ge", "不能小于"), "greater_than": ("gt", "必须大于"),
+           "less_than_equal": ("le", "不能大于"), "less_than": ("lt", "必须小于")}
+
+
+def _validation_problems(exc: ValidationError, parsed, shown: str) -> list[Problem]:
+    """One located problem per pydantic error, in Chinese (never pydantic's English text)."""
+    problems = []
+    for err in exc.errors():
+        raw_loc = tuple(err["loc"])
+        # Union members produce one error each; the field is what matters to the editor.
+        loc = tuple(p for p in raw_loc if not (isinstance(p, str) and p in _UNION_BRANCHES))
+        name = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
+        problems.append(Problem(shown, parsed.line_of(loc), name or "front matter", _error_message(err, loc, raw_loc)))
+    return problems
+
+
+def _error_message(err: dict, loc: tuple, raw_loc: tuple) -> str:
+    message = _MESSAGES.get(err["type"], "取值无效")
+    if err["type"] in _BOUNDS and _BOUNDS[err["type"]][0] in err.get("ctx", {}):
+        key, words = _BOUNDS[err["type"]]
+        message = f"{words} {err['ctx'][key]}"
+    if err["type"] in ("value_error", "assertion_error"):
+        # the schema's own Chinese message, without pydantic's "Value error, " prefix
+        message = str(err.get("ctx", {}).get("error") or err["msg"]).removeprefix("Value error, ")
+    if loc != raw_loc:
+        message = "取值类型不对：应为数字或文字"
+    if err["type"] == "literal_error":
+        message = "取值必须是：" + err["ctx"]["expected"].replace("'", "")
+    elif err["type"] == "string_pattern_mismatch" and loc and loc[-1] == "id":
+        message = "id 只能用小写字母、数字和连字符（2–100 个字符）"
+    elif err["type"] == "string_pattern_mismatch" and loc and loc[-1] == "url":
+        message = "url 必须以 http:// 或 https:// 开头"
+    return message
+
+
+def _once_per_field(problems: list[Problem]) -> list[Problem]:
+    """Each field reported once even when several union branches failed."""
+    seen: set[tuple] = set()
+    return [p for p in problems if (p.line, p.field) not in seen and not seen.add((p.line, p.field))]
+
+
+def _resolve_sectors(names: list[str], taxonomy: Taxonomy, parsed, shown: str, problems: list[Problem]) -> list[str]:
+    """Canonical sectors in order, without repeats; an unknown name is a problem on its own line."""
     sectors: list[str] = []
-    for i, name in enumerate(model.sectors):
+    for i, name in enumerate(names):
         canonical = taxonomy.try_resolve(name)
         if canonical is None:
-            problem(parsed.line_of(("sectors", i)), "sectors", f"未知行业「{name}」；可选：{'、'.join(taxonomy.names)}")
+            problems.append(Problem(shown, parsed.line_of(("sectors", i)), "sectors",
+                                    f"未知行业「{name}」；可选：{'、'.join(taxonomy.names)}"))
         elif canonical not in sectors:
             sectors.append(canonical)
+    return sectors
 
+
+def _missing_sections(doc_type: str, model, parsed, shown: str) -> list[Problem]:
+    """The body's required `## ` sections (a case that is not an audit may use the alternatives)."""
     headings = set(re.findall(r"^##\s*(.+?)\s*$", parsed.body, re.M))
     non_audit = doc_type == "case" and getattr(model, "kind", None) not in (None, "清洁生产审核")
+    problems = []
     for heading in REQUIRED_SECTIONS[doc_type]:
         accepted = (heading, *NON_AUDIT_SECTION_ALTERNATIVES.get(heading, ())) if non_audit else (heading,)
         if not headings.intersection(accepted):
-            problem(parsed.body_line, "body", f"正文缺少小节「## {'」或「## '.join(accepted)}」")
+            problems.append(Problem(shown, parsed.body_line, "body", f"正文缺少小节「## {'」或「## '.join(accepted)}」"))
+    return problems
 
-    if problems:
-        return None, problems
+
+def _document(model, doc_type: str, sectors: list[str], parsed, text: str, path: Path) -> Document:
     meta = model.model_dump(mode="json", exclude_none=True)
     meta["sectors"] = sectors
-    return (
-        Document(
-            id=model.id,
-            type=doc_type,
-            title=model.title,
-            sectors=sectors,
-            meta=meta,
-            body=parsed.body.strip() + "\n",
-            path=str(path),
-            content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            # "body": the file line the stripped body starts on, for problems found in the body text
-            lines={**{str(k): parsed.line_of((k,)) for k in data},
-                   "body": parsed.body_line + _leading_lines(parsed.body)},
-        ),
-        [],
+    return Document(
+        id=model.id,
+        type=doc_type,
+        title=model.title,
+        sectors=sectors,
+        meta=meta,
+        body=parsed.body.strip() + "\n",
+        path=str(path),
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        # "body": the file line the stripped body starts on, for problems found in the body text
+        lines={**{str(k): parsed.line_of((k,)) for k in parsed.data},
+               "body": parsed.body_line + _leading_lines(parsed.body)},
     )
 
 
@@ -171,14 +183,16 @@ def _leading_lines(body: str) -> int:
     return body[: len(body) - len(body.lstrip())].count("\n")
 
 
-_parsed_cache: dict[tuple, tuple[Document | None, list[Problem]]] = {}
+MAX_CACHED_FILES = 50_000
 
 
 def load_file(path: Path, taxonomy: Taxonomy) -> tuple[Document | None, list[Problem]]:
     raw = path.read_bytes()
-    # A long-running server rebuilds on every edit; unchanged files need not be parsed again.
-    key = (str(path), hashlib.sha256(raw).digest(), id(taxonomy))
-    cached = _parsed_cache.get(key)
+    # A long-running server rebuilds on every edit; unchanged files need not be parsed again. The results are
+    # kept on the taxonomy they were validated against (never keyed by id(), which a new object may reuse).
+    cache = taxonomy.validated_files
+    key = (str(path), hashlib.sha256(raw).digest())
+    cached = cache.get(key)
     if cached is not None:
         return copy.deepcopy(cached)
     try:
@@ -187,17 +201,15 @@ def load_file(path: Path, taxonomy: Taxonomy) -> tuple[Document | None, list[Pro
         line = raw[: exc.start].count(b"\n") + 1
         return None, [Problem(display_path(path), line, "file", "文件必须是 UTF-8 编码")]
     result = load_text(text, path, taxonomy, FOLDER_TYPES.get(path.parent.name))
-    if len(_parsed_cache) > 50_000:
-        _parsed_cache.clear()
-    _parsed_cache[key] = copy.deepcopy(result)
+    if len(cache) > MAX_CACHED_FILES:
+        cache.clear()
+    cache[key] = copy.deepcopy(result)
     return result
 
 
 def load_content(roots: list[Path] | tuple[Path, ...], taxonomy: Taxonomy | None = None) -> ContentSet:
     """Load every root in order; a later root's document replaces an earlier one with the same id
     (the editable folder can correct a bundled entry), but one root may not hold an id twice."""
-    from .checks import cross_check
-
     taxonomy = taxonomy or load_taxonomy()
     result = ContentSet()
     for root in roots:

@@ -14,8 +14,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from .documents import Document, Problem
-from .loader import display_path
+from .documents import Document, Problem, display_path
 
 
 _FIELD_NAMES = ("investment_wan", "investment_source", "payback_years", "payback_source", "related_technologies",

@@ -6,27 +6,39 @@ Strict on purpose (unknown fields are errors): a typo such as `sector:` for `sec
 from __future__ import annotations
 
 import re
-from typing import Literal, Union
+from typing import Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,99}$"
 ID_RE = re.compile(ID_PATTERN)
 
-CATEGORIES = ("节能", "节水", "减污", "降碳", "资源综合利用", "源头替代", "过程控制", "末端治理")
-SOURCE_KINDS = ("目录", "标准", "案例报道", "文献", "工程实践")
+# Each closed list once, as the Literal type the schema validates with; the tuple of its values is
+# derived from it for everything else (CLI choices, facets, the OpenAPI document, the importer).
+Category = Literal["节能", "节水", "减污", "降碳", "资源综合利用", "源头替代", "过程控制", "末端治理"]
+SourceKind = Literal["目录", "标准", "案例报道", "文献", "工程实践"]
 # 未分类: the source reports the option but not its cost class; an editor does not guess one.
-COST_CLASSES = ("无/低费", "中/高费", "未分类")
-AUDIT_KINDS = ("强制性", "自愿性", "未说明")
+CostClass = Literal["无/低费", "中/高费", "未分类"]
+AuditKind = Literal["强制性", "自愿性", "未说明"]
 # What kind of event a case reports: a cleaner-production audit (强制性/自愿性 in `audit`), a retrofit
 # project reported on its own, a park or cluster programme, or a policy demonstration.
-CASE_KINDS = ("清洁生产审核", "技改项目", "园区/集群", "政策示范")
+CaseKind = Literal["清洁生产审核", "技改项目", "园区/集群", "政策示范"]
 # Who published the page the figures were read from: how far a consultant can lean on it.
-SOURCE_ORIGINS = ("官方目录", "标准", "期刊论文", "企业/政府公开", "行业协会", "新闻转载", "厂商资料")
-CONFIDENCES = ("高", "中", "低")
+SourceOrigin = Literal["官方目录", "标准", "期刊论文", "企业/政府公开", "行业协会", "新闻转载", "厂商资料"]
+Confidence = Literal["高", "中", "低"]
 # How a reference (not the source of figures) relates to an entry.
-REFERENCE_ROLES = ("依据", "要求", "目录收录", "原始出处", "延伸阅读")
-DIRECTIONS = ("≤", "≥", "定性")
+ReferenceRole = Literal["依据", "要求", "目录收录", "原始出处", "延伸阅读"]
+Direction = Literal["≤", "≥", "定性"]
+
+CATEGORIES: tuple[str, ...] = get_args(Category)
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
+COST_CLASSES: tuple[str, ...] = get_args(CostClass)
+AUDIT_KINDS: tuple[str, ...] = get_args(AuditKind)
+CASE_KINDS: tuple[str, ...] = get_args(CaseKind)
+SOURCE_ORIGINS: tuple[str, ...] = get_args(SourceOrigin)
+CONFIDENCES: tuple[str, ...] = get_args(Confidence)
+REFERENCE_ROLES: tuple[str, ...] = get_args(ReferenceRole)
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
 
 Number = Union[int, float]
 
@@ -42,15 +54,15 @@ def _as_list(value):
 
 
 class Source(Strict):
-    kind: Literal["目录", "标准", "案例报道", "文献", "工程实践"]
+    kind: SourceKind
     title: str = Field(min_length=2)
     issuer: str = Field(min_length=2)
     year: int = Field(ge=1949, le=2100)
     number: str | None = None
     url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     # Reliability as data (never prose in the body): who published it, and how sure the editors are.
-    origin: Literal["官方目录", "标准", "期刊论文", "企业/政府公开", "行业协会", "新闻转载", "厂商资料"] | None = None
-    confidence: Literal["高", "中", "低"] | None = None
+    origin: SourceOrigin | None = None
+    confidence: Confidence | None = None
     # A secondary compilation the figures were read through (转引), e.g. a research group's database.
     via: str | None = None
 
@@ -58,7 +70,7 @@ class Source(Strict):
 class Reference(Strict):
     """A document that names, requires or lists the technology but is not where its figures were read."""
     title: str = Field(min_length=2)
-    role: Literal["依据", "要求", "目录收录", "原始出处", "延伸阅读"]
+    role: ReferenceRole
     issuer: str | None = None
     number: str | None = None
     year: int | None = Field(default=None, ge=1949, le=2100)
@@ -89,7 +101,7 @@ class Common(Strict):
 
 class Technology(Common):
     type: Literal["technology"]
-    category: Literal["节能", "节水", "减污", "降碳", "资源综合利用", "源头替代", "过程控制", "末端治理"]
+    category: Category
     tags: list[str] = Field(min_length=1)
     process: str = Field(min_length=1)
     summary: str = Field(min_length=10, max_length=300)
@@ -111,7 +123,7 @@ class Technology(Common):
 
 class Option(Strict):
     name: str = Field(min_length=2)
-    cost_class: Literal["无/低费", "中/高费", "未分类"]
+    cost_class: CostClass
     investment_wan: Number | None = Field(default=None, ge=0)
     benefits: str | None = None
     count: int | None = Field(default=None, ge=1)
@@ -121,8 +133,8 @@ class Case(Common):
     type: Literal["case"]
     region: str = Field(min_length=2)
     year: int = Field(ge=1990, le=2100)
-    audit: Literal["强制性", "自愿性", "未说明"]
-    kind: Literal["清洁生产审核", "技改项目", "园区/集群", "政策示范"] | None = None
+    audit: AuditKind
+    kind: CaseKind | None = None
     enterprise: str = Field(min_length=2)
     problems: list[str] = Field(min_length=1)
     # Empty only when the source reports results but lists no options; `kb stats` shows it as a gap.
@@ -151,7 +163,7 @@ class Indicator(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")
     name: str = Field(min_length=2)
     unit: str | None = None
-    direction: Literal["≤", "≥", "定性"]
+    direction: Direction
     level_1: Number | str | None = None
     level_2: Number | str | None = None
     level_3: Number | str | None = None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .documents import TYPE_FOLDERS
 from .importer import (HAND_EDITED, SourceInfo, TableImportError, _cell_text, _norm_header, load_manifest, read_table,
                        render, save_manifest, sha256)
 from .taxonomy import Taxonomy, load_taxonomy
@@ -62,7 +63,6 @@ class SpecImportReport:
     indicators: int = 0
     rejected: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    dry_run: bool = False
 
     def as_json(self) -> dict:
         return {"id": self.id, "status": self.status, "path": str(self.path) if self.path else None,
@@ -379,7 +379,7 @@ def import_spec_table(path: Path, source: SourceInfo, out: Path, *, mapping: lis
 
     taxonomy = taxonomy or load_taxonomy()
     settings = _settings(dict(defaults or {}), taxonomy)
-    report = SpecImportReport(dry_run=dry_run)
+    report = SpecImportReport()
     indicators, report.rejected, _ = read_indicators(Path(path), list(mapping))
     report.indicators = len(indicators)
     if not indicators and not report.rejected:
@@ -390,7 +390,7 @@ def import_spec_table(path: Path, source: SourceInfo, out: Path, *, mapping: lis
     meta = build_spec(indicators, source, settings, total)
     report.id = meta["id"]
     text = render(meta, render_spec_body(meta, source, Path(path).name))
-    target = Path(out) / "specs" / f"{meta['id']}.md"
+    target = Path(out) / TYPE_FOLDERS["spec"] / f"{meta['id']}.md"
     report.path = target
     doc, problems = load_text(text, target, taxonomy, "spec")
     if doc is None:

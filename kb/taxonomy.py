@@ -35,6 +35,9 @@ class Taxonomy:
     def __init__(self, sectors: list[Sector]):
         self.sectors = sectors
         self.digest = _digest(sectors)
+        # Content files already validated against this taxonomy (kb.loader's cache, by path and content hash):
+        # sector names resolve through the taxonomy, so the results live exactly as long as it does.
+        self.validated_files: dict[tuple[str, bytes], tuple] = {}
         self._by_name: dict[str, str] = {}
         for sector in sectors:
             for name in (sector.name, *sector.subsectors, *sector.aliases):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from .config import Settings
+from .documents import TYPE_FOLDERS
 from .taxonomy import Taxonomy
 
 _BODIES = {
@@ -17,7 +18,6 @@ _BODIES = {
     "case": ["企业概况", "审核发现", "方案实施", "成效"],
     "spec": ["适用范围", "评价方法", "参考"],
 }
-FOLDERS = {"technology": "technologies", "case": "cases", "spec": "specs"}
 
 
 def new_id(doc_type: str, prefix: str) -> str:
@@ -57,7 +57,7 @@ def render(doc_type: str, doc_id: str, title: str, sector: str) -> str:
 def write_template(settings: Settings, taxonomy: Taxonomy, doc_type: str, sector: str, title: str) -> Path:
     canonical = taxonomy.resolve(sector)
     doc_id = new_id(doc_type, taxonomy.get(canonical).prefix)
-    path = settings.editable_content / FOLDERS[doc_type] / f"{doc_id}.md"
+    path = settings.editable_content / TYPE_FOLDERS[doc_type] / f"{doc_id}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "x", encoding="utf-8") as fh:
         fh.write(render(doc_type, doc_id, title, canonical))

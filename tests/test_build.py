@@ -65,7 +65,6 @@ def test_killed_build_leaves_live_generation(kb, settings, tmp_path):
     import signal
     import subprocess
     import sys
-    import time
 
     live = current_generation(settings)
     script = (

@@ -1,7 +1,6 @@
 """`kb check`: every problem reported at its file and line, all at once, never a traceback."""
 from __future__ import annotations
 
-from kb.config import load_settings
 from kb.loader import load_content
 from kb.cli import main
 
@@ -281,3 +280,22 @@ def test_bundled_glossary_problem_vocabulary_passes(runner):
 
     result = runner.invoke(main, ["check", str(BUNDLED_CONTENT / "glossary.yaml")])
     assert result.exit_code == 0, result.output
+
+
+def test_validated_files_are_remembered_per_taxonomy(content):
+    """An unchanged file is not parsed twice against one taxonomy, and another taxonomy (a sector added to
+    sectors.yaml) validates it afresh: the cache goes with the taxonomy, never with a reusable id()."""
+    from kb.loader import load_file
+    from kb.taxonomy import Sector, Taxonomy, load_taxonomy
+
+    path = write(content, "technologies", "general-mars", technology("general-mars", "火星采矿尾气治理", sectors="[火星采矿]"))
+    bundled = load_taxonomy()
+    doc, problems = load_file(path, bundled)
+    assert doc is None and "未知行业「火星采矿」" in problems[0].message
+    assert load_file(path, bundled) == (doc, problems)
+    wider = Taxonomy([*bundled.sectors, Sector("火星采矿", "mars", (), ())])
+    doc, problems = load_file(path, wider)
+    assert problems == [] and doc.sectors == ["火星采矿"]
+    edited = path.read_text(encoding="utf-8").replace("火星采矿尾气治理", "火星采矿废气治理")
+    path.write_text(edited, encoding="utf-8")
+    assert load_file(path, wider)[0].title == "火星采矿废气治理"      # a changed file is read again

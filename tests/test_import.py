@@ -483,3 +483,32 @@ def test_origin_and_confidence_can_be_given(runner, tmp_path):
     assert {(d.source["origin"], d.source["confidence"]) for d in docs.values()} == {("行业协会", "中")}
     bad = run(runner, table, "--source", SOURCE, "--out", out, "--confidence", "很高")
     assert bad.exit_code == 2 and "--confidence" in bad.output
+
+
+def test_maturity_columns_repeated_rows_and_set_names(runner, tmp_path):
+    """Branches of a row an editor meets: a 推广比例 column keeps its header, --set maturity fills a row
+    without one, a row repeating an earlier 编号 is refused with that row's number, and --set names its fields."""
+    header = ["序号", "编号", "技术名称", "所属行业", "技术类别", "主要技术内容", "工序", "目前推广比例"]
+    rows = [
+        ["1", "JN-01", "高炉炉顶煤气余压透平发电技术（TRT）", "钢铁", "节能", "利用高炉煤气压力能发电。", "炼铁", "60%"],
+        ["2", "JN-02", "纯低温余热发电技术", "水泥", "节能", "利用窑头窑尾废气余热发电。", "熟料烧成", ""],
+        ["3", "JN-01", "高炉煤气余压发电", "钢铁", "节能", "同一编号的另一行。", "炼铁", ""],
+    ]
+    table = write_csv(tmp_path / "catalogue.csv", rows, header=header)
+    out = tmp_path / "out"
+    result, report = run_json(runner, table, "--source", SOURCE, "--set", "maturity=已推广",
+                              "--set", "applicability=按来源所述的适用企业", "--out", out)
+    assert result.exit_code == 1
+    assert report["rejected"] == [{"row": 4, "reason": f"与第 2 行的编号或名称相同（id {report['created'][0]}）"}]
+    metas = {m["title"]: m for m in (load_content([out]).documents[i].meta for i in report["created"])}
+    assert metas["高炉炉顶煤气余压透平发电技术（TRT）"]["maturity"] == "目前推广比例：60%"
+    assert metas["纯低温余热发电技术"]["maturity"] == "已推广"
+    # the id comes from the 编号, not the 序号: renumbering the rows keeps every id
+    renumbered = write_csv(tmp_path / "renumbered.csv", [["9", *r[1:]] for r in rows[:2]], header=header)
+    _, again = run_json(runner, renumbered, "--source", SOURCE, "--set", "maturity=已推广",
+                        "--set", "applicability=按来源所述的适用企业", "--out", out)
+    assert sorted(again["unchanged"]) == sorted(report["created"])
+
+    refused = run(runner, table, "--source", SOURCE, "--set", "investment=100", "--out", out)
+    assert refused.exit_code == 2
+    assert "--set 只能用于 sectors、category、tags、process、applicability、maturity，收到「investment」" in refused.output

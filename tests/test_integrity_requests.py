@@ -438,7 +438,9 @@ def test_stress_script_runs_against_a_served_instance():
 def test_kb_serve_runs_waitress_with_the_limits(runner, monkeypatch, settings, kb):
     """`kb serve` hands waitress limits that keep 120 idle sockets from filling it (default was 100)."""
     import web
-    from kb import cli, serving
+    from kb import serving
+    from kb.cli import main
+    from kb.cli.common import CliContext
     from kb.serving import ServeLimits
 
     options = ServeLimits(trusted_proxy="127.0.0.1").waitress_options()
@@ -451,9 +453,8 @@ def test_kb_serve_runs_waitress_with_the_limits(runner, monkeypatch, settings, k
     # the app of the test instance (the CLI would build the whole bundled content for its own)
     app = web.create_app({"KB_SETTINGS": settings})
     monkeypatch.setattr(web, "create_app", lambda: app)
-    monkeypatch.setattr(cli, "_open_kb", lambda: KnowledgeBase(settings))
-    result = runner.invoke(cli.main, ["serve", "--no-watch", "--port", "5999", "--connection-limit", "300",
-                                  "--channel-timeout", "15", "--trusted-proxy", "127.0.0.1"])
+    result = runner.invoke(main, ["serve", "--no-watch", "--port", "5999", "--connection-limit", "300",
+                                  "--channel-timeout", "15", "--trusted-proxy", "127.0.0.1"], obj=CliContext(settings))
     assert result.exit_code == 0, result.output
     assert seen["port"] == 5999
     assert (seen["limits"].connection_limit, seen["limits"].channel_timeout, seen["limits"].trusted_proxy) == \
@@ -461,16 +462,16 @@ def test_kb_serve_runs_waitress_with_the_limits(runner, monkeypatch, settings, k
 
 
 def test_cli_names_a_bad_setting_and_exports_with_kb_base_url(runner, monkeypatch, settings, kb):
-    from kb import cli
+    from kb.cli import main
+    from kb.cli.common import CliContext
 
     monkeypatch.setenv("KB_BASE_URL", "kb.example.org")
-    result = runner.invoke(cli.main, ["stats"])
+    result = runner.invoke(main, ["stats"])
     assert result.exit_code == 2 and "KB_BASE_URL" in result.output
     monkeypatch.setenv("KB_BASE_URL", "https://kb.example.org")
     from dataclasses import replace
 
-    monkeypatch.setattr(cli, "_open_kb", lambda: KnowledgeBase(replace(settings, base_url="https://kb.example.org")))
-    result = runner.invoke(cli.main, ["export", "-q", "余热"])
+    result = runner.invoke(main, ["export", "-q", "余热"], obj=CliContext(replace(settings, base_url="https://kb.example.org")))
     assert result.exit_code == 0, result.output
     assert "https://kb.example.org/documents/coking-cdq" in result.output
 

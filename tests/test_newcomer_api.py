@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from kb.config import ConfigError, load_settings, parse_cors_origins
+from kb.config import ConfigError, parse_cors_origins
 
 TOKEN = "t" * 32
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 from flask import Blueprint, jsonify, request, url_for
 from markupsafe import Markup
 
-from kb.render import search_json
+from kb.render import API_FACETS, search_json
 
 from .context import TYPES, BadRequest, json_object, knowledge, search_request
 from kb.editing import EditError
@@ -38,8 +38,7 @@ def search_payload(response) -> dict:
     data.update(page=response.page, per_page=response.per_page,
                 matched_all_words=response.matched_all_words,
                 words=list(response.words),
-                facets={name: response.facets[name]
-                        for name in ("type", "sector", "category", "tag", "province", "origin", "kind")})
+                facets={name: response.facets[name] for name in API_FACETS})
     data["expanded"] = expansion_notes(response)
     data["spelling"] = spelling_note(response)
     return {k: data[k] for k in ("query", "total", "page", "per_page", "matched_all_words", "words",

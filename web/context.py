@@ -7,17 +7,19 @@ from dataclasses import dataclass, field
 
 from flask import current_app, request
 
+from kb.documents import TYPE_FOLDERS
 from kb.knowledge import KnowledgeBase
 from kb.regions import UnknownProvince, resolve_province
+from kb.render import FACET_LABELS
 from kb.schemas import CASE_KINDS, SOURCE_ORIGINS
 from kb.search.engine import MAX_QUERY_CHARS, SORTS, SearchRequest
 from kb.taxonomy import UnknownSector
 
-TYPES = ("technology", "case", "spec")
+TYPES = tuple(TYPE_FOLDERS)
 MAX_PER_PAGE = 50
 MAX_RESULT_WINDOW = 1000
 # the facet filters a search URL may carry (the page's links toggle them)
-FILTER_PARAMS = ("sector", "province", "type", "category", "tag", "source", "source_kind", "year", "origin", "kind")
+FILTER_PARAMS = tuple(FACET_LABELS)
 # Caps on repeated parameters: every search page links each active filter with a URL that carries all of
 # them, so the page grows with the square of the filter count (2,000 `year=` made 58 MB); beyond the caps → 400.
 MAX_VALUES_PER_FILTER = 20

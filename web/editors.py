@@ -9,6 +9,7 @@ import hmac
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
 
 from kb.editing import EditError, Editor, token_label
+from kb.render import TYPE_NAMES
 
 from .context import knowledge
 from .render import render_markdown
@@ -161,10 +162,7 @@ def edit_page():
     rebuilder = current_app.extensions["kb_rebuilder"]
     return render_template("edit.html", enabled=enabled, signed_in=signed_in, message=message, errors=errors,
                            preview=preview, text=text, problems=rebuilder.problems, build_error=rebuilder.last_error,
-                           template_types=TEMPLATE_TYPES), status
-
-
-TEMPLATE_TYPES = {"technology": "技术", "case": "案例", "spec": "标准"}
+                           template_types=TYPE_NAMES), status
 
 
 def _starting_text(kb) -> tuple[str, int, str | None]:
@@ -179,8 +177,8 @@ def _starting_text(kb) -> tuple[str, int, str | None]:
             return "", 404, f"没有 id 为「{doc_id[:100]}」的文档"
         return current[0], 200, None
     if template:
-        if template not in TEMPLATE_TYPES:
-            return "", 400, f"模板类型必须是 {'、'.join(TEMPLATE_TYPES)} 之一"
+        if template not in TYPE_NAMES:
+            return "", 400, f"模板类型必须是 {'、'.join(TYPE_NAMES)} 之一"
         general = kb.taxonomy.get("通用")
         return render(template, new_id(template, general.prefix), "待填写标题", general.name), 200, None
     return "", 200, None

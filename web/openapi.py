@@ -4,6 +4,7 @@ from __future__ import annotations
 from kb import __version__
 from kb.search.engine import MAX_QUERY_CHARS, SORTS
 from kb.regions import PROVINCES
+from kb.render import API_FACETS
 from kb.schemas import CASE_KINDS, CONFIDENCES, SOURCE_ORIGINS
 from kb.taxonomy import load_taxonomy
 
@@ -61,8 +62,7 @@ SEARCH_RESPONSE = {
         "words": {**_STR_LIST, "description": "检索词分词后的词语"},
         "results": {"type": "array", "items": SEARCH_RESULT},
         "facets": {"type": "object", "required": ["type", "sector", "category", "tag", "province"],
-                   "properties": {k: _COUNTS for k in ("type", "sector", "category", "tag", "province",
-                                                       "origin", "kind")}},
+                   "properties": {k: _COUNTS for k in API_FACETS}},
         "expanded": {"type": "array", "description": "查询里的口语说法及一并检索的技术词（术语表 problems 节）",
                      "items": {"type": "object", "required": ["phrase", "terms", "note"], "properties": {
                          "phrase": {"type": "string"}, "terms": {"type": "array", "items": {"type": "string"}},
@@ -105,24 +105,26 @@ SECTORS = {
 
 
 def recommend_request(sector_names: list[str]) -> dict:
+    """The recommend request body, its sector an enum of the names and aliases the taxonomy resolves."""
     return {
-    "type": "object",
-    "required": ["sector", "problem"],
-    "properties": {
-        "sector": {"type": "string", "description": "行业名或别名（如 水泥 → 建材）", "enum": sector_names},
-        "problem": {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": "[\u4e00-\u9fff]",
-                    "description": "中文问题描述，须含汉字"},
-        "focus": {"anyOf": [_STR_LIST, {"type": "string", "description": "逗号或顿号分隔"}], "nullable": True,
-                  "description": "关注的标签或类别（节能、节水、VOCs …），只取前 20 项"},
-        "process": {"type": "string", "nullable": True},
-        "max_investment_wan": {"type": "number", "minimum": 0, "nullable": True},
-        "max_payback_years": {"type": "number", "minimum": 0, "nullable": True},
-        "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
-        "province": {"type": "string", "nullable": True, "enum": [*PROVINCES, None],
-                     "description": "企业所在省份：同省案例优先列出"},
-    },
-    "additionalProperties": False,
-}
+        "type": "object",
+        "required": ["sector", "problem"],
+        "properties": {
+            "sector": {"type": "string", "description": "行业名或别名（如 水泥 → 建材）", "enum": sector_names},
+            "problem": {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": "[\u4e00-\u9fff]",
+                        "description": "中文问题描述，须含汉字"},
+            "focus": {"anyOf": [_STR_LIST, {"type": "string", "description": "逗号或顿号分隔"}], "nullable": True,
+                      "description": "关注的标签或类别（节能、节水、VOCs …），只取前 20 项"},
+            "process": {"type": "string", "nullable": True},
+            "max_investment_wan": {"type": "number", "minimum": 0, "nullable": True},
+            "max_payback_years": {"type": "number", "minimum": 0, "nullable": True},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+            "province": {"type": "string", "nullable": True, "enum": [*PROVINCES, None],
+                         "description": "企业所在省份：同省案例优先列出"},
+        },
+        "additionalProperties": False,
+    }
+
 
 RECOMMEND_RESPONSE = {
     "type": "object",
@@ -260,6 +262,7 @@ SHORTLIST_EXPORT_REQUEST = {
     },
     "additionalProperties": False,
 }
+
 
 def shortlist_export_request() -> dict:
     """SHORTLIST_EXPORT_REQUEST with `ids` narrowed to this knowledge base's ids: an unknown id is a 400 (named

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
-from kb.render import TYPE_NAMES
+from kb.render import FACET_LABELS, TYPE_NAMES
 from kb.schemas import CASE_KINDS
 from kb.search.engine import SearchRequest
 from kb.stats import FIELD_NAMES
@@ -16,13 +16,11 @@ from .render import render_markdown
 
 bp = Blueprint("pages", __name__)
 
-FACET_NAMES = {"type": "类型", "sector": "行业", "province": "地区", "category": "类别", "tag": "标签", "source": "来源", "source_kind": "来源类型", "year": "年份", "origin": "来源性质", "kind": "案例类型"}
-
 
 @bp.app_context_processor
 def helpers():
     # EDITING_ON: the 编辑 nav item is shown only where editing is configured
-    return {"TYPE_NAMES": TYPE_NAMES, "FACET_NAMES": FACET_NAMES,
+    return {"TYPE_NAMES": TYPE_NAMES, "FACET_NAMES": FACET_LABELS,
             "EDITING_ON": bool(knowledge().settings.editor_token)}
 
 
@@ -143,7 +141,7 @@ def sector(name: str):
     if canonical != name:
         return redirect(url_for("pages.sector", name=canonical))
     rows = [r for r in kb.store.all() if canonical in r.sectors]
-    groups = {t: [r for r in rows if r.type == t] for t in ("technology", "case", "spec")}
+    groups = {t: [r for r in rows if r.type == t] for t in TYPE_NAMES}
     return render_template("sector.html", sector=kb.taxonomy.get(canonical), groups=groups)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import threading
 from collections import OrderedDict
@@ -21,6 +20,8 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.fields import NUMERIC
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.scoring import BM25F
+
+from kb.files import link_or_copy
 
 EMPTY_IDS = np.zeros(0, dtype=np.int64)
 EMPTY_SCORES = np.zeros(0, dtype=np.float64)
@@ -281,10 +282,7 @@ def _segment_ok(folder: Path, fields, count: int) -> bool:
 def _link_tree(source: Path, target: Path) -> None:
     target.mkdir(parents=True)
     for entry in source.iterdir():
-        try:
-            os.link(entry, target / entry.name)
-        except OSError:
-            shutil.copy2(entry, target / entry.name)
+        link_or_copy(entry, target / entry.name)
 
 
 def _segment_arrays(searcher, fields, out_dir: Path, reuse: Path | None) -> list[tuple[Path, int, int]]:

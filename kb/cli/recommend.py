@@ -1,12 +1,12 @@
 """`kb recommend`: an enterprise profile on the command line → the same JSON as POST /api/recommend."""
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
-from .profile import ProfileError, parse_profile
+from ..recommend.profile import ProfileError, parse_profile
+from .common import CliContext, echo_json, pass_cli
 
 
 @click.command()
@@ -19,7 +19,8 @@ from .profile import ProfileError, parse_profile
 @click.option("--limit", default=10, show_default=True, type=int, help="返回条数（1-50）。")
 @click.option("--province", help="企业所在省份（如 江苏）：同省案例优先列出。")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON。")
-def recommend(sector: str | None, problem: str | None, focus: tuple[str, ...], process: str | None,
+@pass_cli
+def recommend(cli: CliContext, sector: str | None, problem: str | None, focus: tuple[str, ...], process: str | None,
               max_investment_wan: float | None, max_payback_years: float | None, limit: int, as_json: bool,
               province: str | None = None) -> None:
     """按企业情况推荐值得在审核中考察的清洁生产技术，并说明理由、列出可引用的案例。"""
@@ -36,15 +37,13 @@ def recommend(sector: str | None, problem: str | None, focus: tuple[str, ...], p
             click.echo(f"错误：{detail['message']}", err=True)
         sys.exit(2)
 
-    from kb.cli import _open_kb
-
-    kb = _open_kb()
+    kb = cli.open_kb()
     try:
         response = kb.recommender().recommend(profile)
     finally:
         kb.close()
     if as_json:
-        click.echo(json.dumps(response, ensure_ascii=False, indent=2))
+        echo_json(response)
         return
     click.echo(_readable(response))
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from .schemas import CONFIDENCES, SOURCE_KINDS, SOURCE_ORIGINS
+from ..schemas import CONFIDENCES, SOURCE_KINDS, SOURCE_ORIGINS
+from .common import CliContext, echo_json, fail, pass_cli
 
 
 @click.command("import")
@@ -41,7 +42,8 @@ from .schemas import CONFIDENCES, SOURCE_KINDS, SOURCE_ORIGINS
 @click.option("--force", is_flag=True, help="覆盖手工修改过的条目。")
 @click.option("--dry-run", is_flag=True, help="只报告将会发生什么，不写任何文件。")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON。")
-def import_command(file: Path | None, doc_type: str, template: str | None, template_out: Path | None,
+@pass_cli
+def import_command(cli: CliContext, file: Path | None, doc_type: str, template: str | None, template_out: Path | None,
                    source_text: str | None, mapping: tuple[str, ...], defaults: tuple[str, ...], issuer: str | None,
                    kind: str | None, source_number: str | None, source_url: str | None, origin: str | None,
                    confidence: str | None, out: Path | None, force: bool, dry_run: bool, as_json: bool) -> None:
@@ -54,18 +56,16 @@ def import_command(file: Path | None, doc_type: str, template: str | None, templ
     转为一个标准条目；每个有问题的单元格列出行号和列名，有问题时不写文件、退出码为 1；权重不符合规则要求时给出提示。
     空白模板：kb import --template spec -o 模板.xlsx。
     """
-    from .cli import _fail
-    from .config import load_settings
-    from .importer import TableImportError, make_source, parse_pairs
+    from ..importer import TableImportError, make_source, parse_pairs
 
     if template:
         _write_template(template_out)
         return
     if file is None:
-        _fail("请给出要导入的表格文件（或用 --template spec 取得空白模板）")
+        fail("请给出要导入的表格文件（或用 --template spec 取得空白模板）")
         return
     if not source_text:
-        _fail("缺少 --source：来源名称与年份，如「电镀行业清洁生产评价指标体系 (2015)」")
+        fail("缺少 --source：来源名称与年份，如「电镀行业清洁生产评价指标体系 (2015)」")
         return
     try:
         source = make_source(source_text, issuer=issuer, kind=kind or ("标准" if doc_type == "spec" else "目录"),
@@ -73,32 +73,30 @@ def import_command(file: Path | None, doc_type: str, template: str | None, templ
         pairs = parse_pairs(mapping, "--map")
         preset = dict(parse_pairs(defaults, "--set"))
     except TableImportError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
-    target = (out or load_settings().editable_content).resolve()
+    target = (out or cli.settings.editable_content).resolve()
     if doc_type == "spec":
         _import_spec(file, source, pairs, preset, target, force, dry_run, as_json)
         return
-    _import_technologies(file, source, pairs, preset, target, force, dry_run, as_json)
+    _import_technologies(file, source, pairs, preset, target, force, dry_run, as_json, cli.settings.content_dirs)
 
 
 def _reported(step):
     """Run one import step; a problem with the whole import (or the files) ends the command with its message."""
-    from .cli import _fail
-    from .importer import TableImportError
+    from ..importer import TableImportError
 
     try:
         return step()
     except TableImportError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        _fail(f"读写文件失败：{exc}")
+        fail(f"读写文件失败：{exc}")
 
 
 def _write_template(path: Path | None) -> None:
-    from .spec_template import TEMPLATE_NAME, template_workbook
-
-    from .files import atomic_write
+    from ..files import atomic_write
+    from ..spec_template import TEMPLATE_NAME, template_workbook
 
     target = path or Path(TEMPLATE_NAME)
     atomic_write(target, template_workbook())
@@ -107,13 +105,12 @@ def _write_template(path: Path | None) -> None:
 
 def _import_spec(file: Path, source, pairs, preset: dict, target: Path, force: bool, dry_run: bool,
                  as_json: bool) -> None:
-    from .cli import _echo_json
-    from .spec_import import import_spec_table
+    from ..spec_import import import_spec_table
 
     report = _reported(lambda: import_spec_table(file, source, target, mapping=pairs, defaults=preset, force=force,
                                                  dry_run=dry_run))
     if as_json:
-        _echo_json(report.as_json())
+        echo_json(report.as_json())
     else:
         for item in report.rejected:
             click.echo(f"无法使用：{item['reason']}")
@@ -133,15 +130,14 @@ def _import_spec(file: Path, source, pairs, preset: dict, target: Path, force: b
 
 
 def _import_technologies(file: Path, source, pairs, preset: dict, target: Path, force: bool, dry_run: bool,
-                         as_json: bool) -> None:
-    from .cli import _echo_json
-    from .importer import import_table
+                         as_json: bool, content_dirs) -> None:
+    from ..importer import ImportOptions, import_table
 
-    report = _reported(lambda: import_table(file, source, target, doc_type="technology", mapping=pairs,
-                                            defaults=preset, force=force, dry_run=dry_run, progress=not as_json))
+    report = _reported(lambda: import_table(file, source, target, ImportOptions(
+        mapping=pairs, defaults=preset, force=force, dry_run=dry_run, progress=not as_json)))
 
     if as_json:
-        _echo_json(report.as_json())
+        echo_json(report.as_json())
     else:
         prefix = "（试运行，未写入任何文件）" if dry_run else ""
         for label, ids in (("新增", report.created), ("更新", report.updated)):
@@ -155,18 +151,17 @@ def _import_technologies(file: Path, source, pairs, preset: dict, target: Path, 
         if (report.created or report.updated) and not dry_run:
             click.echo("导入的摘要取自来源原文：请按 CONTENT.md 改写为自己的话，然后运行 kb check。", err=True)
     if report.created or report.updated:
-        _warn_near_duplicates(target, set(report.created) | set(report.updated))
+        _warn_near_duplicates(target, set(report.created) | set(report.updated), content_dirs)
     if report.rejected:
         sys.exit(1)
 
 
-def _warn_near_duplicates(out: Path, ids: set[str]) -> None:
+def _warn_near_duplicates(out: Path, ids: set[str], content_dirs) -> None:
     """`kb check` rejects two ids for one technology: say so now, while the table is at hand."""
-    from .checks import near_duplicate_titles
-    from .config import load_settings
-    from .loader import load_content
+    from ..checks import near_duplicate_titles
+    from ..loader import load_content
 
-    roots = [Path(d) for d in load_settings().content_dirs]
+    roots = [Path(d) for d in content_dirs]
     if out.resolve() not in [r.resolve() for r in roots]:
         roots.append(out)
     try:

@@ -1,12 +1,13 @@
 """`kb assess`: an enterprise's indicator values (YAML) → the same assessment as POST /api/assess."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 import yaml
+
+from .common import CliContext, echo_json, fail, pass_cli
 
 
 @click.command()
@@ -18,16 +19,16 @@ import yaml
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON。")
 @click.option("--xlsx", "xlsx_out", type=click.Path(dir_okay=False, path_type=Path),
               help="另把评价结果写成 Excel 工作簿（指标、覆盖度与结论、差距、来源），与网页下载的相同。")
-def assess(sector: str, values_file: Path, spec_id: str | None, target_level: int | None, as_json: bool,
+@pass_cli
+def assess(cli: CliContext, sector: str, values_file: Path, spec_id: str | None, target_level: int | None, as_json: bool,
            xlsx_out: Path | None) -> None:
     """清洁生产水平自评：按行业评价指标体系的Ⅰ/Ⅱ/Ⅲ级基准值对标，并为差距推荐技术。"""
-    from .assess import AssessError, run
+    from ..assess import AssessError, run
 
     try:
         raw = yaml.safe_load(values_file.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        click.echo(f"错误：无法读取 {values_file}：{exc}", err=True)
-        sys.exit(2)
+        fail(f"无法读取 {values_file}：{exc}")
     if isinstance(raw, dict) and isinstance(raw.get("values"), dict):
         raw = raw["values"]
     data = {"sector": sector, "values": raw}
@@ -36,9 +37,7 @@ def assess(sector: str, values_file: Path, spec_id: str | None, target_level: in
     if target_level:
         data["target_level"] = target_level
 
-    from .cli import _open_kb
-
-    kb = _open_kb()
+    kb = cli.open_kb()
     try:
         result = run(kb, data)
         spec_doc = kb.document(result["spec"]["id"])
@@ -50,25 +49,25 @@ def assess(sector: str, values_file: Path, spec_id: str | None, target_level: in
     finally:
         kb.close()
     if xlsx_out is not None:
-        from .assess_workbook import assessment_workbook
-        from .files import atomic_write
+        from ..assess_workbook import assessment_workbook
+        from ..files import atomic_write
 
         atomic_write(xlsx_out, assessment_workbook(spec_doc, result, sector=sector))
         click.echo(f"已写出 Excel：{xlsx_out}", err=True)
     if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        echo_json(result)
         return
     click.echo(readable(result))
 
 
 def _level(level) -> str:
-    from .assess import LEVEL_NAMES
+    from ..assess import LEVEL_NAMES
 
     return "—" if level is None else LEVEL_NAMES.get(level, str(level))
 
 
 def _overall_lines(result: dict) -> list[str]:
-    from .assess import LEVEL_NAMES, fmt
+    from ..assess import LEVEL_NAMES, fmt
 
     overall, coverage = result["overall"], result.get("coverage") or {}
     level = overall.get("level_name") or _level(overall["level"])
@@ -92,7 +91,7 @@ def _overall_lines(result: dict) -> list[str]:
 
 
 def readable(result: dict) -> str:
-    from .assess import fmt
+    from ..assess import fmt
 
     spec, overall = result["spec"], result["overall"]
     force = {True: "现行", False: "已废止或被替代"}.get(spec.get("in_force"), "是否现行未注明")
