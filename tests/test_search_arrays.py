@@ -243,3 +243,44 @@ def test_searchers_are_pooled_not_one_per_thread(bundled_kb):
     for t in threads:
         t.join()
     assert engine.pooled_searchers() <= max(before, 1)
+
+
+def _dense(q, arrays):
+    """The corpus-sized evaluation the sparse one replaced: a mask and a score array per node."""
+    from whoosh import query as Q
+
+    size = arrays.size
+    if isinstance(q, Q.Term):
+        ids, scores = arrays.scored(q.fieldname, q.text)
+        mask, out = np.zeros(size, dtype=bool), np.zeros(size)
+        mask[ids] = True
+        out[ids] = scores * q.boost if q.boost != 1.0 else scores
+        return mask, out
+    if len(q.subqueries) == 1:
+        return _dense(q.subqueries[0], arrays)
+    parts = [_dense(s, arrays) for s in q.subqueries]
+    if type(q) is Q.Or:
+        mask = np.logical_or.reduce([m for m, _ in parts])
+        scores = np.add.reduce([s for _, s in parts])
+    else:
+        mask = np.logical_and.reduce([m for m, _ in parts])
+        scores = np.where(mask, np.add.reduce([s for _, s in parts]), 0.0)
+    return mask, scores * q.boost if q.boost != 1.0 else scores
+
+
+def test_sparse_evaluation_equals_corpus_sized_sums_bit_for_bit(bundled_kb, monkeypatch):
+    """Term nodes on sorted docnums, Or summed by bincount (both the sort and the dense branch), And by
+    binary search: the same documents and the very same floats as corpus-sized arrays per node."""
+    import kb.search.evaluate as ev
+    from kb.search.query import plan_query
+
+    arrays = bundled_kb._searcher._arrays()
+    plans = [plan_query(current(), q["q"]) for q in judged_queries()]
+    nodes = [g for plan in plans for g in plan.groups] + [plan.disjunction() for plan in plans if plan.groups]
+    for share in (ev.DENSE_SHARE, 10**9, 1):            # default threshold, always dense, always sorted
+        monkeypatch.setattr(ev, "DENSE_SHARE", share)
+        for node in nodes:
+            found = ev.evaluate(node, arrays)
+            mask, scores = _dense(node, arrays)
+            assert np.array_equal(found.ids, np.flatnonzero(mask)), node
+            assert np.array_equal(found.scores, scores[found.ids]), node

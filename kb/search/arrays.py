@@ -73,12 +73,13 @@ class IndexArrays:
         self.size = searcher.doc_count_all()
         self.leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
         self.live = _live(self.leaves, self.size)
+        self.live_count = int(self.live.sum())
         weighting = searcher.weighting
         self.bm25 = weighting if isinstance(weighting, BM25F) else None
         self._lengths: dict[str, np.ndarray] = {}
         self._terms: OrderedDict = OrderedDict()
         self._max_terms = max_terms
-        self._facets: dict[str, tuple[list, np.ndarray]] = {}
+        self._facets: dict[str, Facet] = {}
         self._lock = threading.RLock()
         self._compiled = _load_compiled(compiled, searcher) if compiled is not None else {}   # Whoosh readers seek shared files: one reader at a time
 
@@ -169,9 +170,8 @@ class IndexArrays:
         return out
 
     # -- facets --------------------------------------------------------------------------------
-    def facet(self, fieldname: str) -> tuple[list, "object"]:
-        """(values, value × doc membership as a CSR matrix) for a KEYWORD/ID facet, or
-        (values, codes array with -1 for none) for the sortable numeric one."""
+    def facet(self, fieldname: str) -> "Facet":
+        """The values of a KEYWORD/ID facet or of the sortable numeric one, per document, read once."""
         cached = self._facets.get(fieldname)
         if cached is not None:
             return cached
@@ -180,9 +180,7 @@ class IndexArrays:
                 self._facets[fieldname] = self._read_facet(fieldname)
             return self._facets[fieldname]
 
-    def _read_facet(self, fieldname: str):
-        from scipy import sparse
-
+    def _read_facet(self, fieldname: str) -> "Facet":
         field = self.schema[fieldname]
         if isinstance(field, NUMERIC):
             raw = np.full(self.size, -1, dtype=np.int64)
@@ -198,27 +196,69 @@ class IndexArrays:
             distinct = np.unique(raw[known])
             codes = np.full(self.size, -1, dtype=np.int64)
             codes[known] = np.searchsorted(distinct, raw[known])
-            result = (distinct.tolist(), codes)
-        else:
-            values, rows, cols = [], [], []
-            seen: set = set()
-            for reader, _offset in self.leaves:
-                for btext in reader.lexicon(fieldname):
-                    value = field.from_bytes(btext)
-                    if value not in seen:
-                        seen.add(value)
-                        values.append(value)
-            values.sort()
-            for j, value in enumerate(values):
-                ids, _ = self.postings(fieldname, value)
-                rows.append(ids)
-                cols.append(np.full(len(ids), j, dtype=np.int64))
-            row = np.concatenate(rows) if rows else EMPTY_IDS
-            col = np.concatenate(cols) if cols else EMPTY_IDS
-            matrix = sparse.csr_matrix((np.ones(len(row), dtype=np.float64), (row, col)),
-                                       shape=(self.size, len(values)))
-            result = (values, matrix.T.tocsr())   # value × doc: counts are one product with the mask
-        return result
+            return Facet.from_codes(distinct.tolist(), codes)
+        values: list = []
+        seen: set = set()
+        for reader, _offset in self.leaves:
+            for btext in reader.lexicon(fieldname):
+                value = field.from_bytes(btext)
+                if value not in seen:
+                    seen.add(value)
+                    values.append(value)
+        values.sort()
+        docs, codes = [], []
+        for j, value in enumerate(values):
+            ids, _ = self.postings(fieldname, value)
+            docs.append(ids)
+            codes.append(np.full(len(ids), j, dtype=np.int64))
+        return Facet.from_pairs(values, np.concatenate(docs) if docs else EMPTY_IDS,
+                                np.concatenate(codes) if codes else EMPTY_IDS, self.size)
+
+
+class Facet:
+    """One facet's value ids per document, document-major (CSR: a document's values are
+    value_ids[indptr[d]:indptr[d + 1]]), so counting the values of the matched documents costs
+    what they hold, not what the corpus holds. `codes` is the one value id of each document
+    (-1 for none) when no document has two values (year, type); None for sector and tag."""
+
+    def __init__(self, values: list, indptr: np.ndarray, value_ids: np.ndarray):
+        self.values = values
+        self.indptr = indptr
+        self.value_ids = value_ids
+        lengths = np.diff(indptr)
+        self.codes: np.ndarray | None = None
+        if not len(lengths) or lengths.max() <= 1:
+            codes = np.full(len(lengths), -1, dtype=np.int64)
+            codes[lengths == 1] = value_ids
+            self.codes = codes
+
+    @classmethod
+    def from_codes(cls, values: list, codes: np.ndarray) -> "Facet":
+        has = codes >= 0
+        indptr = np.zeros(len(codes) + 1, dtype=np.int64)
+        np.cumsum(has, out=indptr[1:])
+        return cls(values, indptr, codes[has])
+
+    @classmethod
+    def from_pairs(cls, values: list, docs: np.ndarray, value_ids: np.ndarray, size: int) -> "Facet":
+        order = np.lexsort((value_ids, docs))
+        indptr = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(docs, minlength=size), out=indptr[1:])
+        return cls(values, indptr, value_ids[order])
+
+    def counts(self, docnums: np.ndarray) -> np.ndarray:
+        """How many of docnums hold each value (a document counts once per value it holds)."""
+        if self.codes is not None:
+            codes = self.codes[docnums]
+            return np.bincount(codes[codes >= 0], minlength=len(self.values))
+        starts = self.indptr[docnums]
+        lengths = self.indptr[docnums + 1] - starts
+        total = int(lengths.sum())
+        if not total:
+            return np.zeros(len(self.values), dtype=np.int64)
+        # the positions of every matched document's values, gathered without a Python loop
+        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        return np.bincount(self.value_ids[shift + np.arange(total)], minlength=len(self.values))
 
 
 # -- compiled at build time ----------------------------------------------------------------------

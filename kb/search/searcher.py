@@ -20,7 +20,7 @@ from .arrays import IndexArrays
 from .coverage import combine, group_weights, listed
 from .spelling import correct
 from .engine import MAX_QUERY_CHARS, Hit, SearchRequest, SearchResponse
-from .evaluate import Unsupported, evaluate, filter_mask, matched_terms
+from .evaluate import Unsupported, evaluate, filter_mask, matched_terms, union_ids
 from .query import QueryPlan, plan_query
 from .schema import FACETS
 
@@ -139,7 +139,7 @@ class WhooshSearcher:
 
     def _finds_fast(self, text: str) -> bool:
         plan = plan_query(analysis.current(), text)
-        return bool(plan.groups) and bool((evaluate(plan.conjunction(), self._arrays()).mask & self._arrays().live).any())
+        return bool(plan.groups) and len(evaluate(plan.conjunction(), self._arrays())) > 0
 
     # -- the vectorised path: Whoosh's postings and scores, combined with numpy ---------------------
     def _arrays(self) -> IndexArrays:
@@ -155,44 +155,57 @@ class WhooshSearcher:
         allowed = filter_mask(filters, arrays)
         matched_all = True
         query = plan.conjunction()
-        mask = np.zeros(arrays.size, dtype=bool)
-        scores = np.zeros(arrays.size, dtype=np.float64)
+        docnums, relevance = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         browse = not plan.groups and filters is not None
         if browse:                      # filters only: every entry they allow, newest first
-            mask = allowed.copy()
-            scores = np.ones(arrays.size, dtype=np.float64)
+            docnums = np.flatnonzero(allowed)
+            relevance = np.ones(len(docnums), dtype=np.float64)
         elif len(plan.groups) == 1:
             found = evaluate(query, arrays)
-            mask, scores = found.mask & allowed, found.scores
+            keep = allowed[found.ids]
+            docnums, relevance = found.ids[keep], found.scores[keep]
         elif plan.groups:
-            # every word group on its own, combined by coverage (a soft minimum-should-match)
+            # every word group on its own, combined by coverage (a soft minimum-should-match) over
+            # the candidates, the documents that match at least one group
             query = plan.disjunction()
             parts = [evaluate(group, arrays) for group in plan.groups]
-            masks = [p.mask & arrays.live for p in parts]
-            weights = group_weights(masks, int(arrays.live.sum()), plan.emphasis)
-            found = combine(masks, [p.scores for p in parts], weights, plan.emphasis)
-            mask, scores = listed(found, allowed, req.sort), found.scores
-            matched_all = bool((found.complete & allowed).any())
+            candidates = union_ids([p.ids for p in parts], arrays.size)
+            masks, scores = [], []
+            for part in parts:
+                at = np.searchsorted(candidates, part.ids)
+                mask = np.zeros(len(candidates), dtype=bool)
+                mask[at] = True
+                score = np.zeros(len(candidates), dtype=np.float64)
+                score[at] = part.scores
+                masks.append(mask)
+                scores.append(score)
+            weights = group_weights(masks, arrays.live_count, plan.emphasis)
+            found = combine(masks, scores, weights, plan.emphasis)
+            permitted = allowed[candidates]
+            shown = listed(found, permitted, req.sort)
+            docnums, relevance = candidates[shown], found.scores[shown]
+            matched_all = bool((found.complete & permitted).any())
 
-        docnums = np.flatnonzero(mask)
         limit = req.page * req.per_page
         start = (req.page - 1) * req.per_page
-        page = _rank(docnums, scores, arrays, "year" if browse else req.sort, limit)[start:limit]
+        order = _rank(docnums, relevance, arrays, "year" if browse else req.sort, limit)[start:limit]
+        page = [int(d) for d in docnums[order]]
+        page_scores = [float(s) for s in relevance[order]]
 
-        facet_counts = {name: _count(arrays, name, mask) for name in FACETS} if len(docnums) else {n: {} for n in FACETS}
+        facet_counts = {name: _count(arrays, name, docnums) for name in FACETS} if len(docnums) \
+            else {n: {} for n in FACETS}
         highlighter = _highlighter() if req.highlight and not browse else None
         hits: list[Hit] = []
-        page = [int(d) for d in page]
         terms_of = matched_terms(query, arrays, page) if highlighter is not None else []
         with self._searcher() as searcher:
             stored_page = [searcher.stored_fields(docnum) for docnum in page]
-        for k, (docnum, stored) in enumerate(zip(page, stored_page)):
+        for k, (stored, score) in enumerate(zip(stored_page, page_scores)):
             snippet = ""
             if highlighter is not None:
                 terms = terms_of[k]
                 snippet = (_marked(highlighter, stored, "body", terms, top=2)
                            or _marked(highlighter, stored, "summary", terms, top=1))
-            hits.append(_hit(stored, snippet, float(scores[docnum])))
+            hits.append(_hit(stored, snippet, score))
         return SearchResponse(query=req.text, total=int(len(docnums)), page=req.page, per_page=req.per_page,
                               hits=hits, facets=facet_counts, words=plan.words, synonyms=plan.synonyms,
                               matched_all_words=matched_all, expansions=plan.expansions)
@@ -382,33 +395,27 @@ def _hit(stored: dict, snippet: str, score: float) -> Hit:
     )
 
 
-def _rank(docnums: np.ndarray, scores: np.ndarray, arrays: IndexArrays, sort: str, limit: int) -> np.ndarray:
-    """The first `limit` matches in Whoosh's order: score (or year, then score) descending, ties
-    by docnum. Only the candidates that can reach the page are sorted."""
+def _rank(docnums: np.ndarray, relevance: np.ndarray, arrays: IndexArrays, sort: str, limit: int) -> np.ndarray:
+    """Indices of the first `limit` matches in Whoosh's order: score (or year, then score)
+    descending, ties by docnum. Only the candidates that can reach the page are sorted."""
     if not len(docnums) or limit <= 0:
-        return docnums[:0]
-    relevance = scores[docnums]
+        return np.zeros(0, dtype=np.int64)
     if sort == "year":
-        years, codes = arrays.facet("year")
-        year_of = np.asarray(years + [-1], dtype=np.int64)[codes[docnums]]     # code -1 (no year) → -1
-        order = np.lexsort((docnums, -relevance, -year_of))
-        return docnums[order[:limit]]
+        year = arrays.facet("year")
+        year_of = np.asarray(year.values + [-1], dtype=np.int64)[year.codes[docnums]]   # code -1 (no year) → -1
+        return np.lexsort((docnums, -relevance, -year_of))[:limit]
+    index = np.arange(len(docnums))
     if len(docnums) > limit:
         kth = np.partition(relevance, len(relevance) - limit)[len(relevance) - limit]
-        keep = relevance >= kth              # every tie at the cut, so the docnum tie-break is exact
-        docnums, relevance = docnums[keep], relevance[keep]
-    order = np.lexsort((docnums, -relevance))
-    return docnums[order[:limit]]
+        index = np.flatnonzero(relevance >= kth)     # every tie at the cut, so the docnum tie-break is exact
+    order = np.lexsort((docnums[index], -relevance[index]))
+    return index[order[:limit]]
 
 
-def _count(arrays: IndexArrays, name: str, mask: np.ndarray) -> dict[str, int]:
-    values, table = arrays.facet(name)
-    if name == "year":
-        codes = table[mask]
-        counts = np.bincount(codes[codes >= 0], minlength=len(values))
-    else:
-        counts = table.dot(mask.astype(np.float64))
-    pairs = [(str(v), int(c)) for v, c in zip(values, counts) if c and v not in (None, "")]
+def _count(arrays: IndexArrays, name: str, docnums: np.ndarray) -> dict[str, int]:
+    facet = arrays.facet(name)
+    counts = facet.counts(docnums)
+    pairs = [(str(v), int(c)) for v, c in zip(facet.values, counts.tolist()) if c and v not in (None, "")]
     return dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
 
 
