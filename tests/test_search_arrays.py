@@ -284,3 +284,28 @@ def test_sparse_evaluation_equals_corpus_sized_sums_bit_for_bit(bundled_kb, monk
             mask, scores = _dense(node, arrays)
             assert np.array_equal(found.ids, np.flatnonzero(mask)), node
             assert np.array_equal(found.scores, scores[found.ids]), node
+
+
+def test_fallback_to_whoosh_is_logged_once_with_its_reason(kb, monkeypatch, caplog):
+    """A query node the vectorised path cannot evaluate falls back to Whoosh's collector (same answer)
+    and says so in the log, once per reason, not silently and not on every request."""
+    import logging
+
+    from whoosh import query as Q
+
+    import kb.search.searcher as searcher_mod
+    from kb.search.query import plan_query
+
+    def with_prefix(analysis, text):
+        plan = plan_query(analysis, text)
+        plan.groups = [Q.Or([plan.groups[0], Q.Prefix("body", "活性")])]
+        return plan
+
+    monkeypatch.setattr(searcher_mod, "plan_query", with_prefix)
+    engine = kb._searcher
+    request = SearchRequest(text="活性炭", correct=False)
+    with caplog.at_level(logging.WARNING, logger="kb.search.searcher"):
+        answers = [engine.search(request) for _ in range(3)]
+    fallbacks = [r for r in caplog.records if "falls back to Whoosh" in r.getMessage()]
+    assert len(fallbacks) == 1 and "Prefix" in fallbacks[0].getMessage()
+    assert answers[0].total and _answer(answers[0]) == _answer(engine.search_whoosh(request, with_prefix(current(), "活性炭")))

@@ -1,6 +1,7 @@
 """Running a planned query: filters, facets that combine, highlighting, pagination."""
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import replace
@@ -24,6 +25,8 @@ from .evaluate import Unsupported, evaluate, filter_mask, matched_terms, union_i
 from .query import QueryPlan, plan_query
 from .schema import FACETS
 
+
+log = logging.getLogger(__name__)
 
 SENTENCE_ENDS = "。！？；!?;\n"
 
@@ -103,6 +106,7 @@ class WhooshSearcher:
         self._all: list = []
         self._lock = threading.Lock()
         self._index_arrays: IndexArrays | None = None
+        self._fallbacks: set[str] = set()       # reasons already logged for this generation
 
     @contextmanager
     def _searcher(self) -> Iterator:
@@ -123,10 +127,6 @@ class WhooshSearcher:
         with self._lock:
             return len(self._all)
 
-    def doc_count(self) -> int:
-        with self._searcher() as searcher:
-            return searcher.doc_count()
-
     def search(self, req: SearchRequest) -> SearchResponse:
         return _spelled(req, self._search_fast, self._finds_fast)
 
@@ -134,12 +134,25 @@ class WhooshSearcher:
         plan = plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS])
         try:
             return self._search_arrays(req, plan)
-        except Unsupported:
+        except Unsupported as exc:
+            self._fallback(f"query node {exc} has no vectorised evaluation")
             return self.search_whoosh(req, plan)
+
+    def _fallback(self, reason: str) -> None:
+        """Log, once per reason and generation, that a search took Whoosh's collector (many times slower)."""
+        with self._lock:
+            if reason in self._fallbacks:
+                return
+            self._fallbacks.add(reason)
+        log.warning("search falls back to Whoosh's collector (%s): %s", self.index_dir, reason)
 
     def _finds_fast(self, text: str) -> bool:
         plan = plan_query(analysis.current(), text)
-        return bool(plan.groups) and len(evaluate(plan.conjunction(), self._arrays())) > 0
+        try:
+            return bool(plan.groups) and len(evaluate(plan.conjunction(), self._arrays())) > 0
+        except Unsupported as exc:
+            self._fallback(f"query node {exc} has no vectorised evaluation")
+            return self._finds_whoosh(text)
 
     # -- the vectorised path: Whoosh's postings and scores, combined with numpy ---------------------
     def _arrays(self) -> IndexArrays:
@@ -331,8 +344,8 @@ class WhooshSearcher:
             for searcher in self._all:
                 try:
                     searcher.close()
-                except Exception:
-                    pass
+                except Exception:       # closing must go on for the others; say which one failed
+                    log.warning("closing a pooled Whoosh searcher of %s failed", self.index_dir, exc_info=True)
             self._all.clear()
             if self._index_arrays is not None:
                 self._index_arrays.searcher.close()
