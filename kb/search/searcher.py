@@ -14,7 +14,7 @@ from whoosh import index as whoosh_index
 from whoosh import query as Q
 from whoosh import sorting
 from whoosh.searching import Hit as WhooshHit
-from whoosh.highlight import HtmlFormatter, Highlighter, PinpointFragmenter, Token, top_fragments
+from whoosh.highlight import Fragment, HtmlFormatter, Highlighter, PinpointFragmenter, Token, top_fragments
 
 from . import analysis
 from .arrays import IndexArrays
@@ -29,6 +29,9 @@ from .schema import FACETS
 log = logging.getLogger(__name__)
 
 SENTENCE_ENDS = "。！？；!?;\n"
+# characters of a stored field searched at a time for a snippet's words; the snippet comes from the
+# first window that has any (a body shorter than this is searched whole)
+WINDOW = 4000
 
 
 class WordFragmenter(PinpointFragmenter):
@@ -456,22 +459,88 @@ def _marked(highlighter: Highlighter, stored: dict, fieldname: str, terms: set, 
     words = {word for name, word in terms if name == fieldname}
     if not text or not words:
         return ""
-    norm = analysis.normalize(text).lower()
-    charlimit = highlighter.fragmenter.charlimit
-
-    def tokens_of(chosen):
-        return [Token(text=word, startchar=start, endchar=end)
-                for word in chosen for start, end in _occurrences(norm, word)
-                if not charlimit or end <= charlimit]
-
+    limit = highlighter.fragmenter.charlimit or len(text)       # Whoosh marks nothing ending beyond it
     # A single Chinese character (水, 多) found as a substring is mostly part of other words (许多),
     # so it is marked only when nothing longer matched in this field.
-    tokens = tokens_of({w for w in words if len(w) > 1 or w.isascii()}) or tokens_of(words)
+    tokens = (_first_matches(text, {w for w in words if len(w) > 1 or w.isascii()}, limit)
+              or _first_matches(text, words, limit))
     if not tokens:
         return ""
-    tokens.sort(key=lambda t: (t.startchar, -(t.endchar - t.startchar)))
-    for pos, token in enumerate(tokens):
-        token.pos = pos
-    fragments = highlighter.fragmenter.fragment_matches(text, tokens)
-    fragments = top_fragments(fragments, top, highlighter.scorer, highlighter.order, minscore=1)
-    return highlighter.formatter.format(fragments)
+    fragments = _best_fragments(highlighter, text, tokens, top)
+    return highlighter.formatter.format(top_fragments(fragments, top, highlighter.scorer, highlighter.order,
+                                                      minscore=1))
+
+
+def _first_matches(text: str, words: set[str], limit: int) -> list[tuple[int, int, str]]:
+    """(start, end, word) of every occurrence of the words in the first window of the text that has
+    any: the text is normalised and searched WINDOW characters at a time, so a hit's cost follows
+    where its words first occur, not the length of its body. A word is found in the window where it
+    starts; one character either side of a window is read for the Latin word-boundary rule. Nothing
+    ending beyond `limit` is found."""
+    if not words:
+        return []
+    reach = max(len(w) for w in words)
+    for lo in range(0, min(len(text), limit), WINDOW):
+        hi = min(len(text), lo + WINDOW)
+        left = max(0, lo - 1)
+        norm = analysis.normalize(text[left:hi + reach]).lower()
+        found = [(left + start, left + end, word) for word in words for start, end in _occurrences(norm, word)
+                 if lo <= left + start < hi and left + end <= limit]
+        if found:
+            return found
+    return []
+
+
+def _best_fragments(highlighter: Highlighter, text: str, tokens: list[tuple[int, int, str]], top: int) -> list:
+    """The fragments WordFragmenter would make of these (start, end, word) matches that can be among
+    the `top` best, as Whoosh Fragments: trimmed and snapped to sentences, ready for top_fragments.
+
+    WordFragmenter builds, trims and snaps a Fragment (and a Token per match) for every run of
+    matches in the text, and top_fragments then keeps two; on a long text with many matches that
+    was most of a highlighted search. Here the runs are first found on plain tuples and scored
+    with BasicFragmentScorer's formula (the number of matches × 100 × distinct words: every match
+    weighs 1), which does not depend on trimming or snapping; only the runs scoring at least the
+    `top`-th best score become Fragments, so top_fragments picks among them exactly what it picked
+    among all (a run scoring less can never displace one of them, ties included)."""
+    fragmenter = highlighter.fragmenter
+    kept: list[tuple[int, int, str]] = []
+    for token in sorted(tokens, key=lambda t: (t[0], -(t[1] - t[0]))):
+        if kept and token[0] < kept[-1][1]:
+            continue                        # the longest of overlapping matches only
+        kept.append(token)
+    runs = _runs(kept, len(text), fragmenter.maxchars, fragmenter.surround)
+    scores = [float(j - i + 1) * (len({w for _, _, w in kept[i:j + 1]}) * 100) for i, j, _, _ in runs]
+    threshold = sorted(scores, reverse=True)[min(top, len(scores)) - 1]
+    out = []
+    for (i, j, left, right), score in zip(runs, scores):
+        if score >= threshold:
+            matches = [Token(text=w, startchar=s, endchar=e) for s, e, w in kept[i:j + 1]]
+            fragment = Fragment(text, matches, left, right)
+            if fragmenter.autotrim:
+                fragmenter._autotrim(fragment)
+            fragmenter._snap(text, fragment)
+            out.append(fragment)
+    return out
+
+
+def _runs(tokens: list[tuple[int, int, str]], length: int, maxchars: int, surround: int) -> list[tuple]:
+    """PinpointFragmenter's grouping of sorted matches, on tuples: (first match, last match, start, end)
+    of each fragment before trimming."""
+    runs = []
+    j = -1
+    last = len(tokens) - 1
+    for i, (left, right, _word) in enumerate(tokens):
+        if j >= i:
+            continue
+        j = i
+        current = right - left
+        while j < last and current < maxchars:
+            start, end, _ = tokens[j + 1]
+            if end - right <= surround and end - left <= maxchars:
+                j += 1
+                right = end
+                current += end - start
+            else:
+                break
+        runs.append((i, j, max(0, left - surround), min(length, right + surround)))
+    return runs
