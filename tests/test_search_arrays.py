@@ -309,3 +309,24 @@ def test_fallback_to_whoosh_is_logged_once_with_its_reason(kb, monkeypatch, capl
     fallbacks = [r for r in caplog.records if "falls back to Whoosh" in r.getMessage()]
     assert len(fallbacks) == 1 and "Prefix" in fallbacks[0].getMessage()
     assert answers[0].total and _answer(answers[0]) == _answer(engine.search_whoosh(request, with_prefix(current(), "活性炭")))
+
+
+def test_facet_counts_of_few_and_of_most_documents_equal_counting_each_facet(bundled_kb):
+    """Facets are counted over the listed documents only, all facets in one bincount; for most of
+    the corpus the documents left out are counted and taken from the totals. Both equal counting
+    each facet's values document by document."""
+    from kb.search.schema import FACETS
+
+    arrays = bundled_kb._searcher._arrays()
+    live = np.flatnonzero(arrays.live)
+    rng = np.random.default_rng(0)
+    for n in (1, 7, len(live) // 3, len(live) // 2 + 1, len(live) - 3, len(live)):
+        docnums = np.sort(rng.choice(live, n, replace=False))
+        counted = arrays.facet_counts(FACETS, docnums)
+        for name in FACETS:
+            facet = arrays.facet(name)
+            expected = np.zeros(len(facet.values), dtype=np.int64)
+            for d in docnums:
+                for v in facet.value_ids[facet.indptr[d]:facet.indptr[d + 1]]:
+                    expected[v] += 1
+            assert counted[name].tolist() == expected.tolist(), (name, n)

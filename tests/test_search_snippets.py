@@ -98,3 +98,24 @@ def test_only_the_fragments_that_can_win_are_built(monkeypatch, bodies):
     snippet = _marked(_highlighter(), {"body": text}, "body", {("body", "余热"), ("body", "回收")}, 2)
     assert snippet == _marked_by_whoosh(_highlighter(), text, {"余热", "回收"}, 2)
     assert snippet.count("<mark") == 4 and len(built) == 2
+
+
+def test_every_run_is_keyed_by_the_start_its_fragment_gets(bodies):
+    """Runs are ranked by the start their Fragment would have after trimming and snapping; computed
+    without the Fragment, it must be that start for every run of every bundled body."""
+    fragmenter = _highlighter().fragmenter
+    checked = 0
+    for text, title_words in bodies:
+        norm = normalize(text).lower()
+        tokens = sorted((s, e, w) for w in {*title_words, "废水", "余热", "，"} for s, e in _occurrences(norm, w))
+        kept = []
+        for token in sorted(tokens, key=lambda t: (t[0], -(t[1] - t[0]))):
+            if not kept or token[0] >= kept[-1][1]:
+                kept.append(token)
+        ends = [m.start() for m in searcher_mod._SENTENCE_END.finditer(text)]
+        for run in searcher_mod._runs(kept, len(text), fragmenter.maxchars, fragmenter.surround):
+            i, j, left, right = run
+            start = searcher_mod._snapped_start(fragmenter, text, ends, left, right, kept[i][0])
+            assert start == searcher_mod._fragment(fragmenter, text, kept, run).startchar, (text[:30], run)
+            checked += 1
+    assert checked > 2000

@@ -80,6 +80,7 @@ class IndexArrays:
         self._terms: OrderedDict = OrderedDict()
         self._max_terms = max_terms
         self._facets: dict[str, Facet] = {}
+        self._facet_tables: dict[tuple[str, ...], FacetTable] = {}
         self._lock = threading.RLock()
         self._compiled = _load_compiled(compiled, searcher) if compiled is not None else {}   # Whoosh readers seek shared files: one reader at a time
 
@@ -180,6 +181,27 @@ class IndexArrays:
                 self._facets[fieldname] = self._read_facet(fieldname)
             return self._facets[fieldname]
 
+    def facet_counts(self, names: tuple[str, ...], docnums: np.ndarray) -> dict[str, np.ndarray]:
+        """Per facet, how many of docnums (live, distinct) hold each value. The facets with one value
+        per document are counted together (one gather of the documents' rows of a code table, one
+        bincount); when docnums are most of the corpus, the live documents they leave out are
+        counted instead and taken from the totals, so the cost follows min(matches, the rest)."""
+        table = self._facet_table(tuple(names))
+        if 2 * len(docnums) <= self.live_count:
+            return table.counts(docnums)
+        rest = self.live.copy()
+        rest[docnums] = False
+        return {name: table.totals[name] - counts for name, counts in table.counts(np.flatnonzero(rest)).items()}
+
+    def _facet_table(self, names: tuple[str, ...]) -> "FacetTable":
+        table = self._facet_tables.get(names)
+        if table is None:
+            facets = {name: self.facet(name) for name in names}
+            table = FacetTable(facets, self.size, np.flatnonzero(self.live))
+            with self._lock:
+                self._facet_tables[names] = table
+        return table
+
     def _read_facet(self, fieldname: str) -> "Facet":
         field = self.schema[fieldname]
         if isinstance(field, NUMERIC):
@@ -259,6 +281,35 @@ class Facet:
         # the positions of every matched document's values, gathered without a Python loop
         shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
         return np.bincount(self.value_ids[shift + np.arange(total)], minlength=len(self.values))
+
+
+class FacetTable:
+    """Several facets counted at once. Each document's row holds, for every facet, its value ids
+    shifted into that facet's own range of bins, padded with the range's first bin ("no value") to
+    the most values any document holds; counting the values of some documents is then one gather of
+    their rows and one bincount. `totals` are the counts over every live document."""
+
+    def __init__(self, facets: dict[str, Facet], size: int, live_docnums: np.ndarray):
+        self.slices: dict[str, slice] = {}
+        blocks, start = [], 0
+        for name, facet in facets.items():
+            lengths = np.diff(facet.indptr)
+            width = max(1, int(lengths.max()) if len(lengths) else 1)
+            block = np.full((size, width), start, dtype=np.int64)
+            rows = np.repeat(np.arange(size), lengths)
+            block[rows, np.arange(len(facet.value_ids)) - facet.indptr[:-1][rows]] = facet.value_ids + start + 1
+            blocks.append(block)
+            self.slices[name] = slice(start + 1, start + 1 + len(facet.values))
+            start += len(facet.values) + 1
+        self.bins = start
+        dtype = np.int16 if start < 2**15 else np.int32 if start < 2**31 else np.int64
+        self.table = np.ascontiguousarray(np.hstack(blocks).astype(dtype)) if blocks \
+            else np.zeros((size, 0), dtype=np.int16)
+        self.totals = self.counts(live_docnums)
+
+    def counts(self, docnums: np.ndarray) -> dict[str, np.ndarray]:
+        binned = np.bincount(self.table[docnums].ravel(), minlength=self.bins)
+        return {name: binned[where] for name, where in self.slices.items()}
 
 
 # -- compiled at build time ----------------------------------------------------------------------
@@ -449,8 +500,10 @@ def _load_compiled(folder: Path, searcher) -> dict:
             loaded[fieldname] = (
                 {text: i for i, text in enumerate(vocab)},
                 np.load(folder / f"{fieldname}.indptr.npy"),
-                np.load(folder / f"{fieldname}.ids.npy", mmap_mode="r"),
-                np.load(folder / f"{fieldname}.scores.npy", mmap_mode="r"),
+                # plain ndarray views of the mapped files: slicing a np.memmap costs a Python-level
+                # __array_finalize__ per term of every query
+                np.asarray(np.load(folder / f"{fieldname}.ids.npy", mmap_mode="r")),
+                np.asarray(np.load(folder / f"{fieldname}.scores.npy", mmap_mode="r")),
             )
         return loaded
     except (OSError, ValueError, KeyError):

@@ -31,7 +31,7 @@ class Unsupported(Exception):
 
 @dataclass
 class Matches:
-    ids: np.ndarray       # matched docnums: int64, sorted, distinct
+    ids: np.ndarray       # matched docnums: integers, sorted, distinct
     scores: np.ndarray    # float64 score of each, aligned with ids
 
     def __len__(self) -> int:
@@ -44,9 +44,7 @@ def _empty() -> Matches:
 
 def evaluate(q: Q.Query, arrays: IndexArrays) -> Matches:
     if isinstance(q, Q.Term):
-        ids, scores = arrays.scored(q.fieldname, q.text)
-        ids = np.asarray(ids, dtype=np.int64)
-        scores = np.asarray(scores, dtype=np.float64)
+        ids, scores = arrays.scored(q.fieldname, q.text)     # compiled docnums are int32: not copied
         return Matches(ids, scores * q.boost if q.boost != 1.0 else scores)
     if isinstance(q, Q.NullQuery.__class__):
         return _empty()

@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from bisect import bisect_left
+from heapq import nlargest
 from dataclasses import replace
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +16,7 @@ from whoosh import index as whoosh_index
 from whoosh import query as Q
 from whoosh import sorting
 from whoosh.searching import Hit as WhooshHit
-from whoosh.highlight import Fragment, HtmlFormatter, Highlighter, PinpointFragmenter, Token, top_fragments
+from whoosh.highlight import Fragment, HtmlFormatter, Highlighter, PinpointFragmenter, Token
 
 from . import analysis
 from .arrays import IndexArrays
@@ -29,6 +31,7 @@ from .schema import FACETS
 log = logging.getLogger(__name__)
 
 SENTENCE_ENDS = "。！？；!?;\n"
+_SENTENCE_END = re.compile("[" + re.escape(SENTENCE_ENDS) + "]")
 # characters of a stored field searched at a time for a snippet's words; the snippet comes from the
 # first window that has any (a body shorter than this is searched whole)
 WINDOW = 4000
@@ -186,9 +189,11 @@ class WhooshSearcher:
             query = plan.disjunction()
             parts = [evaluate(group, arrays) for group in plan.groups]
             candidates = union_ids([p.ids for p in parts], arrays.size)
+            slot = np.empty(arrays.size, dtype=np.int64)      # docnum → its column among the candidates
+            slot[candidates] = np.arange(len(candidates))
             masks, scores = [], []
             for part in parts:
-                at = np.searchsorted(candidates, part.ids)
+                at = slot[part.ids]
                 mask = np.zeros(len(candidates), dtype=bool)
                 mask[at] = True
                 score = np.zeros(len(candidates), dtype=np.float64)
@@ -208,8 +213,7 @@ class WhooshSearcher:
         page = [int(d) for d in docnums[order]]
         page_scores = [float(s) for s in relevance[order]]
 
-        facet_counts = {name: _count(arrays, name, docnums) for name in FACETS} if len(docnums) \
-            else {n: {} for n in FACETS}
+        facet_counts = _facet_counts(arrays, docnums)
         highlighter = _highlighter() if req.highlight and not browse else None
         hits: list[Hit] = []
         terms_of = matched_terms(query, arrays, page) if highlighter is not None else []
@@ -428,11 +432,17 @@ def _rank(docnums: np.ndarray, relevance: np.ndarray, arrays: IndexArrays, sort:
     return index[order[:limit]]
 
 
-def _count(arrays: IndexArrays, name: str, docnums: np.ndarray) -> dict[str, int]:
-    facet = arrays.facet(name)
-    counts = facet.counts(docnums)
-    pairs = [(str(v), int(c)) for v, c in zip(facet.values, counts.tolist()) if c and v not in (None, "")]
-    return dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
+def _facet_counts(arrays: IndexArrays, docnums: np.ndarray) -> dict[str, dict[str, int]]:
+    """Every facet's value → count over the listed documents, most frequent first, as Whoosh's groups."""
+    if not len(docnums):
+        return {name: {} for name in FACETS}
+    counted = arrays.facet_counts(FACETS, docnums)
+    out = {}
+    for name in FACETS:
+        counts = counted[name]
+        pairs = [(str(v), c) for v, c in zip(arrays.facet(name).values, counts.tolist()) if c and v not in (None, "")]
+        out[name] = dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
+    return out
 
 
 _LATIN = re.compile(r"[a-z0-9]")
@@ -466,9 +476,7 @@ def _marked(highlighter: Highlighter, stored: dict, fieldname: str, terms: set, 
               or _first_matches(text, words, limit))
     if not tokens:
         return ""
-    fragments = _best_fragments(highlighter, text, tokens, top)
-    return highlighter.formatter.format(top_fragments(fragments, top, highlighter.scorer, highlighter.order,
-                                                      minscore=1))
+    return highlighter.formatter.format(_top_fragments(highlighter, text, tokens, top))
 
 
 def _first_matches(text: str, words: set[str], limit: int) -> list[tuple[int, int, str]]:
@@ -491,17 +499,30 @@ def _first_matches(text: str, words: set[str], limit: int) -> list[tuple[int, in
     return []
 
 
-def _best_fragments(highlighter: Highlighter, text: str, tokens: list[tuple[int, int, str]], top: int) -> list:
-    """The fragments WordFragmenter would make of these (start, end, word) matches that can be among
-    the `top` best, as Whoosh Fragments: trimmed and snapped to sentences, ready for top_fragments.
+class _RunKey:
+    """Stands for a run's Fragment in top_fragments' comparisons: Fragment defines only __lt__, on
+    startchar, and equality is identity; so does this (heapq then orders ties exactly alike)."""
+
+    __slots__ = ("startchar", "run")
+
+    def __init__(self, startchar: int, run: tuple):
+        self.startchar = startchar
+        self.run = run
+
+    def __lt__(self, other: "_RunKey") -> bool:
+        return self.startchar < other.startchar
+
+
+def _top_fragments(highlighter: Highlighter, text: str, tokens: list[tuple[int, int, str]], top: int) -> list:
+    """What `top_fragments(WordFragmenter.fragment_matches(...), top, BasicFragmentScorer(), FIRST)`
+    returns for these (start, end, word) matches, without a Fragment per run.
 
     WordFragmenter builds, trims and snaps a Fragment (and a Token per match) for every run of
-    matches in the text, and top_fragments then keeps two; on a long text with many matches that
-    was most of a highlighted search. Here the runs are first found on plain tuples and scored
-    with BasicFragmentScorer's formula (the number of matches × 100 × distinct words: every match
-    weighs 1), which does not depend on trimming or snapping; only the runs scoring at least the
-    `top`-th best score become Fragments, so top_fragments picks among them exactly what it picked
-    among all (a run scoring less can never displace one of them, ties included)."""
+    matches, and top_fragments keeps `top` of them; with many matches that was most of a
+    highlighted search. Here every run is found on tuples, scored with BasicFragmentScorer's
+    formula (matches × 100 × distinct words, every match weighing 1) and keyed by the start its
+    Fragment would have after trimming and snapping (sentence ends looked up by bisection); the
+    same heapq.nlargest picks the winners, and only they become Fragments."""
     fragmenter = highlighter.fragmenter
     kept: list[tuple[int, int, str]] = []
     for token in sorted(tokens, key=lambda t: (t[0], -(t[1] - t[0]))):
@@ -509,18 +530,46 @@ def _best_fragments(highlighter: Highlighter, text: str, tokens: list[tuple[int,
             continue                        # the longest of overlapping matches only
         kept.append(token)
     runs = _runs(kept, len(text), fragmenter.maxchars, fragmenter.surround)
-    scores = [float(j - i + 1) * (len({w for _, _, w in kept[i:j + 1]}) * 100) for i, j, _, _ in runs]
-    threshold = sorted(scores, reverse=True)[min(top, len(scores)) - 1]
-    out = []
-    for (i, j, left, right), score in zip(runs, scores):
-        if score >= threshold:
-            matches = [Token(text=w, startchar=s, endchar=e) for s, e, w in kept[i:j + 1]]
-            fragment = Fragment(text, matches, left, right)
-            if fragmenter.autotrim:
-                fragmenter._autotrim(fragment)
-            fragmenter._snap(text, fragment)
-            out.append(fragment)
-    return out
+    ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+    scored = []
+    for run in runs:
+        i, j, left, right = run
+        score = float(j - i + 1) * (len({w for _, _, w in kept[i:j + 1]}) * 100)
+        startchar = _snapped_start(fragmenter, text, ends, left, right, kept[i][0])
+        scored.append((score, _RunKey(startchar, run)))
+    # an iterator, as top_fragments passes: given a list no longer than `top`, nlargest sorts it
+    # instead of heapifying, which orders runs of equal score and start differently
+    best = [_fragment(fragmenter, text, kept, key.run) for score, key in nlargest(top, iter(scored)) if score >= 1]
+    best.sort(key=highlighter.order)
+    return best
+
+
+def _snapped_start(fragmenter, text: str, ends: list[int], left: int, right: int, first: int) -> int:
+    """The startchar PinpointFragmenter._autotrim then WordFragmenter._snap give a run's Fragment."""
+    start = left
+    if fragmenter.autotrim:
+        space = text.find(" ", left, right)
+        if space > 0:
+            start = space + 1
+        start = min(start, first)
+    lo = max(0, start - fragmenter.reach)
+    k = bisect_left(ends, first) - 1
+    if k >= 0 and ends[k] >= lo:
+        start = ends[k] + 1
+    elif lo == 0:
+        start = 0
+    while start < first and text[start].isspace():
+        start += 1
+    return start
+
+
+def _fragment(fragmenter, text: str, kept: list[tuple[int, int, str]], run: tuple) -> Fragment:
+    i, j, left, right = run
+    fragment = Fragment(text, [Token(text=w, startchar=s, endchar=e) for s, e, w in kept[i:j + 1]], left, right)
+    if fragmenter.autotrim:
+        fragmenter._autotrim(fragment)
+    fragmenter._snap(text, fragment)
+    return fragment
 
 
 def _runs(tokens: list[tuple[int, int, str]], length: int, maxchars: int, surround: int) -> list[tuple]:
