@@ -100,9 +100,10 @@ def test_only_the_fragments_that_can_win_are_built(monkeypatch, bodies):
     assert snippet.count("<mark") == 4 and len(built) == 2
 
 
-def test_every_run_is_keyed_by_the_start_its_fragment_gets(bodies):
-    """Runs are ranked by the start their Fragment would have after trimming and snapping; computed
-    without the Fragment, it must be that start for every run of every bundled body."""
+def test_every_run_gets_the_bounds_whoosh_trimming_and_snapping_give(bodies):
+    """Runs are ranked by, and winners cut at, the bounds their Fragment gets from Whoosh's
+    _autotrim and WordFragmenter._snap; computed by bisection, they must be those bounds for every
+    run of every bundled body."""
     fragmenter = _highlighter().fragmenter
     checked = 0
     for text, title_words in bodies:
@@ -115,7 +116,10 @@ def test_every_run_is_keyed_by_the_start_its_fragment_gets(bodies):
         ends = [m.start() for m in searcher_mod._SENTENCE_END.finditer(text)]
         for run in searcher_mod._runs(kept, len(text), fragmenter.maxchars, fragmenter.surround):
             i, j, left, right = run
-            start = searcher_mod._snapped_start(fragmenter, text, ends, left, right, kept[i][0])
-            assert start == searcher_mod._fragment(fragmenter, text, kept, run).startchar, (text[:30], run)
+            whoosh = Fragment(text, [Token(text=w, startchar=s, endchar=e) for s, e, w in kept[i:j + 1]], left, right)
+            fragmenter._autotrim(whoosh)
+            fragmenter._snap(text, whoosh)
+            bounds = searcher_mod._snapped_bounds(fragmenter, text, ends, run, kept[i][0], kept[j][1])
+            assert bounds == (whoosh.startchar, whoosh.endchar), (text[:30], run)
             checked += 1
     assert checked > 2000

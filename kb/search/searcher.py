@@ -16,7 +16,7 @@ from whoosh import index as whoosh_index
 from whoosh import query as Q
 from whoosh import sorting
 from whoosh.searching import Hit as WhooshHit
-from whoosh.highlight import Fragment, HtmlFormatter, Highlighter, PinpointFragmenter, Token
+from whoosh.highlight import Fragment, HtmlFormatter, Highlighter, PinpointFragmenter
 
 from . import analysis
 from .arrays import IndexArrays
@@ -522,7 +522,7 @@ def _top_fragments(highlighter: Highlighter, text: str, tokens: list[tuple[int, 
     highlighted search. Here every run is found on tuples, scored with BasicFragmentScorer's
     formula (matches × 100 × distinct words, every match weighing 1) and keyed by the start its
     Fragment would have after trimming and snapping (sentence ends looked up by bisection); the
-    same heapq.nlargest picks the winners, and only they become Fragments."""
+    same heapq.nlargest picks the winners, and only they become Fragments (with those bounds)."""
     fragmenter = highlighter.fragmenter
     kept: list[tuple[int, int, str]] = []
     for token in sorted(tokens, key=lambda t: (t[0], -(t[1] - t[0]))):
@@ -535,41 +535,58 @@ def _top_fragments(highlighter: Highlighter, text: str, tokens: list[tuple[int, 
     for run in runs:
         i, j, left, right = run
         score = float(j - i + 1) * (len({w for _, _, w in kept[i:j + 1]}) * 100)
-        startchar = _snapped_start(fragmenter, text, ends, left, right, kept[i][0])
+        startchar = _snapped_bounds(fragmenter, text, ends, run, kept[i][0], kept[j][1])[0]
         scored.append((score, _RunKey(startchar, run)))
     # an iterator, as top_fragments passes: given a list no longer than `top`, nlargest sorts it
     # instead of heapifying, which orders runs of equal score and start differently
-    best = [_fragment(fragmenter, text, kept, key.run) for score, key in nlargest(top, iter(scored)) if score >= 1]
+    best = [_fragment(fragmenter, text, ends, kept, key.run) for score, key in nlargest(top, iter(scored))
+            if score >= 1]
     best.sort(key=highlighter.order)
     return best
 
 
-def _snapped_start(fragmenter, text: str, ends: list[int], left: int, right: int, first: int) -> int:
-    """The startchar PinpointFragmenter._autotrim then WordFragmenter._snap give a run's Fragment."""
-    start = left
+class _Match:
+    """A marked word in a Fragment: what Fragment and HtmlFormatter read of a Whoosh Token."""
+
+    __slots__ = ("text", "startchar", "endchar")
+
+    def __init__(self, text: str, startchar: int, endchar: int):
+        self.text, self.startchar, self.endchar = text, startchar, endchar
+
+
+def _snapped_bounds(fragmenter, text: str, ends: list[int], run: tuple, first: int, last: int) -> tuple[int, int]:
+    """The (startchar, endchar) that PinpointFragmenter._autotrim then WordFragmenter._snap give
+    a run's Fragment, with the sentence ends (sorted positions) found by bisection."""
+    _i, _j, start, end = run
     if fragmenter.autotrim:
-        space = text.find(" ", left, right)
+        space = text.find(" ", start, end)
         if space > 0:
             start = space + 1
-        start = min(start, first)
+        space = text.rfind(" ", start, end)
+        if space > 0:
+            end = space
+        start, end = min(start, first), max(end, last)
     lo = max(0, start - fragmenter.reach)
     k = bisect_left(ends, first) - 1
     if k >= 0 and ends[k] >= lo:
         start = ends[k] + 1
     elif lo == 0:
         start = 0
+    hi = min(len(text), end + fragmenter.reach)
+    k = bisect_left(ends, last)
+    if k < len(ends) and ends[k] < hi:
+        end = ends[k] + 1
+    elif hi == len(text):
+        end = len(text)
     while start < first and text[start].isspace():
         start += 1
-    return start
+    return start, end
 
 
-def _fragment(fragmenter, text: str, kept: list[tuple[int, int, str]], run: tuple) -> Fragment:
-    i, j, left, right = run
-    fragment = Fragment(text, [Token(text=w, startchar=s, endchar=e) for s, e, w in kept[i:j + 1]], left, right)
-    if fragmenter.autotrim:
-        fragmenter._autotrim(fragment)
-    fragmenter._snap(text, fragment)
-    return fragment
+def _fragment(fragmenter, text: str, ends: list[int], kept: list[tuple[int, int, str]], run: tuple) -> Fragment:
+    i, j = run[0], run[1]
+    start, end = _snapped_bounds(fragmenter, text, ends, run, kept[i][0], kept[j][1])
+    return Fragment(text, [_Match(w, s, e) for s, e, w in kept[i:j + 1]], start, end)
 
 
 def _runs(tokens: list[tuple[int, int, str]], length: int, maxchars: int, surround: int) -> list[tuple]:
