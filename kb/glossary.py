@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -40,12 +41,19 @@ class Glossary:
 
     def synonyms_of(self, word: str) -> tuple[str, ...]:
         """Other members of every group containing word (case-insensitive), excluding word itself."""
-        key = word.lower()
-        found: list[str] = []
+        return self._synonym_index.get(word.lower(), ())
+
+    @cached_property
+    def _synonym_index(self) -> dict[str, tuple[str, ...]]:
+        """Lower-cased member → the other members of its groups, in group order: built once per
+        glossary, so a query word is one dict lookup instead of a scan of every group."""
+        found: dict[str, list[str]] = {}
         for group in self.synonym_groups:
-            if any(member.lower() == key for member in group):
-                found.extend(m for m in group if m.lower() != key and m not in found)
-        return tuple(found)
+            lowered = [member.lower() for member in group]
+            for key in dict.fromkeys(lowered):
+                others = found.setdefault(key, [])
+                others.extend(m for m, low in zip(group, lowered) if low != key and m not in others)
+        return {key: tuple(others) for key, others in found.items()}
 
     def all_words(self) -> list[str]:
         words = list(self.terms)

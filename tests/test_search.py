@@ -237,3 +237,25 @@ def test_long_description_keeps_domain_words_and_drops_narrative_ones(kb):
     # through the engine: the plant's story does not bury the one entry about its problem
     response = kb.search(SearchRequest(text="我们厂有两座焦炉，现在红焦熄焦时热量都浪费了，另外周边居民也有意见，想知道怎么改。"))
     assert response.hits[0].id == "coking-cdq"
+
+
+def test_synonym_lookup_is_a_dict_that_answers_like_a_scan_of_every_group():
+    """synonyms_of answers from an index built once per glossary (no scan of every group per query
+    word), and the answer is what the scan gave: case-insensitive, in group order, no repeats,
+    merged over every group that holds the word."""
+    from kb.glossary import Glossary, load_glossary
+
+    def scan(glossary, word):
+        key, found = word.lower(), []
+        for group in glossary.synonym_groups:
+            if any(m.lower() == key for m in group):
+                found.extend(m for m in group if m.lower() != key and m not in found)
+        return tuple(found)
+
+    small = Glossary((), (("VOCs", "挥发性有机物", "vocs"), ("挥发性有机物", "有机废气", "VOCs"), ("中水", "再生水")))
+    assert small.synonyms_of("vocs") == ("挥发性有机物", "有机废气") == scan(small, "vocs")
+    assert small.synonyms_of("挥发性有机物") == ("VOCs", "vocs", "有机废气") == scan(small, "挥发性有机物")
+    assert small.synonyms_of("废水") == ()
+    bundled = load_glossary()
+    for word in {m for group in bundled.synonym_groups for m in group} | {"VOCS", "cdq", "不存在"}:
+        assert bundled.synonyms_of(word) == scan(bundled, word), word

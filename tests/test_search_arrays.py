@@ -243,3 +243,90 @@ def test_searchers_are_pooled_not_one_per_thread(bundled_kb):
     for t in threads:
         t.join()
     assert engine.pooled_searchers() <= max(before, 1)
+
+
+def _dense(q, arrays):
+    """The corpus-sized evaluation the sparse one replaced: a mask and a score array per node."""
+    from whoosh import query as Q
+
+    size = arrays.size
+    if isinstance(q, Q.Term):
+        ids, scores = arrays.scored(q.fieldname, q.text)
+        mask, out = np.zeros(size, dtype=bool), np.zeros(size)
+        mask[ids] = True
+        out[ids] = scores * q.boost if q.boost != 1.0 else scores
+        return mask, out
+    if len(q.subqueries) == 1:
+        return _dense(q.subqueries[0], arrays)
+    parts = [_dense(s, arrays) for s in q.subqueries]
+    if type(q) is Q.Or:
+        mask = np.logical_or.reduce([m for m, _ in parts])
+        scores = np.add.reduce([s for _, s in parts])
+    else:
+        mask = np.logical_and.reduce([m for m, _ in parts])
+        scores = np.where(mask, np.add.reduce([s for _, s in parts]), 0.0)
+    return mask, scores * q.boost if q.boost != 1.0 else scores
+
+
+def test_sparse_evaluation_equals_corpus_sized_sums_bit_for_bit(bundled_kb, monkeypatch):
+    """Term nodes on sorted docnums, Or summed by bincount (both the sort and the dense branch), And by
+    binary search: the same documents and the very same floats as corpus-sized arrays per node."""
+    import kb.search.evaluate as ev
+    from kb.search.query import plan_query
+
+    arrays = bundled_kb._searcher._arrays()
+    plans = [plan_query(current(), q["q"]) for q in judged_queries()]
+    nodes = [g for plan in plans for g in plan.groups] + [plan.disjunction() for plan in plans if plan.groups]
+    for share in (ev.DENSE_SHARE, 10**9, 1):            # default threshold, always dense, always sorted
+        monkeypatch.setattr(ev, "DENSE_SHARE", share)
+        for node in nodes:
+            found = ev.evaluate(node, arrays)
+            mask, scores = _dense(node, arrays)
+            assert np.array_equal(found.ids, np.flatnonzero(mask)), node
+            assert np.array_equal(found.scores, scores[found.ids]), node
+
+
+def test_fallback_to_whoosh_is_logged_once_with_its_reason(kb, monkeypatch, caplog):
+    """A query node the vectorised path cannot evaluate falls back to Whoosh's collector (same answer)
+    and says so in the log, once per reason, not silently and not on every request."""
+    import logging
+
+    from whoosh import query as Q
+
+    import kb.search.searcher as searcher_mod
+    from kb.search.query import plan_query
+
+    def with_prefix(analysis, text):
+        plan = plan_query(analysis, text)
+        plan.groups = [Q.Or([plan.groups[0], Q.Prefix("body", "活性")])]
+        return plan
+
+    monkeypatch.setattr(searcher_mod, "plan_query", with_prefix)
+    engine = kb._searcher
+    request = SearchRequest(text="活性炭", correct=False)
+    with caplog.at_level(logging.WARNING, logger="kb.search.searcher"):
+        answers = [engine.search(request) for _ in range(3)]
+    fallbacks = [r for r in caplog.records if "falls back to Whoosh" in r.getMessage()]
+    assert len(fallbacks) == 1 and "Prefix" in fallbacks[0].getMessage()
+    assert answers[0].total and _answer(answers[0]) == _answer(engine.search_whoosh(request, with_prefix(current(), "活性炭")))
+
+
+def test_facet_counts_of_few_and_of_most_documents_equal_counting_each_facet(bundled_kb):
+    """Facets are counted over the listed documents only, all facets in one bincount; for most of
+    the corpus the documents left out are counted and taken from the totals. Both equal counting
+    each facet's values document by document."""
+    from kb.search.schema import FACETS
+
+    arrays = bundled_kb._searcher._arrays()
+    live = np.flatnonzero(arrays.live)
+    rng = np.random.default_rng(0)
+    for n in (1, 7, len(live) // 3, len(live) // 2 + 1, len(live) - 3, len(live)):
+        docnums = np.sort(rng.choice(live, n, replace=False))
+        counted = arrays.facet_counts(FACETS, docnums)
+        for name in FACETS:
+            facet = arrays.facet(name)
+            expected = np.zeros(len(facet.values), dtype=np.int64)
+            for d in docnums:
+                for v in facet.value_ids[facet.indptr[d]:facet.indptr[d + 1]]:
+                    expected[v] += 1
+            assert counted[name].tolist() == expected.tolist(), (name, n)

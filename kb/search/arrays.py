@@ -74,12 +74,14 @@ class IndexArrays:
         self.size = searcher.doc_count_all()
         self.leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
         self.live = _live(self.leaves, self.size)
+        self.live_count = int(self.live.sum())
         weighting = searcher.weighting
         self.bm25 = weighting if isinstance(weighting, BM25F) else None
         self._lengths: dict[str, np.ndarray] = {}
         self._terms: OrderedDict = OrderedDict()
         self._max_terms = max_terms
-        self._facets: dict[str, tuple[list, np.ndarray]] = {}
+        self._facets: dict[str, Facet] = {}
+        self._facet_tables: dict[tuple[str, ...], FacetTable] = {}
         self._lock = threading.RLock()
         self._compiled = _load_compiled(compiled, searcher) if compiled is not None else {}   # Whoosh readers seek shared files: one reader at a time
 
@@ -170,9 +172,8 @@ class IndexArrays:
         return out
 
     # -- facets --------------------------------------------------------------------------------
-    def facet(self, fieldname: str) -> tuple[list, "object"]:
-        """(values, value × doc membership as a CSR matrix) for a KEYWORD/ID facet, or
-        (values, codes array with -1 for none) for the sortable numeric one."""
+    def facet(self, fieldname: str) -> "Facet":
+        """The values of a KEYWORD/ID facet or of the sortable numeric one, per document, read once."""
         cached = self._facets.get(fieldname)
         if cached is not None:
             return cached
@@ -181,9 +182,28 @@ class IndexArrays:
                 self._facets[fieldname] = self._read_facet(fieldname)
             return self._facets[fieldname]
 
-    def _read_facet(self, fieldname: str):
-        from scipy import sparse
+    def facet_counts(self, names: tuple[str, ...], docnums: np.ndarray) -> dict[str, np.ndarray]:
+        """Per facet, how many of docnums (live, distinct) hold each value. The facets with one value
+        per document are counted together (one gather of the documents' rows of a code table, one
+        bincount); when docnums are most of the corpus, the live documents they leave out are
+        counted instead and taken from the totals, so the cost follows min(matches, the rest)."""
+        table = self._facet_table(tuple(names))
+        if 2 * len(docnums) <= self.live_count:
+            return table.counts(docnums)
+        rest = self.live.copy()
+        rest[docnums] = False
+        return {name: table.totals[name] - counts for name, counts in table.counts(np.flatnonzero(rest)).items()}
 
+    def _facet_table(self, names: tuple[str, ...]) -> "FacetTable":
+        table = self._facet_tables.get(names)
+        if table is None:
+            facets = {name: self.facet(name) for name in names}
+            table = FacetTable(facets, self.size, np.flatnonzero(self.live))
+            with self._lock:
+                self._facet_tables[names] = table
+        return table
+
+    def _read_facet(self, fieldname: str) -> "Facet":
         field = self.schema[fieldname]
         if isinstance(field, NUMERIC):
             raw = np.full(self.size, -1, dtype=np.int64)
@@ -199,27 +219,98 @@ class IndexArrays:
             distinct = np.unique(raw[known])
             codes = np.full(self.size, -1, dtype=np.int64)
             codes[known] = np.searchsorted(distinct, raw[known])
-            result = (distinct.tolist(), codes)
-        else:
-            values, rows, cols = [], [], []
-            seen: set = set()
-            for reader, _offset in self.leaves:
-                for btext in reader.lexicon(fieldname):
-                    value = field.from_bytes(btext)
-                    if value not in seen:
-                        seen.add(value)
-                        values.append(value)
-            values.sort()
-            for j, value in enumerate(values):
-                ids, _ = self.postings(fieldname, value)
-                rows.append(ids)
-                cols.append(np.full(len(ids), j, dtype=np.int64))
-            row = np.concatenate(rows) if rows else EMPTY_IDS
-            col = np.concatenate(cols) if cols else EMPTY_IDS
-            matrix = sparse.csr_matrix((np.ones(len(row), dtype=np.float64), (row, col)),
-                                       shape=(self.size, len(values)))
-            result = (values, matrix.T.tocsr())   # value × doc: counts are one product with the mask
-        return result
+            return Facet.from_codes(distinct.tolist(), codes)
+        values: list = []
+        seen: set = set()
+        for reader, _offset in self.leaves:
+            for btext in reader.lexicon(fieldname):
+                value = field.from_bytes(btext)
+                if value not in seen:
+                    seen.add(value)
+                    values.append(value)
+        values.sort()
+        docs, codes = [], []
+        for j, value in enumerate(values):
+            ids, _ = self.postings(fieldname, value)
+            docs.append(ids)
+            codes.append(np.full(len(ids), j, dtype=np.int64))
+        return Facet.from_pairs(values, np.concatenate(docs) if docs else EMPTY_IDS,
+                                np.concatenate(codes) if codes else EMPTY_IDS, self.size)
+
+
+class Facet:
+    """One facet's value ids per document, document-major (CSR: a document's values are
+    value_ids[indptr[d]:indptr[d + 1]]), so counting the values of the matched documents costs
+    what they hold, not what the corpus holds. `codes` is the one value id of each document
+    (-1 for none) when no document has two values (year, type); None for sector and tag."""
+
+    def __init__(self, values: list, indptr: np.ndarray, value_ids: np.ndarray):
+        self.values = values
+        self.indptr = indptr
+        self.value_ids = value_ids
+        lengths = np.diff(indptr)
+        self.codes: np.ndarray | None = None
+        if not len(lengths) or lengths.max() <= 1:
+            codes = np.full(len(lengths), -1, dtype=np.int64)
+            codes[lengths == 1] = value_ids
+            self.codes = codes
+
+    @classmethod
+    def from_codes(cls, values: list, codes: np.ndarray) -> "Facet":
+        has = codes >= 0
+        indptr = np.zeros(len(codes) + 1, dtype=np.int64)
+        np.cumsum(has, out=indptr[1:])
+        return cls(values, indptr, codes[has])
+
+    @classmethod
+    def from_pairs(cls, values: list, docs: np.ndarray, value_ids: np.ndarray, size: int) -> "Facet":
+        order = np.lexsort((value_ids, docs))
+        indptr = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(docs, minlength=size), out=indptr[1:])
+        return cls(values, indptr, value_ids[order])
+
+    def counts(self, docnums: np.ndarray) -> np.ndarray:
+        """How many of docnums hold each value (a document counts once per value it holds)."""
+        if self.codes is not None:
+            codes = self.codes[docnums]
+            return np.bincount(codes[codes >= 0], minlength=len(self.values))
+        starts = self.indptr[docnums]
+        lengths = self.indptr[docnums + 1] - starts
+        total = int(lengths.sum())
+        if not total:
+            return np.zeros(len(self.values), dtype=np.int64)
+        # the positions of every matched document's values, gathered without a Python loop
+        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        return np.bincount(self.value_ids[shift + np.arange(total)], minlength=len(self.values))
+
+
+class FacetTable:
+    """Several facets counted at once. Each document's row holds, for every facet, its value ids
+    shifted into that facet's own range of bins, padded with the range's first bin ("no value") to
+    the most values any document holds; counting the values of some documents is then one gather of
+    their rows and one bincount. `totals` are the counts over every live document."""
+
+    def __init__(self, facets: dict[str, Facet], size: int, live_docnums: np.ndarray):
+        self.slices: dict[str, slice] = {}
+        blocks, start = [], 0
+        for name, facet in facets.items():
+            lengths = np.diff(facet.indptr)
+            width = max(1, int(lengths.max()) if len(lengths) else 1)
+            block = np.full((size, width), start, dtype=np.int64)
+            rows = np.repeat(np.arange(size), lengths)
+            block[rows, np.arange(len(facet.value_ids)) - facet.indptr[:-1][rows]] = facet.value_ids + start + 1
+            blocks.append(block)
+            self.slices[name] = slice(start + 1, start + 1 + len(facet.values))
+            start += len(facet.values) + 1
+        self.bins = start
+        dtype = np.int16 if start < 2**15 else np.int32 if start < 2**31 else np.int64
+        self.table = np.ascontiguousarray(np.hstack(blocks).astype(dtype)) if blocks \
+            else np.zeros((size, 0), dtype=np.int16)
+        self.totals = self.counts(live_docnums)
+
+    def counts(self, docnums: np.ndarray) -> dict[str, np.ndarray]:
+        binned = np.bincount(self.table[docnums].ravel(), minlength=self.bins)
+        return {name: binned[where] for name, where in self.slices.items()}
 
 
 # -- compiled at build time ----------------------------------------------------------------------
@@ -407,8 +498,10 @@ def _load_compiled(folder: Path, searcher) -> dict:
             loaded[fieldname] = (
                 {text: i for i, text in enumerate(vocab)},
                 np.load(folder / f"{fieldname}.indptr.npy"),
-                np.load(folder / f"{fieldname}.ids.npy", mmap_mode="r"),
-                np.load(folder / f"{fieldname}.scores.npy", mmap_mode="r"),
+                # plain ndarray views of the mapped files: slicing a np.memmap costs a Python-level
+                # __array_finalize__ per term of every query
+                np.asarray(np.load(folder / f"{fieldname}.ids.npy", mmap_mode="r")),
+                np.asarray(np.load(folder / f"{fieldname}.scores.npy", mmap_mode="r")),
             )
         return loaded
     except (OSError, ValueError, KeyError):

@@ -7,6 +7,10 @@ summed score is multiplied by the share of the query it covers, each group weigh
 matches are (an idf over the live documents), so a partial match of the rare, specific words ranks
 above a full match of the common ones. Both the vectorised path and the Whoosh reference path call
 `combine`, so the coverage rule is written once.
+
+Every function here works column by column: the arrays may hold one column per document of the
+corpus (the Whoosh reference path) or only the candidates, the documents some group matches (the
+vectorised path), and give the same numbers for the same document either way.
 """
 from __future__ import annotations
 

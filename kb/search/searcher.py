@@ -1,8 +1,11 @@
 """Running a planned query: filters, facets that combine, highlighting, pagination."""
 from __future__ import annotations
 
+import logging
 import re
 import threading
+from bisect import bisect_left
+from heapq import nlargest
 from dataclasses import replace
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,19 +16,25 @@ from whoosh import index as whoosh_index
 from whoosh import query as Q
 from whoosh import sorting
 from whoosh.searching import Hit as WhooshHit
-from whoosh.highlight import HtmlFormatter, Highlighter, PinpointFragmenter, Token, top_fragments
+from whoosh.highlight import Fragment, HtmlFormatter, Highlighter, PinpointFragmenter
 
 from . import analysis
 from .arrays import IndexArrays
 from .coverage import combine, group_weights, listed
 from .spelling import correct
 from .engine import MAX_QUERY_CHARS, Hit, SearchRequest, SearchResponse
-from .evaluate import Unsupported, evaluate, filter_mask, matched_terms
+from .evaluate import Unsupported, evaluate, filter_mask, matched_terms, union_ids
 from .query import QueryPlan, plan_query
 from .schema import FACETS
 
 
+log = logging.getLogger(__name__)
+
 SENTENCE_ENDS = "。！？；!?;\n"
+_SENTENCE_END = re.compile("[" + re.escape(SENTENCE_ENDS) + "]")
+# characters of a stored field searched at a time for a snippet's words; the snippet comes from the
+# first window that has any (a body shorter than this is searched whole)
+WINDOW = 4000
 
 
 class WordFragmenter(PinpointFragmenter):
@@ -103,6 +112,7 @@ class WhooshSearcher:
         self._all: list = []
         self._lock = threading.Lock()
         self._index_arrays: IndexArrays | None = None
+        self._fallbacks: set[str] = set()       # reasons already logged for this generation
 
     @contextmanager
     def _searcher(self) -> Iterator:
@@ -123,10 +133,6 @@ class WhooshSearcher:
         with self._lock:
             return len(self._all)
 
-    def doc_count(self) -> int:
-        with self._searcher() as searcher:
-            return searcher.doc_count()
-
     def search(self, req: SearchRequest) -> SearchResponse:
         return _spelled(req, self._search_fast, self._finds_fast)
 
@@ -134,12 +140,25 @@ class WhooshSearcher:
         plan = plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS])
         try:
             return self._search_arrays(req, plan)
-        except Unsupported:
+        except Unsupported as exc:
+            self._fallback(f"query node {exc} has no vectorised evaluation")
             return self.search_whoosh(req, plan)
+
+    def _fallback(self, reason: str) -> None:
+        """Log, once per reason and generation, that a search took Whoosh's collector (many times slower)."""
+        with self._lock:
+            if reason in self._fallbacks:
+                return
+            self._fallbacks.add(reason)
+        log.warning("search falls back to Whoosh's collector (%s): %s", self.index_dir, reason)
 
     def _finds_fast(self, text: str) -> bool:
         plan = plan_query(analysis.current(), text)
-        return bool(plan.groups) and bool((evaluate(plan.conjunction(), self._arrays()).mask & self._arrays().live).any())
+        try:
+            return bool(plan.groups) and len(evaluate(plan.conjunction(), self._arrays())) > 0
+        except Unsupported as exc:
+            self._fallback(f"query node {exc} has no vectorised evaluation")
+            return self._finds_whoosh(text)
 
     # -- the vectorised path: Whoosh's postings and scores, combined with numpy ---------------------
     def _arrays(self) -> IndexArrays:
@@ -155,44 +174,58 @@ class WhooshSearcher:
         allowed = filter_mask(filters, arrays)
         matched_all = True
         query = plan.conjunction()
-        mask = np.zeros(arrays.size, dtype=bool)
-        scores = np.zeros(arrays.size, dtype=np.float64)
+        docnums, relevance = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         browse = not plan.groups and filters is not None
         if browse:                      # filters only: every entry they allow, newest first
-            mask = allowed.copy()
-            scores = np.ones(arrays.size, dtype=np.float64)
+            docnums = np.flatnonzero(allowed)
+            relevance = np.ones(len(docnums), dtype=np.float64)
         elif len(plan.groups) == 1:
             found = evaluate(query, arrays)
-            mask, scores = found.mask & allowed, found.scores
+            keep = allowed[found.ids]
+            docnums, relevance = found.ids[keep], found.scores[keep]
         elif plan.groups:
-            # every word group on its own, combined by coverage (a soft minimum-should-match)
+            # every word group on its own, combined by coverage (a soft minimum-should-match) over
+            # the candidates, the documents that match at least one group
             query = plan.disjunction()
             parts = [evaluate(group, arrays) for group in plan.groups]
-            masks = [p.mask & arrays.live for p in parts]
-            weights = group_weights(masks, int(arrays.live.sum()), plan.emphasis)
-            found = combine(masks, [p.scores for p in parts], weights, plan.emphasis)
-            mask, scores = listed(found, allowed, req.sort), found.scores
-            matched_all = bool((found.complete & allowed).any())
+            candidates = union_ids([p.ids for p in parts], arrays.size)
+            slot = np.empty(arrays.size, dtype=np.int64)      # docnum → its column among the candidates
+            slot[candidates] = np.arange(len(candidates))
+            masks, scores = [], []
+            for part in parts:
+                at = slot[part.ids]
+                mask = np.zeros(len(candidates), dtype=bool)
+                mask[at] = True
+                score = np.zeros(len(candidates), dtype=np.float64)
+                score[at] = part.scores
+                masks.append(mask)
+                scores.append(score)
+            weights = group_weights(masks, arrays.live_count, plan.emphasis)
+            found = combine(masks, scores, weights, plan.emphasis)
+            permitted = allowed[candidates]
+            shown = listed(found, permitted, req.sort)
+            docnums, relevance = candidates[shown], found.scores[shown]
+            matched_all = bool((found.complete & permitted).any())
 
-        docnums = np.flatnonzero(mask)
         limit = req.page * req.per_page
         start = (req.page - 1) * req.per_page
-        page = _rank(docnums, scores, arrays, "year" if browse else req.sort, limit)[start:limit]
+        order = _rank(docnums, relevance, arrays, "year" if browse else req.sort, limit)[start:limit]
+        page = [int(d) for d in docnums[order]]
+        page_scores = [float(s) for s in relevance[order]]
 
-        facet_counts = {name: _count(arrays, name, mask) for name in FACETS} if len(docnums) else {n: {} for n in FACETS}
+        facet_counts = _facet_counts(arrays, docnums)
         highlighter = _highlighter() if req.highlight and not browse else None
         hits: list[Hit] = []
-        page = [int(d) for d in page]
         terms_of = matched_terms(query, arrays, page) if highlighter is not None else []
         with self._searcher() as searcher:
             stored_page = [searcher.stored_fields(docnum) for docnum in page]
-        for k, (docnum, stored) in enumerate(zip(page, stored_page)):
+        for k, (stored, score) in enumerate(zip(stored_page, page_scores)):
             snippet = ""
             if highlighter is not None:
                 terms = terms_of[k]
                 snippet = (_marked(highlighter, stored, "body", terms, top=2)
                            or _marked(highlighter, stored, "summary", terms, top=1))
-            hits.append(_hit(stored, snippet, float(scores[docnum])))
+            hits.append(_hit(stored, snippet, score))
         return SearchResponse(query=req.text, total=int(len(docnums)), page=req.page, per_page=req.per_page,
                               hits=hits, facets=facet_counts, words=plan.words, synonyms=plan.synonyms,
                               matched_all_words=matched_all, expansions=plan.expansions)
@@ -318,8 +351,8 @@ class WhooshSearcher:
             for searcher in self._all:
                 try:
                     searcher.close()
-                except Exception:
-                    pass
+                except Exception:       # closing must go on for the others; say which one failed
+                    log.warning("closing a pooled Whoosh searcher of %s failed", self.index_dir, exc_info=True)
             self._all.clear()
             if self._index_arrays is not None:
                 self._index_arrays.searcher.close()
@@ -382,34 +415,34 @@ def _hit(stored: dict, snippet: str, score: float) -> Hit:
     )
 
 
-def _rank(docnums: np.ndarray, scores: np.ndarray, arrays: IndexArrays, sort: str, limit: int) -> np.ndarray:
-    """The first `limit` matches in Whoosh's order: score (or year, then score) descending, ties
-    by docnum. Only the candidates that can reach the page are sorted."""
+def _rank(docnums: np.ndarray, relevance: np.ndarray, arrays: IndexArrays, sort: str, limit: int) -> np.ndarray:
+    """Indices of the first `limit` matches in Whoosh's order: score (or year, then score)
+    descending, ties by docnum. Only the candidates that can reach the page are sorted."""
     if not len(docnums) or limit <= 0:
-        return docnums[:0]
-    relevance = scores[docnums]
+        return np.zeros(0, dtype=np.int64)
     if sort == "year":
-        years, codes = arrays.facet("year")
-        year_of = np.asarray(years + [-1], dtype=np.int64)[codes[docnums]]     # code -1 (no year) → -1
-        order = np.lexsort((docnums, -relevance, -year_of))
-        return docnums[order[:limit]]
+        year = arrays.facet("year")
+        year_of = np.asarray(year.values + [-1], dtype=np.int64)[year.codes[docnums]]   # code -1 (no year) → -1
+        return np.lexsort((docnums, -relevance, -year_of))[:limit]
+    index = np.arange(len(docnums))
     if len(docnums) > limit:
         kth = np.partition(relevance, len(relevance) - limit)[len(relevance) - limit]
-        keep = relevance >= kth              # every tie at the cut, so the docnum tie-break is exact
-        docnums, relevance = docnums[keep], relevance[keep]
-    order = np.lexsort((docnums, -relevance))
-    return docnums[order[:limit]]
+        index = np.flatnonzero(relevance >= kth)     # every tie at the cut, so the docnum tie-break is exact
+    order = np.lexsort((docnums[index], -relevance[index]))
+    return index[order[:limit]]
 
 
-def _count(arrays: IndexArrays, name: str, mask: np.ndarray) -> dict[str, int]:
-    values, table = arrays.facet(name)
-    if name == "year":
-        codes = table[mask]
-        counts = np.bincount(codes[codes >= 0], minlength=len(values))
-    else:
-        counts = table.dot(mask.astype(np.float64))
-    pairs = [(str(v), int(c)) for v, c in zip(values, counts) if c and v not in (None, "")]
-    return dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
+def _facet_counts(arrays: IndexArrays, docnums: np.ndarray) -> dict[str, dict[str, int]]:
+    """Every facet's value → count over the listed documents, most frequent first, as Whoosh's groups."""
+    if not len(docnums):
+        return {name: {} for name in FACETS}
+    counted = arrays.facet_counts(FACETS, docnums)
+    out = {}
+    for name in FACETS:
+        counts = counted[name]
+        pairs = [(str(v), c) for v, c in zip(arrays.facet(name).values, counts.tolist()) if c and v not in (None, "")]
+        out[name] = dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
+    return out
 
 
 _LATIN = re.compile(r"[a-z0-9]")
@@ -436,22 +469,144 @@ def _marked(highlighter: Highlighter, stored: dict, fieldname: str, terms: set, 
     words = {word for name, word in terms if name == fieldname}
     if not text or not words:
         return ""
-    norm = analysis.normalize(text).lower()
-    charlimit = highlighter.fragmenter.charlimit
-
-    def tokens_of(chosen):
-        return [Token(text=word, startchar=start, endchar=end)
-                for word in chosen for start, end in _occurrences(norm, word)
-                if not charlimit or end <= charlimit]
-
+    limit = highlighter.fragmenter.charlimit or len(text)       # Whoosh marks nothing ending beyond it
     # A single Chinese character (水, 多) found as a substring is mostly part of other words (许多),
     # so it is marked only when nothing longer matched in this field.
-    tokens = tokens_of({w for w in words if len(w) > 1 or w.isascii()}) or tokens_of(words)
+    tokens = (_first_matches(text, {w for w in words if len(w) > 1 or w.isascii()}, limit)
+              or _first_matches(text, words, limit))
     if not tokens:
         return ""
-    tokens.sort(key=lambda t: (t.startchar, -(t.endchar - t.startchar)))
-    for pos, token in enumerate(tokens):
-        token.pos = pos
-    fragments = highlighter.fragmenter.fragment_matches(text, tokens)
-    fragments = top_fragments(fragments, top, highlighter.scorer, highlighter.order, minscore=1)
-    return highlighter.formatter.format(fragments)
+    return highlighter.formatter.format(_top_fragments(highlighter, text, tokens, top))
+
+
+def _first_matches(text: str, words: set[str], limit: int) -> list[tuple[int, int, str]]:
+    """(start, end, word) of every occurrence of the words in the first window of the text that has
+    any: the text is normalised and searched WINDOW characters at a time, so a hit's cost follows
+    where its words first occur, not the length of its body. A word is found in the window where it
+    starts; one character either side of a window is read for the Latin word-boundary rule. Nothing
+    ending beyond `limit` is found."""
+    if not words:
+        return []
+    reach = max(len(w) for w in words)
+    for lo in range(0, min(len(text), limit), WINDOW):
+        hi = min(len(text), lo + WINDOW)
+        left = max(0, lo - 1)
+        norm = analysis.normalize(text[left:hi + reach]).lower()
+        found = [(left + start, left + end, word) for word in words for start, end in _occurrences(norm, word)
+                 if lo <= left + start < hi and left + end <= limit]
+        if found:
+            return found
+    return []
+
+
+class _RunKey:
+    """Stands for a run's Fragment in top_fragments' comparisons: Fragment defines only __lt__, on
+    startchar, and equality is identity; so does this (heapq then orders ties exactly alike)."""
+
+    __slots__ = ("startchar", "run")
+
+    def __init__(self, startchar: int, run: tuple):
+        self.startchar = startchar
+        self.run = run
+
+    def __lt__(self, other: "_RunKey") -> bool:
+        return self.startchar < other.startchar
+
+
+def _top_fragments(highlighter: Highlighter, text: str, tokens: list[tuple[int, int, str]], top: int) -> list:
+    """What `top_fragments(WordFragmenter.fragment_matches(...), top, BasicFragmentScorer(), FIRST)`
+    returns for these (start, end, word) matches, without a Fragment per run.
+
+    WordFragmenter builds, trims and snaps a Fragment (and a Token per match) for every run of
+    matches, and top_fragments keeps `top` of them; with many matches that was most of a
+    highlighted search. Here every run is found on tuples, scored with BasicFragmentScorer's
+    formula (matches × 100 × distinct words, every match weighing 1) and keyed by the start its
+    Fragment would have after trimming and snapping (sentence ends looked up by bisection); the
+    same heapq.nlargest picks the winners, and only they become Fragments (with those bounds)."""
+    fragmenter = highlighter.fragmenter
+    kept: list[tuple[int, int, str]] = []
+    for token in sorted(tokens, key=lambda t: (t[0], -(t[1] - t[0]))):
+        if kept and token[0] < kept[-1][1]:
+            continue                        # the longest of overlapping matches only
+        kept.append(token)
+    runs = _runs(kept, len(text), fragmenter.maxchars, fragmenter.surround)
+    ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+    scored = []
+    for run in runs:
+        i, j, left, right = run
+        score = float(j - i + 1) * (len({w for _, _, w in kept[i:j + 1]}) * 100)
+        startchar = _snapped_bounds(fragmenter, text, ends, run, kept[i][0], kept[j][1])[0]
+        scored.append((score, _RunKey(startchar, run)))
+    # an iterator, as top_fragments passes: given a list no longer than `top`, nlargest sorts it
+    # instead of heapifying, which orders runs of equal score and start differently
+    best = [_fragment(fragmenter, text, ends, kept, key.run) for score, key in nlargest(top, iter(scored))
+            if score >= 1]
+    best.sort(key=highlighter.order)
+    return best
+
+
+class _Match:
+    """A marked word in a Fragment: what Fragment and HtmlFormatter read of a Whoosh Token."""
+
+    __slots__ = ("text", "startchar", "endchar")
+
+    def __init__(self, text: str, startchar: int, endchar: int):
+        self.text, self.startchar, self.endchar = text, startchar, endchar
+
+
+def _snapped_bounds(fragmenter, text: str, ends: list[int], run: tuple, first: int, last: int) -> tuple[int, int]:
+    """The (startchar, endchar) that PinpointFragmenter._autotrim then WordFragmenter._snap give
+    a run's Fragment, with the sentence ends (sorted positions) found by bisection."""
+    _i, _j, start, end = run
+    if fragmenter.autotrim:
+        space = text.find(" ", start, end)
+        if space > 0:
+            start = space + 1
+        space = text.rfind(" ", start, end)
+        if space > 0:
+            end = space
+        start, end = min(start, first), max(end, last)
+    lo = max(0, start - fragmenter.reach)
+    k = bisect_left(ends, first) - 1
+    if k >= 0 and ends[k] >= lo:
+        start = ends[k] + 1
+    elif lo == 0:
+        start = 0
+    hi = min(len(text), end + fragmenter.reach)
+    k = bisect_left(ends, last)
+    if k < len(ends) and ends[k] < hi:
+        end = ends[k] + 1
+    elif hi == len(text):
+        end = len(text)
+    while start < first and text[start].isspace():
+        start += 1
+    return start, end
+
+
+def _fragment(fragmenter, text: str, ends: list[int], kept: list[tuple[int, int, str]], run: tuple) -> Fragment:
+    i, j = run[0], run[1]
+    start, end = _snapped_bounds(fragmenter, text, ends, run, kept[i][0], kept[j][1])
+    return Fragment(text, [_Match(w, s, e) for s, e, w in kept[i:j + 1]], start, end)
+
+
+def _runs(tokens: list[tuple[int, int, str]], length: int, maxchars: int, surround: int) -> list[tuple]:
+    """PinpointFragmenter's grouping of sorted matches, on tuples: (first match, last match, start, end)
+    of each fragment before trimming."""
+    runs = []
+    j = -1
+    last = len(tokens) - 1
+    for i, (left, right, _word) in enumerate(tokens):
+        if j >= i:
+            continue
+        j = i
+        current = right - left
+        while j < last and current < maxchars:
+            start, end, _ = tokens[j + 1]
+            if end - right <= surround and end - left <= maxchars:
+                j += 1
+                right = end
+                current += end - start
+            else:
+                break
+        runs.append((i, j, max(0, left - surround), min(length, right + surround)))
+    return runs
