@@ -123,3 +123,18 @@ def test_every_run_gets_the_bounds_whoosh_trimming_and_snapping_give(bodies):
             assert bounds == (whoosh.startchar, whoosh.endchar), (text[:30], run)
             checked += 1
     assert checked > 2000
+
+
+def test_normalize_folds_exactly_as_translating_every_character():
+    """normalize replaces only the characters NFKC folds; the result equals folding each character."""
+    import unicodedata
+
+    from kb.search.analysis import _FOLD, normalize
+
+    text = "ＶＯＣｓ治理，（ＲＴＯ）１２３％：漢字 ㈱ ﬁ 𝐀 丽 普通文字"
+    each = "".join(ch if len(unicodedata.normalize("NFKC", ch)) != 1 else unicodedata.normalize("NFKC", ch)
+                   for ch in text)
+    assert text.translate(_FOLD) == each
+    folded = normalize(text)
+    assert len(folded) == len(text)
+    assert folded.startswith("VOCs治理,(RTO)123%:") and "𝐀" not in folded and "A" in folded
