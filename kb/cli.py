@@ -87,6 +87,8 @@ def build(full: bool, procs: int) -> None:
 
     settings = load_settings()
     try:
+        if settings.shared:     # load this release's bundled content into the shared database (once), then pull
+            from .shared.mirror import release_and_pull; release_and_pull(settings)
         report = run_build(settings, progress=True, full=full, procs=procs)
     except BuildError as exc:
         for problem in exc.problems:
@@ -187,10 +189,10 @@ def new(doc_type: str, sector: str, title: str) -> None:
 @click.argument("version", required=False)
 def history(doc_id: str, version: str | None) -> None:
     """列出可编辑文档的修改历史；给出 VERSION 时把文档恢复到该版本（并重新索引）。"""
-    from .editing import EditError, Editor
+    from .editing import EditError, make_editor
 
     kb = _open_kb()
-    editor = Editor(kb)
+    editor = make_editor(kb)
     if version is None:
         entries = editor.history(doc_id)
         if not entries:
@@ -265,7 +267,7 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
     from web import create_app
 
     app = create_app()
-    if watch:
+    if watch and not app.extensions["kb"].settings.shared:     # shared mode: the database notifies instead
         from .watch import ContentWatcher
 
         settings = app.extensions["kb"].settings

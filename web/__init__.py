@@ -27,10 +27,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["KB_BUILD_IF_MISSING"]:
         knowledge.ensure_built()
     app.extensions["kb"] = knowledge
-    from kb.editing import Editor, Rebuilder
+    from kb.editing import Rebuilder, make_editor
 
     app.extensions["kb_rebuilder"] = rebuilder = Rebuilder(knowledge)
-    app.extensions["kb_editor"] = editor = Editor(knowledge, rebuilder)
+    app.extensions["kb_editor"] = editor = make_editor(knowledge, rebuilder)
     if knowledge.is_built():
         editor.reconcile()      # a write acknowledged (or not) before a crash is indexed before serving
     if not app.config.get("SECRET_KEY"):
