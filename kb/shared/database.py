@@ -192,13 +192,16 @@ class SharedDatabase:
                                              "WHERE key = 'main' RETURNING revision")).scalar_one()
                 wrote = False
                 for change in changes:
-                    current = conn.execute(select(documents.c.version, documents.c.type, documents.c.deleted)
+                    current = conn.execute(select(documents.c.version, documents.c.type, documents.c.deleted,
+                                                  documents.c.origin)
                                            .where(documents.c.id == change.id).with_for_update()).first()
                     live = current is not None and not current.deleted
                     current_version = current.version if live else None
+                    # already there: a retry (of a create: only of an editor's, a bundled id is taken)
                     if (change.version is not None and change.version == current_version
-                            and change.expected in (None, ANY, current_version)):
-                        continue                                 # already there: a retry, nothing to do
+                            and (change.expected in (ANY, current_version)
+                                 or (change.expected is None and current.origin == "editor"))):
+                        continue
                     if change.expected is not ANY and change.expected != current_version:
                         raise VersionConflict(change.id, change.expected, current_version,
                                               current.type if live else None)

@@ -1,0 +1,345 @@
+"""Shared (multi-node) mode on a real PostgreSQL (issue 21): several nodes, one database, nothing acknowledged lost.
+
+Every test runs on a throwaway database created for it on the server KB_TEST_POSTGRES_URL names (skipped
+without one; KB_REQUIRE_POSTGRES=1 makes that a failure). The fast tests run two nodes in this process; the
+slow ones start real `kb serve` processes on loopback ports, send them concurrent writes and kill one with
+SIGKILL in the middle of a burst.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import pytest
+
+from kb.config import ConfigError, load_settings
+
+from conftest import case, postgres_url, technology
+
+pytestmark = pytest.mark.postgres
+
+TOKEN = "multinode-editor-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/markdown; charset=utf-8"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- a throwaway database -----------------------------------------------------------------------
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def _admin(url: str):
+    import psycopg
+
+    from kb.shared.follower import libpq_url
+
+    return psycopg.connect(libpq_url(_with_database(url, "postgres")), autocommit=True)
+
+
+@pytest.fixture
+def shared_url():
+    """A new database beside the configured one (named after it, e.g. kb_h21_mn_1a2b3c4d), dropped afterwards."""
+    base = postgres_url()
+    name = (urlsplit(base).path.lstrip("/") or "kb") + "_mn_" + uuid.uuid4().hex[:8]
+    with _admin(base) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield _with_database(base, name)
+    with _admin(base) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def node_settings(tmp_path: Path, content: Path, url: str, name: str):
+    return load_settings(tmp_path / name, bundled_content=content, database_url=url, shared=True, editor_token=TOKEN)
+
+
+def with_word(markdown: str, word: str) -> str:
+    changed = markdown.replace("## 技术原理\n\n", f"## 技术原理\n\n{word}。", 1)
+    assert changed != markdown
+    return changed
+
+
+# -- configuration ------------------------------------------------------------------------------
+def test_shared_mode_needs_postgres(tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_SHARED", "1")
+    with pytest.raises(ConfigError, match="KB_SHARED=1.*KB_DATABASE_URL=postgresql"):
+        load_settings(tmp_path / "instance", database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    monkeypatch.setenv("KB_SHARED", "maybe")
+    with pytest.raises(ConfigError, match="KB_SHARED"):
+        load_settings(tmp_path / "instance")
+    monkeypatch.setenv("KB_SHARED", "0")
+    assert not load_settings(tmp_path / "instance").shared
+
+
+# -- two nodes in this process ------------------------------------------------------------------
+@pytest.fixture
+def two_nodes(tmp_path, content, shared_url):
+    from web import create_app
+
+    apps = [create_app({"KB_SETTINGS": node_settings(tmp_path, content, shared_url, f"node{i}")}) for i in (1, 2)]
+    yield apps
+    for app in apps:
+        app.extensions["kb_editor"].close()
+        app.extensions["kb"].close()
+
+
+def wait_for(predicate, timeout: float = 10.0, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def test_a_write_on_one_node_is_checked_and_seen_by_the_other(two_nodes):
+    a, b = (app.test_client() for app in two_nodes)
+    doc = b.get("/api/documents/coking-cdq").get_json()
+    assert doc["version"] and doc["markdown"].startswith("---")
+    first = a.put("/api/documents/coking-cdq", data=with_word(doc["markdown"], "氢基竖炉").encode(),
+                  headers={**AUTH, "If-Match": doc["version"]})
+    assert first.status_code == 200, first.get_json()
+    # searchable on the node that took the write when it answers
+    assert [h["id"] for h in a.get("/api/search?q=氢基竖炉").get_json()["results"]] == ["coking-cdq"]
+    # the other node checks the version in the database, not in its own copy
+    stale = b.put("/api/documents/coking-cdq", data=with_word(doc["markdown"], "熔融还原").encode(),
+                  headers={**AUTH, "If-Match": doc["version"]})
+    assert stale.status_code == 409 and stale.get_json()["current_version"] == first.get_json()["version"]
+    assert wait_for(lambda: b.get("/api/search?q=氢基竖炉").get_json()["results"], timeout=5.0)
+    assert b.get("/api/documents/coking-cdq").get_json()["version"] == first.get_json()["version"]
+    ready = b.get("/api/ready")
+    assert ready.status_code == 200 and ready.get_json()["revision"] == ready.get_json()["database_revision"]
+    # history lives in the database: both nodes list the same entries
+    editor_a, editor_b = (app.extensions["kb_editor"] for app in two_nodes)
+    assert [e["action"] for e in editor_b.history("coking-cdq")] == ["release", "replace"]
+    assert editor_a.history("coking-cdq") == editor_b.history("coking-cdq")
+
+
+def test_create_is_refused_for_a_taken_id_and_a_retry_is_not_a_conflict(two_nodes):
+    a, b = (app.test_client() for app in two_nodes)
+    text = case("case-shared-new").replace("测试用涂装企业VOCs治理案例", "南通某印染企业中水回用案例")
+    assert a.post("/api/cases", data=text.encode(), headers=AUTH).status_code == 201
+    assert b.post("/api/cases", data=text.encode(), headers=AUTH).status_code == 201       # a retried create
+    other = text.replace("南通某印染企业", "盐城某印染企业")
+    assert b.post("/api/cases", data=other.encode(), headers=AUTH).status_code == 409
+    assert b.post("/api/cases", data=case("case-coating-vocs").encode(), headers=AUTH).status_code == 409
+
+
+def test_release_is_loaded_once_and_keeps_editors_changes(tmp_path, content, shared_url):
+    from kb.shared.database import Change, SharedDatabase
+    from kb.shared.mirror import publish_release
+
+    settings = node_settings(tmp_path, content, shared_url, "node1")
+    database = SharedDatabase(shared_url)
+    try:
+        written, revision = publish_release(settings, database)
+        assert written == 5 and revision == 1
+        assert publish_release(settings, database) == (0, 1)           # the same release: nothing to do
+        edited = with_word(database.get("coking-cdq").text, "编辑改过")
+        database.commit([Change("coking-cdq", "technology", edited, expected=database.get("coking-cdq").version)],
+                        "token:test")
+        # the next release changes two bundled entries and drops one
+        cdq = content / "technologies" / "coking-cdq.md"
+        cdq.write_text(with_word(cdq.read_text(encoding="utf-8"), "新版随附"), encoding="utf-8")
+        whr = content / "technologies" / "building-cement-whr.md"
+        whr.write_text(with_word(whr.read_text(encoding="utf-8"), "新版随附"), encoding="utf-8")
+        (content / "technologies" / "plating-countercurrent-rinse.md").unlink()
+        written, revision = publish_release(settings, database)
+        assert written == 2 and revision == 3
+        assert "编辑改过" in database.get("coking-cdq").text                # the editor's text is kept
+        assert "新版随附" in database.get("building-cement-whr").text
+        assert database.get("plating-countercurrent-rinse") is None
+        assert sorted(r.id for r in database.changes_since(2).rows) == ["building-cement-whr",
+                                                                       "plating-countercurrent-rinse"]
+    finally:
+        database.dispose()
+
+
+def test_concurrent_releases_on_many_nodes_load_once(tmp_path, content, shared_url):
+    from kb.shared.database import SharedDatabase
+    from kb.shared.mirror import publish_release
+
+    settings = node_settings(tmp_path, content, shared_url, "node1")
+    databases = [SharedDatabase(shared_url) for _ in range(4)]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda d: publish_release(settings, d), databases))
+        assert sorted(w for w, _ in results) == [0, 0, 0, 5] and {r for _, r in results} == {1}
+    finally:
+        for database in databases:
+            database.dispose()
+
+
+# -- real `kb serve` nodes ----------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Node:
+    """One `kb serve` process with its own instance folder, on a loopback port."""
+
+    def __init__(self, tmp_path: Path, url: str, name: str):
+        self.name, self.port = name, free_port()
+        self.home = tmp_path / name
+        self.home.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "KB_HOME": str(self.home), "KB_SHARED": "1", "KB_DATABASE_URL": url,
+               "KB_EDITOR_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
+        env.pop("KB_CONTENT_DIR", None)
+        self.log = open(self.home / "serve.log", "wb")
+        kb = Path(sys.executable).with_name("kb")
+        command = [str(kb)] if kb.exists() else [sys.executable, "-c", "from kb.cli import main; main()"]
+        self.proc = subprocess.Popen([*command, "serve", "--host", "127.0.0.1",
+                                      "--port", str(self.port)], env=env, cwd=ROOT,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
+                timeout: float = 60.0) -> tuple[int, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            data = response.read()
+            return response.status, (json.loads(data) if data[:1] in (b"{", b"[") else {})
+        finally:
+            conn.close()
+
+    def search(self, word: str) -> list[str]:
+        return [h["id"] for h in self.request("GET", f"/api/search?q={quote(word)}&per_page=50")[1]["results"]]
+
+    def wait_ready(self, timeout: float = 240.0) -> float:
+        """Seconds until the first answer (the port opens only once the node has caught up)."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited: {(self.home / 'serve.log').read_text(errors='replace')[-2000:]}")
+            try:
+                if self.request("GET", "/api/ready", timeout=5)[0] == 200:
+                    return time.monotonic() - started
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} not ready after {timeout} s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def cluster(tmp_path, content, shared_url):
+    """Three nodes on one database whose content (the test's small release) was loaded first."""
+    from kb.shared.database import SharedDatabase
+    from kb.shared.mirror import publish_release
+
+    database = SharedDatabase(shared_url)
+    publish_release(node_settings(tmp_path, content, shared_url, "loader"), database)
+    nodes = [Node(tmp_path, shared_url, f"node{i}") for i in range(3)]
+    try:
+        for node in nodes:
+            node.wait_ready()
+        yield nodes, database
+    finally:
+        for node in nodes:
+            node.stop()
+        database.dispose()
+
+
+def new_case(doc_id: str, place: str) -> str:
+    return case(doc_id).replace("测试用涂装企业VOCs治理案例", f"{place}某涂装企业VOCs治理案例")
+
+
+@pytest.mark.slow
+def test_three_nodes(tmp_path, cluster):
+    nodes, database = cluster
+
+    # 1. a write on one node is searchable on every node within 5 s
+    status, doc = nodes[0].request("GET", "/api/documents/coking-cdq")
+    status, answer = nodes[0].request("PUT", "/api/documents/coking-cdq",
+                                      with_word(doc["markdown"], "氢基竖炉").encode("utf-8"),
+                                      {**AUTH, "If-Match": doc["version"]})
+    acknowledged = time.monotonic()
+    assert status == 200, answer
+    assert nodes[0].search("氢基竖炉") == ["coking-cdq"]
+    for node in nodes[1:]:
+        assert wait_for(lambda: node.search("氢基竖炉") == ["coking-cdq"], timeout=5.0, step=0.05), node.name
+    seen_everywhere = time.monotonic() - acknowledged
+    assert seen_everywhere < 5.0
+
+    # 2. 50 concurrent PUTs of one version spread over the nodes: exactly one 200, the others 409
+    version = answer["version"]
+
+    def put(i: int) -> int:
+        body = with_word(doc["markdown"], f"并发修改第{i}次").encode("utf-8")
+        return nodes[i % 3].request("PUT", "/api/documents/coking-cdq", body, {**AUTH, "If-Match": version})[0]
+
+    with ThreadPoolExecutor(50) as pool:
+        statuses = Counter(pool.map(put, range(50)))
+    assert statuses == Counter({200: 1, 409: 49}), statuses
+    assert [e["action"] for e in database.history("coking-cdq")] == ["release", "replace", "replace"]
+
+    # 3. kill -9 one node during a burst of creates: every acknowledged write is kept
+    acked: list[str] = []
+    lock = threading.Lock()
+    killed = threading.Event()
+
+    def writer(worker: int) -> None:
+        for i in range(6):
+            doc_id = f"case-burst-{worker}-{i}"
+            node = nodes[(worker + i) % 3]
+            try:
+                status, _ = node.request("POST", "/api/cases", new_case(doc_id, f"第{worker}-{i}号").encode("utf-8"),
+                                         AUTH, timeout=60)
+            except OSError:
+                continue                           # the killed node: not acknowledged
+            if status == 201:
+                with lock:
+                    acked.append(doc_id)
+                    if len(acked) >= 8 and not killed.is_set():
+                        killed.set()
+                        nodes[2].proc.send_signal(signal.SIGKILL)
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(writer, range(6)))
+    assert killed.is_set() and nodes[2].proc.wait(10) == -signal.SIGKILL
+    assert len(acked) >= 12
+    for doc_id in acked:
+        assert database.get(doc_id) is not None, doc_id
+    survivors = nodes[:2]
+    for node in survivors:
+        assert wait_for(lambda: all(node.request("GET", f"/api/documents/{d}")[0] == 200 for d in acked),
+                        timeout=10.0), node.name
+        assert set(acked) <= set(node.search("涂装企业VOCs治理案例"))
+
+    # 4. a node started later catches up before it answers
+    late = Node(tmp_path, database.url, "late")
+    try:
+        late.wait_ready()
+        assert late.search("氢基竖炉") == [] and late.search("并发修改") == ["coking-cdq"]
+        for doc_id in acked:
+            assert late.request("GET", f"/api/documents/{doc_id}")[0] == 200, doc_id
+        status, ready = late.request("GET", "/api/ready")
+        assert status == 200 and ready["revision"] == database.revision()
+    finally:
+        late.stop()
+    print(f"\nseen on every node {seen_everywhere:.2f} s after the 200; {len(acked)} writes acknowledged in the burst")
