@@ -317,3 +317,5 @@ if __name__ == "__main__":
 
 
 from .export_cli import export_command as _export_command; main.add_command(_export_command)
+
+from .content_cli import content as _content; main.add_command(_content)

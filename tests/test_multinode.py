@@ -343,3 +343,71 @@ def test_three_nodes(tmp_path, cluster):
     finally:
         late.stop()
     print(f"\nseen on every node {seen_everywhere:.2f} s after the 200; {len(acked)} writes acknowledged in the burst")
+
+
+# -- kb content export / import -----------------------------------------------------------------
+@pytest.fixture
+def shared_env(tmp_path, content, shared_url, monkeypatch):
+    """The CLI's environment for a shared node whose database holds the test content."""
+    from kb.shared.database import SharedDatabase
+    from kb.shared.mirror import publish_release
+
+    database = SharedDatabase(shared_url)
+    publish_release(node_settings(tmp_path, content, shared_url, "loader"), database)
+    monkeypatch.setenv("KB_HOME", str(tmp_path / "cli-node"))
+    monkeypatch.setenv("KB_SHARED", "1")
+    monkeypatch.setenv("KB_DATABASE_URL", shared_url)
+    monkeypatch.delenv("KB_CONTENT_DIR", raising=False)
+    yield database
+    database.dispose()
+
+
+def test_content_export_and_import_check_versions(tmp_path, shared_env):
+    from click.testing import CliRunner
+
+    from kb.cli import main
+    from kb.shared.database import Change
+
+    database, runner, out = shared_env, CliRunner(), tmp_path / "review"
+    result = runner.invoke(main, ["content", "export", str(out)])
+    assert result.exit_code == 0, result.output
+    cdq = out / "technologies" / "coking-cdq.md"
+    assert cdq.read_text(encoding="utf-8") == database.get("coking-cdq").text
+    assert json.loads((out / ".kb-versions.json").read_text())["documents"]["coking-cdq"] == database.get("coking-cdq").version
+
+    # a reviewed edit and a new document go back in one transaction
+    cdq.write_text(with_word(cdq.read_text(encoding="utf-8"), "审阅后修改"), encoding="utf-8")
+    (out / "cases" / "case-review-new.md").write_text(new_case("case-review-new", "淮安"), encoding="utf-8")
+    before = database.revision()
+    result = runner.invoke(main, ["content", "import", str(out), "--who", "审阅人"])
+    assert result.exit_code == 0, result.output
+    assert database.revision() == before + 1
+    assert "审阅后修改" in database.get("coking-cdq").text and database.get("case-review-new") is not None
+    assert database.history("coking-cdq")[-1]["who"] == "审阅人"
+    # importing the same folder again changes nothing
+    assert runner.invoke(main, ["content", "import", str(out)]).exit_code == 0 and database.revision() == before + 1
+
+    # someone publishes after the export: the stale file is refused, naming file and versions, nothing written
+    current = database.get("coking-cdq")
+    database.commit([Change("coking-cdq", "technology", with_word(current.text, "网页上修改"), expected=current.version)],
+                    "token:web")
+    newer = database.get("coking-cdq").version
+    cdq.write_text(with_word(cdq.read_text(encoding="utf-8"), "又一次审阅"), encoding="utf-8")
+    rinse = out / "technologies" / "plating-countercurrent-rinse.md"
+    rinse.write_text(with_word(rinse.read_text(encoding="utf-8"), "同批修改"), encoding="utf-8")
+    result = runner.invoke(main, ["content", "import", str(out)])
+    assert result.exit_code == 1
+    assert str(cdq) in result.output and current.version[:12] in result.output and newer[:12] in result.output
+    assert "同批修改" not in database.get("plating-countercurrent-rinse").text
+
+    # a file with a content problem is refused with its file and line
+    rinse.write_text(rinse.read_text(encoding="utf-8").replace("type: technology", "type: gadget"), encoding="utf-8")
+    result = runner.invoke(main, ["content", "import", str(out)])
+    assert result.exit_code == 1 and "plating-countercurrent-rinse.md:" in result.output
+
+
+def test_content_commands_need_shared_mode(runner):
+    from kb.cli import main
+
+    result = runner.invoke(main, ["content", "export", "out"])
+    assert result.exit_code == 2 and "KB_SHARED=1" in result.output
