@@ -128,6 +128,23 @@ def test_a_write_on_one_node_is_checked_and_seen_by_the_other(two_nodes):
     assert editor_a.history("coking-cdq") == editor_b.history("coking-cdq")
 
 
+def test_an_editor_signed_in_through_one_node_is_signed_in_on_every_node(two_nodes):
+    import re
+
+    def csrf(page) -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+    a, b = (app.test_client() for app in two_nodes)
+    assert a.post("/edit", data={"action": "signin", "token": TOKEN, "csrf_token": csrf(a.get("/edit"))}).status_code == 302
+    token = csrf(a.get("/edit"))
+    b.set_cookie("session", a.get_cookie("session").value)
+    assert "/edit/signout" in b.get("/edit").get_data(as_text=True)
+    # a form the editor loaded from one node is accepted by another (same session key, same CSRF secret)
+    preview = b.post("/edit", data={"action": "preview", "text": case("case-shared-preview"), "csrf_token": token},
+                     headers={"Origin": "http://localhost"})
+    assert preview.status_code == 200 and "预览" in preview.get_data(as_text=True)
+
+
 def test_create_is_refused_for_a_taken_id_and_a_retry_is_not_a_conflict(two_nodes):
     a, b = (app.test_client() for app in two_nodes)
     text = case("case-shared-new").replace("测试用涂装企业VOCs治理案例", "南通某印染企业中水回用案例")

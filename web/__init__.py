@@ -34,7 +34,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if knowledge.is_built():
         editor.reconcile()      # a write acknowledged (or not) before a crash is indexed before serving
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(settings.home)
+        # shared mode: one key for all nodes (in the shared database), or a session would hold on one node only
+        app.config["SECRET_KEY"] = knowledge.mirror.database.secret_key() if settings.shared else _secret_key(settings.home)
 
     from . import api, editors, errors, pages, security
     from . import assess

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, MetaData, String, Table, Text, bindparam, insert,
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, LargeBinary, MetaData, String, Table, Text, bindparam, insert,
                         select, text, update)
 from sqlalchemy.engine import Engine
 
@@ -58,6 +58,12 @@ state = Table(
     Column("key", String(20), primary_key=True),
     Column("revision", BigInteger, nullable=False),
     Column("release", String(64), nullable=True),                    # the bundled content loaded last
+)
+
+secrets_table = Table(
+    "kb_shared_secrets", metadata,
+    Column("name", String(50), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
 )
 
 ANY = object()       # expected version of a write that replaces whatever is there (restore, release load)
@@ -179,6 +185,16 @@ class SharedDatabase:
         with self.engine.connect() as conn:
             return conn.execute(select(history.c.text).where(history.c.id == doc_id, history.c.version == version)
                                 .order_by(history.c.seq.desc()).limit(1)).scalar()
+
+    def secret_key(self) -> bytes:
+        """The session key every node signs /edit cookies and CSRF tokens with (made once, by the first node),
+        so an editor signed in through one node stays signed in whichever node answers next."""
+        import secrets
+
+        with self.engine.begin() as conn:
+            conn.execute(text("INSERT INTO kb_shared_secrets (name, value) VALUES ('session', :value) "
+                              "ON CONFLICT (name) DO NOTHING"), {"value": secrets.token_bytes(32)})
+            return bytes(conn.execute(select(secrets_table.c.value).where(secrets_table.c.name == "session")).scalar_one())
 
     # -- writes ---------------------------------------------------------------------------------
     def commit(self, changes: Iterable[Change], who: str) -> int:
