@@ -145,6 +145,28 @@ def test_an_editor_signed_in_through_one_node_is_signed_in_on_every_node(two_nod
     assert preview.status_code == 200 and "预览" in preview.get_data(as_text=True)
 
 
+def test_reads_survive_an_unreachable_database_and_writes_say_503(two_nodes, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    a = two_nodes[0].test_client()
+    before = a.get("/api/documents/coking-cdq").get_json()
+    database = two_nodes[0].extensions["kb_editor"].database
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    for name in ("get", "commit", "revision"):
+        monkeypatch.setattr(database, name, down)
+    during = a.get("/api/documents/coking-cdq")
+    assert during.status_code == 200
+    assert (during.get_json()["markdown"], during.get_json()["version"]) == (before["markdown"], before["version"])
+    assert a.get("/api/search?q=干熄焦").status_code == 200
+    put = a.put("/api/documents/coking-cdq", data=with_word(before["markdown"], "断线").encode(),
+                headers={**AUTH, "If-Match": before["version"]})
+    assert put.status_code == 503 and put.headers["Retry-After"] == "5"
+    assert a.get("/api/ready").status_code == 503
+
+
 def test_create_is_refused_for_a_taken_id_and_a_retry_is_not_a_conflict(two_nodes):
     a, b = (app.test_client() for app in two_nodes)
     text = case("case-shared-new").replace("测试用涂装企业VOCs治理案例", "南通某印染企业中水回用案例")

@@ -8,6 +8,8 @@ their followers see the notification.
 """
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..documents import Document
@@ -84,12 +86,22 @@ class SharedEditor(Editor):
         return self.database.history(doc_id)
 
     def current_file_text(self, doc_id: str) -> tuple[str, str] | None:
-        row = self._row(doc_id)
+        """The document's text and version in the database; while the database cannot be reached, the copy
+        this node serves (a page or GET /api/documents/<id> never fails for want of the database)."""
+        try:
+            row = self.database.get(doc_id)
+        except SQLAlchemyError:
+            local = self.knowledge.store.get(doc_id)
+            path = self.mirror.path_of(doc_id, local.type) if local is not None else None
+            if path is None or not path.is_file():
+                return None
+            data = path.read_bytes()
+            return data.decode("utf-8"), hashlib.sha256(data).hexdigest()
         return (row.text, row.version) if row is not None else None
 
     def current_version(self, doc: Document) -> str | None:
-        row = self._row(doc.id)
-        return row.version if row is not None else None
+        current = self.current_file_text(doc.id)
+        return current[1] if current is not None else None
 
     def readiness(self) -> dict:
         try:
