@@ -177,6 +177,27 @@ def test_create_is_refused_for_a_taken_id_and_a_retry_is_not_a_conflict(two_node
     assert b.post("/api/cases", data=case("case-coating-vocs").encode(), headers=AUTH).status_code == 409
 
 
+def test_the_follower_is_told_by_notify_not_only_by_its_periodic_check(tmp_path, shared_url):
+    from types import SimpleNamespace
+
+    from kb.shared.database import Change, SharedDatabase
+    from kb.shared.follower import Follower
+
+    database = SharedDatabase(shared_url)
+    told = threading.Event()
+    mirror = SimpleNamespace(database=database, applied=database.revision(),
+                             settings=SimpleNamespace(shared_url=shared_url))
+    follower = Follower(mirror, SimpleNamespace(rebuild=told.set), poll_seconds=60.0).start()
+    try:
+        time.sleep(1.0)                           # LISTEN is in place (its first check found nothing to do)
+        assert not told.is_set()
+        database.commit([Change("coking-cdq", "technology", technology("coking-cdq", "干熄焦"), expected=None)], "t")
+        assert told.wait(5.0)                     # long before the 60 s check
+    finally:
+        follower.stop(timeout=1.0)
+        database.dispose()
+
+
 def test_release_is_loaded_once_and_keeps_editors_changes(tmp_path, content, shared_url):
     from kb.shared.database import Change, SharedDatabase
     from kb.shared.mirror import publish_release
