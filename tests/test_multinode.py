@@ -167,6 +167,23 @@ def test_reads_survive_an_unreachable_database_and_writes_say_503(two_nodes, mon
     assert a.get("/api/ready").status_code == 503
 
 
+def test_a_node_follows_a_database_restored_from_an_older_backup(two_nodes):
+    from sqlalchemy import text
+
+    a, b = (app.test_client() for app in two_nodes)
+    text_ = case("case-shared-restore").replace("测试用涂装企业VOCs治理案例", "宿迁某涂装企业喷漆房改造案例")
+    assert a.post("/api/cases", data=text_.encode(), headers=AUTH).status_code == 201
+    assert wait_for(lambda: "case-shared-restore" in [h["id"] for h in b.get("/api/search?q=宿迁").get_json()["results"]])
+    # the backup predates that create: the counter is back at 1 and the row is not there
+    database = two_nodes[1].extensions["kb_editor"].database
+    with database.engine.begin() as conn:
+        conn.execute(text("DELETE FROM kb_shared_documents WHERE id = 'case-shared-restore'"))
+        conn.execute(text("UPDATE kb_shared_state SET revision = 1"))
+    assert wait_for(lambda: b.get("/api/documents/case-shared-restore").status_code == 404, timeout=10.0)
+    assert b.get("/api/search?q=宿迁").get_json()["results"] == []
+    assert b.get("/api/ready").get_json() == {"ready": True, "revision": 1, "database_revision": 1}
+
+
 def test_create_is_refused_for_a_taken_id_and_a_retry_is_not_a_conflict(two_nodes):
     a, b = (app.test_client() for app in two_nodes)
     text = case("case-shared-new").replace("测试用涂装企业VOCs治理案例", "南通某印染企业中水回用案例")

@@ -110,9 +110,10 @@ class SharedEditor(Editor):
             return {"ready": False, "revision": self.mirror.applied, "database_revision": None}
 
     def reconcile(self) -> list:
-        """Start following the database (the app factory calls this once the node has caught up)."""
+        """Catch up with the database (a full pull on this process's first batch, then a build) and start
+        following it; the app factory calls this before the node serves."""
+        self.rebuilder.rebuild()
         self.follower.start()
-        self.follower.catch_up()
         return []
 
     def close(self) -> None:

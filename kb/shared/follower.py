@@ -38,9 +38,10 @@ class Follower:
             self._thread.join(timeout)
 
     def catch_up(self) -> None:
-        """A batch when the database is ahead of the served index (errors are logged; the next check retries)."""
+        """A batch when the database's counter differs from the served index's (ahead: new changes; behind:
+        the database was restored from an older backup). Errors are logged; the next check retries."""
         try:
-            if self.mirror.database.revision() > self.mirror.applied:
+            if self.mirror.database.revision() != self.mirror.applied:
                 self.writer.rebuild()
         except Exception:           # the database is unreachable for a moment: keep serving, retry later
             log.exception("无法与共享数据库同步，稍后重试")

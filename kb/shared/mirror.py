@@ -30,8 +30,20 @@ class Mirror:
         self._database = database
         self._lock = threading.Lock()
         self.pulled = -1          # the revision the files reflect (-1: never pulled: the next pull is full)
-        self.applied = -1         # the revision the served index reflects
         self._behind_since: float | None = None
+
+    @property
+    def _applied_file(self) -> Path:
+        return self.settings.index_root / "SHARED_REVISION"
+
+    @property
+    def applied(self) -> int:
+        """The revision the served index reflects (-1: none yet). Kept in the instance folder beside
+        index/CURRENT, so every process serving this folder (`kb serve --workers N`) reads the same one."""
+        try:
+            return int(self._applied_file.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return -1
 
     @property
     def database(self) -> SharedDatabase:
@@ -49,6 +61,9 @@ class Mirror:
             if self.pulled < 0 and self.database.release() is None:
                 publish_release(self.settings, self.database, only_if_none=True)
             changes = self.database.changes_since(max(self.pulled, 0))
+            if changes.revision < self.pulled:     # the database was restored from an older backup: start over
+                self.pulled = -1
+                changes = self.database.changes_since(0)
             live: set[Path] = set()
             for row in changes.rows:
                 path = self.path_of(row.id, row.type)
@@ -66,18 +81,22 @@ class Mirror:
             return changes.revision
 
     def mark_applied(self, revision: int) -> None:
-        self.applied = max(self.applied, revision)
+        """Called after the build of a pull has been swapped in."""
+        with self._lock:
+            self.settings.index_root.mkdir(parents=True, exist_ok=True)
+            atomic_write(self._applied_file, str(revision).encode("ascii"))
 
     def status(self) -> dict:
         """Readiness: caught up with the database's counter, or behind it only for the moment a batch takes."""
         database_revision = self.database.revision()
+        applied = self.applied
         now = time.monotonic()
-        if self.applied >= database_revision:
+        if applied >= database_revision:
             self._behind_since = None
         elif self._behind_since is None:
             self._behind_since = now
-        ready = self.applied >= 0 and (self._behind_since is None or now - self._behind_since < BEHIND_GRACE_SECONDS)
-        return {"ready": ready, "revision": self.applied, "database_revision": database_revision}
+        ready = applied >= 0 and (self._behind_since is None or now - self._behind_since < BEHIND_GRACE_SECONDS)
+        return {"ready": ready, "revision": applied, "database_revision": database_revision}
 
 
 def release_documents(folders) -> dict[str, tuple[str, str]]:
