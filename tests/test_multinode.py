@@ -19,6 +19,7 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -26,7 +27,7 @@ import pytest
 
 from kb.config import ConfigError, load_settings
 
-from conftest import case, postgres_url, technology
+from conftest import case, postgres_url, technology, write
 
 pytestmark = pytest.mark.postgres
 
@@ -49,16 +50,24 @@ def _admin(url: str):
     return psycopg.connect(libpq_url(_with_database(url, "postgres")), autocommit=True)
 
 
-@pytest.fixture
-def shared_url():
+@contextmanager
+def throwaway_database():
     """A new database beside the configured one (named after it, e.g. kb_h21_mn_1a2b3c4d), dropped afterwards."""
     base = postgres_url()
     name = (urlsplit(base).path.lstrip("/") or "kb") + "_mn_" + uuid.uuid4().hex[:8]
     with _admin(base) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield _with_database(base, name)
-    with _admin(base) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield _with_database(base, name)
+    finally:
+        with _admin(base) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def shared_url():
+    with throwaway_database() as url:
+        yield url
 
 
 def node_settings(tmp_path: Path, content: Path, url: str, name: str):
@@ -83,16 +92,39 @@ def test_shared_mode_needs_postgres(tmp_path, monkeypatch):
     assert not load_settings(tmp_path / "instance").shared
 
 
+def test_a_single_node_is_ready_once_it_serves(client):
+    response = client.get("/api/ready")
+    assert response.status_code == 200 and response.get_json()["ready"] is True
+    assert response.headers["Cache-Control"] == "no-store"
+
+
 # -- two nodes in this process ------------------------------------------------------------------
-@pytest.fixture
-def two_nodes(tmp_path, content, shared_url):
+@contextmanager
+def running_nodes(root: Path, content: Path, url: str, count: int = 2):
     from web import create_app
 
-    apps = [create_app({"KB_SETTINGS": node_settings(tmp_path, content, shared_url, f"node{i}")}) for i in (1, 2)]
-    yield apps
-    for app in apps:
-        app.extensions["kb_editor"].close()
-        app.extensions["kb"].close()
+    apps = [create_app({"KB_SETTINGS": node_settings(root, content, url, f"node{i}")}) for i in range(count)]
+    try:
+        yield apps
+    finally:
+        for app in apps:
+            app.extensions["kb_editor"].close()
+            app.extensions["kb"].close()
+
+
+@pytest.fixture(scope="module")
+def two_nodes(tmp_path_factory):
+    """Two nodes in this process on one database, shared by the tests that leave it usable for the next."""
+    root = tmp_path_factory.mktemp("two-nodes")
+    content = root / "content"
+    write(content, "technologies", "general-activated-carbon", technology(
+        "general-activated-carbon", "活性炭吸附法有机废气治理", summary="用活性炭吸附有机废气中的污染物，饱和后脱附再生或更换。"))
+    write(content, "technologies", "coking-cdq", technology(
+        "coking-cdq", "干熄焦", sectors="[焦化, 钢铁]", tags="[余热, 水耗]", process="熄焦", category="节能",
+        summary="用循环惰性气体冷却红焦，回收显热产生蒸汽发电。", body="红焦在干熄炉内与循环气体换热。"))
+    write(content, "cases", "case-coating-vocs", case("case-coating-vocs"))
+    with throwaway_database() as url, running_nodes(root, content, url) as apps:
+        yield apps
 
 
 def wait_for(predicate, timeout: float = 10.0, step: float = 0.1):
@@ -167,9 +199,14 @@ def test_reads_survive_an_unreachable_database_and_writes_say_503(two_nodes, mon
     assert a.get("/api/ready").status_code == 503
 
 
-def test_a_node_follows_a_database_restored_from_an_older_backup(two_nodes):
+def test_a_node_follows_a_database_restored_from_an_older_backup(tmp_path, content, shared_url):
     from sqlalchemy import text
 
+    with running_nodes(tmp_path, content, shared_url) as two_nodes:
+        _follows_restored_database(two_nodes, text)
+
+
+def _follows_restored_database(two_nodes, text) -> None:
     a, b = (app.test_client() for app in two_nodes)
     text_ = case("case-shared-restore").replace("测试用涂装企业VOCs治理案例", "宿迁某涂装企业喷漆房改造案例")
     assert a.post("/api/cases", data=text_.encode(), headers=AUTH).status_code == 201
