@@ -105,11 +105,18 @@ def import_content(folder: Path, dry_run: bool, who: str) -> None:
     settings = load_settings()
     database = _database(settings)
     try:
-        loaded = load_content([folder])
-        problems = [str(p) for p in loaded.problems]
+        # checked together with the database's documents (this node's mirror, pulled now), so a folder holding
+        # only some files may link to technologies it does not hold; only the folder's own problems count
+        from .shared.mirror import Mirror
+
+        Mirror(settings, database).pull()
+        inside = folder.resolve()
+        loaded = load_content([settings.editable_content, folder])
+        problems = [str(p) for p in loaded.problems if Path(p.path).resolve().is_relative_to(inside)]
         manifest = read_manifest(folder)
         planned: list[Planned] = []
-        for doc in sorted(loaded.documents.values(), key=lambda d: d.id):
+        ours = [d for d in loaded.documents.values() if Path(d.path).resolve().is_relative_to(inside)]
+        for doc in sorted(ours, key=lambda d: d.id):
             path = Path(doc.path)
             data = path.read_bytes()
             if len(data) > MAX_BYTES:

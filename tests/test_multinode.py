@@ -520,6 +520,17 @@ def test_content_export_and_import_check_versions(tmp_path, shared_env):
     assert str(cdq) in result.output and current.version[:12] in result.output and newer[:12] in result.output
     assert "同批修改" not in database.get("plating-countercurrent-rinse").text
 
+    # a folder with only a new case may link to a technology it does not hold (the database has it)
+    partial = tmp_path / "partial"
+    write(partial, "cases", "case-review-partial", new_case("case-review-partial", "连云港"))
+    result = runner.invoke(main, ["content", "import", str(partial)])
+    assert result.exit_code == 0, result.output
+    assert database.get("case-review-partial") is not None
+    write(partial, "cases", "case-review-dangling", new_case("case-review-dangling", "徐州").replace(
+        "[general-activated-carbon]", "[general-no-such-technology]"))
+    result = runner.invoke(main, ["content", "import", str(partial)])
+    assert result.exit_code == 1 and "general-no-such-technology" in result.output
+
     # a file with a content problem is refused with its file and line
     rinse.write_text(rinse.read_text(encoding="utf-8").replace("type: technology", "type: gadget"), encoding="utf-8")
     result = runner.invoke(main, ["content", "import", str(out)])
