@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, LargeBinary, MetaData, String, Table, Text, bindparam, insert,
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, LargeBinary, MetaData, String, Table, Text, insert,
                         select, text, update)
 from sqlalchemy.engine import Engine
 

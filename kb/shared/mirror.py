@@ -8,6 +8,7 @@ base after a build of a pull), which readiness compares with the database's coun
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from ..files import atomic_write
 from ..loader import FOLDER_TYPES, content_files, load_content
-from .database import SharedDatabase, version_of
+from .database import SharedDatabase
 
 log = logging.getLogger("kb.shared")
 TYPE_FOLDERS = {t: f for f, t in FOLDER_TYPES.items()}
@@ -71,7 +72,7 @@ class Mirror:
                     path.unlink(missing_ok=True)
                     continue
                 live.add(path)
-                if not path.is_file() or version_of(path.read_text(encoding="utf-8")) != row.version:
+                if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != row.version:
                     atomic_write(path, row.text.encode("utf-8"))
             if self.pulled < 0:        # first pull: files the database does not hold (any more) go
                 for path in content_files(self.root):
