@@ -96,6 +96,7 @@ def test_a_single_node_is_ready_once_it_serves(client):
     response = client.get("/api/ready")
     assert response.status_code == 200 and response.get_json()["ready"] is True
     assert response.headers["Cache-Control"] == "no-store"
+    assert "503" in client.get("/api/openapi.json").get_json()["paths"]["/api/ready"]["get"]["responses"]
 
 
 # -- two nodes in this process ------------------------------------------------------------------
