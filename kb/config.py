@@ -26,6 +26,15 @@ class Settings:
     namespace: str = "default"
     # origins whose pages may call the GET endpoints of the JSON API from a browser (CORS); () none, ("*",) any
     cors_origins: tuple[str, ...] = ()
+    # shared (multi-node) mode, KB_SHARED=1: the PostgreSQL database every node shares, which holds the truth
+    # for documents (kb.shared); None: single-node mode (files are the truth)
+    shared_url: str | None = None
+    # shared mode: the folders `kb build` loads into the shared database as this release's bundled content
+    release_content: tuple[Path, ...] = ()
+
+    @property
+    def shared(self) -> bool:
+        return self.shared_url is not None
 
     @property
     def index_root(self) -> Path:
@@ -52,6 +61,14 @@ def load_settings(home: str | os.PathLike | None = None, **overrides) -> Setting
     ).resolve()
     bundled = overrides.get("bundled_content", BUNDLED_CONTENT)
     dirs = tuple(Path(d).resolve() for d in ([bundled] if bundled else []) + [editable])
+    shared_url, release = None, ()
+    if parse_shared(overrides.get("shared") if "shared" in overrides else os.environ.get("KB_SHARED")):
+        # the shared database holds the documents; this node's derived copies (document table, index, and
+        # the Markdown files the index is built from) stay in its own instance folder
+        shared_url = require_postgres(database_url)
+        database_url = f"sqlite:///{home_path / 'kb.sqlite3'}"
+        editable = home_path / "shared-content"
+        release, dirs = tuple(d for d in dirs[:-1]), (editable,)
     token = overrides.get("editor_token") or os.environ.get("KB_EDITOR_TOKEN")
     if not token:
         token_file = home_path / "editor_token"
@@ -66,6 +83,8 @@ def load_settings(home: str | os.PathLike | None = None, **overrides) -> Setting
         base_url=parse_base_url(overrides.get("base_url") or os.environ.get("KB_BASE_URL")),
         namespace=parse_namespace(overrides.get("namespace") or os.environ.get("KB_NAMESPACE")) or default_namespace(home_path),
         cors_origins=parse_cors_origins(overrides.get("cors_origins") or os.environ.get("KB_CORS_ORIGINS")),
+        shared_url=shared_url,
+        release_content=release,
     )
 
 
@@ -99,6 +118,26 @@ def parse_cors_origins(raw: str | None) -> tuple[str, ...]:
             raise ConfigError(f"KB_CORS_ORIGINS 应为 * 或以逗号分隔的 http(s)://主机[:端口]，收到「{item}」")
         origins.append(f"{parts.scheme}://{parts.netloc}")
     return tuple(origins)
+
+
+def parse_shared(raw) -> bool:
+    """KB_SHARED: 1/true/yes/on turns shared (multi-node) mode on; 0/false/no/off or empty leaves it off."""
+    if isinstance(raw, bool) or raw is None:
+        return bool(raw)
+    value = str(raw).strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"KB_SHARED 应为 1 或 0，收到「{raw}」")
+
+
+def require_postgres(url: str) -> str:
+    """Shared mode needs a database every node reaches and that can notify them: PostgreSQL."""
+    if not url.startswith(("postgresql://", "postgresql+psycopg://")):
+        raise ConfigError("KB_SHARED=1（多节点共享模式）需要 KB_DATABASE_URL=postgresql://…，"
+                          f"收到「{url.split(':', 1)[0]}:…」")
+    return url
 
 
 def parse_namespace(raw: str | None) -> str | None:

@@ -61,6 +61,15 @@ def unindexed_files(settings, generation_hashes: dict[str, str]) -> list[Path]:
             if generation_hashes.get(path.stem) != file_version(path)]
 
 
+def make_editor(knowledge, rebuilder: Rebuilder | None = None) -> "Editor":
+    """The editor of this instance: files (single node) or the shared database (KB_SHARED=1, kb.shared)."""
+    if knowledge.settings.shared:
+        from .shared.editor import SharedEditor
+
+        return SharedEditor(knowledge, rebuilder)
+    return Editor(knowledge, rebuilder)
+
+
 class Editor:
     def __init__(self, knowledge, rebuilder: Rebuilder | None = None):
         self.knowledge = knowledge
@@ -106,6 +115,10 @@ class Editor:
         """Wait until the batch holding this write is indexed (the file itself is already durable)."""
         self.rebuilder.rebuild()
         return doc
+
+    def readiness(self) -> dict:
+        """What a load balancer's health check reads (GET /api/ready): a single node is ready once it serves."""
+        return {"ready": True, "revision": None, "database_revision": None}
 
     def reconcile(self) -> list[Path]:
         """Index every editable file the served generation lacks (on start, and when a write meets one)."""

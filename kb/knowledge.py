@@ -61,6 +61,12 @@ class KnowledgeBase:
         self._taxonomy: Taxonomy = load_taxonomy()
         self.analysis = analysis_mod.configure(settings.cache_dir)
         self.store = Store.for_settings(settings)
+        # shared mode: the Markdown this node indexes is pulled from the shared database before each build
+        self.mirror = None
+        if settings.shared:
+            from .shared.mirror import Mirror
+
+            self.mirror = Mirror(settings)
         self._lock = threading.Lock()
         self._generation: Path | None = None
         self._searcher: Searcher | None = None
@@ -71,15 +77,18 @@ class KnowledgeBase:
         return current_generation(self.settings) is not None
 
     def build(self, **kwargs) -> BuildReport:
+        pulled = self.mirror.pull() if self.mirror is not None and kwargs.get("documents") is None else None
         report = build(self.settings, **kwargs)
         self.refresh()
+        if pulled is not None:
+            self.mirror.mark_applied(pulled)
         return report
 
     def ensure_built(self, progress: bool = False) -> BuildReport | None:
         """Build when there is no index, or when this instance's rows are missing from the database (a new
         database, or rows of an upgraded shared table that another instance took over): an unchanged
-        build then only refills the store."""
-        if self.is_built() and self.store.count():
+        build then only refills the store. In shared mode a node always catches up with the database first."""
+        if self.mirror is None and self.is_built() and self.store.count():
             return None
         return self.build(progress=progress)
 
@@ -150,3 +159,5 @@ class KnowledgeBase:
         if self._searcher is not None:
             self._searcher.close()
         self.store.dispose()
+        if self.mirror is not None and self.mirror._database is not None:
+            self.mirror.database.dispose()

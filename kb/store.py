@@ -111,10 +111,6 @@ class Store:
     def _mine(self):
         return DocumentRow.namespace == self.namespace
 
-    def hashes(self) -> dict[str, str]:
-        with Session(self.engine) as session:
-            return dict(session.execute(select(DocumentRow.id, DocumentRow.content_hash).where(self._mine())).all())
-
     def sync(self, documents: Iterable[Document]) -> tuple[list[str], list[str]]:
         """Make this namespace's rows equal to documents in one transaction; returns (changed ids, removed ids).
         Rows of other namespaces (other instances on the same database) are never read or touched."""

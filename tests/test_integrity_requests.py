@@ -264,7 +264,7 @@ def _old_table_migrates(url: str) -> None:
     try:
         row = first.get("coking-cdq")
         assert row is not None and row.title == "干熄焦" and row.sectors == ["焦化"] and row.meta["summary"] == "摘要"
-        assert first.hashes() == {"coking-cdq": "h1"}
+        assert {r.id: r.content_hash for r in first.all()} == {"coking-cdq": "h1"}
     finally:
         first.dispose()
     second = Store(url, "second")           # opening again migrates nothing twice
@@ -313,7 +313,7 @@ def test_an_alias_change_in_sectors_yaml_rebuilds_the_index(dictionaries, settin
         assert not kb.build().full           # nothing changed: incremental, nothing re-indexed
         _rename_alias(dictionaries, "电镀集中区", "表面精饰区")
         report = kb.build()
-        assert report.full and sorted(report.changed) == sorted(d for d in kb.store.hashes())
+        assert report.full and sorted(report.changed) == sorted(r.id for r in kb.store.all())
         assert "表面精饰区" in kb.analysis.taxonomy.terms()
     finally:
         kb.close()

@@ -27,14 +27,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["KB_BUILD_IF_MISSING"]:
         knowledge.ensure_built()
     app.extensions["kb"] = knowledge
-    from kb.editing import Editor, Rebuilder
+    from kb.editing import Rebuilder, make_editor
 
     app.extensions["kb_rebuilder"] = rebuilder = Rebuilder(knowledge)
-    app.extensions["kb_editor"] = editor = Editor(knowledge, rebuilder)
+    app.extensions["kb_editor"] = editor = make_editor(knowledge, rebuilder)
     if knowledge.is_built():
         editor.reconcile()      # a write acknowledged (or not) before a crash is indexed before serving
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(settings.home)
+        # shared mode: one key for all nodes (in the shared database), or a session would hold on one node only
+        app.config["SECRET_KEY"] = knowledge.mirror.database.secret_key() if settings.shared else _secret_key(settings.home)
 
     from . import api, editors, errors, pages, security
     from . import assess

@@ -102,6 +102,17 @@ def document(doc_id: str):
     return response
 
 
+@bp.get("/ready")
+def ready():
+    """For a load balancer's health check: 200 when this node serves the database's latest change (shared
+    mode; or within a batch's time of it), 503 when it lags or cannot reach the database."""
+    status = editor_of_app().readiness()
+    response = jsonify(status)
+    response.status_code = 200 if status["ready"] else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/sectors")
 def sectors():
     kb = knowledge()

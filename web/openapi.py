@@ -322,6 +322,14 @@ def _error(description: str) -> dict:
     return _json({"$ref": "#/components/schemas/Error"}, description)
 
 
+# GET /api/ready (kb/shared: the revision this node serves and the shared database's; null on a single node)
+READY = {"type": "object", "required": ["ready", "revision", "database_revision"], "properties": {
+    "ready": {"type": "boolean"},
+    "revision": {"type": "integer", "nullable": True},
+    "database_revision": {"type": "integer", "nullable": True},
+}}
+
+
 def openapi_document() -> dict:
     taxonomy = load_taxonomy()
     assess_schema = assess_request()
@@ -386,6 +394,11 @@ def openapi_document() -> dict:
                 "summary": "行业分类及各类文档数量",
                 "operationId": "listSectors",
                 "responses": {"200": _json(SECTORS, "行业列表")},
+            }},
+            "/api/ready": {"get": {
+                "summary": "健康检查：本节点的索引是否已追上共享数据库（多节点共享模式；单机模式总是就绪）",
+                "operationId": "ready",
+                "responses": {"200": _json(READY, "就绪"), "503": _json(READY, "落后于数据库或连不上数据库")},
             }},
             "/api/recommend": {"post": {
                 "summary": "按企业情况推荐技术，附理由与可引用的案例",

@@ -1,13 +1,13 @@
 """The `kb` command: thin wrappers that parse options and call the library.
 
-One module per command group (library, search, serve, assess, export, importing, recommend); the group here
+One module per command group (library, search, serve, assess, export, importing, recommend, content); the group here
 resolves the settings once into the `CliContext` of `common.py` that every command receives.
 """
 from __future__ import annotations
 
 import click
 
-from . import assess, export, importing, library, recommend, search, serve
+from . import assess, content, export, importing, library, recommend, search, serve
 from .common import CliContext, fail
 
 
@@ -29,5 +29,6 @@ def main(ctx: click.Context) -> None:
 
 
 for _command in (library.check, library.build, library.new, library.history, library.stats, search.search,
-                 serve.serve, recommend.recommend, importing.import_command, assess.assess, export.export_command):
+                 serve.serve, recommend.recommend, importing.import_command, assess.assess, export.export_command,
+                 content.content):
     main.add_command(_command)

@@ -78,6 +78,10 @@ def build(cli: CliContext, full: bool, procs: int) -> None:
 
     settings = cli.settings
     try:
+        if settings.shared:     # load this release's bundled content into the shared database (once), then pull
+            from ..shared.mirror import release_and_pull
+
+            release_and_pull(settings)
         report = run_build(settings, progress=True, full=full, procs=procs)
     except BuildError as exc:
         for problem in exc.problems:
@@ -121,9 +125,9 @@ def history(cli: CliContext, doc_id: str, version: str | None) -> None:
 
 
 def _history(kb, doc_id: str, version: str | None) -> None:
-    from ..editing import EditError, Editor
+    from ..editing import EditError, make_editor
 
-    editor = Editor(kb)
+    editor = make_editor(kb)
     if version is None:
         entries = editor.history(doc_id)
         if not entries:

@@ -35,7 +35,7 @@ def serve(cli: CliContext, host: str, port: int, threads: int, connection_limit:
     from web import create_app
 
     app = create_app()
-    if watch:
+    if watch and not app.extensions["kb"].settings.shared:     # shared mode: the database notifies instead
         from ..watch import ContentWatcher
 
         settings = app.extensions["kb"].settings
