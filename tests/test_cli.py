@@ -11,7 +11,8 @@ import pytest
 from kb.cli import main
 from kb.cli.common import CliContext
 
-COMMANDS = {"assess", "build", "check", "export", "history", "import", "new", "recommend", "search", "serve", "stats"}
+COMMANDS = {"assess", "build", "check", "content", "export", "history", "import", "new", "recommend", "search", "serve",
+            "stats"}
 
 
 def run_module(tmp_path, *args: str) -> subprocess.CompletedProcess:
