@@ -187,7 +187,9 @@ def test_reasons_name_matched_terms_sector_and_process(rkb):
 
 
 def test_result_shape_and_url(rkb):
-    response = recommend(rkb, sector="印染", problem="印染废水回用率低", limit=5)  # 印染 + 通用: exactly 5
+    # the caller builds the addresses (the web layer from its routes): the recommender knows no URL scheme
+    response = rkb.recommender().recommend(parse_profile(dict(sector="印染", problem="印染废水回用率低", limit=5)),
+                                           url_of=lambda doc_id: f"/documents/{doc_id}")  # 印染 + 通用: exactly 5
     assert not response["notes"] and len(response["results"]) == 5
     assert set(response) == {"profile", "results", "notes", "excluded"}   # excluded: issue 17
     assert set(response["profile"]) == {"sector", "problem", "focus", "process", "max_investment_wan",
@@ -198,6 +200,10 @@ def test_result_shape_and_url(rkb):
         assert all(set(c) == {"id", "title"} for c in item["cases"])
     scores = [r["score"] for r in response["results"]]
     assert scores == sorted(scores, reverse=True)
+    elsewhere = rkb.recommender().recommend(parse_profile(dict(sector="印染", problem="印染废水回用率低", limit=5)),
+                                            url_of=lambda doc_id: f"https://kb.example/entries/{doc_id}")
+    assert [r["url"] for r in elsewhere["results"]] == [f"https://kb.example/entries/{r['id']}" for r in response["results"]]
+    assert all(r["url"] is None for r in recommend(rkb, sector="印染", problem="印染废水回用率低", limit=5)["results"])
 
 
 # -- cases -------------------------------------------------------------------------------------
@@ -299,6 +305,7 @@ def test_cli_json_shape(cli):
     assert data["profile"]["max_investment_wan"] == 100
     assert data["results"][0]["id"] == "building-cement-whr"
     assert set(data["results"][0]) == {"id", "title", "sectors", "score", "reasons", "cases", "url"}
+    assert data["results"][0]["url"] == "/documents/building-cement-whr"
 
 
 def test_cli_readable_output(cli):

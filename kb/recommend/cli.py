@@ -40,7 +40,7 @@ def recommend(sector: str | None, problem: str | None, focus: tuple[str, ...], p
 
     kb = _open_kb()
     try:
-        response = kb.recommender().recommend(profile)
+        response = kb.recommender().recommend(profile, url_of=lambda doc_id: f"/documents/{doc_id}")
     finally:
         kb.close()
     if as_json:
