@@ -394,3 +394,43 @@ def test_colloquial_problem_words_reach_the_technical_entry(rkb):
     # groups of other sectors do not apply: 熄焦冒白汽 is a coking phrase
     assert recommender._problem_terms(parse_profile({"sector": "印染", "problem": "熄焦冒白汽"})) == {}
     assert recommender._problem_terms(parse_profile({"sector": "焦化", "problem": "熄焦冒白汽"}))
+
+
+def test_count_cache_holds_one_generation_and_stays_exact(tmp_path):
+    """The counts kept between builds are those of the last build only (a server editing for months
+    does not grow them), and renumbering the shrunken term table leaves the model unchanged."""
+    import dataclasses
+
+    from kb.config import BUNDLED_CONTENT
+    from kb.loader import load_content
+    from kb.recommend import model as model_mod
+
+    documents = sorted(load_content([BUNDLED_CONTENT]).documents.values(), key=lambda d: d.id)
+    techs = [d for d in documents if d.type == "technology"][:40]
+    cases = [d for d in documents if d.type == "case"][:10]
+    counts = model_mod.TermCounts()
+    model_mod.build_model(techs + cases, tmp_path / "first", counts)
+    assert len(counts.rows) == len(counts.info) == 50
+    edited = dataclasses.replace(techs[0], body=techs[0].body + "\n\n补充：余热梯级利用。", content_hash="edited")
+    model_mod.build_model([edited, *techs[1:], *cases], tmp_path / "second", counts)
+    assert len(counts.rows) == 50 and not counts.has(techs[0]) and counts.has(edited)
+    vocabulary = len(counts.terms)
+    model_mod.build_model(techs[:3], tmp_path / "small", counts)
+    assert len(counts.rows) == 3 and len(counts.terms) < vocabulary        # renumbered, smaller
+    assert len(counts.term_ids) == len(counts.terms)
+    model_mod.build_model([edited, *techs[1:], *cases], tmp_path / "again", counts)
+    fresh = model_mod.TermCounts()
+    model_mod.build_model([edited, *techs[1:], *cases], tmp_path / "fresh", fresh)
+    again, reference = model_mod.load_model(tmp_path / "again"), model_mod.load_model(tmp_path / "fresh")
+    assert again.vectorizer.vocabulary_ == reference.vectorizer.vocabulary_
+    assert abs(again.tech_matrix - reference.tech_matrix).max() == 0 and abs(again.case_matrix - reference.case_matrix).max() == 0
+    assert again.tech_info == reference.tech_info
+
+
+def test_unreadable_counts_are_logged(tmp_path, caplog):
+    from kb.recommend import model as model_mod
+
+    (tmp_path / model_mod.COUNTS_FILE).write_bytes(b"not an npz")
+    with caplog.at_level("WARNING", logger="kb.recommend.model"):
+        assert model_mod.TermCounts().warm(tmp_path) == 0
+    assert "重新分词" in caplog.text and model_mod.COUNTS_FILE in caplog.text
