@@ -106,6 +106,14 @@ def _fold(text: str) -> str:
     return analysis_mod.normalize(str(text)).strip().lower()
 
 
+class _Folder(dict):
+    """_fold with memory, for one load: labels and processes repeat across entries."""
+
+    def __missing__(self, text: str) -> str:
+        folded = self[text] = _fold(text)
+        return folded
+
+
 def _number(value: Any) -> float:
     try:
         return float(value) if value is not None and value != "" else math.nan
@@ -186,9 +194,10 @@ class Recommender:
         """tag / category (folded) → entry indices, and each entry's labels (folded → as written)."""
         labels: dict[str, list[int]] = defaultdict(list)
         self.labels_of = []
+        fold = _Folder()      # a few hundred distinct labels over thousands of entries
         for i, info in enumerate(self.tech_info):
             written = [*(info.get("tags") or []), *([info["category"]] if info.get("category") else [])]
-            folded = {_fold(t): t for t in written}
+            folded = {fold[t]: t for t in written}
             for key in folded:
                 labels[key].append(i)
             self.labels_of.append(folded)
@@ -198,9 +207,10 @@ class Recommender:
         """process text → entry indices (few distinct values, so matching a profile's process is cheap);
         "熟料烧成（窑头篦冷机、窑尾预热器废气）" is matched by each of its parts."""
         processes: dict[str, list[int]] = defaultdict(list)
+        fold = _Folder()
         for i, info in enumerate(self.tech_info):
             if info.get("process"):
-                processes[_fold(info["process"])].append(i)
+                processes[fold[info["process"]]].append(i)
         self.process_index = {k: np.array(v, dtype=np.int64) for k, v in processes.items()}
         self.process_parts = {k: [p for p in _PROCESS_SPLIT.split(k) if len(p) >= 2] for k in self.process_index}
 
