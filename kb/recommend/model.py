@@ -50,8 +50,8 @@ class TermCounts:
     (string) order, so the count matrix comes out with sorted indices and needs no sort."""
 
     def __init__(self) -> None:
-        self.rows: dict[Key, Row] = {}
-        self.info: dict[Key, dict] = {}
+        # key → [term ids, counts, model fields or None]: one entry, so clearing `rows` forgets all of it
+        self.rows: dict[Key, list] = {}
         self.term_ids: dict[str, int] = {}
         self.terms: list[str] = []
 
@@ -72,20 +72,23 @@ class TermCounts:
     def row(self, doc: Document, key: Key | None = None) -> Row:
         """(term ids, counts) of one entry's weighted tokens, terms in string order."""
         key = key or self.key(doc)
-        row = self.rows.get(key)
-        if row is None:
+        entry = self.rows.get(key)
+        if entry is None:
             counts = Counter(document_tokens(doc))
             terms = sorted(counts)
             ids = np.fromiter((self.term_id(t) for t in terms), dtype=np.int64, count=len(terms))
-            row = self.rows[key] = (ids, np.fromiter((counts[t] for t in terms), dtype=np.float64, count=len(terms)))
-        return row
+            entry = self.rows[key] = [ids, np.fromiter((counts[t] for t in terms), dtype=np.float64, count=len(terms)),
+                                      None]
+        return entry[0], entry[1]
 
     def info_of(self, doc: Document, key: Key | None = None) -> dict:
         key = key or self.key(doc)
-        found = self.info.get(key)
-        if found is None:
-            found = self.info[key] = _info(doc)
-        return found
+        entry = self.rows.get(key)
+        if entry is None:
+            return _info(doc)
+        if entry[2] is None:
+            entry[2] = _info(doc)
+        return entry[2]
 
     def keep_only(self, keys: set[Key], used: np.ndarray | None = None) -> None:
         """Forget the entries of older generations; renumber the terms once the table has grown to twice
@@ -93,22 +96,20 @@ class TermCounts:
         containers are shared with the module's names."""
         for old in [k for k in self.rows if k not in keys]:
             del self.rows[old]
-        for old in [k for k in self.info if k not in keys]:
-            del self.info[old]
         if not self.rows:
             self.term_ids.clear()
             self.terms.clear()
             return
         if used is None:
-            used = np.flatnonzero(np.bincount(np.concatenate([ids for ids, _ in self.rows.values()]),
+            used = np.flatnonzero(np.bincount(np.concatenate([entry[0] for entry in self.rows.values()]),
                                               minlength=len(self.terms)))
         if len(self.terms) <= 2 * max(len(used), 1024):
             return
         new_id = np.full(len(self.terms), -1, dtype=np.int64)
         new_id[used] = np.arange(len(used))
         kept = [self.terms[i] for i in used.tolist()]
-        for key, (ids, counts) in list(self.rows.items()):
-            self.rows[key] = (new_id[ids], counts)
+        for entry in self.rows.values():
+            entry[0] = new_id[entry[0]]
         self.terms[:] = kept
         self.term_ids.clear()
         self.term_ids.update((t, i) for i, t in enumerate(kept))
@@ -150,7 +151,7 @@ class TermCounts:
         for key, end, length in zip(keys, ends.tolist(), lengths.tolist()):
             parts = tuple(key.split("\x1f"))
             if len(parts) == 3 and parts not in self.rows:
-                self.rows[parts] = (ids[end - length:end], counts[end - length:end])
+                self.rows[parts] = [ids[end - length:end], counts[end - length:end], None]
                 loaded += 1
         return loaded
 
