@@ -5,12 +5,13 @@ tokenised by the same Analysis as search so the glossary keeps domain words whol
 """
 from __future__ import annotations
 
+import functools
 import logging
 import pickle
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from scipy import sparse
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 class TermCounts:
-    """Each entry's weighted term counts and model fields, keyed by (id, content hash, dictionary
+    """Each entry's weighted term counts, keyed by (id, content hash, dictionary
     fingerprint), kept between builds: a long-running server rebuilds the model on every edit, and with
     these an edit re-tokenises and re-counts only the changed entries; the TF-IDF fit itself is then a few
     array operations. After each build the cache holds that build's entries only (see `keep_only`), so
@@ -50,7 +51,7 @@ class TermCounts:
     (string) order, so the count matrix comes out with sorted indices and needs no sort."""
 
     def __init__(self) -> None:
-        # key → [term ids, counts, model fields or None]: one entry, so clearing `rows` forgets all of it
+        # key → [term ids, counts] (a list: renumbering the terms updates it in place)
         self.rows: dict[Key, list] = {}
         self.term_ids: dict[str, int] = {}
         self.terms: list[str] = []
@@ -77,18 +78,8 @@ class TermCounts:
             counts = Counter(document_tokens(doc))
             terms = sorted(counts)
             ids = np.fromiter((self.term_id(t) for t in terms), dtype=np.int64, count=len(terms))
-            entry = self.rows[key] = [ids, np.fromiter((counts[t] for t in terms), dtype=np.float64, count=len(terms)),
-                                      None]
+            entry = self.rows[key] = [ids, np.fromiter((counts[t] for t in terms), dtype=np.float64, count=len(terms))]
         return entry[0], entry[1]
-
-    def info_of(self, doc: Document, key: Key | None = None) -> dict:
-        key = key or self.key(doc)
-        entry = self.rows.get(key)
-        if entry is None:
-            return _info(doc)
-        if entry[2] is None:
-            entry[2] = _info(doc)
-        return entry[2]
 
     def keep_only(self, keys: set[Key], used: np.ndarray | None = None) -> None:
         """Forget the entries of older generations; renumber the terms once the table has grown to twice
@@ -151,7 +142,7 @@ class TermCounts:
         for key, end, length in zip(keys, ends.tolist(), lengths.tolist()):
             parts = tuple(key.split("\x1f"))
             if len(parts) == 3 and parts not in self.rows:
-                self.rows[parts] = [ids[end - length:end], counts[end - length:end], None]
+                self.rows[parts] = [ids[end - length:end], counts[end - length:end]]
                 loaded += 1
         return loaded
 
@@ -228,7 +219,7 @@ class ModelData:
     case_info: list[dict]
 
 
-def _info(doc: Document) -> dict:
+def _info(doc: Document, province_of: Callable[[str | None], str | None] = province_of) -> dict:
     meta = doc.meta
     return {
         "id": doc.id, "title": doc.title, "sectors": doc.sectors, "tags": doc.tags,
@@ -270,7 +261,10 @@ def build_model(documents: list[Document], out_dir: Path, counts: TermCounts | N
                 _count_matrix(lengths[len(techs):], ids[split:], data[split:], column_of, len(order)))
         vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm="l2", vocabulary=vocabulary)
         vectorizer.idf_ = transformer.idf_
-    info = [counts.info_of(d, k) for d, k in zip(entries, keys)]
+    # the entry fields are not cached: 20k dicts kept alive cost memory and slow every full GC pass;
+    # building them is cheap once the region → province lookup is remembered for this build
+    provinces = functools.lru_cache(maxsize=None)(province_of)
+    info = [_info(d, provinces) for d in entries]
     model = ModelData(vectorizer, [d.id for d in techs], tech_matrix, info[:len(techs)],
                       [d.id for d in cases], case_matrix, info[len(techs):])
     with open(out_dir / MODEL_FILE, "wb") as fh:
