@@ -434,3 +434,30 @@ def test_unreadable_counts_are_logged(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="kb.recommend.model"):
         assert model_mod.TermCounts().warm(tmp_path) == 0
     assert "重新分词" in caplog.text and model_mod.COUNTS_FILE in caplog.text
+
+
+def test_counts_written_before_rows_kept_term_order_are_reordered_when_read(tmp_path):
+    """A generation built by an older kb saved each row's terms in first-seen order: reading it puts
+    them in string order (the count matrix relies on it), and the model is the same."""
+    from kb.config import BUNDLED_CONTENT
+    from kb.loader import load_content
+    from kb.recommend import model as model_mod
+
+    documents = sorted(load_content([BUNDLED_CONTENT]).documents.values(), key=lambda d: d.id)
+    entries = [d for d in documents if d.type == "technology"][:20] + [d for d in documents if d.type == "case"][:5]
+    model_mod.build_model(entries, tmp_path / "new", model_mod.TermCounts())
+    saved = dict(np.load(tmp_path / "new" / model_mod.COUNTS_FILE))
+    starts = np.concatenate([[0], np.cumsum(saved["lengths"])])
+    order = np.concatenate([np.arange(b - 1, a - 1, -1) for a, b in zip(starts[:-1], starts[1:])])  # each row reversed
+    (tmp_path / "old").mkdir()
+    np.savez(tmp_path / "old" / model_mod.COUNTS_FILE, keys=saved["keys"], terms=saved["terms"], lengths=saved["lengths"],
+             ids=saved["ids"][order], counts=saved["counts"][order])
+    counts = model_mod.TermCounts()
+    assert counts.warm(tmp_path / "old") == 25
+    for ids, _ in counts.rows.values():
+        terms = [counts.terms[i] for i in ids.tolist()]
+        assert terms == sorted(terms)
+    model_mod.build_model(entries, tmp_path / "again", counts)
+    again, reference = model_mod.load_model(tmp_path / "again"), model_mod.load_model(tmp_path / "new")
+    assert again.vectorizer.vocabulary_ == reference.vectorizer.vocabulary_
+    assert abs(again.tech_matrix - reference.tech_matrix).max() == 0 and again.tech_matrix.has_sorted_indices

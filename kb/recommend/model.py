@@ -118,7 +118,8 @@ class TermCounts:
                  terms=np.array([self.terms[i] for i in used.tolist()], dtype=str),
                  lengths=lengths.astype(np.int64),
                  ids=local[ids].astype(np.int32),
-                 counts=counts.astype(np.float32))
+                 counts=counts.astype(np.float32),
+                 rows_in_term_order=np.array(True))     # files written before did not keep that order
         return used
 
     def warm(self, model_dir: Path) -> int:
@@ -133,7 +134,8 @@ class TermCounts:
             log.warning("推荐模型：读不到上一代的词频 %s（%s），本次构建将重新分词全部技术和案例",
                         model_dir / COUNTS_FILE, exc)
             return 0
-        ids, counts = _terms_in_string_order(terms, lengths, ids, counts)
+        if "rows_in_term_order" not in saved.files:
+            ids, counts = _terms_in_string_order(terms, lengths, ids, counts)
         to_global = np.fromiter((self.term_id(t) for t in terms), dtype=np.int64, count=len(terms))
         ids = to_global[ids] if len(ids) else ids.astype(np.int64)
         counts = counts.astype(np.float64)
