@@ -187,7 +187,9 @@ def test_reasons_name_matched_terms_sector_and_process(rkb):
 
 
 def test_result_shape_and_url(rkb):
-    response = recommend(rkb, sector="印染", problem="印染废水回用率低", limit=5)  # 印染 + 通用: exactly 5
+    # the caller builds the addresses (the web layer from its routes): the recommender knows no URL scheme
+    response = rkb.recommender().recommend(parse_profile(dict(sector="印染", problem="印染废水回用率低", limit=5)),
+                                           url_of=lambda doc_id: f"/documents/{doc_id}")  # 印染 + 通用: exactly 5
     assert not response["notes"] and len(response["results"]) == 5
     assert set(response) == {"profile", "results", "notes", "excluded"}   # excluded: issue 17
     assert set(response["profile"]) == {"sector", "problem", "focus", "process", "max_investment_wan",
@@ -198,6 +200,10 @@ def test_result_shape_and_url(rkb):
         assert all(set(c) == {"id", "title"} for c in item["cases"])
     scores = [r["score"] for r in response["results"]]
     assert scores == sorted(scores, reverse=True)
+    elsewhere = rkb.recommender().recommend(parse_profile(dict(sector="印染", problem="印染废水回用率低", limit=5)),
+                                            url_of=lambda doc_id: f"https://kb.example/entries/{doc_id}")
+    assert [r["url"] for r in elsewhere["results"]] == [f"https://kb.example/entries/{r['id']}" for r in response["results"]]
+    assert all(r["url"] is None for r in recommend(rkb, sector="印染", problem="印染废水回用率低", limit=5)["results"])
 
 
 # -- cases -------------------------------------------------------------------------------------
@@ -299,6 +305,7 @@ def test_cli_json_shape(cli):
     assert data["profile"]["max_investment_wan"] == 100
     assert data["results"][0]["id"] == "building-cement-whr"
     assert set(data["results"][0]) == {"id", "title", "sectors", "score", "reasons", "cases", "url"}
+    assert data["results"][0]["url"] == "/documents/building-cement-whr"
 
 
 def test_cli_readable_output(cli):
@@ -387,3 +394,70 @@ def test_colloquial_problem_words_reach_the_technical_entry(rkb):
     # groups of other sectors do not apply: 熄焦冒白汽 is a coking phrase
     assert recommender._problem_terms(parse_profile({"sector": "印染", "problem": "熄焦冒白汽"})) == {}
     assert recommender._problem_terms(parse_profile({"sector": "焦化", "problem": "熄焦冒白汽"}))
+
+
+def test_count_cache_holds_one_generation_and_stays_exact(tmp_path):
+    """The counts kept between builds are those of the last build only (a server editing for months
+    does not grow them), and renumbering the shrunken term table leaves the model unchanged."""
+    import dataclasses
+
+    from kb.config import BUNDLED_CONTENT
+    from kb.loader import load_content
+    from kb.recommend import model as model_mod
+
+    documents = sorted(load_content([BUNDLED_CONTENT]).documents.values(), key=lambda d: d.id)
+    techs = [d for d in documents if d.type == "technology"][:40]
+    cases = [d for d in documents if d.type == "case"][:10]
+    counts = model_mod.TermCounts()
+    model_mod.build_model(techs + cases, tmp_path / "first", counts)
+    assert len(counts.rows) == 50
+    edited = dataclasses.replace(techs[0], body=techs[0].body + "\n\n补充：余热梯级利用。", content_hash="edited")
+    model_mod.build_model([edited, *techs[1:], *cases], tmp_path / "second", counts)
+    assert len(counts.rows) == 50 and not counts.has(techs[0]) and counts.has(edited)
+    vocabulary = len(counts.terms)
+    model_mod.build_model(techs[:3], tmp_path / "small", counts)
+    assert len(counts.rows) == 3 and len(counts.terms) < vocabulary        # renumbered, smaller
+    assert len(counts.term_ids) == len(counts.terms)
+    model_mod.build_model([edited, *techs[1:], *cases], tmp_path / "again", counts)
+    fresh = model_mod.TermCounts()
+    model_mod.build_model([edited, *techs[1:], *cases], tmp_path / "fresh", fresh)
+    again, reference = model_mod.load_model(tmp_path / "again"), model_mod.load_model(tmp_path / "fresh")
+    assert again.vectorizer.vocabulary_ == reference.vectorizer.vocabulary_
+    assert abs(again.tech_matrix - reference.tech_matrix).max() == 0 and abs(again.case_matrix - reference.case_matrix).max() == 0
+    assert again.tech_info == reference.tech_info
+
+
+def test_unreadable_counts_are_logged(tmp_path, caplog):
+    from kb.recommend import model as model_mod
+
+    (tmp_path / model_mod.COUNTS_FILE).write_bytes(b"not an npz")
+    with caplog.at_level("WARNING", logger="kb.recommend.model"):
+        assert model_mod.TermCounts().warm(tmp_path) == 0
+    assert "重新分词" in caplog.text and model_mod.COUNTS_FILE in caplog.text
+
+
+def test_counts_written_before_rows_kept_term_order_are_reordered_when_read(tmp_path):
+    """A generation built by an older kb saved each row's terms in first-seen order: reading it puts
+    them in string order (the count matrix relies on it), and the model is the same."""
+    from kb.config import BUNDLED_CONTENT
+    from kb.loader import load_content
+    from kb.recommend import model as model_mod
+
+    documents = sorted(load_content([BUNDLED_CONTENT]).documents.values(), key=lambda d: d.id)
+    entries = [d for d in documents if d.type == "technology"][:20] + [d for d in documents if d.type == "case"][:5]
+    model_mod.build_model(entries, tmp_path / "new", model_mod.TermCounts())
+    saved = dict(np.load(tmp_path / "new" / model_mod.COUNTS_FILE))
+    starts = np.concatenate([[0], np.cumsum(saved["lengths"])])
+    order = np.concatenate([np.arange(b - 1, a - 1, -1) for a, b in zip(starts[:-1], starts[1:])])  # each row reversed
+    (tmp_path / "old").mkdir()
+    np.savez(tmp_path / "old" / model_mod.COUNTS_FILE, keys=saved["keys"], terms=saved["terms"], lengths=saved["lengths"],
+             ids=saved["ids"][order], counts=saved["counts"][order])
+    counts = model_mod.TermCounts()
+    assert counts.warm(tmp_path / "old") == 25
+    for ids, _ in counts.rows.values():
+        terms = [counts.terms[i] for i in ids.tolist()]
+        assert terms == sorted(terms)
+    model_mod.build_model(entries, tmp_path / "again", counts)
+    again, reference = model_mod.load_model(tmp_path / "again"), model_mod.load_model(tmp_path / "new")
+    assert again.vectorizer.vocabulary_ == reference.vectorizer.vocabulary_
+    assert abs(again.tech_matrix - reference.tech_matrix).max() == 0 and again.tech_matrix.has_sorted_indices

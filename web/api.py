@@ -135,7 +135,12 @@ def recommend():
         profile = parse_profile(json_object(), knowledge().taxonomy)
     except ProfileError as exc:
         raise BadRequest("推荐请求参数有误", exc.details)
-    return jsonify(with_case_details(knowledge().recommender().recommend(profile)))
+    return jsonify(with_case_details(knowledge().recommender().recommend(profile, url_of=document_url)))
+
+
+def document_url(doc_id: str) -> str:
+    """An entry's page, for library code that links to entries (the recommender takes it as a callback)."""
+    return url_for("pages.document", doc_id=doc_id)
 
 
 def with_case_details(result: dict) -> dict:

@@ -170,8 +170,10 @@ def recommend():
                 errors.append({"field": "focus", "message": f"未知的关注点「{'、'.join(unknown)}」；可选："
                                                             f"{'、'.join(recommender.focus_choices())}"})
         if not errors:
+            from .api import document_url
+
             try:
-                result = recommender.recommend(parse_profile(data, kb.taxonomy))
+                result = recommender.recommend(parse_profile(data, kb.taxonomy), url_of=document_url)
             except ProfileError as exc:
                 errors = exc.details
     view = None
