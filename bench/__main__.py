@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in (args.sizes or ("300" if args.quick else "2000,20000")).split(",")]
     nqueries = args.queries or (50 if args.quick else 200)
 
-    from kb.search import analysis
+    from kb import analysis
 
     from .corpus import synthetic_documents
     from .peers import available_peers

@@ -1,6 +1,6 @@
 """Peer engines over pre-tokenised text: SQLite FTS5 and tantivy.
 
-Both index the same fields kb indexes (`kb.search.writer.index_fields`: title, tags, summary,
+Both index the same fields kb indexes (`kb.fields.index_fields`: title, tags, summary,
 process, body) as space-joined tokens and match whole tokens (FTS5 `unicode61`, tantivy
 `whitespace`), with kb's field boosts (title 4, tags 2.5, summary 2, process 1.5, body 1) and
 kb's query semantics (all words; if nothing matches, any word). Ranking is each engine's BM25.
@@ -35,7 +35,7 @@ class Tokens:
 
 
 def kb_tokens() -> Tokens:
-    from kb.search import analysis
+    from kb import analysis
 
     an = analysis.current()
     return Tokens("kb-jieba", an.words, an.query_tokens)
@@ -46,7 +46,7 @@ def plain_tokens() -> Tokens:
     (kb's `normalize`) are kept so the comparison isolates dictionary and synonyms."""
     import jieba
 
-    from kb.search.analysis import normalize
+    from kb.analysis import normalize
 
     tk = jieba.Tokenizer()
 
@@ -64,7 +64,7 @@ def plain_tokens() -> Tokens:
 
 
 def _fields(doc: Document) -> dict[str, str]:
-    from kb.search.writer import index_fields
+    from kb.fields import index_fields
 
     return {name: value for name, value in index_fields(doc).items() if name in FIELDS}
 

@@ -21,7 +21,7 @@ from .config import Settings
 from .documents import Document, Problem
 from .loader import load_content
 from .files import atomic_write, file_lock
-from .search import analysis as analysis_mod
+from . import analysis as analysis_mod
 from .search.engine import write_index
 from .store import Store
 from .workers import workers_die_with_parent
@@ -120,7 +120,7 @@ def build(
             generation = settings.index_root / name
             try:
                 from .recommend.model import MODEL_TYPES, build_model, is_cached, warm_counts
-                from .search.prepare import prepared
+                from .search.whoosh.prepare import prepared
 
                 # segment each field text once for both the index and the recommender model
                 def uncounted() -> list[Document]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from .build import BuildReport, build, current_generation
 from .config import Settings
-from .search import analysis as analysis_mod
+from . import analysis as analysis_mod
 from .stats import ContentStats, content_stats
 from .search.engine import SearchRequest, SearchResponse, Searcher, open_searcher
 from .store import Store

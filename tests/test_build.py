@@ -103,7 +103,7 @@ def test_a_build_segments_each_field_text_once(kb, settings, content, monkeypatc
     each entry's field values are computed once."""
     from collections import Counter
 
-    from kb.search import analysis
+    from kb import analysis
     from conftest import technology, write
 
     write(content, "technologies", "general-once", technology("general-once", "一次分词测试条目", body="冷凝水回收与余热利用。"))
@@ -114,23 +114,23 @@ def test_a_build_segments_each_field_text_once(kb, settings, content, monkeypatc
         seen[text] += 1
         return original(self, text)
 
-    from kb.search import writer
+    from kb import fields
 
     fields_of: Counter = Counter()
-    original_fields = writer._index_fields
+    original_fields = fields._index_fields
 
     def counting_fields(doc):
         fields_of[doc.id] += 1
         return original_fields(doc)
 
     monkeypatch.setattr(analysis.Analysis, "index_tokens", counting)
-    monkeypatch.setattr(writer, "_index_fields", counting_fields)
+    monkeypatch.setattr(fields, "_index_fields", counting_fields)
     report = kb.build(full=True)
     assert report.full and seen
     assert max(seen.values()) == 1, [t for t, n in seen.items() if n > 1][:3]
     # so are the field values each entry contributes (segmentation, writer and model share them)
     assert fields_of["general-once"] == 1 and max(fields_of.values()) == 1
-    assert writer._memo is None
+    assert fields._memo is None
     assert "一次分词测试条目" in seen
     assert analysis.current().prepared == {}        # nothing kept after the build
     assert kb.search(SearchRequest(text="一次分词测试")).hits[0].id == "general-once"
@@ -146,7 +146,7 @@ def test_a_new_process_reuses_the_live_generations_counts(kb, settings, content,
     from kb.build import build
     from kb.config import load_settings
     from kb.recommend import model
-    from kb.search import analysis
+    from kb import analysis
     from conftest import technology, write
 
     for cache in (model._rows, model._term_ids, model._terms):       # as in a new process

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from kb.cli import main
-from kb.search.analysis import current
+from kb.analysis import current
 from kb.search.engine import SearchRequest
 
 
@@ -171,7 +171,7 @@ def test_colloquial_phrase_also_searches_its_technical_words(kb):
 def test_colloquial_phrases_are_found_longest_first_in_normalised_text():
     analysis = current()
     text = "電費太貴了，車間味道大"                   # traditional characters fold first
-    from kb.search.analysis import normalize
+    from kb.analysis import normalize
 
     norm = normalize(text).lower()
     assert [(norm[lo:hi], p) for lo, hi, p in analysis.problem_spans(norm)] == [("电费太贵", "电费贵"), ("味道大", "味道大")]
@@ -192,7 +192,7 @@ def test_problem_vocabulary_covers_every_sector_with_400_phrases():
 
 
 def test_homophones_are_corrected_only_where_the_word_as_typed_finds_nothing(kb, content):
-    from kb.search.analysis import normalize
+    from kb.analysis import normalize
     from kb.search.spelling import correct
 
     analysis = current()

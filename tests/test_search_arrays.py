@@ -17,7 +17,7 @@ import pytest
 
 from kb.config import BUNDLED_CONTENT, load_settings
 from kb.knowledge import KnowledgeBase
-from kb.search.analysis import current, normalize
+from kb.analysis import current, normalize
 from kb.search.engine import SearchRequest
 
 from bench.relevance import judged_queries
@@ -199,8 +199,8 @@ def _compiled_by_term(folder):
 
 
 def test_incremental_compile_reuses_segments_and_equals_a_fresh_compile(kb, settings, content, tmp_path, monkeypatch):
-    import kb.search.arrays as arrays_mod
-    from kb.search.schema import FIELD_BOOSTS
+    import kb.search.whoosh.arrays as arrays_mod
+    from kb.search.whoosh.schema import FIELD_BOOSTS
 
     from kb.build import current_generation
 

@@ -16,9 +16,9 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
 from ..documents import Document
-from ..search import analysis as analysis_mod
+from .. import analysis as analysis_mod
 from ..regions import province_of
-from ..search.writer import index_fields
+from ..fields import index_fields
 
 FIELD_WEIGHTS = (("title", 3), ("tags", 2), ("process", 2), ("summary", 2), ("body", 1))
 MODEL_FILE = "recommender.pkl"

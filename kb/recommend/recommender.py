@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..search import analysis as analysis_mod
+from .. import analysis as analysis_mod
 from ..taxonomy import CROSS_SECTOR, load_taxonomy
 from .model import ModelData, load_model
 from .profile import Profile, parse_profile

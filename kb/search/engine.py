@@ -79,16 +79,16 @@ class Searcher(Protocol):
 
 
 def open_searcher(index_dir: Path) -> Searcher:
-    from .searcher import WhooshSearcher
+    from .whoosh.searcher import WhooshSearcher
 
     return WhooshSearcher(index_dir)
 
 
 def write_index(target: Path, *args, **kwargs) -> None:
     """Write the Whoosh index at target, then its compiled term arrays beside it (target/../arrays)."""
-    from .arrays import compile_arrays
-    from .schema import FIELD_BOOSTS
-    from .writer import write_index as whoosh_write_index
+    from .whoosh.arrays import compile_arrays
+    from .whoosh.schema import FIELD_BOOSTS
+    from .whoosh.writer import write_index as whoosh_write_index
 
     whoosh_write_index(target, *args, **kwargs)
     base = kwargs.get("base")

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from whoosh import query as Q
 
-from .analysis import Analysis, normalize
-from .schema import FIELD_BOOSTS
+from ..analysis import Analysis, normalize
+from .whoosh.schema import FIELD_BOOSTS
 
 
 @dataclass

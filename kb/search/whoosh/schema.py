@@ -4,7 +4,7 @@ from __future__ import annotations
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-from . import analysis
+from ... import analysis
 
 # Query-time boosts: a match in the title outranks one in tags or summary, which outranks the body.
 FIELD_BOOSTS = {"title": 4.0, "tags_text": 2.5, "summary": 2.0, "process": 1.5, "body": 1.0}

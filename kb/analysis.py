@@ -18,8 +18,8 @@ from typing import Iterator
 import jieba
 import opencc
 
-from ..glossary import Glossary, load_glossary
-from ..taxonomy import Taxonomy, load_taxonomy
+from .glossary import Glossary, load_glossary
+from .taxonomy import Taxonomy, load_taxonomy
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -72,7 +72,7 @@ class Analysis:
         self._lock = threading.Lock()
         self._inner_cache: dict[str, tuple[tuple[int, int], ...]] = {}
         # text → its index words, filled by a build so the index writer and the recommender model
-        # segment each field text once between them (see kb/search/prepare.py)
+        # segment each field text once between them (see kb/search/whoosh/prepare.py)
         self.prepared: dict[str, list[str]] = {}
 
     @cached_property
@@ -159,7 +159,7 @@ class Analysis:
     @cached_property
     def speller(self):
         """Domain words by their pinyin reading, to correct 无情 → 无氰 (kb/search/spelling.py)."""
-        from .spelling import Speller
+        from .search.spelling import Speller
 
         words = [*self.glossary.all_words(), *self.taxonomy.terms(),
                  *(t for g in self.glossary.problem_groups for t in g.terms)]

@@ -1,19 +1,15 @@
-"""Documents → index segments, full or incremental."""
+"""What each entry contributes to the search index and the recommender model: its field values.
+
+Engine-neutral: the Whoosh writer, the build's segmentation step and the TF-IDF model all read an
+entry through `index_fields`, so none of them needs another's module to know what a document says.
+"""
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-from typing import Callable, Iterable
-
-from whoosh import index as whoosh_index
-
-from ..documents import Document, plain_text
-from ..regions import province_of
-from .schema import build_schema
+from .documents import Document, plain_text
+from .regions import province_of
 
 
-# The text fields that go through jieba (see prepare.py).
+# The text fields that go through jieba (see kb/search/whoosh/prepare.py).
 PREPARED_FIELDS = ("title", "summary", "tags_text", "process", "body")
 
 
@@ -69,49 +65,3 @@ def _index_fields(doc: Document) -> dict:
     if doc.year:
         fields["year"] = int(doc.year)
     return fields
-
-
-def _clone(base: Path, target: Path) -> None:
-    """Hard-link the live segments into the new generation: Whoosh never rewrites a segment file,
-    it writes new ones, so the live index cannot be touched by the new generation's writer."""
-    target.mkdir(parents=True)
-    for entry in base.iterdir():
-        if entry.is_file() and not entry.name.endswith(".lock"):
-            try:
-                os.link(entry, target / entry.name)
-            except OSError:
-                shutil.copy2(entry, target / entry.name)
-
-
-def write_index(
-    target: Path,
-    changed: Iterable[Document],
-    removed: Iterable[str] = (),
-    base: Path | None = None,
-    on_document: Callable[[Document], None] | None = None,
-    procs: int = 1,
-) -> None:
-    """Write a new index at target: a copy of base with changes applied, or a fresh one."""
-    if base is not None:
-        _clone(base, target)
-        ix = whoosh_index.open_dir(str(target))
-        writer = ix.writer()
-        for doc_id in removed:
-            writer.delete_by_term("id", doc_id)
-        add = writer.update_document
-    else:
-        target.mkdir(parents=True)
-        ix = whoosh_index.create_in(str(target), build_schema())
-        writer = ix.writer(procs=procs, limitmb=256, multisegment=procs > 1) if procs > 1 else ix.writer()
-        add = writer.add_document
-    try:
-        for doc in changed:
-            add(**index_fields(doc))
-            if on_document:
-                on_document(doc)
-        writer.commit()
-    except BaseException:
-        writer.cancel()
-        raise
-    finally:
-        ix.close()

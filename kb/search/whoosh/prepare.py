@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 from typing import Iterable, Iterator
 
-from ..documents import Document
-from . import analysis as analysis_mod
-from .writer import PREPARED_FIELDS, index_fields
+from ... import analysis as analysis_mod
+from ... import fields as fields_mod
+from ...documents import Document
+from ...fields import PREPARED_FIELDS, index_fields
 
 PARALLEL_MIN_TEXTS = 2000
 
@@ -35,17 +36,15 @@ def field_texts(documents: Iterable[Document]) -> list[str]:
 @contextlib.contextmanager
 def prepared(documents: Iterable[Document], procs: int = 1, progress: bool = False) -> Iterator[int]:
     """Within the block, the analysis knows the words of every field text of these documents."""
-    from . import writer
-
     analysis = analysis_mod.current()
-    writer._memo = {}
+    fields_mod._memo = {}
     try:
         texts = [t for t in field_texts(documents) if t not in analysis.prepared]
         analysis.prepared.update(zip(texts, _segment_all(texts, procs, progress)))
         yield len(texts)
     finally:
         analysis.prepared.clear()
-        writer._memo = None
+        fields_mod._memo = None
 
 
 def _segment_all(texts: list[str], procs: int, progress: bool) -> list[list[str]]:

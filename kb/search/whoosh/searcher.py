@@ -15,13 +15,13 @@ from whoosh import sorting
 from whoosh.searching import Hit as WhooshHit
 from whoosh.highlight import HtmlFormatter, Highlighter, PinpointFragmenter, Token, top_fragments
 
-from . import analysis
+from ... import analysis
 from .arrays import IndexArrays
-from .coverage import combine, group_weights, listed
-from .spelling import correct
-from .engine import MAX_QUERY_CHARS, Hit, SearchRequest, SearchResponse
+from ..coverage import combine, group_weights, listed
+from ..spelling import correct
+from ..engine import MAX_QUERY_CHARS, Hit, SearchRequest, SearchResponse
 from .evaluate import Unsupported, evaluate, filter_mask, matched_terms
-from .query import QueryPlan, plan_query
+from ..query import QueryPlan, plan_query
 from .schema import FACETS
 
 
