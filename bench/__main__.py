@@ -291,11 +291,11 @@ def _python_load(port: int, paths: list[str], seconds: int, connections: int) ->
 
 
 # -- peers ------------------------------------------------------------------------------------------
-def bench_peer(peer_cls, workdir: Path, docs: dict, queries: list[str]) -> dict:
+def bench_peer(peer_cls, workdir: Path, docs: dict, queries: list[str], analysis) -> dict:
     from .peers import kb_tokens
 
     workdir.mkdir(parents=True, exist_ok=True)
-    tokens = kb_tokens()
+    tokens = kb_tokens(analysis)
     peer = peer_cls(workdir, tokens)
     build_s, size_mb = peer.build(docs.values())
     result = {"build_s": round(build_s, 3), "size_mb": round(size_mb, 2)}
@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in (args.sizes or ("300" if args.quick else "2000,20000")).split(",")]
     nqueries = args.queries or (50 if args.quick else 200)
 
-    from kb import analysis
+    from kb.analysis import load_analysis
 
     from .corpus import synthetic_documents
     from .peers import available_peers
@@ -422,9 +422,10 @@ def main(argv: list[str] | None = None) -> int:
             with quiet():
                 docs = synthetic_documents(size)
                 results = {"kb": bench_kb(workdir / f"kb-{size}", docs, queries, args.quick, args.procs)}
-                analysis.configure(workdir / f"kb-{size}" / "cache")
+                analysis = load_analysis(workdir / f"kb-{size}" / "cache")
                 for peer_cls in available_peers():
-                    results[peer_cls.name] = bench_peer(peer_cls, workdir / f"{peer_cls.name}-{size}", docs, queries)
+                    results[peer_cls.name] = bench_peer(peer_cls, workdir / f"{peer_cls.name}-{size}", docs, queries,
+                                                        analysis)
             all_results[str(size)] = results
             if not args.json:
                 print(table(size, results), flush=True)

@@ -34,10 +34,8 @@ class Tokens:
     query: Callable[[str], list[str]]     # what the user typed → distinct words
 
 
-def kb_tokens() -> Tokens:
-    from kb import analysis
-
-    an = analysis.current()
+def kb_tokens(an) -> Tokens:
+    """kb's own analysis (a `kb.analysis.Analysis`)."""
     return Tokens("kb-jieba", an.words, an.query_tokens)
 
 

@@ -5,32 +5,21 @@ entry through `index_fields`, so none of them needs another's module to know wha
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Iterable
+
 from .documents import Document, plain_text
 from .regions import province_of
 
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
-# The text fields that go through jieba (see kb/search/whoosh/prepare.py).
+
+# The text fields that go through jieba (see kb/prepare.py).
 PREPARED_FIELDS = ("title", "summary", "tags_text", "process", "body")
 
 
-# A build reads each entry's fields up to three times (segmentation, the Whoosh writer, the model);
-# inside `prepare.prepared` they are computed once per (id, content hash) and shared.
-_memo: dict[tuple[str, str], dict] | None = None
-
-
 def index_fields(doc: Document) -> dict:
-    """The index's field values of one entry (callers must not change the dict)."""
-    memo = _memo
-    if memo is None:
-        return _index_fields(doc)
-    key = (doc.id, doc.content_hash)
-    found = memo.get(key)
-    if found is None:
-        found = memo[key] = _index_fields(doc)
-    return found
-
-
-def _index_fields(doc: Document) -> dict:
+    """The index's field values of one entry."""
     meta = doc.meta
     body_parts = [plain_text(doc.body)]
     if doc.type == "case":
@@ -65,3 +54,54 @@ def _index_fields(doc: Document) -> dict:
     if doc.year:
         fields["year"] = int(doc.year)
     return fields
+
+
+class PreparedWords:
+    """One build's documents as the index writer and the recommender model read them: each entry's
+    field values (computed once per id and content hash) and the words of each field text (segmented
+    once, see kb/prepare.py), shared by both instead of each computing its own.
+
+    A build makes one, fills it, hands it to the writer and the model, and drops it; nothing of it
+    outlives the build."""
+
+    def __init__(self, analysis: "Analysis"):
+        self.analysis = analysis
+        self._fields: dict[tuple[str, str], dict] = {}
+        self._words: dict[str, list[str]] = {}
+
+    def fields(self, doc: Document) -> dict:
+        """`index_fields(doc)`, computed once (callers must not change the dict)."""
+        key = (doc.id, doc.content_hash)
+        found = self._fields.get(key)
+        if found is None:
+            found = self._fields[key] = index_fields(doc)
+        return found
+
+    def texts(self, documents: Iterable[Document]) -> list[str]:
+        """The distinct field texts of these documents that are not segmented yet."""
+        texts: dict[str, None] = {}
+        for doc in documents:
+            values = self.fields(doc)
+            for name in PREPARED_FIELDS:
+                value = values.get(name)
+                if isinstance(value, str) and value not in self._words:
+                    texts[value] = None
+        return list(texts)
+
+    def learn(self, texts: Iterable[str], words: Iterable[list[str]]) -> None:
+        """Record the words of texts segmented elsewhere (in forked processes)."""
+        self._words.update(zip(texts, words))
+
+    def prepared(self, text: str) -> list[str] | None:
+        """The words of a text segmented for this build, or None."""
+        return self._words.get(text)
+
+    def words(self, text: str) -> list[str]:
+        """The index words of a text: prepared ones when there are, else segmented now."""
+        if not text:
+            return []
+        found = self._words.get(text)
+        return found if found is not None else self.analysis.words(text)
+
+    def __len__(self) -> int:
+        return len(self._words)

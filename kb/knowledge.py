@@ -12,7 +12,7 @@ from typing import Any
 
 from .build import BuildReport, build, current_generation
 from .config import Settings
-from . import analysis as analysis_mod
+from .analysis import load_analysis, refreshed
 from .stats import ContentStats, content_stats
 from .search.engine import SearchRequest, SearchResponse, Searcher, open_searcher
 from .store import Store
@@ -59,7 +59,9 @@ class KnowledgeBase:
     def __init__(self, settings: Settings):
         self.settings = settings.ensure()
         self._taxonomy: Taxonomy = load_taxonomy()
-        self.analysis = analysis_mod.configure(settings.cache_dir)
+        # one analysis per knowledge base (the jieba dictionary loads once), handed to the build,
+        # the searcher and the recommender
+        self.analysis = load_analysis(settings.cache_dir)
         self.store = Store.for_settings(settings)
         self._lock = threading.Lock()
         self._generation: Path | None = None
@@ -71,7 +73,7 @@ class KnowledgeBase:
         return current_generation(self.settings) is not None
 
     def build(self, **kwargs) -> BuildReport:
-        report = build(self.settings, **kwargs)
+        report = build(self.settings, analysis=self.analysis, **kwargs)
         self.refresh()
         return report
 
@@ -93,9 +95,9 @@ class KnowledgeBase:
                     # the dictionaries the new generation was built with (a build that changed
                     # sectors.yaml or the glossary rebuilt in full): queries must be read the same way
                     self._taxonomy = load_taxonomy()
-                    self.analysis = analysis_mod.configure(self.settings.cache_dir)
+                    self.analysis = refreshed(self.analysis, self.settings.cache_dir)
                     old = self._searcher
-                    self._searcher = open_searcher(generation / "index")
+                    self._searcher = open_searcher(generation / "index", self.analysis)
                     self._recommender = None
                     self._generation = generation
                     if old is not None:

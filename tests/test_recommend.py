@@ -325,20 +325,24 @@ def test_model_from_cached_counts_equals_sklearn_tfidf_vectorizer(tmp_path):
 
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    from kb.analysis import load_analysis
     from kb.config import BUNDLED_CONTENT
+    from kb.fields import PreparedWords
     from kb.loader import load_content
     from kb.recommend import model as model_mod
 
     docs = list(load_content([BUNDLED_CONTENT]).documents.values())
+    analysis = load_analysis()
 
     def check(documents, out):
-        model_mod.build_model(documents, out)
+        words = PreparedWords(analysis)
+        model_mod.build_model(documents, out, words)
         data = model_mod.load_model(out)
         techs = sorted((d for d in documents if d.type == "technology"), key=lambda d: d.id)
         cases = sorted((d for d in documents if d.type == "case"), key=lambda d: d.id)
         reference = TfidfVectorizer(analyzer=model_mod._identity, sublinear_tf=True, norm="l2")
-        tech_matrix = reference.fit_transform([model_mod.document_tokens(d) for d in techs])
-        case_matrix = reference.transform([model_mod.document_tokens(d) for d in cases])
+        tech_matrix = reference.fit_transform([model_mod.document_tokens(d, words) for d in techs])
+        case_matrix = reference.transform([model_mod.document_tokens(d, words) for d in cases])
         assert data.vectorizer.vocabulary_ == reference.vocabulary_
         assert np.array_equal(data.vectorizer.idf_, reference.idf_)
         assert abs(data.tech_matrix - tech_matrix).max() < 1e-12 and abs(data.case_matrix - case_matrix).max() < 1e-12
@@ -348,7 +352,7 @@ def test_model_from_cached_counts_equals_sklearn_tfidf_vectorizer(tmp_path):
     edited = next(d for d in docs if d.type == "technology")
     docs = [dataclasses.replace(d, body=d.body + "\n\n新增描述：膜法回收与余热梯级利用。", content_hash=d.content_hash + "x")
             if d.id == edited.id else d for d in docs]
-    assert not model_mod.is_cached(next(d for d in docs if d.id == edited.id))
+    assert not model_mod.is_cached(next(d for d in docs if d.id == edited.id), analysis)
     check(docs, tmp_path / "second")
 
 

@@ -1,14 +1,17 @@
 """Build → search round trip: what an enterprise typing Chinese into the search box relies on."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 
 import pytest
 
 from kb.cli import main
-from kb.analysis import current
+from kb.analysis import load_analysis
 from kb.search.engine import SearchRequest
+
+current = functools.cache(load_analysis)     # one analysis of the bundled glossary for these tests
 
 
 def ids(kb, text, **kwargs):

@@ -8,6 +8,7 @@ changed documents (Whoosh then keeps deleted documents in its segments until the
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -17,13 +18,14 @@ import pytest
 
 from kb.config import BUNDLED_CONTENT, load_settings
 from kb.knowledge import KnowledgeBase
-from kb.analysis import current, normalize
+from kb.analysis import load_analysis, normalize
 from kb.search.engine import SearchRequest
 
 from bench.relevance import judged_queries
 from conftest import technology, write
 
 
+current = functools.cache(load_analysis)     # one analysis of the bundled glossary for these tests
 MARK = re.compile(r"<mark[^>]*>(.*?)</mark>")
 # a mark not inside a Latin word (Whoosh marks ro inside hydrogen; the fast path does not)
 MARK_ALONE = re.compile(r"(?<![A-Za-z0-9])<mark[^>]*>(.*?)</mark>(?![A-Za-z0-9])")

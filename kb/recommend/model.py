@@ -15,10 +15,10 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
+from ..analysis import Analysis
 from ..documents import Document
-from .. import analysis as analysis_mod
+from ..fields import PreparedWords
 from ..regions import province_of
-from ..fields import index_fields
 
 FIELD_WEIGHTS = (("title", 3), ("tags", 2), ("process", 2), ("summary", 2), ("body", 1))
 MODEL_FILE = "recommender.pkl"
@@ -29,9 +29,9 @@ def _identity(tokens: list[str]) -> list[str]:
     return tokens
 
 
-def document_tokens(doc: Document) -> list[str]:
-    """Weighted tokens of one entry (title ×3 … body ×1)."""
-    return _document_tokens(doc, analysis_mod.current().words)
+def document_tokens(doc: Document, words: PreparedWords) -> list[str]:
+    """Weighted tokens of one entry (title ×3 … body ×1), read through a build's prepared words."""
+    return _document_tokens(doc, words)
 
 
 # A long-running server rebuilds the model on every edit. Each entry's term counts are kept, keyed by
@@ -43,12 +43,12 @@ _terms: list[str] = []
 MAX_CACHED_ROWS = 200_000
 
 
-def _key(doc: Document) -> tuple[str, str, str]:
-    return (doc.id, doc.content_hash, analysis_mod.current().fingerprint)
+def _key(doc: Document, analysis: Analysis) -> tuple[str, str, str]:
+    return (doc.id, doc.content_hash, analysis.fingerprint)
 
 
-def is_cached(doc: Document) -> bool:
-    return _key(doc) in _rows
+def is_cached(doc: Document, analysis: Analysis) -> bool:
+    return _key(doc, analysis) in _rows
 
 
 def _term_id(term: str) -> int:
@@ -59,14 +59,14 @@ def _term_id(term: str) -> int:
     return found
 
 
-def _row(doc: Document) -> tuple[np.ndarray, np.ndarray]:
+def _row(doc: Document, words: PreparedWords) -> tuple[np.ndarray, np.ndarray]:
     """(term ids, counts) of one entry's weighted tokens."""
-    key = _key(doc)
+    key = _key(doc, words.analysis)
     row = _rows.get(key)
     if row is None:
         if len(_rows) > MAX_CACHED_ROWS:
             _rows.clear()
-        counts = Counter(document_tokens(doc))
+        counts = Counter(document_tokens(doc, words))
         ids = np.fromiter((_term_id(t) for t in counts), dtype=np.int64, count=len(counts))
         row = _rows[key] = (ids, np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
     return row
@@ -91,9 +91,10 @@ def _count_matrix(rows: list[tuple[np.ndarray, np.ndarray]], column_of: np.ndarr
     return matrix
 
 
-def _document_tokens(doc: Document, words) -> list[str]:
+def _document_tokens(doc: Document, prepared: PreparedWords) -> list[str]:
     # the same field texts the search index reads, so a build segments each of them once
-    fields = index_fields(doc)
+    fields = prepared.fields(doc)
+    words = prepared.words
     texts = {"title": fields["title"], "tags": fields["tags_text"], "process": fields["process"],
              "summary": fields["summary"], "body": fields["body"]}
     tokens: list[str] = []
@@ -126,17 +127,18 @@ def _info(doc: Document) -> dict:
     }
 
 
-def build_model(documents: list[Document], out_dir: Path) -> None:
+def build_model(documents: list[Document], out_dir: Path, words: PreparedWords) -> None:
     """The same model as TfidfVectorizer(sublinear_tf=True, norm="l2").fit on the technologies'
-    tokens (vocabulary sorted as sklearn sorts it) and .transform of the cases, from cached counts."""
+    tokens (vocabulary sorted as sklearn sorts it) and .transform of the cases, from cached counts;
+    `words`: the build's field values and words (kb/fields.py)."""
     techs = sorted((d for d in documents if d.type == "technology"), key=lambda d: d.id)
     cases = sorted((d for d in documents if d.type == "case"), key=lambda d: d.id)
     out_dir.mkdir(parents=True, exist_ok=True)
     vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm="l2")
     tech_matrix = case_matrix = None
     if techs:
-        tech_rows = [_row(d) for d in techs]
-        case_rows = [_row(d) for d in cases]
+        tech_rows = [_row(d, words) for d in techs]
+        case_rows = [_row(d, words) for d in cases]
         present = np.flatnonzero(np.bincount(np.concatenate([ids for ids, _ in tech_rows]), minlength=len(_terms)))
         names = [_terms[i] for i in present.tolist()]
         order = sorted(range(len(names)), key=names.__getitem__)
@@ -153,7 +155,7 @@ def build_model(documents: list[Document], out_dir: Path) -> None:
                      [d.id for d in cases], case_matrix, [_info(d) for d in cases])
     with open(out_dir / MODEL_FILE, "wb") as fh:
         pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    _save_counts(out_dir, techs + cases)
+    _save_counts(out_dir, techs + cases, words.analysis)
 
 
 # The counts also go to disk with each generation, so that a new process (`kb build` after an edit, a
@@ -161,8 +163,8 @@ def build_model(documents: list[Document], out_dir: Path) -> None:
 COUNTS_FILE = "counts.npz"
 
 
-def _save_counts(out_dir: Path, documents: list[Document]) -> None:
-    keys = [_key(d) for d in documents]
+def _save_counts(out_dir: Path, documents: list[Document], analysis: Analysis) -> None:
+    keys = [_key(d, analysis) for d in documents]
     rows = [_rows[k] for k in keys]
     used = np.flatnonzero(np.bincount(np.concatenate([ids for ids, _ in rows]), minlength=len(_terms))) \
         if rows else np.zeros(0, np.int64)

@@ -106,9 +106,11 @@ def _fold(text: str) -> str:
 
 
 class Recommender:
-    def __init__(self, model_dir: Path, kb: Any = None):
+    def __init__(self, model_dir: Path, kb: Any = None, analysis: analysis_mod.Analysis | None = None):
         self.kb = kb
         self.taxonomy = getattr(kb, "taxonomy", None) or load_taxonomy()
+        # the knowledge base's analysis: problems are read the way the model's entries were
+        self.analysis = analysis or getattr(kb, "analysis", None) or analysis_mod.load_analysis()
         self._load(load_model(Path(model_dir)))
 
     # -- load: everything about the corpus, once ----------------------------------------------
@@ -187,7 +189,7 @@ class Recommender:
     def _query_vector(self, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
         """The profile as a tf-idf vector over the model's vocabulary, L2-normalised (zeros if no known
         word), and a mask of the terms that came from the problem text itself (for the reasons)."""
-        analysis = analysis_mod.current()
+        analysis = self.analysis
         weights: dict[str, float] = Counter()
         whole = set(analysis.query_tokens(profile.problem))
         counts = Counter(w for w in analysis.words(profile.problem)
@@ -231,7 +233,7 @@ class Recommender:
     def _problem_terms(self, profile: Profile) -> dict[str, tuple[str, ...]]:
         """Colloquial phrases in the problem (费电, 味道大) → technical words, from the glossary groups of
         the profile's sector and 通用 only (冒白汽 means 湿法熄焦 to a coking plant, not to a dyer)."""
-        analysis = analysis_mod.current()
+        analysis = self.analysis
         sectors = frozenset({profile.sector, CROSS_SECTOR})
         phrases = {_fold(p): terms for p, terms in analysis.glossary.problem_phrases(sectors).items()}
         norm = _fold(profile.problem)
@@ -247,7 +249,7 @@ class Recommender:
         return [tag for tag in tags if not self._focus_keys(tag) & self.label_index.keys()]
 
     def _focus_keys(self, tag: str) -> set[str]:
-        analysis = analysis_mod.current()
+        analysis = self.analysis
         keys = {_fold(tag)}
         keys.update(_fold(s) for s in analysis.synonyms(tag))
         keys.update(_fold(s) for s in FOCUS_ALIASES.get(_fold(tag), ()))

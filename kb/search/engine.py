@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
 
 MAX_QUERY_CHARS = 500
 SORTS = ("relevance", "year")
@@ -78,10 +81,11 @@ class Searcher(Protocol):
     def close(self) -> None: ...
 
 
-def open_searcher(index_dir: Path) -> Searcher:
+def open_searcher(index_dir: Path, analysis: "Analysis") -> Searcher:
+    """A searcher over one index generation, reading queries with this analysis."""
     from .whoosh.searcher import WhooshSearcher
 
-    return WhooshSearcher(index_dir)
+    return WhooshSearcher(index_dir, analysis)
 
 
 def write_index(target: Path, *args, **kwargs) -> None:

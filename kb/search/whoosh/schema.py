@@ -1,10 +1,15 @@
 """The index schema: which document fields are searchable, filterable, facetable and highlightable."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable
+
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import FileIndex
 
-from ... import analysis
+from ...analysis import Analysis
 
 # Query-time boosts: a match in the title outranks one in tags or summary, which outranks the body.
 FIELD_BOOSTS = {"title": 4.0, "tags_text": 2.5, "summary": 2.0, "process": 1.5, "body": 1.0}
@@ -13,18 +18,32 @@ FIELD_BOOSTS = {"title": 4.0, "tags_text": 2.5, "summary": 2.0, "process": 1.5, 
 FACETS = ("type", "sector", "province", "category", "tag", "source_kind", "year", "origin", "kind")
 
 
-class JiebaTokenizer(Tokenizer):
-    """Whoosh tokenizer over the shared Analysis.
+class UnboundTokenizer(RuntimeError):
+    """A schema read from an index was used to tokenise without an analysis bound to it."""
 
-    Whoosh pickles the schema into the index; this tokenizer pickles no state and finds the
-    process-wide Analysis when used, so the jieba dictionary is loaded once per process.
+
+class JiebaTokenizer(Tokenizer):
+    """Whoosh tokenizer over a kb Analysis, bound when an index is opened or created (`open_index`,
+    `create_index`).
+
+    Whoosh pickles the schema into the index; this tokenizer pickles no state (not the jieba
+    dictionary, not a build's words), so it is bound again each time the index is opened. `prepared`
+    gives the words a build already segmented for a text (kb/prepare.py), or None.
     """
+
+    def __init__(self, analysis: Analysis | None = None,
+                 prepared: Callable[[str], list[str] | None] | None = None):
+        self.analysis = analysis
+        self.prepared = prepared
+
+    def bind(self, analysis: Analysis, prepared: Callable[[str], list[str] | None] | None = None) -> None:
+        self.analysis, self.prepared = analysis, prepared
 
     def __getstate__(self):
         return {}
 
     def __setstate__(self, state):
-        pass
+        self.analysis = self.prepared = None
 
     def __eq__(self, other):
         return isinstance(other, JiebaTokenizer)
@@ -32,8 +51,10 @@ class JiebaTokenizer(Tokenizer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        current = analysis.current()
-        prepared = current.prepared.get(value) if not (positions or chars) else None
+        current = self.analysis
+        if current is None:
+            raise UnboundTokenizer("索引的分词器未绑定 Analysis：请用 kb.search.whoosh.schema.open_index 打开索引")
+        prepared = self.prepared(value) if self.prepared is not None and not (positions or chars) else None
         if prepared is not None:        # segmented once for this build: no jieba here
             for word in prepared:
                 token.text = word
@@ -57,8 +78,9 @@ class JiebaTokenizer(Tokenizer):
             yield token
 
 
-def build_schema() -> Schema:
-    analyzer = JiebaTokenizer()
+def build_schema(analysis: Analysis | None = None,
+                 prepared: Callable[[str], list[str] | None] | None = None) -> Schema:
+    analyzer = JiebaTokenizer(analysis, prepared)
     return Schema(
         id=ID(stored=True, unique=True),
         type=ID(stored=True),
@@ -80,3 +102,40 @@ def build_schema() -> Schema:
         year=NUMERIC(int, stored=True, sortable=True),
         content_hash=STORED,
     )
+
+
+def bind(schema: Schema, analysis: Analysis, prepared: Callable[[str], list[str] | None] | None = None) -> Schema:
+    """Bind every jieba tokenizer of a schema (as read from an index) to this analysis."""
+    for _name, field in schema.items():
+        analyzer = getattr(field, "analyzer", None)
+        if isinstance(analyzer, JiebaTokenizer):
+            analyzer.bind(analysis, prepared)
+    return schema
+
+
+class _BoundStorage(FileStorage):
+    """An index folder that opens its index with one bound schema: Whoosh's writer processes open
+    the index again by name (whoosh.multiproc), and must tokenise with the same analysis and words."""
+
+    def __init__(self, path: Path, schema: Schema | None = None):
+        super().__init__(str(path))
+        self.bound_schema = schema
+
+    def open_index(self, indexname=None, schema=None, indexclass=None):
+        return super().open_index(indexname or "MAIN", schema=schema or self.bound_schema, indexclass=indexclass)
+
+
+def open_index(index_dir: Path, analysis: Analysis,
+               prepared: Callable[[str], list[str] | None] | None = None) -> FileIndex:
+    """The Whoosh index at index_dir, its schema (as written) bound to this analysis."""
+    stored = FileStorage(str(index_dir)).open_index().schema
+    storage = _BoundStorage(index_dir, bind(stored, analysis, prepared))
+    return storage.open_index()
+
+
+def create_index(index_dir: Path, analysis: Analysis,
+                 prepared: Callable[[str], list[str] | None] | None = None) -> FileIndex:
+    """A new, empty Whoosh index at index_dir (which must exist) with kb's schema bound to this analysis."""
+    schema = build_schema(analysis, prepared)
+    storage = _BoundStorage(index_dir, schema)
+    return storage.create_index(schema)

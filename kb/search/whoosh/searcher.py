@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from whoosh import index as whoosh_index
 from whoosh import query as Q
 from whoosh import sorting
 from whoosh.searching import Hit as WhooshHit
@@ -22,7 +21,7 @@ from ..spelling import correct
 from ..engine import MAX_QUERY_CHARS, Hit, SearchRequest, SearchResponse
 from .evaluate import Unsupported, evaluate, filter_mask, matched_terms
 from ..query import QueryPlan, plan_query
-from .schema import FACETS
+from .schema import FACETS, open_index
 
 
 SENTENCE_ENDS = "。！？；!?;\n"
@@ -96,9 +95,10 @@ class WhooshSearcher:
     requests that read stored fields at the same moment (bounded by the server's CPU slots).
     """
 
-    def __init__(self, index_dir: Path):
+    def __init__(self, index_dir: Path, analysis: "analysis.Analysis"):
         self.index_dir = Path(index_dir)
-        self.index = whoosh_index.open_dir(str(self.index_dir))
+        self.analysis = analysis
+        self.index = open_index(self.index_dir, analysis)
         self._idle: list = []
         self._all: list = []
         self._lock = threading.Lock()
@@ -128,17 +128,17 @@ class WhooshSearcher:
             return searcher.doc_count()
 
     def search(self, req: SearchRequest) -> SearchResponse:
-        return _spelled(req, self._search_fast, self._finds_fast)
+        return _spelled(self.analysis, req, self._search_fast, self._finds_fast)
 
     def _search_fast(self, req: SearchRequest) -> SearchResponse:
-        plan = plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS])
+        plan = plan_query(self.analysis, req.text[:MAX_QUERY_CHARS])
         try:
             return self._search_arrays(req, plan)
         except Unsupported:
             return self.search_whoosh(req, plan)
 
     def _finds_fast(self, text: str) -> bool:
-        plan = plan_query(analysis.current(), text)
+        plan = plan_query(self.analysis, text)
         return bool(plan.groups) and bool((evaluate(plan.conjunction(), self._arrays()).mask & self._arrays().live).any())
 
     # -- the vectorised path: Whoosh's postings and scores, combined with numpy ---------------------
@@ -203,14 +203,14 @@ class WhooshSearcher:
         if plan is not None:
             with self._searcher() as searcher:
                 return self._search_whoosh(searcher, req, plan)
-        return _spelled(req, self._search_whoosh_text, self._finds_whoosh)
+        return _spelled(self.analysis, req, self._search_whoosh_text, self._finds_whoosh)
 
     def _search_whoosh_text(self, req: SearchRequest) -> SearchResponse:
         with self._searcher() as searcher:
-            return self._search_whoosh(searcher, req, plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS]))
+            return self._search_whoosh(searcher, req, plan_query(self.analysis, req.text[:MAX_QUERY_CHARS]))
 
     def _finds_whoosh(self, text: str) -> bool:
-        plan = plan_query(analysis.current(), text)
+        plan = plan_query(self.analysis, text)
         if not plan.groups:
             return False
         with self._searcher() as searcher:
@@ -327,14 +327,13 @@ class WhooshSearcher:
         self.index.close()
 
 
-def _spelled(req: SearchRequest, run, finds_anything) -> SearchResponse:
+def _spelled(shared: "analysis.Analysis", req: SearchRequest, run, finds_anything) -> SearchResponse:
     """Search with typo/homophone correction (kb/search/spelling.py): the corrected query is used
     when the words it corrects find nothing as typed, or when the query as typed finds nothing;
     otherwise the response only offers it. `run` searches a request, `finds_anything` tells whether
     some text matches a document; both paths pass their own, so they answer alike."""
     if not req.correct:
         return run(req)
-    shared = analysis.current()
     norm = analysis.normalize(req.text[:MAX_QUERY_CHARS]).lower()
     correction, use = correct(shared.speller, norm, shared.cuts(norm), finds_anything)
     if correction is None:

@@ -6,11 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Callable, Iterable
 
-from whoosh import index as whoosh_index
-
 from ...documents import Document
-from ...fields import index_fields
-from .schema import build_schema
+from ...fields import PreparedWords
+from .schema import create_index, open_index
 
 
 def _clone(base: Path, target: Path) -> None:
@@ -28,27 +26,29 @@ def _clone(base: Path, target: Path) -> None:
 def write_index(
     target: Path,
     changed: Iterable[Document],
+    prepared: PreparedWords,
     removed: Iterable[str] = (),
     base: Path | None = None,
     on_document: Callable[[Document], None] | None = None,
     procs: int = 1,
 ) -> None:
-    """Write a new index at target: a copy of base with changes applied, or a fresh one."""
+    """Write a new index at target: a copy of base with changes applied, or a fresh one. The
+    documents' field values and words come from the build's `prepared` (computed once)."""
     if base is not None:
         _clone(base, target)
-        ix = whoosh_index.open_dir(str(target))
+        ix = open_index(target, prepared.analysis, prepared.prepared)
         writer = ix.writer()
         for doc_id in removed:
             writer.delete_by_term("id", doc_id)
         add = writer.update_document
     else:
         target.mkdir(parents=True)
-        ix = whoosh_index.create_in(str(target), build_schema())
+        ix = create_index(target, prepared.analysis, prepared.prepared)
         writer = ix.writer(procs=procs, limitmb=256, multisegment=procs > 1) if procs > 1 else ix.writer()
         add = writer.add_document
     try:
         for doc in changed:
-            add(**index_fields(doc))
+            add(**prepared.fields(doc))
             if on_document:
                 on_document(doc)
         writer.commit()
