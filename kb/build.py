@@ -22,7 +22,7 @@ from .documents import Document, Problem
 from .loader import load_content
 from .files import atomic_write, file_lock
 from .analysis import Analysis, refreshed
-from .search.engine import write_index
+from .search.backend import write_index
 from .store import Store
 from .workers import workers_die_with_parent
 

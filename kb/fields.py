@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 # The text fields that go through jieba (see kb/prepare.py).
 PREPARED_FIELDS = ("title", "summary", "tags_text", "process", "body")
+# Query-time boosts: a match in the title outranks one in tags or summary, which outranks the body.
+FIELD_BOOSTS = {"title": 4.0, "tags_text": 2.5, "summary": 2.0, "process": 1.5, "body": 1.0}
+# source_kind (目录 / 标准 / 案例报道 / 文献 / 工程实践), not the source title: most titles are one article each.
+# origin (官方目录 … 厂商资料) and kind (cases: 清洁生产审核 …) let a consultant keep to what can be cited.
+FACETS = ("type", "sector", "province", "category", "tag", "source_kind", "year", "origin", "kind")
 
 
 def index_fields(doc: Document) -> dict:

@@ -14,7 +14,8 @@ from .build import BuildReport, build, current_generation
 from .config import Settings
 from .analysis import load_analysis, refreshed
 from .stats import ContentStats, content_stats
-from .search.engine import SearchRequest, SearchResponse, Searcher, open_searcher
+from .search.backend import open_searcher
+from .search.engine import SearchRequest, SearchResponse, Searcher
 from .store import Store
 from .taxonomy import Taxonomy, load_taxonomy
 

@@ -59,19 +59,17 @@ def _assert_same(engine, request):
 
 
 def _standalone_terms(text):
-    from whoosh import query as Q
-
-    from kb.search.query import plan_query
+    from kb.search.query import AnyOf, Term, plan_query
 
     found = set()
 
     def walk(node):
-        if isinstance(node, Q.Term):
+        if isinstance(node, Term):
             found.add(node.text)
-        elif type(node) is Q.Or:
-            for sub in node.subqueries:
+        elif isinstance(node, AnyOf):
+            for sub in node.parts:
                 walk(sub)
-        # an And's terms only count together
+        # an AllOf's terms only count together
 
     for group in plan_query(current(), text).groups:
         walk(group)
@@ -202,7 +200,7 @@ def _compiled_by_term(folder):
 
 def test_incremental_compile_reuses_segments_and_equals_a_fresh_compile(kb, settings, content, tmp_path, monkeypatch):
     import kb.search.whoosh.arrays as arrays_mod
-    from kb.search.whoosh.schema import FIELD_BOOSTS
+    from kb.fields import FIELD_BOOSTS
 
     from kb.build import current_generation
 

@@ -1,9 +1,9 @@
 """Running a planned query: filters, facets that combine, highlighting, pagination."""
 from __future__ import annotations
 
+import logging
 import re
 import threading
-from dataclasses import replace
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -17,11 +17,14 @@ from whoosh.highlight import HtmlFormatter, Highlighter, PinpointFragmenter, Tok
 from ... import analysis
 from .arrays import IndexArrays
 from ..coverage import combine, group_weights, listed
-from ..spelling import correct
-from ..engine import MAX_QUERY_CHARS, Hit, SearchRequest, SearchResponse
+from ..engine import Hit, SearchRequest, SearchResponse
 from .evaluate import Unsupported, evaluate, filter_mask, matched_terms
-from ..query import QueryPlan, plan_query
+from ..query import QueryPlan
+from ..searching import search_planned
 from .schema import FACETS, open_index
+from .translate import WhooshPlan, whoosh_filter, whoosh_plan
+
+log = logging.getLogger("kb.search")
 
 
 SENTENCE_ENDS = "。！？；!?;\n"
@@ -73,18 +76,7 @@ def _highlighter() -> Highlighter:
 
 
 def _filters(req: SearchRequest) -> Q.Query | None:
-    clauses: list[Q.Query] = []
-    for field_name, values in (("sector", req.sectors), ("province", req.provinces), ("type", req.types),
-                               ("category", req.categories), ("source", req.sources),
-                               ("source_kind", req.source_kinds), ("origin", req.origins),
-                               ("kind", req.kinds)):
-        if values:
-            clauses.append(Q.Or([Q.Term(field_name, v) for v in values]))
-    for tag in req.tags:
-        clauses.append(Q.Term("tag", tag))
-    if req.years:
-        clauses.append(Q.Or([Q.Term("year", int(y)) for y in req.years]))
-    return Q.And(clauses) if clauses else None
+    return whoosh_filter(req.filters())
 
 
 class WhooshSearcher:
@@ -103,6 +95,7 @@ class WhooshSearcher:
         self._all: list = []
         self._lock = threading.Lock()
         self._index_arrays: IndexArrays | None = None
+        self._fallbacks: set[str] = set()       # reasons already logged, once each per generation
 
     @contextmanager
     def _searcher(self) -> Iterator:
@@ -128,18 +121,22 @@ class WhooshSearcher:
             return searcher.doc_count()
 
     def search(self, req: SearchRequest) -> SearchResponse:
-        return _spelled(self.analysis, req, self._search_fast, self._finds_fast)
+        return search_planned(self, self.analysis, req)
 
-    def _search_fast(self, req: SearchRequest) -> SearchResponse:
-        plan = plan_query(self.analysis, req.text[:MAX_QUERY_CHARS])
+    # -- the engine protocol's Reader (kb/search/engine.py) ------------------------------------------
+    def execute(self, plan: QueryPlan, req: SearchRequest) -> SearchResponse:
+        found = whoosh_plan(plan)
         try:
-            return self._search_arrays(req, plan)
-        except Unsupported:
-            return self.search_whoosh(req, plan)
+            return self._search_arrays(req, found)
+        except Unsupported as exc:
+            if str(exc) not in self._fallbacks:
+                self._fallbacks.add(str(exc))
+                log.warning("检索回退到 Whoosh 自己的收集器（慢）：向量化路径不支持查询节点 %s", exc)
+            return self.search_whoosh(req, found)
 
-    def _finds_fast(self, text: str) -> bool:
-        plan = plan_query(self.analysis, text)
-        return bool(plan.groups) and bool((evaluate(plan.conjunction(), self._arrays()).mask & self._arrays().live).any())
+    def matches(self, plan: QueryPlan) -> bool:
+        found = whoosh_plan(plan)
+        return bool(found.groups) and bool((evaluate(found.conjunction(), self._arrays()).mask & self._arrays().live).any())
 
     # -- the vectorised path: Whoosh's postings and scores, combined with numpy ---------------------
     def _arrays(self) -> IndexArrays:
@@ -149,7 +146,7 @@ class WhooshSearcher:
                     self._index_arrays = IndexArrays(self.index.searcher(), compiled=self.index_dir.parent / "arrays")
         return self._index_arrays
 
-    def _search_arrays(self, req: SearchRequest, plan: QueryPlan) -> SearchResponse:
+    def _search_arrays(self, req: SearchRequest, plan: WhooshPlan) -> SearchResponse:
         arrays = self._arrays()
         filters = _filters(req)
         allowed = filter_mask(filters, arrays)
@@ -198,25 +195,18 @@ class WhooshSearcher:
                               matched_all_words=matched_all, expansions=plan.expansions)
 
     # -- Whoosh's own collectors: the reference the vectorised path is tested against -------------
-    def search_whoosh(self, req: SearchRequest, plan: QueryPlan | None = None) -> SearchResponse:
+    def search_whoosh(self, req: SearchRequest, plan: WhooshPlan | None = None) -> SearchResponse:
         """Whoosh's own collectors (with the same spelling correction when given the request alone)."""
         if plan is not None:
             with self._searcher() as searcher:
                 return self._search_whoosh(searcher, req, plan)
-        return _spelled(self.analysis, req, self._search_whoosh_text, self._finds_whoosh)
+        return search_planned(self.reference(), self.analysis, req)
 
-    def _search_whoosh_text(self, req: SearchRequest) -> SearchResponse:
-        with self._searcher() as searcher:
-            return self._search_whoosh(searcher, req, plan_query(self.analysis, req.text[:MAX_QUERY_CHARS]))
+    def reference(self) -> "WhooshReference":
+        """This generation read by Whoosh's own collectors: the Reader the vectorised one is tested against."""
+        return WhooshReference(self)
 
-    def _finds_whoosh(self, text: str) -> bool:
-        plan = plan_query(self.analysis, text)
-        if not plan.groups:
-            return False
-        with self._searcher() as searcher:
-            return not searcher.search(plan.conjunction(), limit=1).is_empty()
-
-    def _search_whoosh(self, searcher, req: SearchRequest, plan: QueryPlan) -> SearchResponse:
+    def _search_whoosh(self, searcher, req: SearchRequest, plan: WhooshPlan) -> SearchResponse:
         facets = {
             name: sorting.FieldFacet(name, allow_overlap=name in ("sector", "tag"), maptype=sorting.Count)
             for name in FACETS
@@ -268,7 +258,7 @@ class WhooshSearcher:
             expansions=plan.expansions,
         )
 
-    def _search_whoosh_coverage(self, searcher, req: SearchRequest, plan: QueryPlan, facets: dict) -> SearchResponse:
+    def _search_whoosh_coverage(self, searcher, req: SearchRequest, plan: WhooshPlan, facets: dict) -> SearchResponse:
         """The reference for several word groups: each group scored by Whoosh's own collector, then
         the shared coverage rule; totals and facets from Whoosh over the any-group query."""
         size = searcher.doc_count_all()
@@ -327,26 +317,27 @@ class WhooshSearcher:
         self.index.close()
 
 
-def _spelled(shared: "analysis.Analysis", req: SearchRequest, run, finds_anything) -> SearchResponse:
-    """Search with typo/homophone correction (kb/search/spelling.py): the corrected query is used
-    when the words it corrects find nothing as typed, or when the query as typed finds nothing;
-    otherwise the response only offers it. `run` searches a request, `finds_anything` tells whether
-    some text matches a document; both paths pass their own, so they answer alike."""
-    if not req.correct:
-        return run(req)
-    norm = analysis.normalize(req.text[:MAX_QUERY_CHARS]).lower()
-    correction, use = correct(shared.speller, norm, shared.cuts(norm), finds_anything)
-    if correction is None:
-        return run(req)
-    response = run(replace(req, text=correction.text)) if use else run(req)
-    if not use and response.total == 0:
-        corrected = run(replace(req, text=correction.text))
-        if corrected.total:
-            response, use = corrected, True
-    correction.applied = use
-    response.query = req.text
-    response.correction = correction
-    return response
+class WhooshReference:
+    """A Reader (kb/search/engine.py) over Whoosh's own collectors for one WhooshSearcher's generation."""
+
+    def __init__(self, engine: WhooshSearcher):
+        self.engine = engine
+
+    def execute(self, plan: QueryPlan, req: SearchRequest) -> SearchResponse:
+        return self.engine.search_whoosh(req, whoosh_plan(plan))
+
+    def matches(self, plan: QueryPlan) -> bool:
+        found = whoosh_plan(plan)
+        if not found.groups:
+            return False
+        with self.engine._searcher() as searcher:
+            return not searcher.search(found.conjunction(), limit=1).is_empty()
+
+    def search(self, req: SearchRequest) -> SearchResponse:
+        return search_planned(self, self.engine.analysis, req)
+
+    def close(self) -> None:
+        pass
 
 
 def _escape(text: str) -> str:

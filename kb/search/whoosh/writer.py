@@ -1,13 +1,13 @@
-"""Documents → index segments, full or incremental."""
+"""Documents → index segments, full or incremental, and the compiled arrays beside them."""
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
-from typing import Callable, Iterable
 
 from ...documents import Document
-from ...fields import PreparedWords
+from ...fields import FIELD_BOOSTS, PreparedWords
+from .arrays import compile_arrays
 from .schema import create_index, open_index
 
 
@@ -23,37 +23,41 @@ def _clone(base: Path, target: Path) -> None:
                 shutil.copy2(entry, target / entry.name)
 
 
-def write_index(
-    target: Path,
-    changed: Iterable[Document],
-    prepared: PreparedWords,
-    removed: Iterable[str] = (),
-    base: Path | None = None,
-    on_document: Callable[[Document], None] | None = None,
-    procs: int = 1,
-) -> None:
-    """Write a new index at target: a copy of base with changes applied, or a fresh one. The
-    documents' field values and words come from the build's `prepared` (computed once)."""
-    if base is not None:
-        _clone(base, target)
-        ix = open_index(target, prepared.analysis, prepared.prepared)
-        writer = ix.writer()
-        for doc_id in removed:
-            writer.delete_by_term("id", doc_id)
-        add = writer.update_document
-    else:
-        target.mkdir(parents=True)
-        ix = create_index(target, prepared.analysis, prepared.prepared)
-        writer = ix.writer(procs=procs, limitmb=256, multisegment=procs > 1) if procs > 1 else ix.writer()
-        add = writer.add_document
-    try:
-        for doc in changed:
-            add(**prepared.fields(doc))
-            if on_document:
-                on_document(doc)
-        writer.commit()
-    except BaseException:
-        writer.cancel()
-        raise
-    finally:
-        ix.close()
+class WhooshSnapshotWriter:
+    """The engine protocol's SnapshotWriter (kb/search/engine.py) for Whoosh: a new index folder at
+    target — the base's segments hard-linked in, or empty — and, on commit, the compiled term arrays
+    beside it (target/../arrays, reusing the base's per-segment arrays)."""
+
+    def __init__(self, target: Path, prepared: PreparedWords, base: Path | None = None, procs: int = 1):
+        self.target, self.base, self.prepared = Path(target), base, prepared
+        if base is not None:
+            _clone(base, self.target)
+            self.ix = open_index(self.target, prepared.analysis, prepared.prepared)
+            self.writer = self.ix.writer()
+            self._add = self.writer.update_document
+        else:
+            self.target.mkdir(parents=True)
+            self.ix = create_index(self.target, prepared.analysis, prepared.prepared)
+            self.writer = self.ix.writer(procs=procs, limitmb=256, multisegment=procs > 1) \
+                if procs > 1 else self.ix.writer()
+            self._add = self.writer.add_document
+
+    def upsert(self, doc: Document) -> None:
+        self._add(**self.prepared.fields(doc))
+
+    def delete(self, doc_id: str) -> None:
+        self.writer.delete_by_term("id", doc_id)
+
+    def commit(self) -> None:
+        try:
+            self.writer.commit()
+        finally:
+            self.ix.close()
+        compile_arrays(self.target, self.target.parent / "arrays", FIELD_BOOSTS,
+                       reuse=Path(self.base).parent / "arrays" if self.base is not None else None)
+
+    def cancel(self) -> None:
+        try:
+            self.writer.cancel()
+        finally:
+            self.ix.close()
