@@ -320,8 +320,8 @@ class WhooshSearcher:
 class WhooshReference:
     """A Reader (kb/search/engine.py) over Whoosh's own collectors for one WhooshSearcher's generation."""
 
-    def __init__(self, engine: WhooshSearcher):
-        self.engine = engine
+    def __init__(self, engine: WhooshSearcher, owns: bool = False):
+        self.engine, self.owns = engine, owns       # owns: close the searcher with this reader
 
     def execute(self, plan: QueryPlan, req: SearchRequest) -> SearchResponse:
         return self.engine.search_whoosh(req, whoosh_plan(plan))
@@ -337,7 +337,8 @@ class WhooshReference:
         return search_planned(self, self.engine.analysis, req)
 
     def close(self) -> None:
-        pass
+        if self.owns:
+            self.engine.close()
 
 
 def _escape(text: str) -> str:
