@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import threading
 from collections import OrderedDict
@@ -24,6 +23,7 @@ from whoosh.scoring import BM25F
 from .internals import bm25 as _bm25
 from .internals import field_b, idf
 from .internals import leaf_postings as _leaf_postings
+from ...files import link_or_copy
 
 log = logging.getLogger("kb.search")
 
@@ -257,10 +257,7 @@ def _segment_ok(folder: Path, fields, count: int) -> bool:
 def _link_tree(source: Path, target: Path) -> None:
     target.mkdir(parents=True)
     for entry in source.iterdir():
-        try:
-            os.link(entry, target / entry.name)
-        except OSError:
-            shutil.copy2(entry, target / entry.name)
+        link_or_copy(entry, target / entry.name)
 
 
 def _segment_arrays(searcher, fields, out_dir: Path, reuse: Path | None) -> list[tuple[Path, int, int]]:

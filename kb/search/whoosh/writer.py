@@ -1,11 +1,10 @@
 """Documents → index segments, full or incremental, and the compiled arrays beside them."""
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 from ...documents import Document
+from ...files import link_or_copy
 from ...fields import FIELD_BOOSTS, PreparedWords
 from .arrays import compile_arrays
 from .schema import create_index, open_index
@@ -17,10 +16,7 @@ def _clone(base: Path, target: Path) -> None:
     target.mkdir(parents=True)
     for entry in base.iterdir():
         if entry.is_file() and not entry.name.endswith(".lock"):
-            try:
-                os.link(entry, target / entry.name)
-            except OSError:
-                shutil.copy2(entry, target / entry.name)
+            link_or_copy(entry, target / entry.name)
 
 
 class WhooshSnapshotWriter:
