@@ -145,26 +145,26 @@ def kb_serve(params: dict) -> dict:
 
 
 # -- peers ----------------------------------------------------------------------------------------------
-def _peer(params: dict):
+def _peer(params: dict, analysis):
     from .peers import available_peers, kb_tokens
 
     peer_cls = next(p for p in available_peers() if p.name == params["name"])
     workdir = Path(params["workdir"])
     workdir.mkdir(parents=True, exist_ok=True)
-    return peer_cls(workdir, kb_tokens())
+    return peer_cls(workdir, kb_tokens(analysis))
 
 
-def _configure_analysis(params: dict) -> None:
-    from .peers import analysis_module
+def _analysis(params: dict):
+    from .peers import kb_analysis
 
-    analysis_module().configure(Path(params["workdir"]) / "cache")
+    return kb_analysis(Path(params["workdir"]) / "cache")
 
 
 def peer_build(params: dict) -> dict:
     docs = load_documents(params["documents"])
     with Stopwatch() as sw:
-        _configure_analysis(params)          # kb's build loads its dictionary inside its timed build too
-        peer = _peer(params)
+        analysis = _analysis(params)          # kb's build loads its dictionary inside its timed build too
+        peer = _peer(params, analysis)
         _, size_mb = peer.build(docs.values(), procs=params["procs"])
     peer.close()
     return {**_span("build", sw.span), "size_mb": round(size_mb, 2),
@@ -172,8 +172,7 @@ def peer_build(params: dict) -> dict:
 
 
 def peer_serve(params: dict) -> dict:
-    _configure_analysis(params)
-    peer = _peer(params)
+    peer = _peer(params, _analysis(params))
     peer.open()
     tokens = peer.tokens
     result: dict = {}

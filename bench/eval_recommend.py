@@ -149,6 +149,7 @@ def synthetic_latency(kb, profiles: list[dict], count: int, repeat: int = 5) -> 
     import random
 
     import kb.recommend.model as model_mod
+    from kb.fields import PreparedWords
     from kb.loader import load_content
     from kb.recommend.profile import parse_profile
     from kb.recommend.recommender import Recommender
@@ -166,19 +167,20 @@ def synthetic_latency(kb, profiles: list[dict], count: int, repeat: int = 5) -> 
         synthetic.append(dataclasses.replace(base, id=f"{base.id}-syn{k:05d}", meta=meta,
                                              sectors=sorted({rng.choice(sectors), *base.sectors[:1]})))
     # tokenise each bundled entry once; a synthetic entry is its base plus another entry's summary
-    cache = {d.id: model_mod.document_tokens(d) for d in techs + cases}
-    words = {d.id: model_mod.analysis_mod.current().words(d.summary) for d in techs}
+    prepared = PreparedWords(kb.analysis)
+    cache = {d.id: model_mod.document_tokens(d, prepared) for d in techs + cases}
+    words = {d.id: kb.analysis.words(d.summary) for d in techs}
     original = model_mod.document_tokens
 
-    def tokens(doc):
+    def tokens(doc, prepared):
         pair = doc.meta.get("_synthetic")
-        return cache[pair[0]] + words[pair[1]] if pair else cache.get(doc.id) or original(doc)
+        return cache[pair[0]] + words[pair[1]] if pair else cache.get(doc.id) or original(doc, prepared)
 
     model_mod.document_tokens = tokens
     try:
         with tempfile.TemporaryDirectory(prefix="kb-synthetic-") as tmp:
             started = time.perf_counter()
-            model_mod.build_model(synthetic + cases, Path(tmp))
+            model_mod.build_model(synthetic + cases, Path(tmp), prepared)
             built = time.perf_counter() - started
             started = time.perf_counter()
             recommender = Recommender(Path(tmp), kb)

@@ -17,12 +17,12 @@ from flask import Flask, jsonify, request
 
 
 def create_app(db_path: Path, cache_dir: Path) -> Flask:
-    from .peers import FTS5Peer, analysis_module, kb_tokens
+    from .peers import FTS5Peer, kb_analysis, kb_tokens
 
-    analysis_module().configure(cache_dir)
+    analysis = kb_analysis(cache_dir)
     app = Flask(__name__)
     app.json.ensure_ascii = False
-    tokens = kb_tokens()
+    tokens = kb_tokens(analysis)
     local = __import__("threading").local()
 
     def peer() -> FTS5Peer:

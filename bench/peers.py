@@ -39,17 +39,16 @@ class Tokens:
     query: Callable[[str], list[str]]     # what the user typed → distinct words
 
 
-def analysis_module():
-    """kb's analysis module (kb.search.analysis, moving to kb.analysis): configure() and current()."""
-    try:
-        import kb.analysis as analysis
-    except ImportError:
-        from kb.search import analysis
-    return analysis
+def kb_analysis(cache_dir: Path | None = None):
+    """kb's own analysis (glossary dictionary, synonyms, sector words), loaded once per cache folder."""
+    from kb.analysis import load_analysis
+
+    return load_analysis(cache_dir)
 
 
-def kb_tokens() -> Tokens:
-    an = analysis_module().current()
+def kb_tokens(an=None) -> Tokens:
+    """Words as kb's analysis `an` (a `kb.analysis.Analysis`; the bundled glossary's when not given) reads them."""
+    an = an if an is not None else kb_analysis()
     return Tokens("kb-jieba", an.words, an.query_tokens)
 
 
@@ -58,7 +57,8 @@ def plain_tokens() -> Tokens:
     (kb's `normalize`) are kept so the comparison isolates dictionary and synonyms."""
     import jieba
 
-    normalize = analysis_module().normalize
+    from kb.analysis import normalize
+
     tk = jieba.Tokenizer()
 
     def index(text: str) -> list[str]:
@@ -74,27 +74,17 @@ def plain_tokens() -> Tokens:
     return Tokens("jieba-default", index, query)
 
 
-def _index_fields():
-    """kb's field texts for a document (kb.fields; kb.search.writer before the search layer moved)."""
-    try:
-        from kb.fields import index_fields
-    except ImportError:
-        from kb.search.writer import index_fields
-    return index_fields
-
-
 def _fields(doc: Document) -> dict[str, str]:
-    return {name: value for name, value in _index_fields()(doc).items() if name in FIELDS}
+    from kb.fields import index_fields
+
+    return {name: value for name, value in index_fields(doc).items() if name in FIELDS}
 
 
 def parallel_min_texts() -> int:
     """kb segments in processes only from this many distinct texts up (kb's prepare step); so do the peers."""
-    for module in ("kb.search.prepare", "kb.search.whoosh.prepare", "kb.prepare"):
-        try:
-            return int(__import__(module, fromlist=["PARALLEL_MIN_TEXTS"]).PARALLEL_MIN_TEXTS)
-        except (ImportError, AttributeError):
-            continue
-    return 2000
+    from kb.prepare import PARALLEL_MIN_TEXTS
+
+    return int(PARALLEL_MIN_TEXTS)
 
 
 _tokenise: Callable[[str], list[str]] | None = None     # set before forking the pool: the workers inherit it

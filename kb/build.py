@@ -21,8 +21,8 @@ from .config import Settings
 from .documents import Document, Problem
 from .loader import load_content
 from .files import atomic_write, file_lock
-from .search import analysis as analysis_mod
-from .search.engine import write_index
+from .analysis import Analysis, refreshed
+from .search.backend import write_index
 from .store import Store
 from .workers import workers_die_with_parent
 
@@ -82,9 +82,12 @@ def build(
     procs: int = 1,
     on_document: Callable[[Document], None] | None = None,
     lenient: bool = False,
+    analysis: Analysis | None = None,
 ) -> BuildReport:
     """Build; with lenient=True (the file watcher, web publishing) a file with problems does not stop
-    the build: its last good version stays in the index and the problems are returned."""
+    the build: its last good version stays in the index and the problems are returned. `analysis`:
+    the caller's (a knowledge base's, its jieba dictionary loaded), used while the glossary and the
+    sectors it was made from are unchanged."""
     started = time.perf_counter()
     problems: list[Problem] = []
     if documents is None:
@@ -96,7 +99,7 @@ def build(
             problems = content.problems
             documents = _keep_last_good(settings, documents, problems)
     with build_lock(settings):
-        analysis = analysis_mod.configure(settings.cache_dir)
+        analysis = refreshed(analysis, settings.cache_dir)
         live = current_generation(settings)
         _remove_unfinished_generations(settings, live)
         workers_die_with_parent()
@@ -119,13 +122,13 @@ def build(
             name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 100000:05d}"
             generation = settings.index_root / name
             try:
+                from .prepare import prepared
                 from .recommend.model import MODEL_TYPES, build_model, is_cached, warm_counts
-                from .search.prepare import prepared
 
                 # segment each field text once for both the index and the recommender model
                 def uncounted() -> list[Document]:
                     return [d for d in documents.values()
-                            if d.id not in changed_ids and d.type in MODEL_TYPES and not is_cached(d)]
+                            if d.id not in changed_ids and d.type in MODEL_TYPES and not is_cached(d, analysis)]
 
                 # a new process (a running server has them all): read the live generation's counts back
                 if incremental and uncounted():
@@ -136,7 +139,7 @@ def build(
                 bars = progress and sys.stderr.isatty()
                 if progress and not bars and changed:
                     print(f"索引 {len(changed)} 篇……", file=sys.stderr, flush=True)
-                with prepared(unsegmented, procs, bars):
+                with prepared(analysis, unsegmented, procs, bars) as words:
                     bar = tqdm(total=len(changed), desc="索引", unit="篇", disable=not bars, leave=False)
 
                     def tick(doc: Document) -> None:
@@ -144,10 +147,10 @@ def build(
                         if on_document:
                             on_document(doc)
 
-                    write_index(generation / "index", changed, removed,
+                    write_index(generation / "index", changed, words, removed,
                                 base=(live / "index") if incremental else None, on_document=tick, procs=procs)
                     bar.close()
-                    build_model(list(documents.values()), generation / "model")
+                    build_model(list(documents.values()), generation / "model", words)
                 if progress and not bars and changed:
                     print(f"索引完成：{len(changed)} 篇", file=sys.stderr, flush=True)
                 atomic_write(

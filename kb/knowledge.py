@@ -12,9 +12,10 @@ from typing import Any
 
 from .build import BuildReport, build, current_generation
 from .config import Settings
-from .search import analysis as analysis_mod
+from .analysis import load_analysis, refreshed
 from .stats import ContentStats, content_stats
-from .search.engine import SearchRequest, SearchResponse, Searcher, open_searcher
+from .search.backend import open_searcher
+from .search.engine import SearchRequest, SearchResponse, Searcher
 from .store import Store
 from .taxonomy import Taxonomy, load_taxonomy
 
@@ -59,7 +60,9 @@ class KnowledgeBase:
     def __init__(self, settings: Settings):
         self.settings = settings.ensure()
         self._taxonomy: Taxonomy = load_taxonomy()
-        self.analysis = analysis_mod.configure(settings.cache_dir)
+        # one analysis per knowledge base (the jieba dictionary loads once), handed to the build,
+        # the searcher and the recommender
+        self.analysis = load_analysis(settings.cache_dir)
         self.store = Store.for_settings(settings)
         # shared mode: the Markdown this node indexes is pulled from the shared database before each build
         self.mirror = None
@@ -78,7 +81,7 @@ class KnowledgeBase:
 
     def build(self, **kwargs) -> BuildReport:
         pulled = self.mirror.pull() if self.mirror is not None and kwargs.get("documents") is None else None
-        report = build(self.settings, **kwargs)
+        report = build(self.settings, analysis=self.analysis, **kwargs)
         self.refresh()
         if pulled is not None:
             self.mirror.mark_applied(pulled)
@@ -102,10 +105,10 @@ class KnowledgeBase:
                     # the dictionaries the new generation was built with (a build that changed
                     # sectors.yaml or the glossary rebuilt in full): queries must be read the same way
                     self._taxonomy = load_taxonomy()
-                    self.analysis = analysis_mod.configure(self.settings.cache_dir)
+                    self.analysis = refreshed(self.analysis, self.settings.cache_dir)
                     # Requests still using the old searcher keep their open files (unlinked files stay
                     # readable); closing it here would break them, so garbage collection closes it.
-                    self._searcher = open_searcher(generation / "index")
+                    self._searcher = open_searcher(generation / "index", self.analysis)
                     self._recommender = None
                     self._generation = generation
         return generation

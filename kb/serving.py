@@ -6,7 +6,7 @@ queued behind the whole burst (97 s during 100 concurrent POSTs). A waiting thre
 server runs enough threads to park a burst of writers, and keeps the CPU-bound requests (searches, pages)
 to CPU_SLOTS at a time: the read throughput measured with 2 threads (bench/RESULTS.md) is kept, and a
 search never waits behind writers, only behind other reads. Whoosh searchers are pooled per generation
-(kb/search/searcher.py), so memory follows the CPU slots, not the thread count.
+(kb/search/whoosh/searcher.py), so memory follows the CPU slots, not the thread count.
 
 Connections. waitress keeps every connection in one I/O loop and hands only complete requests to the
 worker threads, so a slow client costs a socket, not a thread. What it does cost is a place under

@@ -1,6 +1,6 @@
 """Worker processes of a build die with the build.
 
-`kb build --procs N` forks workers twice: a multiprocessing pool that segments texts (kb.search.prepare)
+`kb build --procs N` forks workers twice: a multiprocessing pool that segments texts (kb.prepare)
 and Whoosh's own writer processes (MpWriter). Both block on a queue whose write end they inherited, so
 a parent killed with SIGKILL left them waiting forever. On Linux every multiprocessing child of this
 process asks the kernel to SIGKILL it when its parent dies (prctl PR_SET_PDEATHSIG), installed once as

@@ -99,39 +99,49 @@ def test_searcher_picks_up_a_new_generation_without_restart(kb, settings, conten
 
 def test_a_build_segments_each_field_text_once(kb, settings, content, monkeypatch):
     """The index writer and the recommender model read the same texts; jieba runs once for both, and
-    each entry's field values are computed once."""
+    each entry's field values are computed once. The words live for one build: nothing keeps them."""
+    import gc
+    import weakref
     from collections import Counter
 
-    from kb.search import analysis
+    from kb import fields
+    from kb.analysis import Analysis
     from conftest import technology, write
 
     write(content, "technologies", "general-once", technology("general-once", "一次分词测试条目", body="冷凝水回收与余热利用。"))
     seen: Counter = Counter()
-    original = analysis.Analysis.index_tokens
+    original = Analysis.index_tokens
 
     def counting(self, text):
         seen[text] += 1
         return original(self, text)
 
-    from kb.search import writer
-
     fields_of: Counter = Counter()
-    original_fields = writer._index_fields
+    original_fields = fields.index_fields
 
     def counting_fields(doc):
         fields_of[doc.id] += 1
         return original_fields(doc)
 
-    monkeypatch.setattr(analysis.Analysis, "index_tokens", counting)
-    monkeypatch.setattr(writer, "_index_fields", counting_fields)
+    built: list[weakref.ref] = []
+    original_init = fields.PreparedWords.__init__
+
+    def remembered(self, analysis):
+        built.append(weakref.ref(self))
+        original_init(self, analysis)
+
+    monkeypatch.setattr(Analysis, "index_tokens", counting)
+    monkeypatch.setattr(fields, "index_fields", counting_fields)
+    monkeypatch.setattr(fields.PreparedWords, "__init__", remembered)
     report = kb.build(full=True)
     assert report.full and seen
     assert max(seen.values()) == 1, [t for t, n in seen.items() if n > 1][:3]
     # so are the field values each entry contributes (segmentation, writer and model share them)
     assert fields_of["general-once"] == 1 and max(fields_of.values()) == 1
-    assert writer._memo is None
     assert "一次分词测试条目" in seen
-    assert analysis.current().prepared == {}        # nothing kept after the build
+    # one set of prepared words for the build, and none outlives it
+    gc.collect()
+    assert len(built) == 1 and built[0]() is None
     assert kb.search(SearchRequest(text="一次分词测试")).hits[0].id == "general-once"
 
 
@@ -145,7 +155,7 @@ def test_a_new_process_reuses_the_live_generations_counts(kb, settings, content,
     from kb.build import build
     from kb.config import load_settings
     from kb.recommend import model
-    from kb.search import analysis
+    from kb import analysis
     from conftest import technology, write
 
     for cache in (model._rows, model._term_ids, model._terms):       # as in a new process
@@ -176,3 +186,30 @@ def test_a_new_process_reuses_the_live_generations_counts(kb, settings, content,
     assert np.array_equal(incremental.vectorizer.idf_, fresh.vectorizer.idf_)
     assert abs(incremental.tech_matrix - fresh.tech_matrix).max() < 1e-12
     assert incremental.tech_ids == fresh.tech_ids
+
+
+@pytest.mark.slow
+def test_whooshs_writer_processes_tokenise_with_the_builds_analysis(tmp_path):
+    """Whoosh's parallel writer re-opens the index by name in each forked process; those processes
+    must tokenise with the analysis the build bound (no process-wide one to fall back on)."""
+    from kb.config import load_settings
+    from kb.knowledge import KnowledgeBase
+    from conftest import technology, write
+
+    root = tmp_path / "many"
+    for i in range(230):       # > 2 batches of 100: two forked writer processes; titles far apart
+        title = "".join(chr(0x4E00 + (i * 7919 + k * 104729) % 20000) for k in range(5))
+        write(root, "technologies", f"general-many-{i:03d}", technology(f"general-many-{i:03d}", title,
+                                                                         body=f"冷凝水余热回收第{i}号"))
+    answers = []
+    for procs in (1, 2):
+        settings = load_settings(tmp_path / f"instance{procs}", bundled_content=root,
+                                 editable_content=tmp_path / f"editable{procs}")
+        knowledge = KnowledgeBase(settings)
+        try:
+            knowledge.build(full=True, procs=procs)
+            response = knowledge.search(SearchRequest(text="冷凝水余热", per_page=300, highlight=False))
+        finally:
+            knowledge.close()
+        answers.append((response.total, sorted((h.id, h.score) for h in response.hits)))
+    assert answers[0][0] == 230 and answers[1] == answers[0]

@@ -370,7 +370,7 @@ def test_a_killed_parallel_build_leaves_no_worker_processes(kb, settings):
     # so the workers are busy when the build is killed
     script = (
         "import time\n"
-        "import kb.search.prepare as prepare\n"
+        "import kb.prepare as prepare\n"
         "from kb.config import load_settings\n"
         "from kb.build import build\n"
         "def slow(text):\n"

@@ -332,20 +332,24 @@ def test_model_from_cached_counts_equals_sklearn_tfidf_vectorizer(tmp_path):
 
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    from kb.analysis import load_analysis
     from kb.config import BUNDLED_CONTENT
+    from kb.fields import PreparedWords
     from kb.loader import load_content
     from kb.recommend import model as model_mod
 
     docs = list(load_content([BUNDLED_CONTENT]).documents.values())
+    analysis = load_analysis()
 
     def check(documents, out):
-        model_mod.build_model(documents, out)
+        words = PreparedWords(analysis)
+        model_mod.build_model(documents, out, words)
         data = model_mod.load_model(out)
         techs = sorted((d for d in documents if d.type == "technology"), key=lambda d: d.id)
         cases = sorted((d for d in documents if d.type == "case"), key=lambda d: d.id)
         reference = TfidfVectorizer(analyzer=model_mod._identity, sublinear_tf=True, norm="l2")
-        tech_matrix = reference.fit_transform([model_mod.document_tokens(d) for d in techs])
-        case_matrix = reference.transform([model_mod.document_tokens(d) for d in cases])
+        tech_matrix = reference.fit_transform([model_mod.document_tokens(d, words) for d in techs])
+        case_matrix = reference.transform([model_mod.document_tokens(d, words) for d in cases])
         assert data.vectorizer.vocabulary_ == reference.vocabulary_
         assert np.array_equal(data.vectorizer.idf_, reference.idf_)
         assert abs(data.tech_matrix - tech_matrix).max() < 1e-12 and abs(data.case_matrix - case_matrix).max() < 1e-12
@@ -355,7 +359,7 @@ def test_model_from_cached_counts_equals_sklearn_tfidf_vectorizer(tmp_path):
     edited = next(d for d in docs if d.type == "technology")
     docs = [dataclasses.replace(d, body=d.body + "\n\n新增描述：膜法回收与余热梯级利用。", content_hash=d.content_hash + "x")
             if d.id == edited.id else d for d in docs]
-    assert not model_mod.is_cached(next(d for d in docs if d.id == edited.id))
+    assert not model_mod.is_cached(next(d for d in docs if d.id == edited.id), analysis)
     check(docs, tmp_path / "second")
 
 
@@ -408,19 +412,24 @@ def test_count_cache_holds_one_generation_and_stays_exact(tmp_path):
     documents = sorted(load_content([BUNDLED_CONTENT]).documents.values(), key=lambda d: d.id)
     techs = [d for d in documents if d.type == "technology"][:40]
     cases = [d for d in documents if d.type == "case"][:10]
+    from kb.analysis import load_analysis
+    from kb.fields import PreparedWords
+
+    analysis = load_analysis()
+    words = PreparedWords(analysis)
     counts = model_mod.TermCounts()
-    model_mod.build_model(techs + cases, tmp_path / "first", counts)
+    model_mod.build_model(techs + cases, tmp_path / "first", words, counts)
     assert len(counts.rows) == 50
     edited = dataclasses.replace(techs[0], body=techs[0].body + "\n\n补充：余热梯级利用。", content_hash="edited")
-    model_mod.build_model([edited, *techs[1:], *cases], tmp_path / "second", counts)
-    assert len(counts.rows) == 50 and not counts.has(techs[0]) and counts.has(edited)
+    model_mod.build_model([edited, *techs[1:], *cases], tmp_path / "second", words, counts)
+    assert len(counts.rows) == 50 and not counts.has(techs[0], analysis) and counts.has(edited, analysis)
     vocabulary = len(counts.terms)
-    model_mod.build_model(techs[:3], tmp_path / "small", counts)
+    model_mod.build_model(techs[:3], tmp_path / "small", words, counts)
     assert len(counts.rows) == 3 and len(counts.terms) < vocabulary        # renumbered, smaller
     assert len(counts.term_ids) == len(counts.terms)
-    model_mod.build_model([edited, *techs[1:], *cases], tmp_path / "again", counts)
+    model_mod.build_model([edited, *techs[1:], *cases], tmp_path / "again", words, counts)
     fresh = model_mod.TermCounts()
-    model_mod.build_model([edited, *techs[1:], *cases], tmp_path / "fresh", fresh)
+    model_mod.build_model([edited, *techs[1:], *cases], tmp_path / "fresh", words, fresh)
     again, reference = model_mod.load_model(tmp_path / "again"), model_mod.load_model(tmp_path / "fresh")
     assert again.vectorizer.vocabulary_ == reference.vectorizer.vocabulary_
     assert abs(again.tech_matrix - reference.tech_matrix).max() == 0 and abs(again.case_matrix - reference.case_matrix).max() == 0
@@ -445,7 +454,11 @@ def test_counts_written_before_rows_kept_term_order_are_reordered_when_read(tmp_
 
     documents = sorted(load_content([BUNDLED_CONTENT]).documents.values(), key=lambda d: d.id)
     entries = [d for d in documents if d.type == "technology"][:20] + [d for d in documents if d.type == "case"][:5]
-    model_mod.build_model(entries, tmp_path / "new", model_mod.TermCounts())
+    from kb.analysis import load_analysis
+    from kb.fields import PreparedWords
+
+    words = PreparedWords(load_analysis())
+    model_mod.build_model(entries, tmp_path / "new", words, model_mod.TermCounts())
     saved = dict(np.load(tmp_path / "new" / model_mod.COUNTS_FILE))
     starts = np.concatenate([[0], np.cumsum(saved["lengths"])])
     order = np.concatenate([np.arange(b - 1, a - 1, -1) for a, b in zip(starts[:-1], starts[1:])])  # each row reversed
@@ -457,7 +470,7 @@ def test_counts_written_before_rows_kept_term_order_are_reordered_when_read(tmp_
     for ids, _ in counts.rows.values():
         terms = [counts.terms[i] for i in ids.tolist()]
         assert terms == sorted(terms)
-    model_mod.build_model(entries, tmp_path / "again", counts)
+    model_mod.build_model(entries, tmp_path / "again", words, counts)
     again, reference = model_mod.load_model(tmp_path / "again"), model_mod.load_model(tmp_path / "new")
     assert again.vectorizer.vocabulary_ == reference.vectorizer.vocabulary_
     assert abs(again.tech_matrix - reference.tech_matrix).max() == 0 and again.tech_matrix.has_sorted_indices

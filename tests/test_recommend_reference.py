@@ -29,8 +29,11 @@ def bundled(tmp_path_factory):
     from kb.loader import load_content
     from kb.recommend.model import build_model
 
+    from kb.analysis import load_analysis
+    from kb.fields import PreparedWords
+
     out = tmp_path_factory.mktemp("model")
-    build_model(list(load_content([BUNDLED_CONTENT]).documents.values()), out)
+    build_model(list(load_content([BUNDLED_CONTENT]).documents.values()), out, PreparedWords(load_analysis()))
     return rec_mod.Recommender(out)
 
 

@@ -1,14 +1,17 @@
 """Build → search round trip: what an enterprise typing Chinese into the search box relies on."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 
 import pytest
 
 from kb.cli import main
-from kb.search.analysis import current
+from kb.analysis import load_analysis
 from kb.search.engine import SearchRequest
+
+current = functools.cache(load_analysis)     # one analysis of the bundled glossary for these tests
 
 
 def ids(kb, text, **kwargs):
@@ -177,7 +180,7 @@ def test_colloquial_phrase_also_searches_its_technical_words(kb):
 def test_colloquial_phrases_are_found_longest_first_in_normalised_text():
     analysis = current()
     text = "電費太貴了，車間味道大"                   # traditional characters fold first
-    from kb.search.analysis import normalize
+    from kb.analysis import normalize
 
     norm = normalize(text).lower()
     assert [(norm[lo:hi], p) for lo, hi, p in analysis.problem_spans(norm)] == [("电费太贵", "电费贵"), ("味道大", "味道大")]
@@ -198,7 +201,7 @@ def test_problem_vocabulary_covers_every_sector_with_400_phrases():
 
 
 def test_homophones_are_corrected_only_where_the_word_as_typed_finds_nothing(kb, content):
-    from kb.search.analysis import normalize
+    from kb.analysis import normalize
     from kb.search.spelling import correct
 
     analysis = current()

@@ -1,10 +1,7 @@
-"""The vectorised search path must answer exactly what Whoosh's own collectors answer.
+"""The Whoosh adapter's vectorised path: compiled arrays, snippets, incremental compiles, pooling.
 
-Compared on the bundled knowledge base with the judged queries (the way enterprises type them):
-total, page of ids with scores, facet counts, the AND/OR fallback flag (and snippets that mark the
-same query words),
-for both sort orders, with filters, on later pages, and after an incremental build that deleted and
-changed documents (Whoosh then keeps deleted documents in its segments until they merge).
+Its answers on the judged queries, filters, pages and after deletions are checked against Whoosh's
+own collectors by the engine contract (tests/test_engine_contract.py), which every backend passes.
 """
 from __future__ import annotations
 
@@ -17,78 +14,9 @@ import pytest
 
 from kb.config import BUNDLED_CONTENT, load_settings
 from kb.knowledge import KnowledgeBase
-from kb.search.analysis import current, normalize
 from kb.search.engine import SearchRequest
 
-from bench.relevance import judged_queries
 from conftest import technology, write
-
-
-MARK = re.compile(r"<mark[^>]*>(.*?)</mark>")
-# a mark not inside a Latin word (Whoosh marks ro inside hydrogen; the fast path does not)
-MARK_ALONE = re.compile(r"(?<![A-Za-z0-9])<mark[^>]*>(.*?)</mark>(?![A-Za-z0-9])")
-
-
-def _answer(response):
-    correction = response.correction and (response.correction.text, response.correction.applied)
-    return (response.total, [(h.id, round(h.score, 6)) for h in response.hits], response.facets,
-            response.matched_all_words, correction)
-
-
-def _assert_same(engine, request):
-    fast = engine.search(request)
-    reference = engine.search_whoosh(request)
-    assert _answer(fast) == _answer(reference), request
-    # Snippets: Whoosh marks the indexed tokens; the fast path marks every occurrence of a matched
-    # word in the stored text (so 余热 is also marked in 其余热). Both mark only the query's words,
-    # and the fast path has a snippet whenever Whoosh has one.
-    # Whoosh also marks a word of an And alternative (提 of 提+氢) whose partner is missing from the
-    # document: the term's matcher sits on the document although the And does not match. So the fast
-    # path must mark something whenever Whoosh marks a word that is an alternative on its own (single
-    # characters aside: the fast path marks those only where nothing longer matched, see _marked).
-    searched = fast.correction.text if fast.correction and fast.correction.applied else request.text
-    words = _query_words(searched)
-    standalone = _standalone_terms(searched)
-    for mine, theirs in zip(fast.hits, reference.hits):
-        marked = {m.lower() for m in MARK.findall(mine.snippet)}
-        assert marked <= words, (request.text, marked - words)
-        if {m for m in (normalize(m).lower() for m in MARK_ALONE.findall(theirs.snippet)) if len(m) > 1} & standalone:
-            assert MARK.search(mine.snippet), (request.text, mine.id)
-
-
-def _standalone_terms(text):
-    from whoosh import query as Q
-
-    from kb.search.query import plan_query
-
-    found = set()
-
-    def walk(node):
-        if isinstance(node, Q.Term):
-            found.add(node.text)
-        elif type(node) is Q.Or:
-            for sub in node.subqueries:
-                walk(sub)
-        # an And's terms only count together
-
-    for group in plan_query(current(), text).groups:
-        walk(group)
-    return found
-
-
-def _query_words(text):
-    from kb.search.query import plan_query
-
-    analysis = current()
-    words = set()
-    plan = plan_query(analysis, text)
-    # a colloquial phrase (异味) is searched with the technical words it means (VOCs, 恶臭)
-    for word in [*plan.words, *(t for terms in plan.expansions.values() for t in terms)]:
-        for form in [normalize(word).lower(), *analysis.synonyms(word)]:
-            words.add(form)
-            words.update(analysis.subwords(form))
-            words.update(w for w, _, _ in analysis.index_tokens(form))
-    return words
 
 
 @pytest.fixture(scope="module")
@@ -108,33 +36,6 @@ def test_compiled_arrays_are_used(bundled_kb):
     assert set(arrays._compiled) == {"title", "tags_text", "summary", "process", "body"}
 
 
-@pytest.mark.parametrize("sort", ["relevance", "year"])
-def test_judged_queries_answer_like_whoosh(bundled_kb, sort):
-    queries = [q["q"] for q in judged_queries()]
-    assert len(queries) >= 60
-    for text in queries:
-        _assert_same(bundled_kb._searcher, SearchRequest(text=text, sort=sort))
-
-
-def test_filters_pages_and_odd_input_answer_like_whoosh(bundled_kb):
-    engine = bundled_kb._searcher
-    for request in [
-        SearchRequest(text="废水回用", sectors=["印染"]),
-        SearchRequest(text="余热", types=["technology"], categories=["节能"], page=2, per_page=5),
-        SearchRequest(text="VOCs 治理", tags=["VOCs"], years=[2021, 2022, 2023]),
-        SearchRequest(text="清洁生产审核", types=["case"], sort="year", page=3, per_page=4),
-        SearchRequest(text="电镀 逆流漂洗 三价铬 无氰 危险废物", highlight=False),
-        SearchRequest(text="zzzz 不存在的词语组合"),
-        SearchRequest(text="的"),
-        SearchRequest(text=""),
-        SearchRequest(text="余热", page=500),
-        SearchRequest(text="", types=["case"]),                       # filters only: browse, newest first
-        SearchRequest(text="", sectors=["焦化"], page=2, per_page=3),
-        SearchRequest(text="", provinces=["江苏"], types=["case"], sort="relevance"),
-    ]:
-        _assert_same(engine, request)
-
-
 def _delete_one_add_one(kb, content):
     """An incremental build that deletes one entry and adds another."""
     (content / "technologies" / "coking-cdq.md").unlink()
@@ -144,17 +45,6 @@ def _delete_one_add_one(kb, content):
     report = kb.build()
     assert not report.full
     return report
-
-
-def test_incremental_build_with_deletions_answers_like_whoosh(kb, settings, content):
-    report = _delete_one_add_one(kb, content)
-    kb.refresh()
-    engine = kb._searcher
-    assert not engine._arrays().live.all()        # the deleted entry is still in Whoosh's segment
-    for text in ["有机废气", "干熄焦", "RTO 余热", "余热", "VOCs"]:
-        _assert_same(engine, SearchRequest(text=text))
-    assert "coking-cdq" not in [h.id for h in engine.search(SearchRequest(text="干熄焦 余热")).hits]
-    assert engine.search(SearchRequest(text="蓄热式焚烧")).hits[0].id == "general-rto"
 
 
 def _hit_for(kb, content, doc_id, title, body, query, tags="[能耗]"):
@@ -199,8 +89,8 @@ def _compiled_by_term(folder):
 
 
 def test_incremental_compile_reuses_segments_and_equals_a_fresh_compile(kb, settings, content, tmp_path, monkeypatch):
-    import kb.search.arrays as arrays_mod
-    from kb.search.schema import FIELD_BOOSTS
+    import kb.search.whoosh.arrays as arrays_mod
+    from kb.fields import FIELD_BOOSTS
 
     from kb.build import current_generation
 
@@ -245,6 +135,10 @@ def test_searchers_are_pooled_not_one_per_thread(bundled_kb):
     assert engine.pooled_searchers() <= max(before, 1)
 
 
+def _answer(response):
+    return response.total, [(h.id, round(h.score, 6)) for h in response.hits], response.facets
+
+
 def _dense(q, arrays):
     """The corpus-sized evaluation the sparse one replaced: a mask and a score array per node."""
     from whoosh import query as Q
@@ -271,11 +165,13 @@ def _dense(q, arrays):
 def test_sparse_evaluation_equals_corpus_sized_sums_bit_for_bit(bundled_kb, monkeypatch):
     """Term nodes on sorted docnums, Or summed by bincount (both the sort and the dense branch), And by
     binary search: the same documents and the very same floats as corpus-sized arrays per node."""
-    import kb.search.evaluate as ev
+    import kb.search.whoosh.evaluate as ev
+    from bench.relevance import judged_queries
     from kb.search.query import plan_query
+    from kb.search.whoosh.translate import whoosh_plan
 
     arrays = bundled_kb._searcher._arrays()
-    plans = [plan_query(current(), q["q"]) for q in judged_queries()]
+    plans = [whoosh_plan(plan_query(bundled_kb.analysis, q["q"])) for q in judged_queries()]
     nodes = [g for plan in plans for g in plan.groups] + [plan.disjunction() for plan in plans if plan.groups]
     for share in (ev.DENSE_SHARE, 10**9, 1):            # default threshold, always dense, always sorted
         monkeypatch.setattr(ev, "DENSE_SHARE", share)
@@ -293,29 +189,32 @@ def test_fallback_to_whoosh_is_logged_once_with_its_reason(kb, monkeypatch, capl
 
     from whoosh import query as Q
 
-    import kb.search.searcher as searcher_mod
+    import kb.search.whoosh.searcher as searcher_mod
     from kb.search.query import plan_query
 
-    def with_prefix(analysis, text):
-        plan = plan_query(analysis, text)
-        plan.groups = [Q.Or([plan.groups[0], Q.Prefix("body", "活性")])]
-        return plan
+    translate = searcher_mod.whoosh_plan
 
-    monkeypatch.setattr(searcher_mod, "plan_query", with_prefix)
+    def with_prefix(plan):
+        found = translate(plan)
+        found.groups = [Q.Or([found.groups[0], Q.Prefix("body", "活性")])]
+        return found
+
+    monkeypatch.setattr(searcher_mod, "whoosh_plan", with_prefix)
     engine = kb._searcher
     request = SearchRequest(text="活性炭", correct=False)
-    with caplog.at_level(logging.WARNING, logger="kb.search.searcher"):
+    with caplog.at_level(logging.WARNING, logger="kb.search"):
         answers = [engine.search(request) for _ in range(3)]
     fallbacks = [r for r in caplog.records if "falls back to Whoosh" in r.getMessage()]
     assert len(fallbacks) == 1 and "Prefix" in fallbacks[0].getMessage()
-    assert answers[0].total and _answer(answers[0]) == _answer(engine.search_whoosh(request, with_prefix(current(), "活性炭")))
+    reference = engine.search_whoosh(request, with_prefix(plan_query(kb.analysis, "活性炭")))
+    assert answers[0].total and _answer(answers[0]) == _answer(reference)
 
 
 def test_facet_counts_of_few_and_of_most_documents_equal_counting_each_facet(bundled_kb):
     """Facets are counted over the listed documents only, all facets in one bincount; for most of
     the corpus the documents left out are counted and taken from the totals. Both equal counting
     each facet's values document by document."""
-    from kb.search.schema import FACETS
+    from kb.fields import FACETS
 
     arrays = bundled_kb._searcher._arrays()
     live = np.flatnonzero(arrays.live)

@@ -7,10 +7,10 @@ import re
 import pytest
 from whoosh.highlight import Fragment, Token, top_fragments
 
-import kb.search.searcher as searcher_mod
+import kb.search.whoosh.searcher as searcher_mod
 from bench.corpus import bundled_documents
-from kb.search.analysis import current, normalize
-from kb.search.searcher import _highlighter, _marked, _occurrences
+from kb.analysis import load_analysis, normalize
+from kb.search.whoosh.searcher import _highlighter, _marked, _occurrences
 
 
 def _marked_by_whoosh(highlighter, text, words, top):
@@ -31,7 +31,7 @@ def _marked_by_whoosh(highlighter, text, words, top):
 @pytest.fixture(scope="module")
 def bodies():
     docs = sorted(bundled_documents().values(), key=lambda d: d.id)
-    return [(d.body, current().query_tokens(d.title)[:3]) for d in docs]
+    return [(d.body, load_analysis().query_tokens(d.title)[:3]) for d in docs]
 
 
 def test_snippets_equal_whoosh_fragmenting_every_match(bodies):
@@ -129,7 +129,7 @@ def test_normalize_folds_exactly_as_translating_every_character():
     """normalize replaces only the characters NFKC folds; the result equals folding each character."""
     import unicodedata
 
-    from kb.search.analysis import _FOLD, normalize
+    from kb.analysis import _FOLD, normalize
 
     text = "ＶＯＣｓ治理，（ＲＴＯ）１２３％：漢字 ㈱ ﬁ 𝐀 丽 普通文字"
     each = "".join(ch if len(unicodedata.normalize("NFKC", ch)) != 1 else unicodedata.normalize("NFKC", ch)

@@ -17,10 +17,10 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
+from ..analysis import Analysis
 from ..documents import Document
-from ..search import analysis as analysis_mod
+from ..fields import PreparedWords
 from ..regions import province_of
-from ..search.writer import index_fields
 
 FIELD_WEIGHTS = (("title", 3), ("tags", 2), ("process", 2), ("summary", 2), ("body", 1))
 MODEL_FILE = "recommender.pkl"
@@ -32,9 +32,9 @@ def _identity(tokens: list[str]) -> list[str]:
     return tokens
 
 
-def document_tokens(doc: Document) -> list[str]:
+def document_tokens(doc: Document, words: PreparedWords) -> list[str]:
     """Weighted tokens of one entry (title ×3 … body ×1)."""
-    return _document_tokens(doc, analysis_mod.current().words)
+    return _document_tokens(doc, words)
 
 
 Key = tuple[str, str, str]
@@ -57,11 +57,11 @@ class TermCounts:
         self.terms: list[str] = []
 
     @staticmethod
-    def key(doc: Document) -> Key:
-        return (doc.id, doc.content_hash, analysis_mod.current().fingerprint)
+    def key(doc: Document, analysis: Analysis) -> Key:
+        return (doc.id, doc.content_hash, analysis.fingerprint)
 
-    def has(self, doc: Document) -> bool:
-        return self.key(doc) in self.rows
+    def has(self, doc: Document, analysis: Analysis) -> bool:
+        return self.key(doc, analysis) in self.rows
 
     def term_id(self, term: str) -> int:
         found = self.term_ids.get(term)
@@ -70,12 +70,12 @@ class TermCounts:
             self.terms.append(term)
         return found
 
-    def row(self, doc: Document, key: Key | None = None) -> Row:
+    def row(self, doc: Document, words: PreparedWords, key: Key | None = None) -> Row:
         """(term ids, counts) of one entry's weighted tokens, terms in string order."""
-        key = key or self.key(doc)
+        key = key or self.key(doc, words.analysis)
         entry = self.rows.get(key)
         if entry is None:
-            counts = Counter(document_tokens(doc))
+            counts = Counter(document_tokens(doc, words))
             terms = sorted(counts)
             ids = np.fromiter((self.term_id(t) for t in terms), dtype=np.int64, count=len(terms))
             entry = self.rows[key] = [ids, np.fromiter((counts[t] for t in terms), dtype=np.float64, count=len(terms))]
@@ -170,8 +170,8 @@ _counts = TermCounts()
 _rows, _term_ids, _terms = _counts.rows, _counts.term_ids, _counts.terms
 
 
-def is_cached(doc: Document) -> bool:
-    return _counts.has(doc)
+def is_cached(doc: Document, analysis: Analysis) -> bool:
+    return _counts.has(doc, analysis)
 
 
 def _concatenated(rows: list[Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -199,9 +199,10 @@ def _count_matrix(lengths: np.ndarray, ids: np.ndarray, data: np.ndarray, column
     return matrix
 
 
-def _document_tokens(doc: Document, words) -> list[str]:
+def _document_tokens(doc: Document, prepared: PreparedWords) -> list[str]:
     # the same field texts the search index reads, so a build segments each of them once
-    fields = index_fields(doc)
+    fields = prepared.fields(doc)
+    words = prepared.words
     texts = {"title": fields["title"], "tags": fields["tags_text"], "process": fields["process"],
              "summary": fields["summary"], "body": fields["body"]}
     tokens: list[str] = []
@@ -234,16 +235,18 @@ def _info(doc: Document, province_of: Callable[[str | None], str | None] = provi
     }
 
 
-def build_model(documents: list[Document], out_dir: Path, counts: TermCounts | None = None) -> None:
+def build_model(documents: list[Document], out_dir: Path, words: PreparedWords,
+                counts: TermCounts | None = None) -> None:
     """The same model as TfidfVectorizer(sublinear_tf=True, norm="l2").fit on the technologies'
-    tokens (vocabulary sorted as sklearn sorts it) and .transform of the cases, from cached counts."""
+    tokens (vocabulary sorted as sklearn sorts it) and .transform of the cases, from cached counts.
+    `words`: the build's field values and words (kb/fields.py)."""
     counts = counts if counts is not None else _counts
     techs = sorted((d for d in documents if d.type == "technology"), key=lambda d: d.id)
     cases = sorted((d for d in documents if d.type == "case"), key=lambda d: d.id)
     entries = techs + cases
-    fingerprint = analysis_mod.current().fingerprint
+    fingerprint = words.analysis.fingerprint
     keys = [(d.id, d.content_hash, fingerprint) for d in entries]
-    lengths, ids, data = _concatenated([counts.row(d, k) for d, k in zip(entries, keys)])
+    lengths, ids, data = _concatenated([counts.row(d, words, k) for d, k in zip(entries, keys)])
     split = int(lengths[:len(techs)].sum())
     out_dir.mkdir(parents=True, exist_ok=True)
     vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm="l2")

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..search import analysis as analysis_mod
+from .. import analysis as analysis_mod
 from ..taxonomy import CROSS_SECTOR, load_taxonomy
 from .model import ModelData, load_model
 from .profile import Profile, parse_profile
@@ -141,9 +141,11 @@ class Recommender:
     """The recommender of one index generation: everything about the corpus is read and arranged once,
     here, and lives exactly as long as this object (the knowledge base drops it with its generation)."""
 
-    def __init__(self, model_dir: Path, kb: Any = None):
+    def __init__(self, model_dir: Path, kb: Any = None, analysis: analysis_mod.Analysis | None = None):
         self.kb = kb
         self.taxonomy = getattr(kb, "taxonomy", None) or load_taxonomy()
+        # the knowledge base's analysis: problems are read the way the model's entries were
+        self.analysis = analysis or getattr(kb, "analysis", None) or analysis_mod.load_analysis()
         data = load_model(Path(model_dir))
         self._load_terms(data)
         self._load_technologies(data.tech_info)
@@ -251,7 +253,7 @@ class Recommender:
     def _query_vector(self, profile: Profile) -> Query:
         """The profile as a sparse tf-idf vector over the model's vocabulary, L2-normalised (empty if no
         known word), and which of its terms came from the problem text itself (for the reasons)."""
-        analysis = analysis_mod.current()
+        analysis = self.analysis
         weights: dict[str, float] = Counter()
         whole = set(analysis.query_tokens(profile.problem))
         counts = Counter(w for w in analysis.words(profile.problem)
@@ -295,7 +297,7 @@ class Recommender:
     def _problem_terms(self, profile: Profile) -> dict[str, tuple[str, ...]]:
         """Colloquial phrases in the problem (费电, 味道大) → technical words, from the glossary groups of
         the profile's sector and 通用 only (冒白汽 means 湿法熄焦 to a coking plant, not to a dyer)."""
-        analysis = analysis_mod.current()
+        analysis = self.analysis
         phrases = self._sector_phrases(analysis, profile.sector)
         norm = _fold(profile.problem)
         return {phrase: phrases[phrase] for _, _, phrase in analysis.problem_spans(norm, phrases)}
@@ -322,7 +324,7 @@ class Recommender:
         return [tag for tag in tags if not self._focus_keys(tag) & self.label_index.keys()]
 
     def _focus_keys(self, tag: str) -> set[str]:
-        analysis = analysis_mod.current()
+        analysis = self.analysis
         keys = {_fold(tag)}
         keys.update(_fold(s) for s in analysis.synonyms(tag))
         keys.update(_fold(s) for s in FOCUS_ALIASES.get(_fold(tag), ()))

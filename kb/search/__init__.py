@@ -1,4 +1,6 @@
-"""Chinese search: analysis (text → tokens) → schema → writer (index) → query and searcher.
+"""Chinese search: query (text → plan) and engine (the interface), with the Whoosh adapter in `whoosh/`.
 
-Everything outside this package talks to the engine through `kb.search.engine`.
+Text analysis (jieba, glossary, synonyms) is `kb.analysis`, shared with the recommender; what each
+entry contributes to the index is `kb.fields`. Everything outside this package talks to the engine
+through `kb.search.engine`.
 """

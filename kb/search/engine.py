@@ -1,12 +1,26 @@
-"""The small interface the rest of kb uses to search; the only module that names the engine.
+"""The engine protocol: what kb asks of a search engine, in engine-neutral terms.
 
-Replacing Whoosh means writing another `open_searcher` / `write_index` pair and changing this file.
+- the request and response shapes (`SearchRequest`, `Hit`, `SearchResponse`) and a request's filters;
+- a `SnapshotWriter` writes one new snapshot of the index: upsert / delete, then `commit` publishes
+  it (from then on it never changes and can be opened), or `cancel` drops it;
+- a `Reader` opens one published snapshot and executes a query plan (kb/search/query.py) with the
+  request's filters, facets (kb.fields.FACETS) and page window;
+- an `Engine` makes both. The engine kb runs on is chosen in kb/search/backend.py; the Whoosh adapter
+  is kb/search/whoosh/. Nothing here imports an engine.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
+
+from .query import Filter
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+    from ..documents import Document
+    from ..fields import PreparedWords
+    from .query import QueryPlan
 
 MAX_QUERY_CHARS = 500
 SORTS = ("relevance", "year")
@@ -30,6 +44,18 @@ class SearchRequest:
     sort: str = "relevance"
     highlight: bool = True
     correct: bool = True            # typo/homophone correction (False: search the words as typed)
+
+    def filters(self) -> list[Filter]:
+        """What the request restricts to, in index field names: each list is any-of, and each tag
+        must hold on its own."""
+        out = [Filter(name, tuple(values)) for name, values in (
+            ("sector", self.sectors), ("province", self.provinces), ("type", self.types),
+            ("category", self.categories), ("source", self.sources), ("source_kind", self.source_kinds),
+            ("origin", self.origins), ("kind", self.kinds)) if values]
+        out += [Filter("tag", (tag,)) for tag in self.tags]
+        if self.years:
+            out.append(Filter("year", tuple(int(y) for y in self.years)))
+        return out
 
 
 @dataclass
@@ -73,24 +99,68 @@ class SearchResponse:
 
 
 class Searcher(Protocol):
+    """What the knowledge base searches with: a request in, a response out (kb/search/searching.py
+    plans the text and corrects typos, then executes the plan on a Reader)."""
+
     def search(self, request: SearchRequest) -> SearchResponse: ...
 
     def close(self) -> None: ...
 
 
-def open_searcher(index_dir: Path) -> Searcher:
-    from .searcher import WhooshSearcher
+class Reader(Protocol):
+    """One published snapshot, read-only."""
 
-    return WhooshSearcher(index_dir)
+    def execute(self, plan: "QueryPlan", request: SearchRequest) -> SearchResponse:
+        """The documents matching the plan and `request.filters()`, ranked (relevance, or year then
+        relevance), the page `request.page` of `request.per_page`, counts of every facet in
+        kb.fields.FACETS over all matches, snippets when `request.highlight`."""
+        ...
+
+    def matches(self, plan: "QueryPlan") -> bool:
+        """Whether any live document matches every word group of the plan."""
+        ...
+
+    def close(self) -> None: ...
 
 
-def write_index(target: Path, *args, **kwargs) -> None:
-    """Write the Whoosh index at target, then its compiled term arrays beside it (target/../arrays)."""
-    from .arrays import compile_arrays
-    from .schema import FIELD_BOOSTS
-    from .writer import write_index as whoosh_write_index
+class SnapshotWriter(Protocol):
+    """Writes one new snapshot: the base snapshot's documents (if any) with changes applied."""
 
-    whoosh_write_index(target, *args, **kwargs)
-    base = kwargs.get("base")
-    compile_arrays(target, Path(target).parent / "arrays", FIELD_BOOSTS,
-                   reuse=Path(base).parent / "arrays" if base is not None else None)
+    def upsert(self, doc: "Document") -> None: ...
+
+    def delete(self, doc_id: str) -> None: ...
+
+    def commit(self) -> None:
+        """Publish: the snapshot is complete and never changes again."""
+        ...
+
+    def cancel(self) -> None: ...
+
+
+class Engine(Protocol):
+    def writer(self, target: Path, prepared: "PreparedWords", base: Path | None = None,
+               procs: int = 1) -> SnapshotWriter:
+        """A writer of a new snapshot at `target` (a folder of the generation, the engine's to fill),
+        starting from the published snapshot at `base`; `prepared` gives each document's field values
+        and words (kb/fields.py)."""
+        ...
+
+    def reader(self, snapshot: Path, analysis: "Analysis") -> Reader:
+        """The published snapshot at `snapshot`, reading text with this analysis."""
+        ...
+
+
+def write_snapshot(writer: SnapshotWriter, changed: Iterable["Document"], removed: Iterable[str] = (),
+                   on_document: Callable[["Document"], None] | None = None) -> None:
+    """Delete, upsert, publish; nothing is published if anything fails."""
+    try:
+        for doc_id in removed:
+            writer.delete(doc_id)
+        for doc in changed:
+            writer.upsert(doc)
+            if on_document:
+                on_document(doc)
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise

@@ -1,23 +1,59 @@
-"""What the user typed → a Whoosh query, built from tokens rather than parsed as syntax.
+"""What the user typed → an engine-neutral query plan, built from tokens rather than parsed as syntax.
 
 No query parser is involved, so quotes, brackets, colons, stars and AND/OR are just text and can
 never raise. Each query word may match itself, any of its glossary synonyms, or the words inside it.
+
+The plan is a small tree any engine can run (the Whoosh adapter translates it in
+kb/search/whoosh/translate.py): a `Term` is one word in one field, scored by the engine's relevance
+of the word in that field times its boost; `AnyOf` matches where any part does and sums the parts
+that match; `AllOf` matches where every part does and sums them. A compound of one part is that part.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Union
 
-from whoosh import query as Q
+from ..analysis import Analysis, normalize
+from ..fields import FIELD_BOOSTS
 
-from .analysis import Analysis, normalize
-from .schema import FIELD_BOOSTS
+
+@dataclass(frozen=True)
+class Term:
+    """One word in one field, its relevance there multiplied by boost."""
+    field: str
+    text: str
+    boost: float = 1.0
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """Matches where any part matches; scores the sum of the parts that match."""
+    parts: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Matches where every part matches; scores the sum of the parts."""
+    parts: tuple["Node", ...]
+
+
+Node = Union[Term, AnyOf, AllOf]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Documents whose `field` holds any of `values`; filters restrict, they do not score, and a
+    search's filters must all hold."""
+    field: str
+    values: tuple
 
 
 @dataclass
 class QueryPlan:
     words: list[str]
     synonyms: dict[str, list[str]] = field(default_factory=dict)
-    groups: list[Q.Query] = field(default_factory=list)
+    # one node per query word (or colloquial phrase): the alternatives that count as finding it
+    groups: list[Node] = field(default_factory=list)
     # per group, a factor on its coverage weight (kb/search/coverage.py): 1.0 unless the planner
     # knows the word is a domain term (more) or narrative (less)
     emphasis: list[float] = field(default_factory=list)
@@ -26,24 +62,26 @@ class QueryPlan:
     # narrative words of a long query left out of the search (see _weigh)
     dropped: list[str] = field(default_factory=list)
 
-    def conjunction(self) -> Q.Query:
-        return Q.And(self.groups) if len(self.groups) > 1 else (self.groups[0] if self.groups else Q.NullQuery)
+    def conjunction(self) -> Node | None:
+        """Every word group (None: nothing to match)."""
+        return AllOf(tuple(self.groups)) if len(self.groups) > 1 else (self.groups[0] if self.groups else None)
 
-    def disjunction(self) -> Q.Query:
-        return Q.Or(self.groups) if len(self.groups) > 1 else self.conjunction()
-
-
-def _term_anywhere(term: str, boost: float = 1.0) -> Q.Query:
-    return Q.Or([Q.Term(f, term, boost=w * boost) for f, w in FIELD_BOOSTS.items()])
+    def disjunction(self) -> Node | None:
+        """Any word group."""
+        return AnyOf(tuple(self.groups)) if len(self.groups) > 1 else self.conjunction()
 
 
-def _phrase_anywhere(analysis: Analysis, text: str, boost: float) -> Q.Query | None:
+def _term_anywhere(term: str, boost: float = 1.0) -> Node:
+    return AnyOf(tuple(Term(f, term, w * boost) for f, w in FIELD_BOOSTS.items()))
+
+
+def _phrase_anywhere(analysis: Analysis, text: str, boost: float) -> Node | None:
     words = analysis.query_tokens(text) or [w for w, _, _ in analysis.index_tokens(text)]
     if not words:
         return None
     if len(words) == 1:
         return _term_anywhere(words[0], boost)
-    return Q.And([_term_anywhere(w, boost) for w in words])
+    return AllOf(tuple(_term_anywhere(w, boost) for w in words))
 
 
 # the technical words a colloquial phrase stands for count a little less than the phrase itself
@@ -110,13 +148,13 @@ def _add_phrase(analysis: Analysis, plan: QueryPlan, phrase: str) -> None:
         return
     plan.words.append(phrase)
     plan.expansions[phrase] = terms
-    plan.groups.append(Q.Or(alternatives) if len(alternatives) > 1 else alternatives[0])
+    plan.groups.append(AnyOf(tuple(alternatives)) if len(alternatives) > 1 else alternatives[0])
     plan.emphasis.append(1.0)
 
 
 def _add_word(analysis: Analysis, plan: QueryPlan, word: str) -> None:
     plan.words.append(word)
-    alternatives: list[Q.Query] = [_term_anywhere(word)]
+    alternatives: list[Node] = [_term_anywhere(word)]
     synonyms = analysis.synonyms(word)
     if synonyms:
         plan.synonyms[word] = synonyms
@@ -126,6 +164,6 @@ def _add_word(analysis: Analysis, plan: QueryPlan, word: str) -> None:
             alternatives.append(alt)
     parts = analysis.subwords(word)
     if parts:
-        alternatives.append(Q.And([_term_anywhere(p, 0.6) for p in parts]))
-    plan.groups.append(Q.Or(alternatives) if len(alternatives) > 1 else alternatives[0])
+        alternatives.append(AllOf(tuple(_term_anywhere(p, 0.6) for p in parts)))
+    plan.groups.append(AnyOf(tuple(alternatives)) if len(alternatives) > 1 else alternatives[0])
     plan.emphasis.append(1.0)

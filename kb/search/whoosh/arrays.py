@@ -9,46 +9,26 @@ facet values as code arrays for counting with `np.bincount`.
 from __future__ import annotations
 
 import json
-import math
+import logging
 import shutil
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.fields import NUMERIC
-from whoosh.matching.wrappers import FilterMatcher
 from whoosh.scoring import BM25F
 
-from kb.files import link_or_copy
+# Whoosh's private internals (block arrays, BM25F's per-field B, the idf) are used only through here
+from .internals import bm25 as _bm25
+from .internals import field_b, idf
+from .internals import leaf_postings as _leaf_postings
+from ...files import link_or_copy
+
+log = logging.getLogger("kb.search")
 
 EMPTY_IDS = np.zeros(0, dtype=np.int64)
 EMPTY_SCORES = np.zeros(0, dtype=np.float64)
-
-
-def _leaf_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
-    """All (docnum, weight) of one segment's postings: block arrays for the on-disk format,
-    posting by posting for the inlined short lists Whoosh keeps in the term dictionary."""
-    if isinstance(matcher, FilterMatcher):      # deleted documents are masked by the caller
-        matcher = matcher.child
-    if isinstance(matcher, W3LeafMatcher) and matcher.is_active():
-        ids, weights = [], []
-        while True:
-            matcher._read_ids()
-            matcher._read_weights()
-            ids.append(np.asarray(matcher._ids, dtype=np.int64))
-            weights.append(np.asarray(matcher._weights, dtype=np.float64))
-            if matcher._lastblock:
-                break
-            matcher._next_block()
-        return np.concatenate(ids), np.concatenate(weights)
-    ids, weights = [], []
-    while matcher.is_active():
-        ids.append(matcher.id())
-        weights.append(matcher.weight())
-        matcher.next()
-    return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
 
 
 def _live(leaves, size: int) -> np.ndarray:
@@ -58,11 +38,6 @@ def _live(leaves, size: int) -> np.ndarray:
         for docnum in reader.deleted_docs_set or ():
             live[offset + docnum] = False
     return live
-
-
-def _bm25(idf, tf: np.ndarray, length: np.ndarray, avgfl: float, b: float, k1: float) -> np.ndarray:
-    """Whoosh's BM25F term score (whoosh.scoring.bm25), on arrays."""
-    return idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * length / avgfl)))
 
 
 class IndexArrays:
@@ -145,10 +120,10 @@ class IndexArrays:
         ids, tf = self.postings(fieldname, text)
         if len(ids) and self.schema[fieldname].scorable and self.bm25 is not None:
             bm25 = self.bm25
-            b = bm25._field_B.get(fieldname, bm25.B)
-            idf = self.searcher.idf(fieldname, text)
+            b = field_b(bm25, fieldname)
+            term_idf = self.searcher.idf(fieldname, text)
             avgfl = self.searcher.avg_field_length(fieldname) or 1
-            scores = _bm25(idf, tf, self.lengths(fieldname)[ids], avgfl, b, bm25.K1)
+            scores = _bm25(term_idf, tf, self.lengths(fieldname)[ids], avgfl, b, bm25.K1)
         else:
             scores = tf
         return ids, scores
@@ -477,20 +452,22 @@ def _bm25f(searcher, bm25, fieldname: str, lengths: np.ndarray, size: int):
     length, and the byte-quantised document lengths; the raw frequency for unscored fields."""
     if bm25 is None or not searcher.schema[fieldname].scorable:
         return lambda df, term, ids, tf: tf
-    b = bm25._field_B.get(fieldname, bm25.B)
+    b = field_b(bm25, fieldname)
     avgfl = searcher.avg_field_length(fieldname) or 1
 
     def score(df, term, ids, tf):
-        idf = np.fromiter((math.log(size / (n + 1)) + 1 for n in df.tolist()), dtype=np.float64, count=len(df))
-        return _bm25(idf[term], tf, lengths[ids], avgfl, b, bm25.K1)
+        return _bm25(idf(size, df)[term], tf, lengths[ids], avgfl, b, bm25.K1)
     return score
 
 
 def _load_compiled(folder: Path, searcher) -> dict:
-    """The compiled fields if they belong to exactly this index, else nothing (the lazy path)."""
+    """The compiled fields if they belong to exactly this index, else nothing (the lazy path, which
+    decodes Whoosh's posting blocks per term and makes cold queries about 20x slower: logged, with
+    the reason, once per generation opened)."""
     try:
         meta = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))
         if meta.get("stamp") != _stamp(searcher) or meta.get("size") != searcher.doc_count_all():
+            log.warning("编译的词项数组与索引不符（%s 的段或文档数不同），改用逐词解码（冷查询约慢 20 倍）", folder)
             return {}
         loaded = {}
         for fieldname in meta["fields"]:
@@ -504,5 +481,6 @@ def _load_compiled(folder: Path, searcher) -> dict:
                 np.asarray(np.load(folder / f"{fieldname}.scores.npy", mmap_mode="r")),
             )
         return loaded
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("无法读取编译的词项数组 %s（%s: %s），改用逐词解码（冷查询约慢 20 倍）", folder, type(exc).__name__, exc)
         return {}

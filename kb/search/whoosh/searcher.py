@@ -6,29 +6,27 @@ import re
 import threading
 from bisect import bisect_left
 from heapq import nlargest
-from dataclasses import replace
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from whoosh import index as whoosh_index
 from whoosh import query as Q
 from whoosh import sorting
 from whoosh.searching import Hit as WhooshHit
 from whoosh.highlight import Fragment, HtmlFormatter, Highlighter, PinpointFragmenter
 
-from . import analysis
+from ... import analysis
 from .arrays import IndexArrays
-from .coverage import combine, group_weights, listed
-from .spelling import correct
-from .engine import MAX_QUERY_CHARS, Hit, SearchRequest, SearchResponse
+from ..coverage import combine, group_weights, listed
+from ..engine import Hit, SearchRequest, SearchResponse
 from .evaluate import Unsupported, evaluate, filter_mask, matched_terms, union_ids
-from .query import QueryPlan, plan_query
-from .schema import FACETS
+from ..query import QueryPlan
+from ..searching import search_planned
+from .schema import FACETS, open_index
+from .translate import WhooshPlan, whoosh_filter, whoosh_plan
 
-
-log = logging.getLogger(__name__)
+log = logging.getLogger("kb.search")
 
 SENTENCE_ENDS = "。！？；!?;\n"
 _SENTENCE_END = re.compile("[" + re.escape(SENTENCE_ENDS) + "]")
@@ -83,18 +81,7 @@ def _highlighter() -> Highlighter:
 
 
 def _filters(req: SearchRequest) -> Q.Query | None:
-    clauses: list[Q.Query] = []
-    for field_name, values in (("sector", req.sectors), ("province", req.provinces), ("type", req.types),
-                               ("category", req.categories), ("source", req.sources),
-                               ("source_kind", req.source_kinds), ("origin", req.origins),
-                               ("kind", req.kinds)):
-        if values:
-            clauses.append(Q.Or([Q.Term(field_name, v) for v in values]))
-    for tag in req.tags:
-        clauses.append(Q.Term("tag", tag))
-    if req.years:
-        clauses.append(Q.Or([Q.Term("year", int(y)) for y in req.years]))
-    return Q.And(clauses) if clauses else None
+    return whoosh_filter(req.filters())
 
 
 class WhooshSearcher:
@@ -105,9 +92,10 @@ class WhooshSearcher:
     requests that read stored fields at the same moment (bounded by the server's CPU slots).
     """
 
-    def __init__(self, index_dir: Path):
+    def __init__(self, index_dir: Path, analysis: "analysis.Analysis"):
         self.index_dir = Path(index_dir)
-        self.index = whoosh_index.open_dir(str(self.index_dir))
+        self.analysis = analysis
+        self.index = open_index(self.index_dir, analysis)
         self._idle: list = []
         self._all: list = []
         self._lock = threading.Lock()
@@ -134,15 +122,16 @@ class WhooshSearcher:
             return len(self._all)
 
     def search(self, req: SearchRequest) -> SearchResponse:
-        return _spelled(req, self._search_fast, self._finds_fast)
+        return search_planned(self, self.analysis, req)
 
-    def _search_fast(self, req: SearchRequest) -> SearchResponse:
-        plan = plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS])
+    # -- the engine protocol's Reader (kb/search/engine.py) ------------------------------------------
+    def execute(self, plan: QueryPlan, req: SearchRequest) -> SearchResponse:
+        found = whoosh_plan(plan)
         try:
-            return self._search_arrays(req, plan)
+            return self._search_arrays(req, found)
         except Unsupported as exc:
             self._fallback(f"query node {exc} has no vectorised evaluation")
-            return self.search_whoosh(req, plan)
+            return self.search_whoosh(req, found)
 
     def _fallback(self, reason: str) -> None:
         """Log, once per reason and generation, that a search took Whoosh's collector (many times slower)."""
@@ -152,13 +141,13 @@ class WhooshSearcher:
             self._fallbacks.add(reason)
         log.warning("search falls back to Whoosh's collector (%s): %s", self.index_dir, reason)
 
-    def _finds_fast(self, text: str) -> bool:
-        plan = plan_query(analysis.current(), text)
+    def matches(self, plan: QueryPlan) -> bool:
+        found = whoosh_plan(plan)
         try:
-            return bool(plan.groups) and len(evaluate(plan.conjunction(), self._arrays())) > 0
+            return bool(found.groups) and len(evaluate(found.conjunction(), self._arrays())) > 0
         except Unsupported as exc:
             self._fallback(f"query node {exc} has no vectorised evaluation")
-            return self._finds_whoosh(text)
+            return self.reference().matches(plan)
 
     # -- the vectorised path: Whoosh's postings and scores, combined with numpy ---------------------
     def _arrays(self) -> IndexArrays:
@@ -168,7 +157,7 @@ class WhooshSearcher:
                     self._index_arrays = IndexArrays(self.index.searcher(), compiled=self.index_dir.parent / "arrays")
         return self._index_arrays
 
-    def _search_arrays(self, req: SearchRequest, plan: QueryPlan) -> SearchResponse:
+    def _search_arrays(self, req: SearchRequest, plan: WhooshPlan) -> SearchResponse:
         arrays = self._arrays()
         filters = _filters(req)
         allowed = filter_mask(filters, arrays)
@@ -231,25 +220,18 @@ class WhooshSearcher:
                               matched_all_words=matched_all, expansions=plan.expansions)
 
     # -- Whoosh's own collectors: the reference the vectorised path is tested against -------------
-    def search_whoosh(self, req: SearchRequest, plan: QueryPlan | None = None) -> SearchResponse:
+    def search_whoosh(self, req: SearchRequest, plan: WhooshPlan | None = None) -> SearchResponse:
         """Whoosh's own collectors (with the same spelling correction when given the request alone)."""
         if plan is not None:
             with self._searcher() as searcher:
                 return self._search_whoosh(searcher, req, plan)
-        return _spelled(req, self._search_whoosh_text, self._finds_whoosh)
+        return search_planned(self.reference(), self.analysis, req)
 
-    def _search_whoosh_text(self, req: SearchRequest) -> SearchResponse:
-        with self._searcher() as searcher:
-            return self._search_whoosh(searcher, req, plan_query(analysis.current(), req.text[:MAX_QUERY_CHARS]))
+    def reference(self) -> "WhooshReference":
+        """This generation read by Whoosh's own collectors: the Reader the vectorised one is tested against."""
+        return WhooshReference(self)
 
-    def _finds_whoosh(self, text: str) -> bool:
-        plan = plan_query(analysis.current(), text)
-        if not plan.groups:
-            return False
-        with self._searcher() as searcher:
-            return not searcher.search(plan.conjunction(), limit=1).is_empty()
-
-    def _search_whoosh(self, searcher, req: SearchRequest, plan: QueryPlan) -> SearchResponse:
+    def _search_whoosh(self, searcher, req: SearchRequest, plan: WhooshPlan) -> SearchResponse:
         facets = {
             name: sorting.FieldFacet(name, allow_overlap=name in ("sector", "tag"), maptype=sorting.Count)
             for name in FACETS
@@ -301,7 +283,7 @@ class WhooshSearcher:
             expansions=plan.expansions,
         )
 
-    def _search_whoosh_coverage(self, searcher, req: SearchRequest, plan: QueryPlan, facets: dict) -> SearchResponse:
+    def _search_whoosh_coverage(self, searcher, req: SearchRequest, plan: WhooshPlan, facets: dict) -> SearchResponse:
         """The reference for several word groups: each group scored by Whoosh's own collector, then
         the shared coverage rule; totals and facets from Whoosh over the any-group query."""
         size = searcher.doc_count_all()
@@ -360,27 +342,28 @@ class WhooshSearcher:
         self.index.close()
 
 
-def _spelled(req: SearchRequest, run, finds_anything) -> SearchResponse:
-    """Search with typo/homophone correction (kb/search/spelling.py): the corrected query is used
-    when the words it corrects find nothing as typed, or when the query as typed finds nothing;
-    otherwise the response only offers it. `run` searches a request, `finds_anything` tells whether
-    some text matches a document; both paths pass their own, so they answer alike."""
-    if not req.correct:
-        return run(req)
-    shared = analysis.current()
-    norm = analysis.normalize(req.text[:MAX_QUERY_CHARS]).lower()
-    correction, use = correct(shared.speller, norm, shared.cuts(norm), finds_anything)
-    if correction is None:
-        return run(req)
-    response = run(replace(req, text=correction.text)) if use else run(req)
-    if not use and response.total == 0:
-        corrected = run(replace(req, text=correction.text))
-        if corrected.total:
-            response, use = corrected, True
-    correction.applied = use
-    response.query = req.text
-    response.correction = correction
-    return response
+class WhooshReference:
+    """A Reader (kb/search/engine.py) over Whoosh's own collectors for one WhooshSearcher's generation."""
+
+    def __init__(self, engine: WhooshSearcher, owns: bool = False):
+        self.engine, self.owns = engine, owns       # owns: close the searcher with this reader
+
+    def execute(self, plan: QueryPlan, req: SearchRequest) -> SearchResponse:
+        return self.engine.search_whoosh(req, whoosh_plan(plan))
+
+    def matches(self, plan: QueryPlan) -> bool:
+        found = whoosh_plan(plan)
+        if not found.groups:
+            return False
+        with self.engine._searcher() as searcher:
+            return not searcher.search(found.conjunction(), limit=1).is_empty()
+
+    def search(self, req: SearchRequest) -> SearchResponse:
+        return search_planned(self, self.engine.analysis, req)
+
+    def close(self) -> None:
+        if self.owns:
+            self.engine.close()
 
 
 def _escape(text: str) -> str:

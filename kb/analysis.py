@@ -1,8 +1,10 @@
 """Text → tokens, shared by the index, the query side and the recommender.
 
-One jieba tokenizer per process, loaded with the glossary and the sector vocabulary, its dictionary
+One jieba tokenizer per `Analysis`, loaded with the glossary and the sector vocabulary, its dictionary
 cache kept in the instance folder; traditional characters folded to simplified and Latin
 abbreviations lower-cased before segmentation, with character offsets preserved for highlighting.
+There is no "current" instance read from a global: the knowledge base asks `load_analysis` for one
+and hands it to the build, the index, the query side and the recommender.
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ from typing import Iterator
 import jieba
 import opencc
 
-from ..glossary import Glossary, load_glossary
-from ..taxonomy import Taxonomy, load_taxonomy
+from .glossary import Glossary, load_glossary
+from .taxonomy import Taxonomy, load_taxonomy
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -92,9 +94,6 @@ class Analysis:
         self.cache_dir = cache_dir
         self._lock = threading.Lock()
         self._inner_cache: dict[str, tuple[tuple[int, int], ...]] = {}
-        # text → its index words, filled by a build so the index writer and the recommender model
-        # segment each field text once between them (see kb/search/prepare.py)
-        self.prepared: dict[str, list[str]] = {}
 
     @cached_property
     def fingerprint(self) -> str:
@@ -180,7 +179,7 @@ class Analysis:
     @cached_property
     def speller(self):
         """Domain words by their pinyin reading, to correct 无情 → 无氰 (kb/search/spelling.py)."""
-        from .spelling import Speller
+        from .search.spelling import Speller
 
         words = [*self.glossary.all_words(), *self.taxonomy.terms(),
                  *(t for g in self.glossary.problem_groups for t in g.terms)]
@@ -255,25 +254,29 @@ class Analysis:
         """Flat token list for the recommender (search mode, same dictionary)."""
         if not text:
             return []
-        prepared = self.prepared.get(text)
-        return prepared if prepared is not None else [w for w, _, _ in self.index_tokens(text)]
+        return [w for w, _, _ in self.index_tokens(text)]
 
 
-_current: Analysis | None = None
-_current_lock = threading.Lock()
+def load_analysis(cache_dir: Path | None = None, glossary: Glossary | None = None,
+                  taxonomy: Taxonomy | None = None) -> Analysis:
+    """The analysis of these glossary and sectors (the bundled files unless given). Equal inputs give
+    the same object, so a process loads each jieba dictionary once however many knowledge bases it
+    opens (a build, then the web app, in one process); it is handed on explicitly, never looked up."""
+    return _loaded(glossary or load_glossary(), taxonomy or load_taxonomy(), cache_dir)
 
 
-def configure(cache_dir: Path | None = None, glossary: Glossary | None = None, taxonomy: Taxonomy | None = None) -> Analysis:
-    """Set up (once per process, or again when the glossary or the sectors change) the shared analysis."""
-    global _current
-    glossary = glossary or load_glossary()
-    taxonomy = taxonomy or load_taxonomy()
-    with _current_lock:
-        if (_current is None or _current.glossary != glossary or _current.taxonomy != taxonomy
-                or (cache_dir and _current.cache_dir != cache_dir)):
-            _current = Analysis(glossary, taxonomy, cache_dir)
-        return _current
+@functools.lru_cache(maxsize=4)
+def _loaded(glossary: Glossary, taxonomy: Taxonomy, cache_dir: Path | None) -> Analysis:
+    # keyed by content (frozen dataclasses): an edited glossary is a new key, a new analysis
+    return Analysis(glossary, taxonomy, cache_dir)
 
 
-def current() -> Analysis:
-    return _current or configure()
+def refreshed(previous: Analysis | None, cache_dir: Path | None = None) -> Analysis:
+    """`previous` while the glossary and the sectors are unchanged (its jieba dictionary is loaded
+    already), else a new analysis of the current ones: a build that changed them re-reads queries
+    the way the new generation was indexed."""
+    glossary, taxonomy = load_glossary(), load_taxonomy()
+    if (previous is not None and previous.glossary == glossary and previous.taxonomy == taxonomy
+            and (not cache_dir or previous.cache_dir == cache_dir)):
+        return previous
+    return load_analysis(cache_dir, glossary, taxonomy)

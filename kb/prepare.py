@@ -1,0 +1,68 @@
+"""Segment every field text of a build once, for both the index writer and the recommender model.
+
+jieba is most of a build's time, and the writer and the TF-IDF model read the same texts (title,
+tags, process, summary, body). A build therefore segments each distinct text once, in `procs`
+forked processes for large builds, and records the words in the build's `PreparedWords`
+(kb/fields.py), which it hands to the index writer (its tokenizer reads them) and to the model.
+Whoosh's own writer processes are forked after this step, so they inherit the prepared words
+instead of running jieba again.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterable, Iterator
+
+from .analysis import Analysis
+from .documents import Document
+from .fields import PreparedWords
+
+PARALLEL_MIN_TEXTS = 2000
+
+# The analysis of a forked segmenting worker, set once in each worker by the pool's initializer
+# (fork passes it by memory, not by pickling): only ever set inside those child processes.
+_worker_analysis: Analysis | None = None
+
+
+def _adopt(analysis: Analysis) -> None:
+    global _worker_analysis
+    _worker_analysis = analysis
+
+
+def _segment(text: str) -> list[str]:
+    return [w for w, _, _ in _worker_analysis.index_tokens(text)]
+
+
+@contextlib.contextmanager
+def prepared(analysis: Analysis, documents: Iterable[Document], procs: int = 1,
+             progress: bool = False) -> Iterator[PreparedWords]:
+    """The words of every field text of these documents, for the block (one build's index writer
+    and model); nothing is kept afterwards."""
+    words = PreparedWords(analysis)
+    texts = words.texts(documents)
+    words.learn(texts, _segment_all(analysis, texts, procs, progress))
+    yield words
+
+
+def _segment_all(analysis: Analysis, texts: list[str], procs: int, progress: bool) -> list[list[str]]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(texts), desc="分词", unit="段", disable=not progress, leave=False)
+    if procs > 1 and len(texts) >= PARALLEL_MIN_TEXTS:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(procs, initializer=_adopt, initargs=(analysis,)) as pool:
+            results = []
+            for words in pool.imap(_segment, texts, chunksize=64):
+                results.append(words)
+                bar.update(1)
+        # words come back as fresh strings per text: share one object per distinct word, or a
+        # 100k-document build would hold hundreds of millions of string copies
+        shared: dict[str, str] = {}
+        results = [[shared.setdefault(w, w) for w in words] for words in results]
+    else:
+        results = []
+        for text in texts:
+            results.append([w for w, _, _ in analysis.index_tokens(text)])
+            bar.update(1)
+    bar.close()
+    return results
