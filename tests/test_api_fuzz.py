@@ -34,7 +34,7 @@ def _app(tmp_path_factory=None):
                   "issuer: 某日报, year: 2017, origin: 新闻转载, confidence: 中}\n"))
         write(content, "cases", "case-coating-vocs", case_text("case-coating-vocs"))
         settings = load_settings(root / "instance", bundled_content=content, editable_content=root / "editable")
-        _state["app"] = create_app({"KB_SETTINGS": settings})
+        _state["app"] = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings})
     return _state["app"]
 
 
