@@ -269,7 +269,7 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
     kb.ensure_built(progress=True)      # also refills a new (or taken-over) database
     settings = kb.settings
     kb.close()
-    secret_key = ensure_secret_key(settings.home)
+    ensure_secret_key(settings.home)
     from web import create_app
 
     limits = ServeLimits(threads=threads, connection_limit=connection_limit, channel_timeout=channel_timeout,
@@ -279,20 +279,7 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
         click.echo("正在监视内容目录：" + "、".join(str(f) for f in settings.content_dirs if f.is_dir()))
     click.echo(f"清洁生产技术知识库：http://{host}:{port}/  （Ctrl+C 退出）")
     try:
-        if workers > 1 and serving.can_fork():
-            from .shared_writer import SharedIndexWriter
-            from .watch import watch_content
-
-            on_elected = watch_content if watch else None
-            shared = {"KB_INDEX_WRITER": lambda knowledge: SharedIndexWriter(knowledge, secret_key, on_elected).start()}
-            serving.serve_workers(lambda: create_app(shared), host, port, workers, limits)
-        else:
-            app = create_app()
-            if watch:
-                from .watch import watch_content
-
-                watch_content(app.extensions["kb_rebuilder"])
-            serving.serve(app, host, port, limits)
+        serving.run(create_app, settings, host, port, limits, workers=workers, watch=watch)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             _fail(f"端口 {port} 已被占用：先停止占用它的程序，或换一个端口，如 kb serve --port {port + 1}")

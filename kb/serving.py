@@ -291,6 +291,32 @@ def serve_workers(app_factory: Callable[[], Callable], host: str, port: int, wor
     KbWorkers().run()
 
 
+def run(app_factory: Callable[..., Callable], settings, host: str, port: int, limits: ServeLimits = ServeLimits(),
+        workers: int = 1, watch: bool = True) -> None:
+    """What `kb serve` runs once the instance is built: one waitress process, or `workers` gunicorn
+    processes with the node's one shared index writer. app_factory(config) makes the web app (the CLI
+    passes web.create_app; kb itself does not import web). With watch, the content folders are watched
+    once per node: by this process, or by whichever worker is elected writer."""
+    from .watch import watch_content
+
+    on_elected = watch_content if watch else None
+    if workers > 1 and can_fork():
+        from .instance_secret import ensure_secret_key
+        from .shared_writer import SharedIndexWriter
+
+        secret_key = ensure_secret_key(settings.home)
+
+        def shared_writer(knowledge) -> SharedIndexWriter:
+            return SharedIndexWriter(knowledge, secret_key, on_elected).start()
+
+        serve_workers(lambda: app_factory({"KB_INDEX_WRITER": shared_writer}), host, port, workers, limits)
+        return
+    app = app_factory()
+    if on_elected is not None:
+        on_elected(app.extensions["kb_rebuilder"])
+    serve(app, host, port, limits)
+
+
 def check_port_free(host: str, port: int) -> None:
     """Raise OSError(EADDRINUSE) now if the port is taken: gunicorn would retry for 5 s and exit with an
     English line, `kb serve` says it in Chinese."""

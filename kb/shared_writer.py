@@ -2,7 +2,7 @@
 
 Every worker holds a `SharedIndexWriter` with the same interface as `IndexWriter` (request, wait, rebuild,
 problems, last_error, stats, close). A thread in each worker waits for the node's writer lock (`flock` on
-`<instance>/writer.lock`); the worker that holds it runs the real `IndexWriter` (and, through `on_elected`,
+`<instance>/writer.lock`, which then holds its pid); the worker that holds it runs the real `IndexWriter` (and, through `on_elected`,
 the content watcher) and answers the other workers over a local socket. When that worker dies the kernel
 releases its lock, another worker's thread takes it, and the next write goes there: there is never a second
 writer, and never none for longer than a worker restart.
@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import hmac
 import logging
+import os
 import threading
 import time
 from multiprocessing.connection import Client, Listener
@@ -79,6 +80,10 @@ class SharedIndexWriter:
             lock_file.close()
             return
         self._lock_file = lock_file
+        lock_file.seek(0)
+        lock_file.truncate()
+        lock_file.write(f"{os.getpid()}\n")       # who writes for the node now (for people and tests)
+        lock_file.flush()
         try:
             self._listener = Listener(self.address, family="AF_UNIX", authkey=self.authkey)
         except OSError:
@@ -87,7 +92,7 @@ class SharedIndexWriter:
             self._listener = Listener(self.address, family="AF_UNIX", authkey=self.authkey)
         self._local = IndexWriter(self.knowledge)
         self._elected.set()
-        log.info("本进程成为本节点的索引写入器")
+        log.info("进程 %d 成为本节点的索引写入器", os.getpid())
         if self.on_elected is not None:
             self.on_elected(self._local)
         self._serve()
