@@ -119,12 +119,15 @@ def build(
     procs: int = 1,
     on_document: Callable[[Document], None] | None = None,
     lenient: bool = False,
+    checks: Callable[[dict[str, Document]], list[Problem]] | None = None,
 ) -> BuildReport:
     """Build; with lenient=True (the file watcher, web publishing) a file with problems does not stop
-    the build: its last good version stays in the index and the problems are returned."""
+    the build: its last good version stays in the index and the problems are returned. checks: the
+    whole-content checks to run (a running knowledge base passes its CrossChecks, which remember what
+    they found for unchanged files)."""
     started = time.perf_counter()
     ensure_secret_key(settings.ensure().home)
-    documents, problems = load_documents(settings, documents, lenient)
+    documents, problems = load_documents(settings, documents, lenient, checks)
     with build_lock(settings):
         analysis = analysis_mod.configure(settings.cache_dir)
         pointer = GenerationPointer(settings.index_root)
@@ -153,13 +156,14 @@ def build(
             store.dispose()
 
 
-def load_documents(settings: Settings, documents: dict[str, Document] | None,
-                   lenient: bool) -> tuple[dict[str, Document], list[Problem]]:
+def load_documents(settings: Settings, documents: dict[str, Document] | None, lenient: bool,
+                   checks: Callable[[dict[str, Document]], list[Problem]] | None = None,
+                   ) -> tuple[dict[str, Document], list[Problem]]:
     """The documents to build (read from the content folders unless given) and, when lenient, the
     problems of files that keep their last good version."""
     if documents is not None:
         return documents, []
-    content = load_content(settings.content_dirs)
+    content = load_content(settings.content_dirs, checks=checks)
     if not content.problems:
         return content.documents, []
     if not lenient:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .build import BuildReport, build, current_generation
+from .checks import CrossChecks
 from .config import Settings
 from .search import analysis as analysis_mod
 from .stats import ContentStats, content_stats
@@ -65,12 +66,14 @@ class KnowledgeBase:
         self._generation: Path | None = None
         self._searcher: Searcher | None = None
         self._recommender = None
+        self.content_checks = CrossChecks()     # remembered between this knowledge base's builds
 
     # -- generations -------------------------------------------------------------------------
     def is_built(self) -> bool:
         return current_generation(self.settings) is not None
 
     def build(self, **kwargs) -> BuildReport:
+        kwargs.setdefault("checks", self.content_checks)
         report = build(self.settings, **kwargs)
         self.refresh()
         return report
