@@ -174,3 +174,49 @@ def test_when_the_writer_worker_dies_another_takes_over(served):
     status, answer = request(port, "POST", "/api/cases", body, AUTH)
     assert status == 201, answer
     assert [search_total(port, "接管之后") for _ in range(12)] == [1] * 12
+
+
+def test_kb_serve_workers_flag_reaches_the_server_with_every_limit(runner, monkeypatch, settings, kb):
+    """`kb serve --workers 2` keeps every option: gunicorn gets the threads, connection limit, keep-alive
+    timeout and trusted proxy (and nothing trusted by default, where gunicorn trusts 127.0.0.1)."""
+    from kb import cli, serving
+
+    seen = {}
+    monkeypatch.setattr(serving, "run", lambda factory, s, host, port, limits, workers, watch: seen.update(
+        limits=limits, workers=workers, watch=watch, port=port))
+    monkeypatch.setattr(cli, "_open_kb", lambda: KnowledgeBase(settings))
+    result = runner.invoke(cli.main, ["serve", "--workers", "2", "--no-watch", "--port", "5998", "--threads", "16",
+                                      "--connection-limit", "300", "--channel-timeout", "15",
+                                      "--trusted-proxy", "127.0.0.1"])
+    assert result.exit_code == 0, result.output
+    assert (seen["workers"], seen["watch"], seen["port"]) == (2, False, 5998)
+    options = serving.gunicorn_options("127.0.0.1", 5998, 2, seen["limits"])
+    assert (options["workers"], options["threads"], options["worker_connections"], options["keepalive"]) == (2, 16, 300, 15)
+    assert options["forwarded_allow_ips"] == "127.0.0.1" and options["bind"] == ["127.0.0.1:5998"]
+    assert serving.gunicorn_options("::1", 80, 2, serving.ServeLimits())["forwarded_allow_ips"] == ""
+    assert serving.gunicorn_options("::1", 80, 2, serving.ServeLimits())["bind"] == ["[::1]:80"]
+
+
+def test_a_taken_port_is_named_in_chinese_with_workers(runner, monkeypatch, settings, kb):
+    from kb import cli
+
+    monkeypatch.setattr(cli, "_open_kb", lambda: KnowledgeBase(settings))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(cli.main, ["serve", "--workers", "2", "--no-watch", "--port", str(port)])
+    assert result.exit_code == 2 and f"端口 {port} 已被占用" in result.output
+
+
+def test_forwarded_headers_count_only_from_the_trusted_proxy():
+    from kb.serving import TrustedProxyFix
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return [f"{environ['REMOTE_ADDR']} {environ['wsgi.url_scheme']}".encode()]
+
+    fixed = TrustedProxyFix(app, "127.0.0.1")
+    headers = {"HTTP_X_FORWARDED_FOR": "203.0.113.7", "HTTP_X_FORWARDED_PROTO": "https", "wsgi.url_scheme": "http"}
+    assert fixed({**headers, "REMOTE_ADDR": "127.0.0.1"}, lambda *a: None) == [b"203.0.113.7 https"]
+    assert fixed({**headers, "REMOTE_ADDR": "198.51.100.9"}, lambda *a: None) == [b"198.51.100.9 http"]
