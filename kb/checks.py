@@ -105,9 +105,9 @@ def _similar_pairs(technologies: list[Document], threshold: float,
     before difflib measures it."""
     from collections import Counter
 
-    def entry(doc: Document) -> tuple[Document, str, frozenset[str], Counter]:
+    def entry(doc: Document) -> tuple[Document, str, frozenset[str], tuple[frozenset[str], Counter]]:
         key = _title_key(doc.title)
-        return doc, key, frozenset(_latin(doc.title)), Counter(key)
+        return doc, key, frozenset(_latin(doc.title)), (frozenset(key), Counter(key))
 
     everyone = [entry(d) for d in technologies if _title_key(d.title)]
     buckets: dict[tuple[frozenset[str], int], list] = {}        # (Latin words, key length) → entries
@@ -125,7 +125,11 @@ def _similar_pairs(technologies: list[Document], threshold: float,
             total = len(ka) + len(kb_)
             if 2 * min(len(ka), len(kb_)) < threshold * total:
                 continue
-            if 2 * sum((counts_a & counts_b).values()) < threshold * total:       # difflib's quick_ratio
+            # difflib's quick_ratio, bounded first by the shared distinct characters (a set operation)
+            shared = len(counts_a[0] & counts_b[0])
+            if 2 * min(shared + len(ka) - len(counts_a[0]), shared + len(kb_) - len(counts_b[0])) < threshold * total:
+                continue
+            if 2 * sum((counts_a[1] & counts_b[1]).values()) < threshold * total:
                 continue
             first, second = (a, b) if a.id < b.id else (b, a)
             k1, k2 = (ka, kb_) if a.id < b.id else (kb_, ka)
