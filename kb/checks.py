@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from difflib import SequenceMatcher
 from pathlib import Path
 
@@ -53,8 +54,13 @@ class CrossChecks:
     def __init__(self) -> None:
         self._provenance: dict[tuple[str, str], list[Problem]] = {}
         self._titles = NearDuplicateTitles()
+        self._lock = threading.Lock()     # a batch build and a CLI-side build of one process may overlap
 
     def __call__(self, documents: dict[str, Document]) -> list[Problem]:
+        with self._lock:
+            return self._check(documents)
+
+    def _check(self, documents: dict[str, Document]) -> list[Problem]:
         problems: list[Problem] = []
         provenance: dict[tuple[str, str], list[Problem]] = {}
         for doc in documents.values():

@@ -299,7 +299,13 @@ def run(app_factory: Callable[..., Callable], settings, host: str, port: int, li
     once per node: by this process, or by whichever worker is elected writer."""
     from .watch import watch_content
 
-    on_elected = watch_content if watch else None
+    def on_elected(writer) -> None:
+        """The node's writer is ready: warm it (the first batch reads and checks every content file; its
+        caches then make later batches cheap) and watch the content folders if asked."""
+        writer.request()
+        if watch:
+            watch_content(writer)
+
     if workers > 1 and can_fork():
         from .instance_secret import ensure_secret_key
         from .shared_writer import SharedIndexWriter
@@ -312,8 +318,7 @@ def run(app_factory: Callable[..., Callable], settings, host: str, port: int, li
         serve_workers(lambda: app_factory({"KB_INDEX_WRITER": shared_writer}), host, port, workers, limits)
         return
     app = app_factory()
-    if on_elected is not None:
-        on_elected(app.extensions["kb_rebuilder"])
+    on_elected(app.extensions["kb_rebuilder"])
     serve(app, host, port, limits)
 
 
