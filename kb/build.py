@@ -21,6 +21,7 @@ from .config import Settings
 from .documents import Document, Problem
 from .loader import load_content
 from .files import atomic_write, file_lock
+from .instance_secret import ensure_secret_key
 from .analysis import Analysis, refreshed
 from .search.backend import write_index
 from .store import Store
@@ -49,14 +50,34 @@ class BuildReport:
     problems: list[Problem] = field(default_factory=list)   # lenient builds: files kept at their last good version
 
 
+class GenerationPointer:
+    """`index/CURRENT`: the name of the generation that serves. A build publishes a generation by
+    replacing the pointer atomically; readers (every worker process, on every request) follow it.
+
+    This is the whole hand-over between the one writer of a node and its readers, so anything that
+    brings a local index up to date (a file watcher, an editor's write, a note from another node) ends in
+    `publish`, and any reader only needs `current`."""
+
+    def __init__(self, index_root: Path):
+        self.index_root = index_root
+        self.path = index_root / "CURRENT"
+
+    def current(self) -> Path | None:
+        """The serving generation's folder (None before the first build)."""
+        try:
+            name = self.path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        path = self.index_root / name
+        return path if name and path.is_dir() else None
+
+    def publish(self, generation: Path) -> None:
+        """Point readers at a finished generation (its meta.json written), in one atomic rename."""
+        atomic_write(self.path, generation.name.encode("utf-8"))
+
+
 def current_generation(settings: Settings) -> Path | None:
-    pointer = settings.index_root / "CURRENT"
-    try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    path = settings.index_root / name
-    return path if name and path.is_dir() else None
+    return GenerationPointer(settings.index_root).current()
 
 
 def read_meta(generation: Path | None) -> dict:
@@ -74,6 +95,22 @@ def build_lock(settings: Settings):
     return file_lock(settings.home / "build.lock")
 
 
+@dataclass
+class BuildPlan:
+    """What one build will do, decided from the live generation's meta.json under the build lock."""
+    live: Path | None
+    fingerprint: str
+    incremental: bool
+    documents: dict[str, Document]
+    changed: list[Document]
+    removed: list[str]
+    procs: int
+
+    @property
+    def changed_ids(self) -> set[str]:
+        return {d.id for d in self.changed}
+
+
 def build(
     settings: Settings,
     progress: bool = False,
@@ -82,93 +119,130 @@ def build(
     procs: int = 1,
     on_document: Callable[[Document], None] | None = None,
     lenient: bool = False,
+    checks: Callable[[dict[str, Document]], list[Problem]] | None = None,
     analysis: Analysis | None = None,
 ) -> BuildReport:
     """Build; with lenient=True (the file watcher, web publishing) a file with problems does not stop
-    the build: its last good version stays in the index and the problems are returned. `analysis`:
-    the caller's (a knowledge base's, its jieba dictionary loaded), used while the glossary and the
-    sectors it was made from are unchanged."""
+    the build: its last good version stays in the index and the problems are returned. checks: the
+    whole-content checks to run (a running knowledge base passes its CrossChecks, which remember what
+    they found for unchanged files). `analysis`: the caller's (a knowledge base's, its jieba dictionary
+    loaded), used while the glossary and the sectors it was made from are unchanged."""
     started = time.perf_counter()
-    problems: list[Problem] = []
-    if documents is None:
-        content = load_content(settings.content_dirs)
-        documents = content.documents
-        if content.problems:
-            if not lenient:
-                raise BuildError(content.problems)
-            problems = content.problems
-            documents = _keep_last_good(settings, documents, problems)
+    ensure_secret_key(settings.ensure().home)
+    documents, problems = load_documents(settings, documents, lenient, checks)
     with build_lock(settings):
         analysis = refreshed(analysis, settings.cache_dir)
-        live = current_generation(settings)
+        pointer = GenerationPointer(settings.index_root)
+        live = pointer.current()
         _remove_unfinished_generations(settings, live)
         workers_die_with_parent()
-        meta = read_meta(live)
-        fingerprint = f"{SCHEMA_VERSION}:{analysis.fingerprint}"
-        incremental = bool(live) and not full and meta.get("fingerprint") == fingerprint
-        old_hashes: dict[str, str] = meta.get("hashes", {}) if incremental else {}
-        changed = [d for d in documents.values() if old_hashes.get(d.id) != d.content_hash]
-        changed_ids = {d.id for d in changed}
-        removed = sorted(set(old_hashes) - set(documents))
-        if procs <= 0:      # auto: processes pay off only for large full builds
-            procs = min(os.cpu_count() or 1, 4) if len(changed) >= AUTO_PROCS_MIN_DOCUMENTS else 1
+        plan = plan_build(live, documents, f"{SCHEMA_VERSION}:{analysis.fingerprint}", full, procs)
         store = Store.for_settings(settings)
         try:
-            if incremental and not changed and not removed:
+            if plan.incremental and not plan.changed and not plan.removed:
                 store.sync(documents.values())
                 return BuildReport(live.name, len(documents), seconds=time.perf_counter() - started,
                                    problems=problems)
-
-            name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 100000:05d}"
-            generation = settings.index_root / name
+            generation = settings.index_root / _generation_name()
             try:
-                from .prepare import prepared
-                from .recommend.model import MODEL_TYPES, build_model, is_cached, warm_counts
-
-                # segment each field text once for both the index and the recommender model
-                def uncounted() -> list[Document]:
-                    return [d for d in documents.values()
-                            if d.id not in changed_ids and d.type in MODEL_TYPES and not is_cached(d, analysis)]
-
-                # a new process (a running server has them all): read the live generation's counts back
-                if incremental and uncounted():
-                    warm_counts(live / "model")
-                # (the model reads technologies and cases only: other entries need words only when changed)
-                unsegmented = [d for d in documents.values() if d.id in changed_ids] + uncounted()
-                # bars on a terminal; in a log (make serve > file, CI) plain lines instead of \r redraws
-                bars = progress and sys.stderr.isatty()
-                if progress and not bars and changed:
-                    print(f"索引 {len(changed)} 篇……", file=sys.stderr, flush=True)
-                with prepared(analysis, unsegmented, procs, bars) as words:
-                    bar = tqdm(total=len(changed), desc="索引", unit="篇", disable=not bars, leave=False)
-
-                    def tick(doc: Document) -> None:
-                        bar.update(1)
-                        if on_document:
-                            on_document(doc)
-
-                    write_index(generation / "index", changed, words, removed,
-                                base=(live / "index") if incremental else None, on_document=tick, procs=procs)
-                    bar.close()
-                    build_model(list(documents.values()), generation / "model", words)
-                if progress and not bars and changed:
-                    print(f"索引完成：{len(changed)} 篇", file=sys.stderr, flush=True)
-                atomic_write(
-                    generation / "meta.json",
-                    json.dumps({"fingerprint": fingerprint, "built_at": time.time(),
-                                "hashes": {d.id: d.content_hash for d in documents.values()}},
-                               ensure_ascii=False).encode("utf-8"),
-                )
+                write_generation(generation, plan, analysis, progress, on_document)
                 store.sync(documents.values())
             except BaseException:
                 shutil.rmtree(generation, ignore_errors=True)
                 raise
-            atomic_write(settings.index_root / "CURRENT", name.encode("utf-8"))
-            _remove_old_generations(settings, keep={name, live.name if live else ""})
-            return BuildReport(name, len(documents), [d.id for d in changed], removed, not incremental,
-                               time.perf_counter() - started, problems)
+            pointer.publish(generation)
+            _remove_old_generations(settings, keep={generation.name, live.name if live else ""})
+            return BuildReport(generation.name, len(documents), [d.id for d in plan.changed], plan.removed,
+                               not plan.incremental, time.perf_counter() - started, problems)
         finally:
             store.dispose()
+
+
+def load_documents(settings: Settings, documents: dict[str, Document] | None, lenient: bool,
+                   checks: Callable[[dict[str, Document]], list[Problem]] | None = None,
+                   ) -> tuple[dict[str, Document], list[Problem]]:
+    """The documents to build (read from the content folders unless given) and, when lenient, the
+    problems of files that keep their last good version."""
+    if documents is not None:
+        return documents, []
+    content = load_content(settings.content_dirs, checks=checks)
+    if not content.problems:
+        return content.documents, []
+    if not lenient:
+        raise BuildError(content.problems)
+    return _keep_last_good(settings, content.documents, content.problems), content.problems
+
+
+def plan_build(live: Path | None, documents: dict[str, Document], fingerprint: str, full: bool,
+               procs: int) -> BuildPlan:
+    """Incremental when the live generation was built with the same schema and dictionaries: then only
+    documents whose content hash changed are re-indexed."""
+    meta = read_meta(live)
+    incremental = bool(live) and not full and meta.get("fingerprint") == fingerprint
+    old_hashes: dict[str, str] = meta.get("hashes", {}) if incremental else {}
+    changed = [d for d in documents.values() if old_hashes.get(d.id) != d.content_hash]
+    removed = sorted(set(old_hashes) - set(documents))
+    if procs <= 0:      # auto: processes pay off only for large full builds
+        procs = min(os.cpu_count() or 1, 4) if len(changed) >= AUTO_PROCS_MIN_DOCUMENTS else 1
+    return BuildPlan(live, fingerprint, incremental, documents, changed, removed, procs)
+
+
+def _generation_name() -> str:
+    return f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 100000:05d}"
+
+
+def write_generation(generation: Path, plan: BuildPlan, analysis: Analysis, progress: bool = False,
+                     on_document: Callable[[Document], None] | None = None) -> None:
+    """The new generation's index, recommender model and meta.json (written last: a folder without it is
+    unfinished). Each field text is segmented once for both the index and the model."""
+    from .prepare import prepared
+
+    # bars on a terminal; in a log (make serve > file, CI) plain lines instead of \r redraws
+    bars = progress and sys.stderr.isatty()
+    if progress and not bars and plan.changed:
+        print(f"索引 {len(plan.changed)} 篇……", file=sys.stderr, flush=True)
+    with prepared(analysis, _to_segment(plan, analysis), plan.procs, bars) as words:
+        bar = tqdm(total=len(plan.changed), desc="索引", unit="篇", disable=not bars, leave=False)
+
+        def tick(doc: Document) -> None:
+            bar.update(1)
+            if on_document:
+                on_document(doc)
+
+        write_index(generation / "index", plan.changed, words, plan.removed,
+                    base=(plan.live / "index") if plan.incremental else None, on_document=tick, procs=plan.procs)
+        bar.close()
+        _write_model(generation / "model", plan, words)
+    if progress and not bars and plan.changed:
+        print(f"索引完成：{len(plan.changed)} 篇", file=sys.stderr, flush=True)
+    atomic_write(
+        generation / "meta.json",
+        json.dumps({"fingerprint": plan.fingerprint, "built_at": time.time(),
+                    "hashes": {d.id: d.content_hash for d in plan.documents.values()}},
+                   ensure_ascii=False).encode("utf-8"),
+    )
+
+
+def _to_segment(plan: BuildPlan, analysis: Analysis) -> list[Document]:
+    """Documents whose words are needed: the changed ones (index), and technologies and cases the
+    recommender has no cached counts for (a new process reads the live generation's counts back first)."""
+    from .recommend.model import MODEL_TYPES, is_cached, warm_counts
+
+    changed_ids = plan.changed_ids
+
+    def uncounted() -> list[Document]:
+        return [d for d in plan.documents.values()
+                if d.id not in changed_ids and d.type in MODEL_TYPES and not is_cached(d, analysis)]
+
+    if plan.incremental and uncounted():
+        warm_counts(plan.live / "model")
+    return list(plan.changed) + uncounted()
+
+
+def _write_model(folder: Path, plan: BuildPlan, words) -> None:
+    from .recommend.model import build_model
+
+    build_model(list(plan.documents.values()), folder, words)
 
 
 def _keep_last_good(settings: Settings, documents: dict[str, Document], problems: list[Problem]) -> dict[str, Document]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .build import BuildReport, build, current_generation
+from .checks import CrossChecks
 from .config import Settings
 from .analysis import load_analysis, refreshed
 from .stats import ContentStats, content_stats
@@ -74,6 +75,7 @@ class KnowledgeBase:
         self._generation: Path | None = None
         self._searcher: Searcher | None = None
         self._recommender = None
+        self.content_checks = CrossChecks()     # remembered between this knowledge base's builds
 
     # -- generations -------------------------------------------------------------------------
     def is_built(self) -> bool:
@@ -81,6 +83,7 @@ class KnowledgeBase:
 
     def build(self, **kwargs) -> BuildReport:
         pulled = self.mirror.pull() if self.mirror is not None and kwargs.get("documents") is None else None
+        kwargs.setdefault("checks", self.content_checks)
         report = build(self.settings, analysis=self.analysis, **kwargs)
         self.refresh()
         if pulled is not None:

@@ -6,6 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from pydantic import ValidationError
 
@@ -207,7 +208,8 @@ def load_file(path: Path, taxonomy: Taxonomy) -> tuple[Document | None, list[Pro
     return result
 
 
-def load_content(roots: list[Path] | tuple[Path, ...], taxonomy: Taxonomy | None = None) -> ContentSet:
+def load_content(roots: list[Path] | tuple[Path, ...], taxonomy: Taxonomy | None = None,
+                 checks: Callable[[dict[str, Document]], list[Problem]] | None = None) -> ContentSet:
     """Load every root in order; a later root's document replaces an earlier one with the same id
     (the editable folder can correct a bundled entry), but one root may not hold an id twice."""
     taxonomy = taxonomy or load_taxonomy()
@@ -228,5 +230,5 @@ def load_content(roots: list[Path] | tuple[Path, ...], taxonomy: Taxonomy | None
                 continue
             seen_here[doc.id] = doc
             result.documents[doc.id] = doc
-    result.problems.extend(cross_check(result.documents))
+    result.problems.extend((checks or cross_check)(result.documents))    # checks: a knowledge base's CrossChecks
     return result

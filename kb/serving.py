@@ -15,6 +15,13 @@ timed out, 120 s by default). The defaults below admit many more idle sockets (p
 so more than 1,024 descriptors work), drop a silent one after `channel_timeout` seconds, and cap headers
 and bodies. A client that keeps many sockets open on purpose is stopped in front, by a reverse proxy
 (docs/deploy/nginx-kb.conf: per-address connection and request limits, header/body timeouts).
+
+Cores. One process computes on one core at a time (the GIL). `kb serve --workers N` runs N pre-forked
+processes under gunicorn (Linux and other systems with fork: a well-kept pre-fork server instead of
+hand-written forking), each with its own threads and CPU slots; the index arrays are memory-mapped files,
+so the workers share them through the page cache. The node still has one index writer
+(kb/shared_writer.py) and one content watcher, in whichever worker holds the writer lock. waitress stays
+the server for one process and on systems without fork.
 """
 from __future__ import annotations
 
@@ -183,3 +190,144 @@ def create_server(app: Callable, host: str = "127.0.0.1", port: int = 5000, limi
 def serve(app: Callable, host: str, port: int, limits: ServeLimits = ServeLimits()) -> None:
     """Serve until interrupted (what `kb serve` runs)."""
     create_server(app, host=host, port=port, limits=limits).run()
+
+
+# ------------------------------------------------------------------------------ several worker processes
+
+def can_fork() -> bool:
+    """gunicorn pre-forks: POSIX systems only (waitress serves elsewhere)."""
+    import os
+
+    return hasattr(os, "fork")
+
+
+class TrustedProxyFix:
+    """werkzeug's ProxyFix (one hop of X-Forwarded-For / -Proto) for requests from the trusted proxy only;
+    other clients' forwarded headers are dropped, as waitress does with `clear_untrusted_proxy_headers`.
+    gunicorn itself reads only the scheme from a trusted peer, never the client address."""
+
+    def __init__(self, app: Callable, trusted_proxy: str):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        self.app = app
+        self.trusted_proxy = trusted_proxy
+        self.fixed = ProxyFix(app, x_for=1, x_proto=1, x_host=0, x_port=0, x_prefix=0)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        if environ.get("REMOTE_ADDR") == self.trusted_proxy:
+            return self.fixed(environ, start_response)
+        for header in ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO"):
+            environ.pop(header, None)
+        return self.app(environ, start_response)
+
+
+def gunicorn_options(host: str, port: int, workers: int, limits: ServeLimits) -> dict[str, Any]:
+    """`kb serve`'s limits in gunicorn's terms (gthread workers: threads per process, connections per
+    process, idle keep-alive connections closed after channel_timeout seconds)."""
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return dict(
+        bind=[bind], workers=workers, worker_class=_utf8_uri_worker(), threads=limits.threads,
+        worker_connections=limits.connection_limit, keepalive=limits.channel_timeout,
+        backlog=limits.backlog, limit_request_line=8190,
+        limit_request_field_size=limits.max_request_header_size,
+        # the scheme from the trusted proxy only (gunicorn's default trusts 127.0.0.1 without being asked)
+        forwarded_allow_ips=limits.trusted_proxy or "",
+        timeout=60, graceful_timeout=30, proc_name="kb", accesslog=None, errorlog="-",
+        preload_app=False, http_parser="python",
+        control_socket_disable=True,      # a per-user socket in ~/.gunicorn: two servers would share it
+    )
+
+
+def _utf8_uri_worker():
+    """gunicorn's thread worker whose request parser reads raw UTF-8 in the request line (gunicorn refuses
+    it, as waitress did: see percent_encode_request_line). The parser class is swapped in the worker
+    process only, after the fork."""
+    from gunicorn.http.message import Request
+    from gunicorn.http.parser import RequestParser
+    from gunicorn.workers.gthread import ThreadWorker
+
+    class Utf8UriRequest(Request):
+        def parse_request_line(self, line_bytes: bytes) -> None:
+            super().parse_request_line(percent_encode_request_line(line_bytes))
+
+    class KbThreadWorker(ThreadWorker):
+        def init_process(self) -> None:
+            RequestParser.mesg_class = Utf8UriRequest
+            super().init_process()
+
+    return KbThreadWorker
+
+
+def serve_workers(app_factory: Callable[[], Callable], host: str, port: int, workers: int,
+                  limits: ServeLimits = ServeLimits()) -> None:
+    """Serve with `workers` pre-forked gunicorn processes until interrupted. Each worker makes its own app
+    (app_factory, after the fork: no thread, database connection or open index crosses a fork) and is
+    killed by the kernel when the master dies (PR_SET_PDEATHSIG)."""
+    import os
+
+    from gunicorn.app.base import BaseApplication
+
+    from .workers import die_with_parent
+
+    check_port_free(host, port)
+    options = gunicorn_options(host, port, workers, limits)
+    master = os.getpid()
+
+    def post_fork(server, worker) -> None:
+        die_with_parent(master)
+
+    class KbWorkers(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+            self.cfg.set("post_fork", post_fork)
+
+        def load(self) -> Callable:
+            app = app_factory()
+            if limits.trusted_proxy:
+                app = TrustedProxyFix(app, limits.trusted_proxy)
+            return CpuSlots(app)
+
+    KbWorkers().run()
+
+
+def run(app_factory: Callable[..., Callable], settings, host: str, port: int, limits: ServeLimits = ServeLimits(),
+        workers: int = 1, watch: bool = True) -> None:
+    """What `kb serve` runs once the instance is built: one waitress process, or `workers` gunicorn
+    processes with the node's one shared index writer. app_factory(config) makes the web app (the CLI
+    passes web.create_app; kb itself does not import web). With watch, the content folders are watched
+    once per node: by this process, or by whichever worker is elected writer."""
+    from .watch import watch_content
+
+    def on_elected(writer) -> None:
+        """The node's writer is ready: warm it (the first batch reads and checks every content file; its
+        caches then make later batches cheap) and watch the content folders if asked."""
+        writer.request()
+        if watch:
+            watch_content(writer)
+
+    if workers > 1 and can_fork():
+        from .instance_secret import ensure_secret_key
+        from .shared_writer import SharedIndexWriter
+
+        secret_key = ensure_secret_key(settings.home)
+
+        def shared_writer(knowledge) -> SharedIndexWriter:
+            return SharedIndexWriter(knowledge, secret_key, on_elected).start()
+
+        serve_workers(lambda: app_factory({"KB_INDEX_WRITER": shared_writer}), host, port, workers, limits)
+        return
+    app = app_factory()
+    on_elected(app.extensions["kb_rebuilder"])
+    serve(app, host, port, limits)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise OSError(EADDRINUSE) now if the port is taken: gunicorn would retry for 5 s and exit with an
+    English line, `kb serve` says it in Chinese."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))

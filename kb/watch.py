@@ -62,3 +62,10 @@ class ContentWatcher:
     def stop(self) -> None:
         self.observer.stop()
         self.observer.join(timeout=5)
+
+
+def watch_content(rebuilder) -> ContentWatcher:
+    """Watch every content folder of the rebuilder's knowledge base (once per node: in `kb serve --workers N`
+    the worker that holds the writer lock calls this when it is elected)."""
+    settings = rebuilder.knowledge.settings
+    return ContentWatcher(rebuilder, list(settings.content_dirs)).start()

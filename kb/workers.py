@@ -7,6 +7,7 @@ process asks the kernel to SIGKILL it when its parent dies (prctl PR_SET_PDEATHS
 a multiprocessing after-fork hook so it covers Whoosh's processes too, which kb does not create itself.
 Chosen over workers that poll their parent because it needs no change to Whoosh, costs nothing while
 running, and acts at once even on SIGKILL. Elsewhere it is a no-op (the platform has no such call).
+The worker processes of `kb serve --workers N` (gunicorn's) make the same call after their fork.
 """
 from __future__ import annotations
 
@@ -28,15 +29,19 @@ class _Hook:
 _hook: _Hook | None = None
 
 
-def die_with_parent() -> bool:
-    """In a child process: be killed when the parent exits; exit now if it already has. False if unsupported."""
+def die_with_parent(parent_pid: int | None = None) -> bool:
+    """In a child process: be killed when the parent exits; exit now if it already has. False if unsupported.
+    parent_pid: the parent's pid when it is not a multiprocessing parent (gunicorn's master, for the
+    workers of `kb serve --workers N`)."""
     if not sys.platform.startswith("linux"):
         return False
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
         return False
-    parent = multiprocessing.parent_process()
-    if parent is not None and os.getppid() != parent.pid:    # the parent died before the call above
+    if parent_pid is None:
+        parent = multiprocessing.parent_process()
+        parent_pid = parent.pid if parent is not None else None
+    if parent_pid is not None and os.getppid() != parent_pid:    # the parent died before the call above
         os._exit(1)
     return True
 

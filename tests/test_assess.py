@@ -574,7 +574,7 @@ def test_openapi_leaves_out_assess_without_specs(tmp_path):
     root = tmp_path / "nospec"
     write(root / "content", "technologies", "coking-cdq", __import__("conftest").technology("coking-cdq", "干熄焦"))
     settings = load_settings(root / "instance", bundled_content=root / "content", editable_content=root / "editable")
-    client = create_app({"KB_SETTINGS": settings}).test_client()
+    client = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings}).test_client()
     assert "/api/assess" not in client.get("/api/openapi.json").get_json()["paths"]
     response = client.post("/api/assess", json={"sector": "焦化", "values": {"x": 1}})
     assert response.status_code == 400 and response.get_json()["details"][0]["field"] == "sector"

@@ -131,7 +131,7 @@ def _served(settings):
 
     from web import create_app
 
-    server = make_server("127.0.0.1", 0, create_app({"KB_SETTINGS": settings, "TESTING": False}), threaded=True)
+    server = make_server("127.0.0.1", 0, create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings, "TESTING": False}), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="kb-browser-test-server", daemon=True)
     thread.start()
     try:

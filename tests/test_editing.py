@@ -25,7 +25,7 @@ def editor_settings(tmp_path, content):
 def editor_app(editor_settings):
     from web import create_app
 
-    return create_app({"KB_SETTINGS": editor_settings})
+    return create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": editor_settings})
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def settings(tmp_path, content):
 def app(settings):
     from web import create_app
 
-    return create_app({"KB_SETTINGS": settings})
+    return create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings})
 
 
 @pytest.fixture
@@ -180,7 +180,7 @@ def test_orphan_file_is_indexed_when_the_server_starts(settings, app):
     simulate_crash(settings, "case-coating-orphan", new_case("case-coating-orphan", "崩溃前写入的案例"))
     from web import create_app
 
-    restarted = create_app({"KB_SETTINGS": settings})
+    restarted = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings})
     response = restarted.test_client().get("/api/documents/case-coating-orphan")
     assert response.status_code == 200 and response.get_json()["title"] == "崩溃前写入的案例"
 
@@ -376,7 +376,7 @@ def test_a_burst_of_publishes_does_not_starve_searches(tmp_path):
     from kb.serving import create_server
 
     settings = load_settings(tmp_path / "instance", editable_content=tmp_path / "editable", editor_token=TOKEN)
-    app = create_app({"KB_SETTINGS": settings})
+    app = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings})
     knowledge = app.extensions["kb"]
     technology = next(r.id for r in knowledge.store.all() if r.type == "technology")
     server = create_server(app, port=0)

@@ -143,7 +143,7 @@ def test_nul_id_is_a_404_on_postgresql(tmp_path, content, postgres_schema_url):
     kb = KnowledgeBase(settings)
     kb.build()
     kb.close()
-    client = create_app({"KB_SETTINGS": settings}).test_client()
+    client = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings}).test_client()
     assert client.get("/api/documents/coking-cdq").status_code == 200
     for path in ("/api/documents/%00", "/api/documents/coking-cdq%00", "/documents/%00x"):
         response = client.get(path)
@@ -172,7 +172,7 @@ def test_export_links_use_kb_base_url(kb, settings, monkeypatch):
     kb.close()
     monkeypatch.setenv("KB_BASE_URL", "https://kb.example.org/cp/")
     assert load_settings(settings.home).base_url == "https://kb.example.org/cp"
-    client = create_app({"KB_SETTINGS": replace(settings, base_url="https://kb.example.org/cp")}).test_client()
+    client = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": replace(settings, base_url="https://kb.example.org/cp")}).test_client()
     data = client.get("/export.csv?q=余热", headers={"Host": "evil.example"}).get_data(as_text=True)
     assert "https://kb.example.org/cp/documents/coking-cdq" in data and "evil" not in data
     for bad in ("kb.example.org", "ftp://x", "https://x/?a=1"):
@@ -323,7 +323,7 @@ def test_a_running_server_follows_sectors_yaml_at_the_next_generation(dictionari
     from web import create_app
 
     KnowledgeBase(settings).build()
-    client = create_app({"KB_SETTINGS": settings}).test_client()
+    client = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings}).test_client()
     assert client.get("/api/search?q=漂洗&sector=表面精饰区").status_code == 400
     _rename_alias(dictionaries, "电镀集中区", "表面精饰区")
     builder = KnowledgeBase(settings)      # `kb build` after the edit (the server process is not restarted)
@@ -451,7 +451,7 @@ def test_kb_serve_runs_waitress_with_the_limits(runner, monkeypatch, settings, k
     seen = {}
     monkeypatch.setattr(serving, "serve", lambda app, host, port, limits: seen.update(limits=limits, port=port))
     # the app of the test instance (the CLI would build the whole bundled content for its own)
-    app = web.create_app({"KB_SETTINGS": settings})
+    app = web.create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings})
     monkeypatch.setattr(web, "create_app", lambda: app)
     result = runner.invoke(main, ["serve", "--no-watch", "--port", "5999", "--connection-limit", "300",
                                   "--channel-timeout", "15", "--trusted-proxy", "127.0.0.1"], obj=CliContext(settings))

@@ -50,7 +50,7 @@ def editing_client(settings):
 
     from web import create_app
 
-    app = create_app({"KB_SETTINGS": replace(settings, editor_token=TOKEN)})
+    app = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": replace(settings, editor_token=TOKEN)})
     return app.test_client()
 
 
@@ -96,7 +96,7 @@ def test_cors_for_read_endpoints_of_configured_origins_only(settings, client):
     from web import create_app
 
     assert "Access-Control-Allow-Origin" not in client.get("/api/sectors", headers={"Origin": "https://a.example"}).headers
-    app = create_app({"KB_SETTINGS": replace(settings, cors_origins=("https://a.example",))})
+    app = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": replace(settings, cors_origins=("https://a.example",))})
     c = app.test_client()
     ok = c.get("/api/search?q=余热", headers={"Origin": "https://a.example"})
     assert ok.headers["Access-Control-Allow-Origin"] == "https://a.example"
@@ -114,7 +114,7 @@ def test_excel_export_has_widths_autofilter_and_links(settings):
 
     from web import create_app
 
-    app = create_app({"KB_SETTINGS": replace(settings, base_url="https://kb.example.cn")})
+    app = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": replace(settings, base_url="https://kb.example.cn")})
     body = app.test_client().get("/export.xlsx?q=余热").data
     sheet = load_workbook(io.BytesIO(body))["技术"]
     header = [c.value for c in sheet[1]]
@@ -176,7 +176,7 @@ def test_raw_markdown_with_editor_notes_only_for_editors(content, settings):
 
     write(content, "technologies", "general-noted", technology(
         "general-noted", "余热锅炉定期清灰", extra="editor_notes: [投资额待核实]\n"))
-    app = create_app({"KB_SETTINGS": replace(settings, editor_token=TOKEN)})
+    app = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": replace(settings, editor_token=TOKEN)})
     client = app.test_client()
     public = client.get("/api/documents/general-noted").get_json()
     assert public["markdown"] is None and public["version"] and "editor_notes" not in public

@@ -30,7 +30,7 @@ def rich(content, settings):
     knowledge = KnowledgeBase(settings)
     knowledge.build()
     knowledge.close()
-    return create_app({"KB_SETTINGS": settings}).test_client()
+    return create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings}).test_client()
 
 
 def test_unknown_sector_is_404_listing_the_sectors_once(client):
@@ -122,7 +122,7 @@ def test_recommend_page_errors_are_chinese_and_said_once(rich):
 def editing(settings):
     from web import create_app
 
-    return create_app({"KB_SETTINGS": replace(settings, editor_token=TOKEN)}).test_client()
+    return create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": replace(settings, editor_token=TOKEN)}).test_client()
 
 
 def _signed_in(client):

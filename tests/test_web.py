@@ -152,7 +152,7 @@ def test_editorial_links_are_shown_apart_from_reported_ones(kb, settings, conten
     kb.build()
     from web import create_app
 
-    client = create_app({"KB_SETTINGS": settings}).test_client()
+    client = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings}).test_client()
     page = client.get("/documents/case-coating-related").get_data(as_text=True)
     assert "本案例采用的技术" not in page
     section = page.split("<h2>相关技术</h2>")[1].split("</section>")[0]
@@ -176,7 +176,7 @@ def test_markdown_body_is_sanitised(kb, settings, content):
     kb.build()
     from web import create_app
 
-    client = create_app({"KB_SETTINGS": settings}).test_client()
+    client = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings}).test_client()
     body_html = client.get("/api/documents/general-xss").get_json()["body_html"]
     page = client.get("/documents/general-xss").get_data(as_text=True)
     for html in (body_html, page.split('<div class="body">')[1]):
@@ -255,7 +255,7 @@ def test_long_facet_label_is_shortened_but_filters_by_the_full_value(content, tm
     long_tag = "超长标签用于测试分面标签截断显示效果"
     write(content, "technologies", "general-long-tag", technology("general-long-tag", "冷凝水回收利用", tags=f"[{long_tag}]"))
     settings = load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable")
-    client = create_app({"KB_SETTINGS": settings}).test_client()
+    client = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings}).test_client()
     html = client.get("/search?q=冷凝水回收").get_data(as_text=True)
     facet = html.split('data-facet="tag"')[1].split("</section>")[0]
     assert f'title="{long_tag}"' in facet and f">{long_tag[:15]}…</a>" in facet
@@ -277,7 +277,7 @@ def test_case_options_the_source_did_not_class_or_list_are_shown_as_such(content
     write(content, "cases", "case-coating-unclassed", unclassed)
     write(content, "cases", "case-coating-unlisted", unlisted)
     settings = load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable")
-    client = create_app({"KB_SETTINGS": settings}).test_client()
+    client = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings}).test_client()
     page = client.get("/documents/case-coating-unclassed").get_data(as_text=True)
     assert "[来源未分类] 无/低费方案（来源未列名称）" in page
     page = client.get("/documents/case-coating-unlisted").get_data(as_text=True)
@@ -337,7 +337,7 @@ def noted(tmp_path, content):
     settings = load_settings(tmp_path / "inst", bundled_content=content, editable_content=tmp_path / "ed",
                              editor_token="tok-123")
     KnowledgeBase(settings).build()
-    return create_app({"KB_SETTINGS": settings}).test_client()
+    return create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings}).test_client()
 
 
 def test_editor_notes_are_for_editors_only(noted):
@@ -365,7 +365,7 @@ def test_home_lists_audit_cases_before_newer_retrofit_reports(tmp_path, content)
           .replace("year: 2022", "year: 2025").replace("title: 测试用涂装企业VOCs治理案例", "title: 较新的涂装技改报道"))
     settings = load_settings(tmp_path / "inst", bundled_content=content, editable_content=tmp_path / "ed")
     KnowledgeBase(settings).build()
-    page = create_app({"KB_SETTINGS": settings}).test_client().get("/").get_data(as_text=True)
+    page = create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings}).test_client().get("/").get_data(as_text=True)
     assert page.index("/documents/case-coating-vocs") < page.index("/documents/case-coating-newer")
     assert "清洁生产审核·强制性" in page and "kind=%E6%B8%85" in page
 

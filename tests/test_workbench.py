@@ -90,7 +90,7 @@ def wb(tmp_path_factory):
 def wb_client(wb):
     from web import create_app
 
-    return create_app({"KB_SETTINGS": wb[1], "TESTING": False}).test_client()
+    return create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": wb[1], "TESTING": False}).test_client()
 
 
 def _tables(wb, ids):

@@ -1,12 +1,14 @@
-"""The kb web app: pages for enterprises, a JSON API for consultants, one KnowledgeBase per process."""
+"""The kb web app: pages for enterprises, a JSON API for consultants, one KnowledgeBase per process.
+
+`create_app` only configures and registers (as flaskr's does): the knowledge base is attached by
+`web.knowledge.init_app`, the session key is read from the instance folder (made there on first need),
+and building is a step of its own (`kb build`, `kb serve`, or `KB_BUILD_IF_MISSING=True`).
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Flask
-
-from kb.config import load_settings
-from kb.knowledge import KnowledgeBase
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -15,31 +17,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JSON_AS_ASCII=False,
         MAX_CONTENT_LENGTH=1024 * 1024 + 4096,
         KB_SETTINGS=None,
-        KB_BUILD_IF_MISSING=True,
+        KB_BUILD_IF_MISSING=False,
+        KB_INDEX_WRITER=None,
     )
     if config:
         app.config.update(config)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
-    settings = app.config["KB_SETTINGS"] or load_settings()
-    knowledge = KnowledgeBase(settings)
-    if app.config["KB_BUILD_IF_MISSING"]:
-        knowledge.ensure_built()
-    app.extensions["kb"] = knowledge
-    from kb.editing import Rebuilder, make_editor
+    from . import api, assess, editors, errors, knowledge, pages, security, session_key, workbench
 
-    app.extensions["kb_rebuilder"] = rebuilder = Rebuilder(knowledge)
-    app.extensions["kb_editor"] = editor = make_editor(knowledge, rebuilder)
-    if knowledge.is_built():
-        editor.reconcile()      # a write acknowledged (or not) before a crash is indexed before serving
-    if not app.config.get("SECRET_KEY"):
+    attached = knowledge.init_app(app)
+    settings = attached.settings
+    if settings.shared and not app.config.get("SECRET_KEY"):
         # shared mode: one key for all nodes (in the shared database), or a session would hold on one node only
-        app.config["SECRET_KEY"] = knowledge.mirror.database.secret_key() if settings.shared else _secret_key(settings.home)
-
-    from . import api, editors, errors, pages, security
-    from . import assess
-
+        app.config["SECRET_KEY"] = attached.mirror.database.secret_key()
+    session_key.init_app(app, settings.home)
     security.init_app(app)
     _allow_cross_origin_reads(app, settings.cors_origins)
 
@@ -47,7 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(editors.bp)
     app.register_blueprint(assess.bp)
-    from . import workbench; app.register_blueprint(workbench.bp)
+    app.register_blueprint(workbench.bp)
     errors.register(app)
     return app
 
@@ -65,14 +58,3 @@ def _allow_cross_origin_reads(app: Flask, origins: tuple[str, ...]) -> None:
 
     CORS(app, resources={CORS_READ_PATHS: {"origins": list(origins)}}, methods=["GET", "HEAD", "OPTIONS"],
          expose_headers=["ETag"], supports_credentials=False, max_age=600)
-
-
-def _secret_key(home) -> bytes:
-    """Per-instance session key, made once and kept in the instance folder."""
-    import secrets
-
-    path = home / "secret_key"
-    if not path.exists():
-        path.write_bytes(secrets.token_bytes(32))
-        path.chmod(0o600)
-    return path.read_bytes()

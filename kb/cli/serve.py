@@ -23,30 +23,34 @@ from .common import CliContext, fail, pass_cli
               help="反向代理的地址（如 127.0.0.1）：只信任它发来的 X-Forwarded-Proto / X-Forwarded-For，"
                    "从而经 HTTPS 时会话 cookie 带 Secure、按真实客户端限流。也可用 KB_TRUSTED_PROXY。")
 @click.option("--watch/--no-watch", default=True, show_default=True, help="监视内容目录，文件变化后自动重新索引。")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
+              help="工作进程数。大于 1 时用 gunicorn 预先 fork 多个进程（仅限 Linux 等支持 fork 的系统），每个进程各用"
+                   " --threads 个线程，共用内存映射的索引；本节点仍只有一个索引写入器和一个内容监视器。")
 @pass_cli
 def serve(cli: CliContext, host: str, port: int, threads: int, connection_limit: int, channel_timeout: int,
-          trusted_proxy: str | None, watch: bool) -> None:
-    """用生产级 WSGI 服务器（waitress）提供网站和 API；尚未构建时先构建。"""
+          trusted_proxy: str | None, watch: bool, workers: int) -> None:
+    """用生产级 WSGI 服务器（单进程 waitress，多进程 gunicorn）提供网站和 API；尚未构建时先构建。"""
     import logging
+
+    from ..instance_secret import ensure_secret_key
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     kb = cli.open_kb()
+    kb.ensure_built(progress=True)      # also refills a new (or taken-over) database
+    settings = kb.settings
     kb.close()
+    ensure_secret_key(settings.home)
     from web import create_app
 
-    app = create_app()
-    if watch and not app.extensions["kb"].settings.shared:     # shared mode: the database notifies instead
-        from ..watch import ContentWatcher
-
-        settings = app.extensions["kb"].settings
-        settings.editable_content.mkdir(parents=True, exist_ok=True)
-        watcher = ContentWatcher(app.extensions["kb_rebuilder"], list(settings.content_dirs)).start()
-        click.echo("正在监视内容目录：" + "、".join(str(f) for f in watcher.folders))
-    click.echo(f"清洁生产技术知识库：http://{host}:{port}/  （Ctrl+C 退出）")
     limits = ServeLimits(threads=threads, connection_limit=connection_limit, channel_timeout=channel_timeout,
                          trusted_proxy=trusted_proxy)
+    watch = watch and not settings.shared       # shared mode: the database notifies the nodes instead
+    if watch:
+        settings.editable_content.mkdir(parents=True, exist_ok=True)
+        click.echo("正在监视内容目录：" + "、".join(str(f) for f in settings.content_dirs if f.is_dir()))
+    click.echo(f"清洁生产技术知识库：http://{host}:{port}/  （Ctrl+C 退出）")
     try:
-        serving.serve(app, host, port, limits)
+        serving.run(create_app, settings, host, port, limits, workers=workers, watch=watch)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             fail(f"端口 {port} 已被占用：先停止占用它的程序，或换一个端口，如 kb serve --port {port + 1}")
