@@ -179,15 +179,16 @@ def test_when_the_writer_worker_dies_another_takes_over(served):
 def test_kb_serve_workers_flag_reaches_the_server_with_every_limit(runner, monkeypatch, settings, kb):
     """`kb serve --workers 2` keeps every option: gunicorn gets the threads, connection limit, keep-alive
     timeout and trusted proxy (and nothing trusted by default, where gunicorn trusts 127.0.0.1)."""
-    from kb import cli, serving
+    from kb import serving
+    from kb.cli import main
+    from kb.cli.common import CliContext
 
     seen = {}
     monkeypatch.setattr(serving, "run", lambda factory, s, host, port, limits, workers, watch: seen.update(
         limits=limits, workers=workers, watch=watch, port=port))
-    monkeypatch.setattr(cli, "_open_kb", lambda: KnowledgeBase(settings))
-    result = runner.invoke(cli.main, ["serve", "--workers", "2", "--no-watch", "--port", "5998", "--threads", "16",
-                                      "--connection-limit", "300", "--channel-timeout", "15",
-                                      "--trusted-proxy", "127.0.0.1"])
+    result = runner.invoke(main, ["serve", "--workers", "2", "--no-watch", "--port", "5998", "--threads", "16",
+                                  "--connection-limit", "300", "--channel-timeout", "15",
+                                  "--trusted-proxy", "127.0.0.1"], obj=CliContext(settings))
     assert result.exit_code == 0, result.output
     assert (seen["workers"], seen["watch"], seen["port"]) == (2, False, 5998)
     options = serving.gunicorn_options("127.0.0.1", 5998, 2, seen["limits"])
@@ -198,14 +199,15 @@ def test_kb_serve_workers_flag_reaches_the_server_with_every_limit(runner, monke
 
 
 def test_a_taken_port_is_named_in_chinese_with_workers(runner, monkeypatch, settings, kb):
-    from kb import cli
+    from kb.cli import main
+    from kb.cli.common import CliContext
 
-    monkeypatch.setattr(cli, "_open_kb", lambda: KnowledgeBase(settings))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = runner.invoke(cli.main, ["serve", "--workers", "2", "--no-watch", "--port", str(port)])
+        result = runner.invoke(main, ["serve", "--workers", "2", "--no-watch", "--port", str(port)],
+                               obj=CliContext(settings))
     assert result.exit_code == 2 and f"端口 {port} 已被占用" in result.output
 
 
