@@ -262,3 +262,58 @@ def test_synonym_lookup_is_a_dict_that_answers_like_a_scan_of_every_group():
     bundled = load_glossary()
     for word in {m for group in bundled.synonym_groups for m in group} | {"VOCS", "cdq", "不存在"}:
         assert bundled.synonyms_of(word) == scan(bundled, word), word
+
+
+def test_the_sectors_a_query_names_and_plant_words_as_cues():
+    """印刷厂 / 电镀 / 水泥窑 name a sector (issue 18): the plan carries it; a plant word (…厂) is a cue for
+    ranking, not a topic, and lone characters (没, 人 of 没人要) count as narrative words."""
+    from kb.search.query import NARRATIVE_WEIGHT, PLANT_WORD_WEIGHT, plan_query
+
+    plan = plan_query(current(), "印刷厂溶剂味道重")
+    assert plan.sectors == ["包装印刷"]
+    assert plan.emphasis[plan.words.index("印刷厂")] == PLANT_WORD_WEIGHT
+    assert plan_query(current(), "电镀用水量太大").sectors == ["电镀"]
+    assert plan_query(current(), "水泥窑 余热").sectors == ["建材"]
+    assert plan_query(current(), "空压机很费电").sectors == []           # a cross-sector problem names none
+    lone = plan_query(current(), "钢渣堆着没人要")
+    assert [lone.emphasis[lone.words.index(w)] for w in ("没", "人")] == [NARRATIVE_WEIGHT] * 2
+
+
+def test_coverage_of_a_phrase_is_graded_by_its_most_specific_alternative():
+    import numpy as np
+
+    from kb.search.coverage import alternative_credit, pointed_sector, sector_factors
+
+    # 100 live documents; the phrase's technical words: a rare one (2 matches) and a common one (40)
+    rare = np.zeros(100, dtype=bool); rare[[0, 1]] = True
+    common = np.zeros(100, dtype=bool); common[:40] = True
+    credit = alternative_credit([rare, common], 100)
+    assert credit[0] == credit[1] == 1.0 and 0 < credit[5] < 0.25 and credit[60] == 0.0
+    assert pointed_sector({"印染": 5, "造纸": 1}) == "印染" and pointed_sector({"印染": 2, "造纸": 2}) is None
+    assert pointed_sector({"印染": 1}) is None                            # one match says too little
+    factors = sector_factors(np.array([1, 0, 0, 0], bool), np.array([1, 1, 0, 0], bool), np.array([0, 0, 1, 0], bool))
+    assert list(factors) == sorted(factors, reverse=True) and factors[3] == 1.0
+
+
+def test_a_named_or_pointed_sector_ranks_its_entries_first(content, tmp_path):
+    """Two entries match the same words equally; the one of the sector the query names (or the sector the
+    query's own words point to) ranks first, and the other is still listed (a preference, not a filter)."""
+    from conftest import technology, write
+    from kb.config import load_settings
+    from kb.knowledge import KnowledgeBase
+
+    write(content, "technologies", "paper-heat-pump-drying", technology(
+        "paper-heat-pump-drying", "纸机干燥部热泵烘干", sectors="[造纸]", body="烘干工序用热泵回收排湿热量。"))
+    write(content, "technologies", "dyeing-heat-pump-drying", technology(
+        "dyeing-heat-pump-drying", "织物定型热泵烘干", sectors="[印染]", body="烘干工序用热泵回收排湿热量。"))
+    settings = load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable")
+    kb = KnowledgeBase(settings)
+    kb.build()
+    try:
+        assert ids(kb, "印染厂 热泵烘干")[:2] == ["dyeing-heat-pump-drying", "paper-heat-pump-drying"]
+        assert ids(kb, "造纸 热泵烘干")[:2] == ["paper-heat-pump-drying", "dyeing-heat-pump-drying"]
+        fast = kb.search(SearchRequest(text="印染厂 热泵烘干"))
+        reference = kb._searcher.search_whoosh(SearchRequest(text="印染厂 热泵烘干"))
+        assert [(h.id, round(h.score, 6)) for h in fast.hits] == [(h.id, round(h.score, 6)) for h in reference.hits]
+    finally:
+        kb.close()

@@ -57,9 +57,10 @@ def listed(found: Combined, allowed: np.ndarray, sort: str) -> np.ndarray:
 
 
 def combine(masks: list[np.ndarray], scores: list[np.ndarray], weights: np.ndarray,
-            emphasis: list[float] | None = None) -> Combined:
+            emphasis: list[float] | None = None, credits: list[np.ndarray | None] | None = None) -> Combined:
     """Candidates, coverage-weighted scores and full matches from per-group matches and scores;
-    `emphasis` also scales each group's own score (a narrative word adds less)."""
+    `emphasis` also scales each group's own score (a narrative word adds less); `credits`, where given
+    for a group, is how fully each column covers it (see alternative_credit) instead of 0 or 1."""
     stacked = np.vstack(masks)
     mask = stacked.any(axis=0)
     complete = stacked.all(axis=0)
@@ -70,5 +71,52 @@ def combine(masks: list[np.ndarray], scores: list[np.ndarray], weights: np.ndarr
     if total <= 0:
         coverage = np.where(mask, 1.0, 0.0)
     else:
-        coverage = (weights[:, None] * stacked).sum(axis=0) / total
+        covered = stacked if not credits or all(c is None for c in credits) else \
+            np.vstack([mask if credit is None else credit for mask, credit in zip(masks, credits)])
+        coverage = (weights[:, None] * covered).sum(axis=0) / total
     return Combined(mask, np.where(mask, summed * coverage ** EXPONENT, 0.0), complete)
+
+
+def alternative_credit(alternatives: list[np.ndarray], docs: int) -> np.ndarray:
+    """How fully each column covers a colloquial phrase's group (电镀污泥多 → 电镀污泥, 减量, 资源化): by the
+    most specific alternative it matches, that alternative's idf ** IDF_POWER over the group's most
+    specific one, so an entry matching only the common 减量 no longer counts as covering the phrase.
+    `alternatives`: each alternative's matches (live documents) over the same columns."""
+    docs = max(int(docs), 1)
+    dfs = np.array([int(m.sum()) for m in alternatives], dtype=np.float64)
+    weights = np.where(dfs > 0, np.log1p(docs / np.maximum(dfs, 1.0)), 0.0) ** IDF_POWER
+    credit = np.zeros(len(alternatives[0]) if alternatives else 0, dtype=np.float64)
+    top = float(weights.max()) if len(weights) else 0.0
+    if top <= 0:
+        return credit
+    for mask, weight in zip(alternatives, weights):
+        np.maximum(credit, np.where(mask, weight / top, 0.0), out=credit)
+    return credit
+
+
+# -- which sector the query is about (issue 18) ------------------------------------------------------
+# A group's matches point to a sector when at least SECTOR_SHARE of its sector-tagged matches (and at
+# least SECTOR_MIN_MATCHES of them) are that sector's: 染缸, 钢渣, 定型机 say the query is about 印染, 钢铁, 印染.
+SECTOR_SHARE = 0.6
+SECTOR_MIN_MATCHES = 2
+# the score of an entry of a sector the query names (印染厂, 电镀) / of a sector its words point to / of a
+# cross-sector entry (通用), relative to 1 for any other: a preference that reorders, never filters
+NAMED_SECTOR_FACTOR = 3.0
+INFERRED_SECTOR_FACTOR = 2.0
+CROSS_SECTOR_FACTOR = 1.3
+
+
+def pointed_sector(counts: dict[str, int]) -> str | None:
+    """The sector holding SECTOR_SHARE of a group's sector-tagged matches (`counts`: sector → matches,
+    the cross-sector 通用 left out), if any."""
+    total = sum(counts.values())
+    if total < SECTOR_MIN_MATCHES:
+        return None
+    sector, best = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    return sector if best / total >= SECTOR_SHARE else None
+
+
+def sector_factors(named: np.ndarray, pointed: np.ndarray, cross_sector: np.ndarray) -> np.ndarray:
+    """Per column, the factor on its score: membership of a named sector, of a pointed-to one, of 通用."""
+    return np.where(named, NAMED_SECTOR_FACTOR,
+                    np.where(pointed, INFERRED_SECTOR_FACTOR, np.where(cross_sector, CROSS_SECTOR_FACTOR, 1.0)))

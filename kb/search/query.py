@@ -15,6 +15,7 @@ from typing import Union
 
 from ..analysis import Analysis, normalize
 from ..fields import FIELD_BOOSTS
+from ..taxonomy import CROSS_SECTOR
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class QueryPlan:
     expansions: dict[str, list[str]] = field(default_factory=dict)
     # narrative words of a long query left out of the search (see _weigh)
     dropped: list[str] = field(default_factory=list)
+    # sectors the query names (印染厂, 电镀, 水泥窑 → 印染, 电镀, 建材): their entries rank higher (coverage.py)
+    sectors: list[str] = field(default_factory=list)
 
     def conjunction(self) -> Node | None:
         """Every word group (None: nothing to match)."""
@@ -97,6 +100,11 @@ GENERIC_WORDS = frozenset(
     "车间 设备 工序 工段 改造 技改 技术 工艺 企业 工厂 厂家 厂区 公司 生产 生产线 系统 项目 情况 效果 环节 "
     "现在 目前 周边 附近 平时 每天 每年 一直 经常 成本 费用".split()
 )
+# a word that says which plant the user runs (印刷厂, 焦化厂, 电镀企业) names its sector; it is a cue for
+# ranking, not a topic, so its own matches count this much (an audit case of "北京日报社印刷厂" must not
+# outrank the technologies for the printing plant's solvent smell)
+PLANT_SUFFIXES = ("厂", "企业", "行业", "公司")
+PLANT_WORD_WEIGHT = 0.3
 
 
 def plan_query(analysis: Analysis, text: str) -> QueryPlan:
@@ -113,7 +121,34 @@ def plan_query(analysis: Analysis, text: str) -> QueryPlan:
             _add_phrase(analysis, plan, phrase)
         start = hi
     _weigh(analysis, plan)
+    _name_sectors(analysis, plan, norm)
     return plan
+
+
+def _name_sectors(analysis: Analysis, plan: QueryPlan, norm: str) -> None:
+    """The sectors the query names: any sector name, sub-sector or alias of two or more characters in
+    the text (longest first, each stretch counted once), and a plant word's stem (印刷厂 → 印刷)."""
+    taxonomy = analysis.taxonomy
+    rest = norm
+    for term in sorted(taxonomy.terms(), key=len, reverse=True):
+        folded = normalize(term).lower()
+        if len(folded) >= 2 and folded in rest:
+            _add_sector(plan, taxonomy.try_resolve(term))
+            rest = rest.replace(folded, " ")
+    for k, word in enumerate(plan.words):
+        if word in plan.expansions:
+            continue
+        for suffix in PLANT_SUFFIXES:
+            stem = word[: -len(suffix)]
+            if word.endswith(suffix) and len(stem) >= 2 and taxonomy.try_resolve(stem):
+                _add_sector(plan, taxonomy.try_resolve(stem))
+                plan.emphasis[k] = min(plan.emphasis[k], PLANT_WORD_WEIGHT)
+                break
+
+
+def _add_sector(plan: QueryPlan, sector: str | None) -> None:
+    if sector and sector != CROSS_SECTOR and sector not in plan.sectors:
+        plan.sectors.append(sector)
 
 
 def _weigh(analysis: Analysis, plan: QueryPlan) -> None:
@@ -123,8 +158,9 @@ def _weigh(analysis: Analysis, plan: QueryPlan) -> None:
     for k, word in enumerate(plan.words):
         if word in plan.expansions:
             continue
-        # a lone character (熄 of 熄焦 when jieba splits it) is too short to judge; a long query drops it
-        if word in GENERIC_WORDS or (len(word) > 1 or long_query) and not analysis.is_domain(word):
+        # a lone character (没, 人 of 没人要; 熄 of 熄焦 when jieba splits it) says too little on its own
+        lone = len(word) == 1 and not word.isascii()
+        if word in GENERIC_WORDS or lone or len(word) > 1 and not analysis.is_domain(word):
             plan.emphasis[k] = NARRATIVE_WEIGHT
     domain = sum(1 for e in plan.emphasis if e == 1.0)
     if long_query and domain >= MIN_DOMAIN_WORDS:

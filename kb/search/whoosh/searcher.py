@@ -18,13 +18,14 @@ from whoosh.highlight import Fragment, HtmlFormatter, Highlighter, PinpointFragm
 
 from ... import analysis
 from .arrays import IndexArrays
-from ..coverage import combine, group_weights, listed
+from ..coverage import alternative_credit, combine, group_weights, listed, pointed_sector, sector_factors
 from ..engine import Hit, SearchRequest, SearchResponse
 from .evaluate import Unsupported, evaluate, filter_mask, matched_terms, union_ids
 from ..query import QueryPlan
 from ..searching import search_planned
 from .schema import FACETS, open_index
 from .translate import WhooshPlan, whoosh_filter, whoosh_plan
+from ...taxonomy import CROSS_SECTOR
 
 log = logging.getLogger("kb.search")
 
@@ -172,6 +173,9 @@ class WhooshSearcher:
             found = evaluate(query, arrays)
             keep = allowed[found.ids]
             docnums, relevance = found.ids[keep], found.scores[keep]
+            factors = self._sector_factors(plan, [found.ids], docnums)
+            if factors is not None:
+                relevance = relevance * factors
         elif plan.groups:
             # every word group on its own, combined by coverage (a soft minimum-should-match) over
             # the candidates, the documents that match at least one group
@@ -190,10 +194,16 @@ class WhooshSearcher:
                 masks.append(mask)
                 scores.append(score)
             weights = group_weights(masks, arrays.live_count, plan.emphasis)
-            found = combine(masks, scores, weights, plan.emphasis)
+            credits = [None if alternatives is None else
+                       alternative_credit([_column_mask(evaluate(a, arrays).ids, slot, len(candidates)) for a in alternatives],
+                                          arrays.live_count)
+                       for alternatives in _phrase_alternatives(plan)]
+            found = combine(masks, scores, weights, plan.emphasis, credits)
+            factors = self._sector_factors(plan, [p.ids for p in parts], candidates)
+            ranked_scores = found.scores if factors is None else found.scores * factors
             permitted = allowed[candidates]
             shown = listed(found, permitted, req.sort)
-            docnums, relevance = candidates[shown], found.scores[shown]
+            docnums, relevance = candidates[shown], ranked_scores[shown]
             matched_all = bool((found.complete & permitted).any())
 
         limit = req.page * req.per_page
@@ -247,6 +257,10 @@ class WhooshSearcher:
             results = searcher.search(Q.Every(), **{**common, "sortedby": year_first}) \
                 if common["filter"] is not None else None
         elif len(plan.groups) == 1:
+            matched = np.array(sorted(searcher.search(plan.conjunction(), limit=None).docs()), dtype=np.int64)
+            if self._sector_factors(plan, [matched], matched) is not None:
+                # the sector preference reorders: rank every match as the coverage path does (one group)
+                return self._search_whoosh_coverage(searcher, req, plan, facets, single=True)
             results = searcher.search(plan.conjunction(), **common)
         else:
             return self._search_whoosh_coverage(searcher, req, plan, facets)
@@ -283,9 +297,11 @@ class WhooshSearcher:
             expansions=plan.expansions,
         )
 
-    def _search_whoosh_coverage(self, searcher, req: SearchRequest, plan: WhooshPlan, facets: dict) -> SearchResponse:
-        """The reference for several word groups: each group scored by Whoosh's own collector, then
-        the shared coverage rule; totals and facets from Whoosh over the any-group query."""
+    def _search_whoosh_coverage(self, searcher, req: SearchRequest, plan: WhooshPlan, facets: dict,
+                                single: bool = False) -> SearchResponse:
+        """The reference for several word groups (or one, reordered by sector): each group scored by
+        Whoosh's own collector, then the shared coverage rule and sector preference; totals and facets
+        from Whoosh over the any-group query."""
         size = searcher.doc_count_all()
         masks, scores = [], []
         for group in plan.groups:
@@ -294,7 +310,21 @@ class WhooshSearcher:
                 mask[hit.docnum], score[hit.docnum] = True, hit.score
             masks.append(mask)
             scores.append(score)
-        found = combine(masks, scores, group_weights(masks, searcher.doc_count(), plan.emphasis), plan.emphasis)
+        credits = None
+        if not single:
+            def alternative_mask(alternative) -> np.ndarray:
+                mask = np.zeros(size, dtype=bool)
+                mask[list(searcher.search(alternative, limit=None).docs())] = True
+                return mask
+
+            credits = [None if alternatives is None else
+                       alternative_credit([alternative_mask(a) for a in alternatives], searcher.doc_count())
+                       for alternatives in _phrase_alternatives(plan)]
+        found = combine(masks, scores, group_weights(masks, searcher.doc_count(), plan.emphasis), plan.emphasis,
+                        credits)
+        factors = self._sector_factors(plan, [np.flatnonzero(m) for m in masks], np.arange(size, dtype=np.int64))
+        if factors is not None:
+            found.scores = found.scores * factors
         query = plan.disjunction()
         allowed = np.zeros(size, dtype=bool)
         allowed[list(searcher.search(query, filter=_filters(req), limit=None).docs())] = True
@@ -326,7 +356,29 @@ class WhooshSearcher:
             hits.append(_hit(hit.fields(), snippet, float(found.scores[docnum])))
         return SearchResponse(query=req.text, total=len(docnums), page=req.page, per_page=req.per_page, hits=hits,
                               facets=facet_counts, words=plan.words, synonyms=plan.synonyms,
-                              matched_all_words=bool(found.complete[docnums].any()), expansions=plan.expansions)
+                              matched_all_words=single or bool(found.complete[docnums].any()),
+                              expansions=plan.expansions)
+
+    # -- the query's sectors (issue 18): both paths rank with the same factors -----------------------
+    def _sector_factors(self, plan: WhooshPlan, group_docnums: list[np.ndarray], columns: np.ndarray) -> np.ndarray | None:
+        """The score factor of each column (docnums `columns`): entries of the sectors the query names, of
+        a sector a word's matches point to (coverage.pointed_sector), of 通用; None when the query is
+        about no sector in particular."""
+        facet = self._arrays().facet("sector")
+        pointed: set[str] = set()
+        for word, emphasis, docnums in zip(plan.words, plan.emphasis, group_docnums):
+            if word in plan.expansions or emphasis != 1.0 or not len(docnums):
+                continue
+            counts = np.bincount(_values_of(facet, docnums)[0], minlength=len(facet.values))
+            sector = pointed_sector({str(v): int(c) for v, c in zip(facet.values, counts)
+                                     if c and v not in (None, "", CROSS_SECTOR)})
+            if sector:
+                pointed.add(sector)
+        named = set(plan.sectors)
+        if not named and not pointed:
+            return None
+        return sector_factors(_holding(facet, columns, named), _holding(facet, columns, pointed),
+                              _holding(facet, columns, {CROSS_SECTOR}))
 
     def close(self) -> None:
         with self._lock:
@@ -364,6 +416,44 @@ class WhooshReference:
     def close(self) -> None:
         if self.owns:
             self.engine.close()
+
+
+def _phrase_alternatives(plan: WhooshPlan) -> list[list[Q.Query] | None]:
+    """Per group, the alternatives of a colloquial phrase's group (the phrase, its technical words),
+    whose specificity grades coverage (coverage.alternative_credit); None for other groups."""
+    out: list[list[Q.Query] | None] = []
+    for word, group in zip(plan.words, plan.groups):
+        parts = group.subqueries if type(group) is Q.Or else ()
+        # a phrase group is an Or of alternatives; an Or of field terms is one word anywhere
+        out.append(list(parts) if word in plan.expansions and len(parts) > 1
+                   and not all(isinstance(p, Q.Term) for p in parts) else None)
+    return out
+
+
+def _column_mask(docnums: np.ndarray, slot: np.ndarray, width: int) -> np.ndarray:
+    mask = np.zeros(width, dtype=bool)
+    mask[slot[docnums]] = True
+    return mask
+
+
+def _values_of(facet, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The value ids the documents hold, and for each the position of its document in docnums."""
+    docnums = np.asarray(docnums, dtype=np.int64)
+    starts, lengths = facet.indptr[docnums], np.diff(facet.indptr)[docnums]
+    owners = np.repeat(np.arange(len(docnums)), lengths)
+    if not len(owners):
+        return np.zeros(0, dtype=np.int64), owners
+    offsets = np.arange(len(owners)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return facet.value_ids[np.repeat(starts, lengths) + offsets], owners
+
+
+def _holding(facet, docnums: np.ndarray, values: set[str]) -> np.ndarray:
+    """Whether each document holds any of the values."""
+    wanted = np.array([v in values for v in facet.values] + [False], dtype=bool)
+    held, owners = _values_of(facet, docnums)
+    out = np.zeros(len(docnums), dtype=bool)
+    out[owners[wanted[held]]] = True
+    return out
 
 
 def _escape(text: str) -> str:
