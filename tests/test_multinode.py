@@ -104,7 +104,7 @@ def test_a_single_node_is_ready_once_it_serves(client):
 def running_nodes(root: Path, content: Path, url: str, count: int = 2):
     from web import create_app
 
-    apps = [create_app({"KB_SETTINGS": node_settings(root, content, url, f"node{i}")}) for i in range(count)]
+    apps = [create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": node_settings(root, content, url, f"node{i}")}) for i in range(count)]
     try:
         yield apps
     finally:
