@@ -18,15 +18,14 @@ from pathlib import Path
 
 from .build import current_generation, read_meta
 from .checks import CASE_LINK_FIELDS
-from .documents import Document, Problem
+from .documents import TYPE_FOLDERS, Document, Problem
 from .frontmatter import FrontMatterError, parse
-from .loader import FOLDER_TYPES, content_files, load_text
+from .loader import content_files, load_text
 from .files import atomic_write, file_lock
 from .index_writer import IndexWriter
 from .schemas import ID_RE
 
 MAX_BYTES = 1024 * 1024
-TYPE_FOLDERS = {t: f for f, t in FOLDER_TYPES.items()}
 
 
 @dataclass
@@ -97,11 +96,11 @@ class Editor:
         path = self.root / folder / f"{doc_id}.md"
         doc, problems = load_text(text, path, self.knowledge.taxonomy)
         if doc is not None and doc.type == "case":
-            for field in CASE_LINK_FIELDS:
-                for i, tech_id in enumerate(doc.meta.get(field, [])):
+            for link in CASE_LINK_FIELDS:
+                for i, tech_id in enumerate(doc.meta.get(link, [])):
                     row = self.knowledge.store.get(tech_id)
                     if row is None or row.type != "technology":
-                        problems.append(Problem(str(path), doc.lines.get(field, 2), f"{field}[{i}]",
+                        problems.append(Problem(str(path), doc.lines.get(link, 2), f"{link}[{i}]",
                                                 f"技术条目「{tech_id}」不存在"))
         if problems:
             raise EditError(400, "文档有误", [{"line": p.line, "field": p.field, "message": p.message} for p in problems])

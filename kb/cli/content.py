@@ -63,7 +63,7 @@ def content() -> None:
 def export_content(cli: CliContext, folder: Path) -> None:
     """把共享数据库中的全部文档写成 FOLDER/{technologies,cases,specs}/<id>.md，并记下各文件的版本。"""
     from ..files import atomic_write
-    from ..shared.mirror import TYPE_FOLDERS
+    from ..documents import TYPE_FOLDERS
 
     database = _database(cli.settings)
     try:

@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 from ..files import atomic_write
-from ..loader import FOLDER_TYPES, content_files, load_content
+from ..documents import TYPE_FOLDERS
+from ..loader import content_files, load_content
 from .database import SharedDatabase
 
 log = logging.getLogger("kb.shared")
-TYPE_FOLDERS = {t: f for f, t in FOLDER_TYPES.items()}
 # how long a node may stay behind the database's counter and still call itself ready (a batch being built)
 BEHIND_GRACE_SECONDS = 10.0
 
