@@ -216,6 +216,17 @@ class Analysis:
         return out
 
     @cached_property
+    def sector_terms(self) -> tuple[tuple[str, str], ...]:
+        """(normalised sector name, sub-sector or alias of two characters or more, its sector), longest
+        first: what a query may name a sector by (kb/search/query.py), folded once per analysis."""
+        pairs = []
+        for term in self.taxonomy.terms():
+            folded, sector = normalize(term).lower(), self.taxonomy.try_resolve(term)
+            if len(folded) >= 2 and sector:
+                pairs.append((folded, sector))
+        return tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
+
+    @cached_property
     def problem_phrases(self) -> dict[str, tuple[str, ...]]:
         """Normalised colloquial phrase → the technical words it means (glossary `problems`)."""
         out: dict[str, tuple[str, ...]] = {}

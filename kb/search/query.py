@@ -130,10 +130,9 @@ def _name_sectors(analysis: Analysis, plan: QueryPlan, norm: str) -> None:
     the text (longest first, each stretch counted once), and a plant word's stem (印刷厂 → 印刷)."""
     taxonomy = analysis.taxonomy
     rest = norm
-    for term in sorted(taxonomy.terms(), key=len, reverse=True):
-        folded = normalize(term).lower()
-        if len(folded) >= 2 and folded in rest:
-            _add_sector(plan, taxonomy.try_resolve(term))
+    for folded, sector in analysis.sector_terms:
+        if folded in rest:
+            _add_sector(plan, sector)
             rest = rest.replace(folded, " ")
     for k, word in enumerate(plan.words):
         if word in plan.expansions:
