@@ -61,28 +61,37 @@ _FOLD = _FoldTable()
 
 
 @functools.lru_cache(maxsize=1)
-def _foldable() -> "re.Pattern[str]":
-    """The characters NFKC folds to one other character (3,629, none above U+2FFFF): most text holds a
-    few (full-width punctuation), so replacing just those is ~3× faster than translating every character,
-    which mattered on the highlight path (every hit's stored body is normalised)."""
+def _foldable() -> tuple["re.Pattern[str]", "re.Pattern[str]"]:
+    """The characters NFKC folds to one other character: those of the Basic Multilingual Plane as one
+    character class (1,809; most text holds a few, such as full-width punctuation, and replacing just
+    those is ~3× faster than translating every character, which matters on the highlight path where
+    every hit's stored text is normalised), and a test for characters beyond it (1,820 more, up to
+    U+2FFFF: a class holding them makes `re` test each character slowly, ~150× slower)."""
     chars = []
-    for codepoint in range(0x30000):
+    for codepoint in range(0x10000):
         if 0xD800 <= codepoint <= 0xDFFF:
             continue
         ch = chr(codepoint)
         folded = unicodedata.normalize("NFKC", ch)
         if len(folded) == 1 and folded != ch:
             chars.append(ch)
-    return re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
+    return re.compile("[" + "".join(re.escape(c) for c in chars) + "]"), re.compile("[\U00010000-\U0010FFFF]")
 
 
 def _fold_one(match: "re.Match[str]") -> str:
     return _FOLD[ord(match.group())]
 
 
+def _fold(text: str) -> str:
+    basic, beyond = _foldable()
+    if beyond.search(text):         # rare (𝐀, compatibility ideographs): fold every character
+        return text.translate(_FOLD)
+    return basic.sub(_fold_one, text)
+
+
 def normalize(text: str) -> str:
     """Fold width and traditional characters without changing the length, so offsets stay valid."""
-    folded_text = _foldable().sub(_fold_one, text)
+    folded_text = _fold(text)
     simplified = _t2s.convert(folded_text)
     return simplified if len(simplified) == len(folded_text) else folded_text
 
