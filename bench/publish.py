@@ -93,14 +93,20 @@ def _between(text: str, start: str, end: str) -> tuple[int, int] | None:
     return a.end(), b.start()
 
 
+def _marked(root: Path, name: Path, start: str, end: str) -> tuple[Path, str, tuple[int, int]]:
+    """A file's text and the span between its two marker lines (an error naming the file when missing)."""
+    path = root / name
+    text = path.read_text(encoding="utf-8")
+    span = _between(text, start, end)
+    if span is None:
+        raise ValueError(f"{name}: no {start} … {end} markers")
+    return path, text, span
+
+
 # -- writing -------------------------------------------------------------------------------------------
 def write_results(root: Path, section: str) -> None:
     """Make `section` RESULTS.md's current run; the previous current run moves below, as an earlier run."""
-    path = root / RESULTS
-    text = path.read_text(encoding="utf-8")
-    span = _between(text, CURRENT_START, CURRENT_END)
-    if span is None:
-        raise ValueError(f"{RESULTS}: no {CURRENT_START} … {CURRENT_END} markers")
+    path, text, span = _marked(root, RESULTS, CURRENT_START, CURRENT_END)
     previous = text[span[0]:span[1]].strip()
     earlier = ""
     if recorded(previous):
@@ -115,11 +121,7 @@ def write_results(root: Path, section: str) -> None:
 
 
 def write_readme(root: Path, block: str) -> None:
-    path = root / README
-    text = path.read_text(encoding="utf-8")
-    span = _between(text, README_START, README_END)
-    if span is None:
-        raise ValueError(f"{README}: no {README_START} … {README_END} markers")
+    path, text, span = _marked(root, README, README_START, README_END)
     path.write_text(text[:span[0]] + "\n" + block.strip() + "\n" + text[span[1]:], encoding="utf-8")
 
 

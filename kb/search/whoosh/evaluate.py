@@ -55,7 +55,7 @@ def evaluate(q: Q.Query, arrays: IndexArrays) -> Matches:
         if len(subs) == 1:
             return evaluate(subs[0], arrays)
         parts = [evaluate(s, arrays) for s in subs]
-        found = _union(parts, arrays.size) if type(q) is Q.Or else _intersection(parts)
+        found = union(parts, arrays.size) if type(q) is Q.Or else _intersection(parts)
         if q.boost != 1.0:
             found = Matches(found.ids, found.scores * q.boost)
         return found
@@ -77,7 +77,7 @@ def union_ids(id_arrays: list[np.ndarray], size: int) -> np.ndarray:
     return np.unique(ids)
 
 
-def _union(parts: list[Matches], size: int) -> Matches:
+def union(parts: list[Matches], size: int) -> Matches:
     """Docnums matched by any part; each one's score is the sum of the parts that match it, added
     in part order (bincount adds its weights in input order)."""
     nonempty = [p for p in parts if len(p)]

@@ -20,7 +20,7 @@ from ... import analysis
 from .arrays import IndexArrays
 from ..coverage import alternative_credit, combine, group_weights, listed, pointed_sector, sector_factors
 from ..engine import Hit, SearchRequest, SearchResponse
-from .evaluate import Unsupported, evaluate, filter_mask, matched_terms, union_ids
+from .evaluate import Unsupported, evaluate, filter_mask, matched_terms, union, union_ids
 from ..query import QueryPlan
 from ..searching import search_planned
 from .schema import FACETS, open_index
@@ -180,7 +180,12 @@ class WhooshSearcher:
             # every word group on its own, combined by coverage (a soft minimum-should-match) over
             # the candidates, the documents that match at least one group
             query = plan.disjunction()
-            parts = [evaluate(group, arrays) for group in plan.groups]
+            # a phrase group's alternatives are evaluated once: their union is the group, their own
+            # matches grade its coverage (the same sums evaluate() makes of an Or)
+            alternatives_of = [None if alts is None else [evaluate(a, arrays) for a in alts]
+                               for alts in _phrase_alternatives(plan)]
+            parts = [evaluate(group, arrays) if alts is None else union(alts, arrays.size)
+                     for group, alts in zip(plan.groups, alternatives_of)]
             candidates = union_ids([p.ids for p in parts], arrays.size)
             slot = np.empty(arrays.size, dtype=np.int64)      # docnum → its column among the candidates
             slot[candidates] = np.arange(len(candidates))
@@ -194,10 +199,9 @@ class WhooshSearcher:
                 masks.append(mask)
                 scores.append(score)
             weights = group_weights(masks, arrays.live_count, plan.emphasis)
-            credits = [None if alternatives is None else
-                       alternative_credit([_column_mask(evaluate(a, arrays).ids, slot, len(candidates)) for a in alternatives],
-                                          arrays.live_count)
-                       for alternatives in _phrase_alternatives(plan)]
+            credits = [None if alts is None else
+                       alternative_credit([_column_mask(a.ids, slot, len(candidates)) for a in alts], arrays.live_count)
+                       for alts in alternatives_of]
             found = combine(masks, scores, weights, plan.emphasis, credits)
             factors = self._sector_factors(plan, [p.ids for p in parts], candidates)
             ranked_scores = found.scores if factors is None else found.scores * factors
@@ -423,7 +427,7 @@ def _phrase_alternatives(plan: WhooshPlan) -> list[list[Q.Query] | None]:
     whose specificity grades coverage (coverage.alternative_credit); None for other groups."""
     out: list[list[Q.Query] | None] = []
     for word, group in zip(plan.words, plan.groups):
-        parts = group.subqueries if type(group) is Q.Or else ()
+        parts = group.subqueries if type(group) is Q.Or and group.boost == 1.0 else ()
         # a phrase group is an Or of alternatives; an Or of field terms is one word anywhere
         out.append(list(parts) if word in plan.expansions and len(parts) > 1
                    and not all(isinstance(p, Q.Term) for p in parts) else None)
