@@ -121,12 +121,15 @@ def build(
     lenient: bool = False,
     checks: Callable[[dict[str, Document]], list[Problem]] | None = None,
     analysis: Analysis | None = None,
+    stamp: dict | None = None,
 ) -> BuildReport:
     """Build; with lenient=True (the file watcher, web publishing) a file with problems does not stop
     the build: its last good version stays in the index and the problems are returned. checks: the
     whole-content checks to run (a running knowledge base passes its CrossChecks, which remember what
     they found for unchanged files). `analysis`: the caller's (a knowledge base's, its jieba dictionary
-    loaded), used while the glossary and the sectors it was made from are unchanged."""
+    loaded), used while the glossary and the sectors it was made from are unchanged. `stamp`: facts
+    about what was built (shared mode: the database revision pulled), kept in the generation's meta.json so
+    they change in the same rename that makes the generation serve."""
     started = time.perf_counter()
     ensure_secret_key(settings.ensure().home)
     documents, problems = load_documents(settings, documents, lenient, checks)
@@ -141,11 +144,12 @@ def build(
         try:
             if plan.incremental and not plan.changed and not plan.removed:
                 store.sync(documents.values())
+                _restamp(live, stamp)
                 return BuildReport(live.name, len(documents), seconds=time.perf_counter() - started,
                                    problems=problems)
             generation = settings.index_root / _generation_name()
             try:
-                write_generation(generation, plan, analysis, progress, on_document)
+                write_generation(generation, plan, analysis, progress, on_document, stamp)
                 store.sync(documents.values())
             except BaseException:
                 shutil.rmtree(generation, ignore_errors=True)
@@ -192,7 +196,7 @@ def _generation_name() -> str:
 
 
 def write_generation(generation: Path, plan: BuildPlan, analysis: Analysis, progress: bool = False,
-                     on_document: Callable[[Document], None] | None = None) -> None:
+                     on_document: Callable[[Document], None] | None = None, stamp: dict | None = None) -> None:
     """The new generation's index, recommender model and meta.json (written last: a folder without it is
     unfinished). Each field text is segmented once for both the index and the model."""
     from .prepare import prepared
@@ -217,10 +221,18 @@ def write_generation(generation: Path, plan: BuildPlan, analysis: Analysis, prog
         print(f"索引完成：{len(plan.changed)} 篇", file=sys.stderr, flush=True)
     atomic_write(
         generation / "meta.json",
-        json.dumps({"fingerprint": plan.fingerprint, "built_at": time.time(),
+        json.dumps({**(stamp or {}), "fingerprint": plan.fingerprint, "built_at": time.time(),
                     "hashes": {d.id: d.content_hash for d in plan.documents.values()}},
                    ensure_ascii=False).encode("utf-8"),
     )
+
+
+def _restamp(live: Path, stamp: dict | None) -> None:
+    """An unchanged build that still has new facts to record (a pull that changed no document): the live
+    generation's meta.json is rewritten in place, atomically."""
+    meta = read_meta(live)
+    if stamp and any(meta.get(k) != v for k, v in stamp.items()):
+        atomic_write(live / "meta.json", json.dumps({**meta, **stamp}, ensure_ascii=False).encode("utf-8"))
 
 
 def _to_segment(plan: BuildPlan, analysis: Analysis) -> list[Document]:

@@ -70,7 +70,8 @@ class IndexWriter:
             self._closed = True
             self._cv.notify_all()
             thread = self._thread
-        if thread is not None:
+        # the app's finalizer can run on this writer's own thread (garbage collected during a build)
+        if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
     def _run(self) -> None:

@@ -84,10 +84,10 @@ class KnowledgeBase:
     def build(self, **kwargs) -> BuildReport:
         pulled = self.mirror.pull() if self.mirror is not None and kwargs.get("documents") is None else None
         kwargs.setdefault("checks", self.content_checks)
+        if pulled is not None:
+            kwargs["stamp"] = {"shared_revision": pulled}
         report = build(self.settings, analysis=self.analysis, **kwargs)
         self.refresh()
-        if pulled is not None:
-            self.mirror.mark_applied(pulled)
         return report
 
     def ensure_built(self, progress: bool = False) -> BuildReport | None:

@@ -77,12 +77,13 @@ def build(cli: CliContext, full: bool, procs: int) -> None:
     from ..build import BuildError, build as run_build
 
     settings = cli.settings
+    stamp = None
     try:
         if settings.shared:     # load this release's bundled content into the shared database (once), then pull
             from ..shared.mirror import release_and_pull
 
-            release_and_pull(settings)
-        report = run_build(settings, progress=True, full=full, procs=procs)
+            stamp = {"shared_revision": release_and_pull(settings)}
+        report = run_build(settings, progress=True, full=full, procs=procs, stamp=stamp)
     except BuildError as exc:
         for problem in exc.problems:
             click.echo(str(problem))

@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..build import BuildError, current_generation, read_meta
 from ..files import atomic_write
 from ..documents import TYPE_FOLDERS
 from ..loader import content_files, load_content
@@ -34,17 +35,12 @@ class Mirror:
         self._behind_since: float | None = None
 
     @property
-    def _applied_file(self) -> Path:
-        return self.settings.index_root / "SHARED_REVISION"
-
-    @property
     def applied(self) -> int:
-        """The revision the served index reflects (-1: none yet). Kept in the instance folder beside
-        index/CURRENT, so every process serving this folder (`kb serve --workers N`) reads the same one."""
-        try:
-            return int(self._applied_file.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return -1
+        """The revision the served index reflects (-1: none yet): the build stamps it into the generation's
+        meta.json, so it changes in the same rename of index/CURRENT that makes the pull serve, and every
+        process serving this folder (`kb serve --workers N`) reads the same one."""
+        revision = read_meta(current_generation(self.settings)).get("shared_revision", -1)
+        return revision if isinstance(revision, int) else -1
 
     @property
     def database(self) -> SharedDatabase:
@@ -81,12 +77,6 @@ class Mirror:
             self.pulled = changes.revision
             return changes.revision
 
-    def mark_applied(self, revision: int) -> None:
-        """Called after the build of a pull has been swapped in."""
-        with self._lock:
-            self.settings.index_root.mkdir(parents=True, exist_ok=True)
-            atomic_write(self._applied_file, str(revision).encode("ascii"))
-
     def status(self) -> dict:
         """Readiness: caught up with the database's counter, or behind it only for the moment a batch takes."""
         database_revision = self.database.revision()
@@ -103,8 +93,6 @@ class Mirror:
 def release_documents(folders) -> dict[str, tuple[str, str]]:
     """This release's bundled documents, {id: (type, Markdown text)}; content problems stop the load
     (BuildError, as `kb build` reports them)."""
-    from ..build import BuildError
-
     content = load_content(list(folders))
     if content.problems:
         raise BuildError(content.problems)
