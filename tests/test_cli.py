@@ -67,3 +67,27 @@ def test_the_context_object_carries_the_settings(runner, settings, kb):
     assert result.exit_code == 0, result.output
     assert "干熄焦" in result.output
     assert not (settings.home.parent / "cli-instance").exists()
+
+
+def test_the_cli_links_entries_where_the_site_serves_them(app, settings):
+    """One URL builder for the CLI (recommend's paths, export's KB_BASE_URL links), agreeing with Flask's routes."""
+    from dataclasses import replace
+
+    from flask import url_for
+
+    with app.test_request_context():
+        served = url_for("pages.document", doc_id="coking-cdq")
+    assert CliContext(settings).url_of()("coking-cdq") == served == "/documents/coking-cdq"
+    site = CliContext(replace(settings, base_url="https://kb.example.cn/"))
+    assert site.url_of(absolute=True)("coking-cdq") == "https://kb.example.cn/documents/coking-cdq"
+    assert CliContext(settings).url_of(absolute=True)("coking-cdq") == served       # no KB_BASE_URL: a path
+
+
+def test_export_rows_link_to_the_site_at_kb_base_url(runner, settings, kb, tmp_path):
+    from dataclasses import replace
+
+    out = tmp_path / "out.csv"
+    result = runner.invoke(main, ["export", "-q", "干熄焦", "--output", str(out)],
+                           obj=CliContext(replace(settings, base_url="https://kb.example.cn")))
+    assert result.exit_code == 0, result.output
+    assert "https://kb.example.cn/documents/coking-cdq" in out.read_text(encoding="utf-8-sig")

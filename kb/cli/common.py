@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from urllib.parse import quote
 
 import click
 
@@ -16,6 +17,9 @@ from ..config import Settings
 
 if TYPE_CHECKING:
     from ..knowledge import KnowledgeBase
+
+# An entry's page: the path web/pages.py serves it at (tests/test_cli.py checks that Flask's url_for agrees).
+DOCUMENT_PATH = "/documents/{}"
 
 
 def echo_json(data: Any) -> None:
@@ -50,6 +54,12 @@ class CliContext:
                     click.echo(str(problem), err=True)
                 fail("内容有问题，无法构建。", 1)
         return kb
+
+    def url_of(self, absolute: bool = False) -> Callable[[str], str]:
+        """The CLI's one URL builder, handed to library code as its `url_of(doc_id)` callback: an entry's page
+        as a site path, or with `absolute` on the site at KB_BASE_URL."""
+        base = self.settings.base_url.rstrip("/") if absolute and self.settings.base_url else ""
+        return lambda doc_id: base + DOCUMENT_PATH.format(quote(doc_id, safe=""))
 
 
 pass_cli = click.make_pass_decorator(CliContext)

@@ -45,8 +45,8 @@ def export_command(cli: CliContext, query: str, doc_type: str | None, sector: st
     request = SearchRequest(text=query, sectors=sectors, provinces=provinces, types=[doc_type] if doc_type else [])
     kb = cli.open_kb()
     try:
-        base_url = kb.settings.base_url     # KB_BASE_URL: then each row links to the entry's page on the site
-        rows = export_rows(kb, request, url_of=(lambda doc_id: f"{base_url}/documents/{doc_id}") if base_url else None)
+        # KB_BASE_URL: then each row links to the entry's page on the site
+        rows = export_rows(kb, request, url_of=cli.url_of(absolute=True) if cli.settings.base_url else None)
     finally:
         kb.close()
     count = sum(len(r) for r in rows.values())

@@ -39,7 +39,7 @@ def recommend(cli: CliContext, sector: str | None, problem: str | None, focus: t
 
     kb = cli.open_kb()
     try:
-        response = kb.recommender().recommend(profile, url_of=lambda doc_id: f"/documents/{doc_id}")
+        response = kb.recommender().recommend(profile, url_of=cli.url_of())
     finally:
         kb.close()
     if as_json:
