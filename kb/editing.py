@@ -60,15 +60,6 @@ def unindexed_files(settings, generation_hashes: dict[str, str]) -> list[Path]:
             if generation_hashes.get(path.stem) != file_version(path)]
 
 
-def make_editor(knowledge, rebuilder: Rebuilder | None = None) -> "Editor":
-    """The editor of this instance: files (single node) or the shared database (KB_SHARED=1, kb.shared)."""
-    if knowledge.settings.shared:
-        from .shared.editor import SharedEditor
-
-        return SharedEditor(knowledge, rebuilder)
-    return Editor(knowledge, rebuilder)
-
-
 class Editor:
     def __init__(self, knowledge, rebuilder: Rebuilder | None = None):
         self.knowledge = knowledge

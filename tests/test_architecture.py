@@ -17,17 +17,6 @@ configuration.configure()           # import-linter's adapters, as its own comma
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS = [c["id"] for c in tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]]
-WHOOSH_FOLDER = (ROOT / "kb" / "search" / "whoosh").is_dir()
-# Contracts written for the layout in which every module that knows Whoosh is under kb/search/whoosh/ (the
-# search-layer move of issue 20); until that move is in the tree they cannot hold.
-NEEDS_WHOOSH_FOLDER = {"recommend-without-whoosh", "whoosh-in-one-folder"}
-
-
-def contract_param(contract_id: str):
-    if contract_id in NEEDS_WHOOSH_FOLDER and not WHOOSH_FOLDER:
-        return pytest.param(contract_id, marks=pytest.mark.xfail(
-            reason="kb/search/whoosh/ does not exist yet: Whoosh modules still sit in kb/search/", strict=True))
-    return contract_id
 
 
 def test_the_contracts_are_the_documented_ones():
@@ -40,22 +29,57 @@ def holds(root: Path, contract_id: str) -> bool:
                         cache_dir=None, no_logo=True)
 
 
-@pytest.mark.parametrize("contract_id", [contract_param(c) for c in CONTRACTS])
+@pytest.mark.parametrize("contract_id", CONTRACTS)
 def test_import_contract_holds(contract_id, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     kept = holds(ROOT, contract_id)
     assert kept, capsys.readouterr().out
 
 
-def test_the_wall_catches_a_library_module_importing_web(tmp_path, monkeypatch, capsys):
-    """The test is not blind: a copy of the tree in which one kb module imports web inside a function
-    breaks the contract, and the report names the import."""
+def import_cycles(root: Path) -> list[tuple[str, str]]:
+    """Imports (module, imported) that lead back to the importing module, counting imports inside functions
+    (grimp, the graph import-linter is built on, reads the tree at root)."""
+    import grimp
+
+    sys.path.insert(0, str(root))
+    try:
+        graph = grimp.build_graph("kb", "web", cache_dir=None)
+    finally:
+        sys.path.remove(str(root))
+    return sorted((m, i) for m in graph.modules for i in graph.find_modules_directly_imported_by(m)
+                  if graph.chain_exists(i, m))
+
+
+def test_no_module_imports_one_that_imports_it_back(monkeypatch):
+    """No import cycles, not even through a function-level import (the old CLI cycle of 7 files, loader↔checks,
+    engine↔searcher and editing↔shared.editor are gone; a cycle means a module sits on the wrong floor)."""
+    monkeypatch.chdir(ROOT)
+    assert import_cycles(ROOT) == []
+
+
+def tree_copy(tmp_path: Path) -> Path:
     import shutil
 
     for name in ("kb", "web"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("content", "__pycache__", "static",
                                                                                      "templates"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_the_cycle_check_catches_a_function_level_cycle(tmp_path, monkeypatch):
+    root = tree_copy(tmp_path)
+    files = root / "kb" / "files.py"
+    files.write_text(files.read_text(encoding="utf-8") + "\n\ndef _late():\n    from . import build\n", encoding="utf-8")
+    for module in [m for m in sys.modules if m.split(".")[0] in ("kb", "web")]:
+        monkeypatch.delitem(sys.modules, module)
+    assert ("kb.files", "kb.build") in import_cycles(root)
+
+
+def test_the_wall_catches_a_library_module_importing_web(tmp_path, monkeypatch, capsys):
+    """The test is not blind: a copy of the tree in which one kb module imports web inside a function
+    breaks the contract, and the report names the import."""
+    tree_copy(tmp_path)
     stats = tmp_path / "kb" / "stats.py"
     stats.write_text(stats.read_text(encoding="utf-8") + "\n\ndef _page():\n    from web import pages\n", encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))      # the copy's kb and web, not the installed ones

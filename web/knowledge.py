@@ -14,7 +14,7 @@ from typing import Callable
 from flask import Flask
 
 from kb.config import load_settings
-from kb.editing import make_editor
+from kb.shared import make_editor
 from kb.index_writer import IndexWriter
 from kb.knowledge import KnowledgeBase
 

@@ -126,7 +126,8 @@ def history(cli: CliContext, doc_id: str, version: str | None) -> None:
 
 
 def _history(kb, doc_id: str, version: str | None) -> None:
-    from ..editing import EditError, make_editor
+    from ..editing import EditError
+    from ..shared import make_editor
 
     editor = make_editor(kb)
     if version is None:
