@@ -165,5 +165,5 @@ class KnowledgeBase:
         if self._searcher is not None:
             self._searcher.close()
         self.store.dispose()
-        if self.mirror is not None and self.mirror._database is not None:
-            self.mirror.database.dispose()
+        if self.mirror is not None:
+            self.mirror.close()

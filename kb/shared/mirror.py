@@ -48,6 +48,11 @@ class Mirror:
             self._database = SharedDatabase(self.settings.shared_url)
         return self._database
 
+    def close(self) -> None:
+        """Release the database connections, if this mirror ever opened them."""
+        if self._database is not None:
+            self._database.dispose()
+
     def path_of(self, doc_id: str, doc_type: str) -> Path:
         return self.root / TYPE_FOLDERS.get(doc_type, "technologies") / f"{doc_id}.md"
 
