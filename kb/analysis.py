@@ -90,10 +90,17 @@ def _fold(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """Fold width and traditional characters without changing the length, so offsets stay valid."""
+    """Fold width and traditional characters without changing the length, so offsets stay valid. A
+    character OpenCC would turn into one beyond the Basic Multilingual Plane is kept as written: in context
+    it makes 二噁英 into 二𫫇英, a form no input method types, which jieba (Han = U+4E00–U+9FD5) cuts apart."""
     folded_text = _fold(text)
     simplified = _t2s.convert(folded_text)
-    return simplified if len(simplified) == len(folded_text) else folded_text
+    if len(simplified) != len(folded_text):
+        return folded_text
+    if simplified != folded_text and _foldable()[1].search(simplified):
+        return "".join(new if ord(new) <= 0xFFFF or ord(old) > 0xFFFF else old
+                       for new, old in zip(simplified, folded_text))
+    return simplified
 
 
 class Analysis:
