@@ -130,9 +130,14 @@ class KnowledgeBase:
         return self._taxonomy
 
     # -- queries -----------------------------------------------------------------------------
-    def search(self, request: SearchRequest) -> SearchResponse:
+    def searcher(self) -> Searcher:
+        """The live generation's searcher (the engine behind `search`; tools and the engine tests compare its
+        paths)."""
         self.refresh()
-        return self._searcher.search(request)
+        return self._searcher
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        return self.searcher().search(request)
 
     def recommender(self):
         generation = self.refresh()

@@ -313,7 +313,7 @@ def test_a_named_or_pointed_sector_ranks_its_entries_first(content, tmp_path):
         assert ids(kb, "印染厂 热泵烘干")[:2] == ["dyeing-heat-pump-drying", "paper-heat-pump-drying"]
         assert ids(kb, "造纸 热泵烘干")[:2] == ["paper-heat-pump-drying", "dyeing-heat-pump-drying"]
         fast = kb.search(SearchRequest(text="印染厂 热泵烘干"))
-        reference = kb._searcher.search_whoosh(SearchRequest(text="印染厂 热泵烘干"))
+        reference = kb.searcher().search_whoosh(SearchRequest(text="印染厂 热泵烘干"))
         assert [(h.id, round(h.score, 6)) for h in fast.hits] == [(h.id, round(h.score, 6)) for h in reference.hits]
     finally:
         kb.close()

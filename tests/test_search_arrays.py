@@ -32,8 +32,8 @@ def bundled_kb(tmp_path_factory):
 
 
 def test_compiled_arrays_are_used(bundled_kb):
-    arrays = bundled_kb._searcher._arrays()
-    assert set(arrays._compiled) == {"title", "tags_text", "summary", "process", "body"}
+    arrays = bundled_kb.searcher().arrays()
+    assert arrays.compiled_fields == {"title", "tags_text", "summary", "process", "body"}
 
 
 def _delete_one_add_one(kb, content):
@@ -119,7 +119,7 @@ def test_searchers_are_pooled_not_one_per_thread(bundled_kb):
     """Memory must not grow with the server's thread count: 16 threads searching in turn share one searcher."""
     import threading
 
-    engine = bundled_kb._searcher
+    engine = bundled_kb.searcher()
     before = engine.pooled_searchers()
     lock = threading.Lock()
 
@@ -170,7 +170,7 @@ def test_sparse_evaluation_equals_corpus_sized_sums_bit_for_bit(bundled_kb, monk
     from kb.search.query import plan_query
     from kb.search.whoosh.translate import whoosh_plan
 
-    arrays = bundled_kb._searcher._arrays()
+    arrays = bundled_kb.searcher().arrays()
     plans = [whoosh_plan(plan_query(bundled_kb.analysis, q["q"])) for q in judged_queries()]
     nodes = [g for plan in plans for g in plan.groups] + [plan.disjunction() for plan in plans if plan.groups]
     for share in (ev.DENSE_SHARE, 10**9, 1):            # default threshold, always dense, always sorted
@@ -200,7 +200,7 @@ def test_fallback_to_whoosh_is_logged_once_with_its_reason(kb, monkeypatch, capl
         return found
 
     monkeypatch.setattr(searcher_mod, "whoosh_plan", with_prefix)
-    engine = kb._searcher
+    engine = kb.searcher()
     request = SearchRequest(text="活性炭", correct=False)
     with caplog.at_level(logging.WARNING, logger="kb.search"):
         answers = [engine.search(request) for _ in range(3)]
@@ -216,7 +216,7 @@ def test_facet_counts_of_few_and_of_most_documents_equal_counting_each_facet(bun
     each facet's values document by document."""
     from kb.fields import FACETS
 
-    arrays = bundled_kb._searcher._arrays()
+    arrays = bundled_kb.searcher().arrays()
     live = np.flatnonzero(arrays.live)
     rng = np.random.default_rng(0)
     for n in (1, 7, len(live) // 3, len(live) // 2 + 1, len(live) - 3, len(live)):

@@ -60,6 +60,11 @@ class IndexArrays:
         self._lock = threading.RLock()
         self._compiled = _load_compiled(compiled, searcher) if compiled is not None else {}   # Whoosh readers seek shared files: one reader at a time
 
+    @property
+    def compiled_fields(self) -> frozenset[str]:
+        """The fields read from the generation's compiled arrays (the others come from Whoosh's postings)."""
+        return frozenset(self._compiled)
+
     # -- postings ------------------------------------------------------------------------------
     def postings(self, fieldname: str, text) -> tuple[np.ndarray, np.ndarray]:
         """Live docnums (sorted) and raw weights (term frequency) of one term."""

@@ -145,13 +145,14 @@ class WhooshSearcher:
     def matches(self, plan: QueryPlan) -> bool:
         found = whoosh_plan(plan)
         try:
-            return bool(found.groups) and len(evaluate(found.conjunction(), self._arrays())) > 0
+            return bool(found.groups) and len(evaluate(found.conjunction(), self.arrays())) > 0
         except Unsupported as exc:
             self._fallback(f"query node {exc} has no vectorised evaluation")
             return self.reference().matches(plan)
 
     # -- the vectorised path: Whoosh's postings and scores, combined with numpy ---------------------
-    def _arrays(self) -> IndexArrays:
+    def arrays(self) -> IndexArrays:
+        """The index's term arrays (read once per generation; public for tools and the engine tests)."""
         if self._index_arrays is None:
             with self._lock:
                 if self._index_arrays is None:
@@ -159,7 +160,7 @@ class WhooshSearcher:
         return self._index_arrays
 
     def _search_arrays(self, req: SearchRequest, plan: WhooshPlan) -> SearchResponse:
-        arrays = self._arrays()
+        arrays = self.arrays()
         filters = _filters(req)
         allowed = filter_mask(filters, arrays)
         matched_all = True
@@ -368,7 +369,7 @@ class WhooshSearcher:
         """The score factor of each column (docnums `columns`): entries of the sectors the query names, of
         a sector a word's matches point to (coverage.pointed_sector), of 通用; None when the query is
         about no sector in particular."""
-        facet = self._arrays().facet("sector")
+        facet = self.arrays().facet("sector")
         pointed: set[str] = set()
         for word, emphasis, docnums in zip(plan.words, plan.emphasis, group_docnums):
             if word in plan.expansions or emphasis != 1.0 or not len(docnums):
