@@ -92,11 +92,17 @@ def kb_build(params: dict) -> dict:
     return {
         **_span("build", sw.span),
         "index_s": round(phases.get("index_s", sw.span.wall_s), 3),
-        # what search reads; the per-segment build cache (arrays/segments) is reported apart
-        "size_mb": round(dir_mb(generation / "index") + dir_mb(generation / "arrays") - dir_mb(segments), 2),
-        "segment_cache_mb": dir_mb(segments),
+        # what search reads (the segments' stored-field files included); the rest of the per-segment build
+        # cache (arrays/segments) is reported apart
+        "size_mb": round(dir_mb(generation / "index") + dir_mb(generation / "arrays") - dir_mb(segments)
+                         + _stored_mb(segments), 2),
+        "segment_cache_mb": round(dir_mb(segments) - _stored_mb(segments), 2),
         "rss": {"build_mb": peak_rss_mb(), "build_children_mb": _children_rss()},
     }
+
+
+def _stored_mb(segments: Path) -> float:
+    return round(sum(p.stat().st_size for p in segments.glob("*/stored.*")) / 1e6, 2) if segments.is_dir() else 0.0
 
 
 def _children_rss() -> float:

@@ -24,6 +24,8 @@ from .internals import bm25 as _bm25
 from .internals import field_b, idf
 from .internals import leaf_postings as _leaf_postings
 from ...files import link_or_copy
+from .stored import StoredDocuments, has_segment_files
+from .stored import write_segment as write_stored
 
 log = logging.getLogger("kb.search")
 
@@ -58,7 +60,24 @@ class IndexArrays:
         self._facets: dict[str, Facet] = {}
         self._facet_tables: dict[tuple[str, ...], FacetTable] = {}
         self._lock = threading.RLock()
+        self._compiled_dir = compiled
+        self._stored: StoredDocuments | None | bool = False        # False: not opened yet
         self._compiled = _load_compiled(compiled, searcher) if compiled is not None else {}   # Whoosh readers seek shared files: one reader at a time
+
+    def close(self) -> None:
+        """Close the Whoosh searcher and the mapped stored fields (the knowledge base is closing)."""
+        self.searcher.close()
+        if isinstance(self._stored, StoredDocuments):
+            self._stored.close()
+
+    def stored(self) -> StoredDocuments | None:
+        """The generation's stored fields from its segment files (None: a generation written before them, or
+        no compiled folder; the caller then reads Whoosh's stored fields, as before)."""
+        if self._stored is False:
+            with self._lock:
+                if self._stored is False:
+                    self._stored = _open_stored(self._compiled_dir, self.leaves)
+        return self._stored
 
     @property
     def compiled_fields(self) -> frozenset[str]:
@@ -304,7 +323,7 @@ class FacetTable:
 # scores, which depend on the whole index's statistics, are recomputed for all terms in a few
 # vectorised passes over the cached arrays.
 
-SEGMENT_FORMAT = 1
+SEGMENT_FORMAT = 2       # 2: with the segment's stored fields (stored.py)
 
 
 def _stamp(ix_or_searcher) -> dict:
@@ -338,6 +357,7 @@ def _extract_segment(reader, schema, fields, out: Path) -> None:
         np.save(partial / f"{fieldname}.indptr.npy", np.asarray(indptr, dtype=np.int64))
         np.save(partial / f"{fieldname}.lengths.npy", lengths)
         (partial / f"{fieldname}.vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    write_stored(reader, count, partial)
     (partial / "meta.json").write_text(json.dumps({"format": SEGMENT_FORMAT, "fields": list(fields), "docs": count}))
     partial.rename(out)
 
@@ -463,6 +483,26 @@ def _bm25f(searcher, bm25, fieldname: str, lengths: np.ndarray, size: int):
     def score(df, term, ids, tf):
         return _bm25(idf(size, df)[term], tf, lengths[ids], avgfl, b, bm25.K1)
     return score
+
+
+def _open_stored(compiled: Path | None, leaves) -> StoredDocuments | None:
+    if compiled is None:
+        return None
+    segments = []
+    for reader, offset in leaves:
+        folder = Path(compiled) / "segments" / reader.segment().segment_id()
+        if not (_segment_ok(folder, _segment_fields(folder), reader.doc_count_all()) and has_segment_files(folder)):
+            log.warning("%s 没有段的存储字段文件，列出结果时改从 Whoosh 读取（较慢）", folder)
+            return None
+        segments.append((folder, offset, reader.doc_count_all()))
+    return StoredDocuments(segments)
+
+
+def _segment_fields(folder: Path) -> list:
+    try:
+        return json.loads((folder / "meta.json").read_text(encoding="utf-8"))["fields"]
+    except (OSError, ValueError, KeyError):
+        return []
 
 
 def _load_compiled(folder: Path, searcher) -> dict:

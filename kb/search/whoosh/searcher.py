@@ -221,8 +221,7 @@ class WhooshSearcher:
         highlighter = _highlighter() if req.highlight and not browse else None
         hits: list[Hit] = []
         terms_of = matched_terms(query, arrays, page) if highlighter is not None else []
-        with self._searcher() as searcher:
-            stored_page = [searcher.stored_fields(docnum) for docnum in page]
+        stored_page = self._stored_fields(arrays, page, body=highlighter is not None)
         for k, (stored, score) in enumerate(zip(stored_page, page_scores)):
             snippet = ""
             if highlighter is not None:
@@ -233,6 +232,15 @@ class WhooshSearcher:
         return SearchResponse(query=req.text, total=int(len(docnums)), page=req.page, per_page=req.per_page,
                               hits=hits, facets=facet_counts, words=plan.words, synonyms=plan.synonyms,
                               matched_all_words=matched_all, expansions=plan.expansions)
+
+    def _stored_fields(self, arrays: IndexArrays, docnums: list[int], body: bool) -> list[dict]:
+        """The listed documents' stored fields, from the generation's segment files (the body only for
+        snippets), or from Whoosh for a generation written without them."""
+        stored = arrays.stored()
+        if stored is not None:
+            return [stored.fields(docnum, body) for docnum in docnums]
+        with self._searcher() as searcher:
+            return [searcher.stored_fields(docnum) for docnum in docnums]
 
     # -- Whoosh's own collectors: the reference the vectorised path is tested against -------------
     def search_whoosh(self, req: SearchRequest, plan: WhooshPlan | None = None) -> SearchResponse:
@@ -394,7 +402,7 @@ class WhooshSearcher:
                     log.warning("closing a pooled Whoosh searcher of %s failed", self.index_dir, exc_info=True)
             self._all.clear()
             if self._index_arrays is not None:
-                self._index_arrays.searcher.close()
+                self._index_arrays.close()
                 self._index_arrays = None
         self.index.close()
 
