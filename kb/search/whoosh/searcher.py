@@ -382,7 +382,7 @@ class WhooshSearcher:
         for word, emphasis, docnums in zip(plan.words, plan.emphasis, group_docnums):
             if word in plan.expansions or emphasis != 1.0 or not len(docnums):
                 continue
-            counts = np.bincount(_values_of(facet, docnums)[0], minlength=len(facet.values))
+            counts = facet.counts(docnums)
             sector = pointed_sector({str(v): int(c) for v, c in zip(facet.values, counts)
                                      if c and v not in (None, "", CROSS_SECTOR)})
             if sector:
@@ -390,8 +390,9 @@ class WhooshSearcher:
         named = set(plan.sectors)
         if not named and not pointed:
             return None
-        return sector_factors(_holding(facet, columns, named), _holding(facet, columns, pointed),
-                              _holding(facet, columns, {CROSS_SECTOR}))
+        held = _values_of(facet, columns)          # read once for the three sets of sectors
+        return sector_factors(_holding(facet, held, len(columns), named), _holding(facet, held, len(columns), pointed),
+                              _holding(facet, held, len(columns), {CROSS_SECTOR}))
 
     def close(self) -> None:
         with self._lock:
@@ -452,7 +453,8 @@ def _column_mask(docnums: np.ndarray, slot: np.ndarray, width: int) -> np.ndarra
 def _values_of(facet, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The value ids the documents hold, and for each the position of its document in docnums."""
     docnums = np.asarray(docnums, dtype=np.int64)
-    starts, lengths = facet.indptr[docnums], np.diff(facet.indptr)[docnums]
+    starts = facet.indptr[docnums]
+    lengths = facet.indptr[docnums + 1] - starts          # not np.diff of the whole corpus' indptr
     owners = np.repeat(np.arange(len(docnums)), lengths)
     if not len(owners):
         return np.zeros(0, dtype=np.int64), owners
@@ -460,11 +462,13 @@ def _values_of(facet, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return facet.value_ids[np.repeat(starts, lengths) + offsets], owners
 
 
-def _holding(facet, docnums: np.ndarray, values: set[str]) -> np.ndarray:
-    """Whether each document holds any of the values."""
+def _holding(facet, held: tuple[np.ndarray, np.ndarray], count: int, values: set[str]) -> np.ndarray:
+    """Whether each of `count` documents holds any of the values (`held`: their _values_of)."""
+    if not values:
+        return np.zeros(count, dtype=bool)
     wanted = np.array([v in values for v in facet.values] + [False], dtype=bool)
-    held, owners = _values_of(facet, docnums)
-    out = np.zeros(len(docnums), dtype=bool)
+    held, owners = held
+    out = np.zeros(count, dtype=bool)
     out[owners[wanted[held]]] = True
     return out
 
