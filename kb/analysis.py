@@ -97,10 +97,15 @@ def normalize(text: str) -> str:
     simplified = _t2s.convert(folded_text)
     if len(simplified) != len(folded_text):
         return folded_text
-    if simplified != folded_text and _foldable()[1].search(simplified):
-        return "".join(new if ord(new) <= 0xFFFF or ord(old) > 0xFFFF else old
-                       for new, old in zip(simplified, folded_text))
-    return simplified
+    if simplified == folded_text:
+        return simplified
+    pieces, last = [], 0
+    for astral in _foldable()[1].finditer(simplified):
+        at = astral.start()
+        if ord(folded_text[at]) <= 0xFFFF:
+            pieces += [simplified[last:at], folded_text[at]]
+            last = at + 1
+    return "".join(pieces) + simplified[last:] if pieces else simplified
 
 
 class Analysis:
