@@ -162,7 +162,7 @@ class KnowledgeBase:
         generation = self.refresh()
         cached = getattr(self, "_overview", None)
         if cached is None or cached.generation != generation:
-            cached = Overview.from_rows(generation, self.store.all(), self.taxonomy)
+            cached = Overview.from_rows(generation, self.store.all(body=False), self.taxonomy)
             self._overview = cached
         return cached
 

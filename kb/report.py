@@ -336,7 +336,7 @@ def build_tables(kb, docs: list[dict], title: str = "备选方案", url_of: Call
     using: dict[str, list[dict]] = {}
     if technologies:
         wanted = {d["id"] for d in technologies}
-        for row in kb.store.all("case"):
+        for row in kb.store.all("case", body=False):
             meta = row.as_dict()
             for tech_id in set(meta.get("technologies") or []) & wanted:
                 using.setdefault(tech_id, []).append(meta)

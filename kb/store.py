@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from sqlalchemy import (JSON, DateTime, Integer, String, Text, create_engine, delete, event, func, insert, inspect,
                         select, text)
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column
 
 from .documents import Document
 
@@ -155,11 +155,15 @@ class Store:
                     select(DocumentRow).where(self._mine(), DocumentRow.id.in_(chunk))))
         return found
 
-    def all(self, type: str | None = None) -> list[DocumentRow]:
+    def all(self, type: str | None = None, body: bool = True) -> list[DocumentRow]:
+        """Every row (of one type). body=False leaves the Markdown body and path unread (reading them then
+        raises): what lists and counts need, without holding 20k bodies in memory for it."""
         with Session(self.engine, expire_on_commit=False) as session:
             stmt = select(DocumentRow).where(self._mine()).order_by(DocumentRow.type, DocumentRow.id)
             if type:
                 stmt = stmt.where(DocumentRow.type == type)
+            if not body:
+                stmt = stmt.options(defer(DocumentRow.body, raiseload=True), defer(DocumentRow.path, raiseload=True))
             return list(session.scalars(stmt).all())
 
     def count(self) -> int:

@@ -70,3 +70,18 @@ def test_failed_sync_rolls_back(store, content):
         store.sync(docs.values())
     assert store.get("coking-cdq").title == "干熄焦"
     assert store.count() == len(docs)
+
+
+def test_rows_without_bodies_hold_everything_else_and_refuse_the_body(store, content):
+    """Lists and counts (home page, sector pages, audit tables) read rows without their bodies: at 20k
+    entries the bodies were most of the memory the home page's statistics took."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    docs = load_content([content]).documents
+    store.sync(docs.values())
+    full, light = store.all(), store.all(body=False)
+    assert [(r.id, r.type, r.title, r.sectors, r.year, r.meta) for r in light] == \
+        [(r.id, r.type, r.title, r.sectors, r.year, r.meta) for r in full]
+    assert [r.id for r in store.all("case", body=False)] == ["case-coating-vocs"]
+    with pytest.raises(SQLAlchemyError):
+        light[0].body                    # never a silent lazy load of what was left out

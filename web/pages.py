@@ -140,7 +140,7 @@ def sector(name: str):
                                sector_links=kb.taxonomy.sectors), 404
     if canonical != name:
         return redirect(url_for("pages.sector", name=canonical))
-    rows = [r for r in kb.store.all() if canonical in r.sectors]
+    rows = [r for r in kb.store.all(body=False) if canonical in r.sectors]
     groups = {t: [r for r in rows if r.type == t] for t in TYPE_NAMES}
     return render_template("sector.html", sector=kb.taxonomy.get(canonical), groups=groups)
 
