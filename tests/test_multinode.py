@@ -543,3 +543,49 @@ def test_content_commands_need_shared_mode(runner):
 
     result = runner.invoke(main, ["content", "export", "out"])
     assert result.exit_code == 2 and "KB_SHARED=1" in result.output
+
+
+def test_content_import_delete_removes_only_exported_documents_still_as_exported(tmp_path, shared_env):
+    from click.testing import CliRunner
+
+    from kb.cli import main
+    from kb.shared.database import Change
+
+    database, runner, out = shared_env, CliRunner(), tmp_path / "review"
+    (tmp_path / "new").mkdir()
+    write(tmp_path / "new", "cases", "case-review-gone", new_case("case-review-gone", "宿迁"))
+    assert runner.invoke(main, ["content", "import", str(tmp_path / "new")]).exit_code == 0
+    assert runner.invoke(main, ["content", "export", str(out)]).exit_code == 0
+    (out / "cases" / "case-review-gone.md").unlink()
+
+    # without --delete a missing file is not a deletion
+    assert runner.invoke(main, ["content", "import", str(out)]).exit_code == 0
+    assert database.get("case-review-gone") is not None
+    # a document changed in the database since the export is not deleted: nothing is written
+    rinse = out / "technologies" / "plating-countercurrent-rinse.md"
+    current = database.get("plating-countercurrent-rinse")
+    database.commit([Change(current.id, current.type, with_word(current.text, "导出后修改"), expected=current.version)],
+                    "token:web")
+    rinse.unlink()
+    before = database.revision()
+    result = runner.invoke(main, ["content", "import", str(out), "--delete"])
+    assert result.exit_code == 1 and "plating-countercurrent-rinse" in result.output and "导出后已改为版本" in result.output
+    assert database.revision() == before and database.get("case-review-gone") is not None
+    # once the review agrees with the database, --dry-run lists the deletion and --delete makes it
+    assert runner.invoke(main, ["content", "export", str(out)]).exit_code == 0
+    (out / "cases" / "case-review-gone.md").unlink()
+    result = runner.invoke(main, ["content", "import", str(out), "--delete", "--dry-run"])
+    assert result.exit_code == 0 and "将删除 case-review-gone" in result.output
+    assert database.get("case-review-gone") is not None
+    before = database.revision()
+    result = runner.invoke(main, ["content", "import", str(out), "--delete", "--who", "审阅人"])
+    assert result.exit_code == 0, result.output
+    assert database.get("case-review-gone") is None and database.get("plating-countercurrent-rinse") is not None
+    tombstone = next(r for r in database.changes_since(before).rows if r.id == "case-review-gone")
+    assert tombstone.deleted and tombstone.updated_by == "审阅人"
+    assert "case-review-gone" not in json.loads((out / ".kb-versions.json").read_text())["documents"]
+    # a folder holding only some documents deletes nothing else
+    partial = tmp_path / "partial"
+    write(partial, "cases", "case-review-partial2", new_case("case-review-partial2", "泰州"))
+    assert runner.invoke(main, ["content", "import", str(partial), "--delete"]).exit_code == 0
+    assert database.get("coking-cdq") is not None

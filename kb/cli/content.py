@@ -96,9 +96,11 @@ class Planned:
 @content.command("import")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="只核对并列出将写入的文档，不写入。")
+@click.option("--delete", is_flag=True,
+              help="导出时在版本清单中、如今文件夹里已删去的文档，也从数据库中删除（同样核对版本）。")
 @click.option("--who", default="kb content import", show_default=True, help="记入修改历史的作者。")
 @pass_cli
-def import_content(cli: CliContext, folder: Path, dry_run: bool, who: str) -> None:
+def import_content(cli: CliContext, folder: Path, dry_run: bool, delete: bool, who: str) -> None:
     """把审阅过的文件夹导回共享数据库：全部校验、核对版本后在一个事务里写入；有问题时一篇也不写。"""
     from ..editing import MAX_BYTES
     from ..loader import load_content
@@ -143,12 +145,15 @@ def import_content(cli: CliContext, folder: Path, dry_run: bool, who: str) -> No
             else:
                 problems.append(f"{path}: 文件基于版本 {base[:12]}，数据库中已是版本 {current[:12]}"
                                 f"（导出后有人修改过）；请重新导出、合并后再导入")
+        if delete:
+            planned += _removals(folder, manifest, {d.id for d in ours}, database, problems)
         if problems:
             for problem in problems:
                 click.echo(problem, err=True)
             _fail(f"{len(problems)} 个问题，未导入任何文档；数据库保持不变。")
         for item in planned:
-            click.echo(f"{'将写入' if dry_run else '写入'} {item.change.id}（{item.path}）")
+            verb = ("将删除" if dry_run else "删除") if item.change.text is None else ("将写入" if dry_run else "写入")
+            click.echo(f"{verb} {item.change.id}（{item.path}）")
         if dry_run or not planned:
             click.echo("没有需要导入的修改。" if not planned else f"共 {len(planned)} 篇（--dry-run，未写入）。")
             return
@@ -159,7 +164,31 @@ def import_content(cli: CliContext, folder: Path, dry_run: bool, who: str) -> No
             _fail(f"{path}: 核对时数据库中的版本已变为 {(conflict.current or '（已删除）')[:12]}，"
                   f"未导入任何文档；请重新导出、合并后再导入")
         versions = {**manifest, **{p.change.id: p.change.version for p in planned}}
-        write_manifest(folder, versions, revision)
+        write_manifest(folder, {k: v for k, v in versions.items() if v is not None}, revision)
     finally:
         database.dispose()
     click.echo(f"已导入 {len(planned)} 篇文档（数据库修订号 {revision}）；各节点收到通知后重新索引。")
+
+
+def _removals(folder: Path, manifest: dict[str, str], present: set[str], database, problems: list[str]) -> list[Planned]:
+    """Deletions for `--delete`: documents the folder's manifest lists (they were exported into it) whose file is
+    gone. Each is removed only if the database still holds the version that was exported; a document changed
+    since is a problem, like a stale file. A document the manifest does not list is never touched, so a folder
+    holding only some documents deletes nothing else."""
+    from ..documents import TYPE_FOLDERS
+    from ..shared.database import Change
+
+    removals = []
+    for doc_id, exported in sorted(manifest.items()):
+        if doc_id in present:
+            continue
+        row = database.get(doc_id)
+        if row is None:
+            continue                                  # removed already
+        path = folder / TYPE_FOLDERS.get(row.type, "technologies") / f"{doc_id}.md"
+        if row.version != exported:
+            problems.append(f"{path}: 文件已删去，但数据库中「{doc_id}」导出后已改为版本 {row.version[:12]}"
+                            f"（导出时 {exported[:12]}）；请重新导出、确认后再删除")
+            continue
+        removals.append(Planned(path, Change(doc_id, row.type, None, expected=exported, action="import delete")))
+    return removals
