@@ -392,12 +392,12 @@ def test_colloquial_problem_words_reach_the_technical_entry(rkb):
     # 前处理(很)费蒸汽 is what a dyer says; the 印染 group maps it to 冷轧堆前处理, 生物酶前处理 …
     recommender = rkb.recommender()
     profile = parse_profile({"sector": "印染", "problem": "前处理很费蒸汽"})
-    terms = recommender._problem_terms(profile)
+    terms = recommender.problem_terms(profile)
     assert list(terms) == ["前处理费蒸汽"] and "冷轧堆前处理" in terms["前处理费蒸汽"]
     assert ids(recommender.recommend(profile))[0] == "dyeing-cold-pad-batch"
     # groups of other sectors do not apply: 熄焦冒白汽 is a coking phrase
-    assert recommender._problem_terms(parse_profile({"sector": "印染", "problem": "熄焦冒白汽"})) == {}
-    assert recommender._problem_terms(parse_profile({"sector": "焦化", "problem": "熄焦冒白汽"}))
+    assert recommender.problem_terms(parse_profile({"sector": "印染", "problem": "熄焦冒白汽"})) == {}
+    assert recommender.problem_terms(parse_profile({"sector": "焦化", "problem": "熄焦冒白汽"}))
 
 
 def test_count_cache_holds_one_generation_and_stays_exact(tmp_path):

@@ -48,14 +48,14 @@ def profiles() -> list[dict]:
 
 def reference(r: rec_mod.Recommender, profile) -> list[tuple]:
     """(id, score to display precision, cited case ids, linked) per result, computed plainly."""
-    query = r._query_vector(profile).dense(len(r.terms))
+    query = r.query_vector(profile).dense(len(r.terms))
     assert abs(np.linalg.norm(query) - 1.0) < 1e-12 or not query.any()
     similarity = r.matrix @ query
     focus = np.zeros(r.n)
     for tag in profile.focus:
-        keys = r._focus_keys(tag)
+        keys = r.focus_keys(tag)
         focus += np.array([bool(keys & labels.keys()) for labels in r.labels_of])
-    process = r._process_hits(profile.process)
+    process = r.process_hits(profile.process)
     own = np.array([profile.sector in info["sectors"] for info in r.tech_info])
     cross = np.array([CROSS_SECTOR in info["sectors"] for info in r.tech_info])
     score = (similarity + np.minimum(focus * rec_mod.FOCUS_BOOST, rec_mod.FOCUS_BOOST_MAX)
@@ -133,11 +133,11 @@ def test_top_selection_equals_a_full_sort_with_ties_and_rounding_edges():
         groups = np.array([rng.randint(0, 3) for _ in range(n)], dtype=np.int64)
         k = rng.randint(1, 8)
         expected = sorted(range(n), key=lambda t: (groups[t], -round(base[t], 9), rank[rows[t]]))[:k]
-        assert rec_mod._top_exact(rows, values, groups, rank, k) == [int(rows[t]) for t in expected]
+        assert rec_mod.top_exact(rows, values, groups, rank, k) == [int(rows[t]) for t in expected]
 
         tier = np.array([rng.random() < 0.7 for _ in range(n)], dtype=bool)
         indices = np.arange(n)
         keys = -np.round(values, 9)
         expected = sorted(range(n), key=lambda t: (not tier[t], keys[t], t))[:k]
-        got = rec_mod._top_rounded([indices[tier], indices[~tier]], values, k)
+        got = rec_mod.top_rounded([indices[tier], indices[~tier]], values, k)
         assert got.tolist() == expected

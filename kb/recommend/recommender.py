@@ -250,7 +250,7 @@ class Recommender:
         self.case_pool = {sector: np.array(sorted(rows), dtype=np.int64) for sector, rows in pools.items()}
 
     # -- query side ----------------------------------------------------------------------------
-    def _query_vector(self, profile: Profile) -> Query:
+    def query_vector(self, profile: Profile) -> Query:
         """The profile as a sparse tf-idf vector over the model's vocabulary, L2-normalised (empty if no
         known word), and which of its terms came from the problem text itself (for the reasons)."""
         analysis = self.analysis
@@ -277,7 +277,7 @@ class Recommender:
         for word in whole:
             for synonym in analysis.synonyms(word):
                 add(analysis.query_tokens(synonym), SYNONYM_WEIGHT, True)
-        for terms in self._problem_terms(profile).values():
+        for terms in self.problem_terms(profile).values():
             for term in terms:
                 add(analysis.query_tokens(term), PROBLEM_TERM_WEIGHT, True)
         for tag in profile.focus:
@@ -294,7 +294,7 @@ class Recommender:
         norm = math.sqrt(float(values @ values)) if len(values) else 0.0
         return Query(terms, values / norm if norm > 0 else values, explains)
 
-    def _problem_terms(self, profile: Profile) -> dict[str, tuple[str, ...]]:
+    def problem_terms(self, profile: Profile) -> dict[str, tuple[str, ...]]:
         """Colloquial phrases in the problem (费电, 味道大) → technical words, from the glossary groups of
         the profile's sector and 通用 only (冒白汽 means 湿法熄焦 to a coking plant, not to a dyer)."""
         analysis = self.analysis
@@ -321,9 +321,10 @@ class Recommender:
 
     def unknown_focus(self, tags: list[str]) -> list[str]:
         """The focus values that name no tag or category (nor a synonym of one)."""
-        return [tag for tag in tags if not self._focus_keys(tag) & self.label_index.keys()]
+        return [tag for tag in tags if not self.focus_keys(tag) & self.label_index.keys()]
 
-    def _focus_keys(self, tag: str) -> set[str]:
+    def focus_keys(self, tag: str) -> set[str]:
+        """A focus tag as the folded labels it matches: itself, its glossary synonyms and its aliases."""
         analysis = self.analysis
         keys = {_fold(tag)}
         keys.update(_fold(s) for s in analysis.synonyms(tag))
@@ -331,7 +332,8 @@ class Recommender:
         keys.update(_fold(s) for s in FOCUS_ALIASES.get(tag, ()))
         return keys
 
-    def _process_hits(self, process: str | None) -> np.ndarray:
+    def process_hits(self, process: str | None) -> np.ndarray:
+        """Which technologies' process the profile's process names (or a part of it), one bool each."""
         hits = np.zeros(self.n, dtype=bool)
         if not process:
             return hits
@@ -356,7 +358,7 @@ class Recommender:
             notes.append("知识库中还没有技术条目，无法推荐。")
             return result
 
-        query = self._query_vector(profile)
+        query = self.query_vector(profile)
         if not query.explains.any():
             notes.append("问题描述中的词语在技术库中都没有出现，结果仅按行业和关注点排列；"
                          "可换用更具体的说法（工序、污染物、设备名称等）。")
@@ -366,7 +368,7 @@ class Recommender:
         focus_matches = np.zeros(self.n, dtype=np.int64)
         focus_keys: list[tuple[str, set[str]]] = []
         for tag in profile.focus:
-            keys = self._focus_keys(tag)
+            keys = self.focus_keys(tag)
             focus_keys.append((tag, keys))
             hit = np.zeros(self.n, dtype=bool)
             for key in keys:
@@ -375,7 +377,7 @@ class Recommender:
             if not hit.any():
                 notes.append(f"关注点「{tag}」没有对应的技术标签或类别，未参与加权。")
             focus_matches += hit
-        process_hits = self._process_hits(profile.process)
+        process_hits = self.process_hits(profile.process)
         own = self._by_sector.get(sector, np.zeros(self.n, dtype=bool))
         specific = own & (sector != CROSS_SECTOR)
         score = (similarity
@@ -423,7 +425,7 @@ class Recommender:
 
         # order: tier (own sector and 通用 first), score rounded so float noise cannot reorder, then id
         # (tech rows are sorted by id in the model, so the index itself breaks ties by id)
-        chosen = _top_rounded([np.flatnonzero(in_sector), np.flatnonzero(candidates & ~in_sector)],
+        chosen = top_rounded([np.flatnonzero(in_sector), np.flatnonzero(candidates & ~in_sector)],
                               score, profile.limit)
         explaining = query.dense(len(self.terms), explaining_only=True)
         cases = self._cases(chosen, profile, query)
@@ -534,7 +536,7 @@ class Recommender:
                 rows, values = pool[positive], similarity[positive]
                 groups = (self.case_province[rows] != province).astype(np.int64) if province is not None \
                     else np.zeros(len(rows), dtype=np.int64)
-                out[position] = (self._case_list(_top_exact(rows, values, groups, self.case_rank, MAX_SIMILAR_CASES)),
+                out[position] = (self._case_list(top_exact(rows, values, groups, self.case_rank, MAX_SIMILAR_CASES)),
                                  False)
         return out
 
@@ -546,7 +548,7 @@ class Recommender:
         if province is not None:
             groups += (self.case_province[rows] != province) * 2
         groups += self.case_not_audit[rows]
-        return _top_exact(rows, relevance[rows], groups, self.case_rank, MAX_LINKED_CASES)
+        return top_exact(rows, relevance[rows], groups, self.case_rank, MAX_LINKED_CASES)
 
     def _pool(self, i: int, sector: str) -> np.ndarray:
         """The cases a technology without linked cases may be compared with: the profile's sector's when
@@ -579,7 +581,7 @@ def _column_products(columns: Any, query: Query, size: int) -> np.ndarray:
     return np.bincount(indices[offsets], weights=weights, minlength=size)
 
 
-def _top_rounded(tiers: list[np.ndarray], score: np.ndarray, limit: int) -> np.ndarray:
+def top_rounded(tiers: list[np.ndarray], score: np.ndarray, limit: int) -> np.ndarray:
     """The first `limit` indices ordered by tier, -round(score, 9) (numpy's rounding), index — what a
     lexsort of all candidates gives, but argpartition keeps the sort to the few that can make it."""
     picked: list[np.ndarray] = []
@@ -603,7 +605,7 @@ def _top_rounded(tiers: list[np.ndarray], score: np.ndarray, limit: int) -> np.n
 SMALL_SORT = 16
 
 
-def _top_exact(rows: np.ndarray, values: np.ndarray, groups: np.ndarray, rank: np.ndarray, k: int) -> list[int]:
+def top_exact(rows: np.ndarray, values: np.ndarray, groups: np.ndarray, rank: np.ndarray, k: int) -> list[int]:
     """The first k rows ordered by (group, -round(value, 9), rank) with Python's own rounding, as
     `sorted` with that key gives; only the rows that can make the first k are sorted in Python."""
     if len(rows) <= SMALL_SORT:       # a technology's few linked cases: sorting them is the cheapest
