@@ -199,8 +199,8 @@ class Analysis:
 
     @cached_property
     def speller(self):
-        """Domain words by their pinyin reading, to correct 无情 → 无氰 (kb/search/spelling.py)."""
-        from .search.spelling import Speller
+        """Domain words by their pinyin reading, to correct 无情 → 无氰 (kb/spelling.py)."""
+        from .spelling import Speller
 
         words = [*self.glossary.all_words(), *self.taxonomy.terms(),
                  *(t for g in self.glossary.problem_groups for t in g.terms)]

@@ -20,7 +20,8 @@ CONTRACTS = [c["id"] for c in tomllib.loads((ROOT / "pyproject.toml").read_text(
 
 
 def test_the_contracts_are_the_documented_ones():
-    assert CONTRACTS == ["layers", "library-without-web", "recommend-without-whoosh", "whoosh-in-one-folder"]
+    assert CONTRACTS == ["layers", "library-without-web", "recommend-without-whoosh", "whoosh-in-one-folder",
+                         "analysis-below-search"]
 
 
 def holds(root: Path, contract_id: str) -> bool:

@@ -202,7 +202,7 @@ def test_problem_vocabulary_covers_every_sector_with_400_phrases():
 
 def test_homophones_are_corrected_only_where_the_word_as_typed_finds_nothing(kb, content):
     from kb.analysis import normalize
-    from kb.search.spelling import correct
+    from kb.spelling import correct
 
     analysis = current()
 

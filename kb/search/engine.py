@@ -93,7 +93,7 @@ class SearchResponse:
     matched_all_words: bool
     # colloquial phrase → technical words also searched for (按“异味”也检索了：VOCs、恶臭)
     expansions: dict[str, list[str]] = field(default_factory=dict)
-    # typo/homophone correction (kb/search/spelling.py): None, or what the query would say corrected
+    # typo/homophone correction (kb/spelling.py): None, or what the query would say corrected
     # and whether these results are for it (applied) or it is only offered (您是不是要找：…)
     correction: Any = None
 

@@ -8,7 +8,7 @@ from typing import Callable
 from ..analysis import Analysis, normalize
 from .engine import MAX_QUERY_CHARS, Reader, SearchRequest, SearchResponse
 from .query import plan_query
-from .spelling import correct
+from ..spelling import correct
 
 
 def search_planned(reader: Reader, analysis: Analysis, req: SearchRequest) -> SearchResponse:
@@ -20,7 +20,7 @@ def search_planned(reader: Reader, analysis: Analysis, req: SearchRequest) -> Se
 
 def spelled(shared: Analysis, req: SearchRequest, run: Callable[[SearchRequest], SearchResponse],
             finds_anything: Callable[[str], bool]) -> SearchResponse:
-    """Search with typo/homophone correction (kb/search/spelling.py): the corrected query is used
+    """Search with typo/homophone correction (kb/spelling.py): the corrected query is used
     when the words it corrects find nothing as typed, or when the query as typed finds nothing;
     otherwise the response only offers it. `run` searches a request, `finds_anything` tells whether
     some text matches a document; every reader passes its own, so they answer alike."""
