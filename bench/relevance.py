@@ -115,6 +115,7 @@ def halves(queries: list[dict], run: dict[str, list[str]]) -> dict[str, dict[str
 
 
 def losses(queries: list[dict], run: dict[str, list[str]], depth: int = 10) -> list[dict]:
+    # `run` may go deeper than `depth`: a missing entry's rank is then reported
     """Per problem query with blind grades, worst first: its nDCG@depth, the graded entries missing from
     the top `depth` and the entries (ungraded or grade 0) ranked above the lowest place such an entry
     could take, the material to find why kb misses them."""
@@ -132,7 +133,9 @@ def losses(queries: list[dict], run: dict[str, list[str]], depth: int = 10) -> l
     return sorted(out, key=lambda r: r["ndcg@10"])
 
 
-def evaluate(workdir: Path | None = None, limit: int = 10, peers: bool = True) -> dict[str, dict]:
+def evaluate(workdir: Path | None = None, limit: int = 10, peers: bool = True, deep: int = 0) -> dict[str, dict]:
+    """Scores of kb and the peers over their top `limit`; with `deep`, kb's top `deep` is kept too
+    (`_deep`, for the loss report's ranks beyond the scored ones)."""
     from kb.config import load_settings
     from kb.knowledge import KnowledgeBase
     from kb.search.engine import SearchRequest
@@ -148,8 +151,10 @@ def evaluate(workdir: Path | None = None, limit: int = 10, peers: bool = True) -
     settings = load_settings(workdir / "kb", editable_content=workdir / "kb" / "content")
     kb = KnowledgeBase(settings)
     kb.build(documents=docs)
-    runs = {"kb": {str(i): [h.id for h in kb.search(SearchRequest(text=q["q"], per_page=limit, highlight=False)).hits]
-                   for i, q in enumerate(queries)}}
+    deep_run = {str(i): [h.id for h in kb.search(SearchRequest(text=q["q"], per_page=max(limit, deep),
+                                                                highlight=False)).hits]
+                for i, q in enumerate(queries)}
+    runs = {"kb": {qid: ids[:limit] for qid, ids in deep_run.items()}}
     kb.close()
 
     tokens = plain_tokens()
@@ -167,6 +172,7 @@ def evaluate(workdir: Path | None = None, limit: int = 10, peers: bool = True) -
            for name, run in runs.items()}
     out["_agreement"] = agreement(queries)
     out["_runs"] = runs
+    out["_deep"] = deep_run
     out["_queries"] = [q["q"] for q in queries]
     out["_kinds"] = [kind_of(q) for q in queries]
     return out
@@ -174,7 +180,7 @@ def evaluate(workdir: Path | None = None, limit: int = 10, peers: bool = True) -
 
 def print_losses(result: dict, depth: int = 10) -> None:
     queries = judged_queries()
-    for row in losses(queries, result["_runs"]["kb"], depth):
+    for row in losses(queries, result["_deep"], depth):
         if row["ndcg@10"] >= 1.0:
             continue
         print(f"\n[{row['qid']}] {row['q']}  nDCG@10={row['ndcg@10']:.3f}")
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--losses", action="store_true", help="kb only: per problem query, what its top 10 misses")
     parser.add_argument("--kb-only", action="store_true", help="skip the peers (FTS5, tantivy)")
     args = parser.parse_args(argv)
-    result = evaluate(peers=not (args.losses or args.kb_only))
+    result = evaluate(peers=not (args.losses or args.kb_only), deep=50 if args.losses else 0)
     if args.losses:
         print_losses(result)
     print("问题类查询按顺序分两半（奇/偶）：", halves(judged_queries(), result["_runs"]["kb"]))
