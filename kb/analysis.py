@@ -22,7 +22,7 @@ import jieba
 import opencc
 
 from .glossary import Glossary, load_glossary
-from .taxonomy import Taxonomy, load_taxonomy
+from .taxonomy import CROSS_SECTOR, Taxonomy, load_taxonomy
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -243,6 +243,18 @@ class Analysis:
             key = normalize(phrase).lower()
             out[key] = tuple(dict.fromkeys((*out.get(key, ()), *terms)))
         return out
+
+    @cached_property
+    def problem_sectors(self) -> dict[str, str]:
+        """Normalised colloquial phrase → the one sector whose groups list it, for the phrases that only
+        groups of a single sector other than the cross-sector 通用 list (定型机冒烟 → 印染): saying it says
+        which plant the user runs."""
+        seen: dict[str, set[str]] = {}
+        for group in self.glossary.problem_groups:
+            for phrase in group.phrases:
+                seen.setdefault(normalize(phrase).lower(), set()).add(group.sector)
+        return {phrase: next(iter(sectors)) for phrase, sectors in seen.items()
+                if len(sectors) == 1 and CROSS_SECTOR not in sectors}
 
     def problem_spans(self, norm: str, phrases: dict[str, tuple[str, ...]] | None = None) -> list[tuple[int, int, str]]:
         """Where colloquial phrases occur in normalised text, as (start, end, phrase): leftmost, then

@@ -317,3 +317,31 @@ def test_a_named_or_pointed_sector_ranks_its_entries_first(content, tmp_path):
         assert [(h.id, round(h.score, 6)) for h in fast.hits] == [(h.id, round(h.score, 6)) for h in reference.hits]
     finally:
         kb.close()
+
+
+def test_a_colloquial_phrase_of_one_sector_implies_that_sector(content, tmp_path):
+    """定型机冒烟 is listed only among the 印染 problem groups: saying it says which plant the user runs, so
+    of two entries matching what it means, the 印染 one ranks first even where the other matches a little
+    more (as for a sector the words' matches point to); a cross-sector phrase (味道大) implies none."""
+    from conftest import technology, write
+    from kb.config import load_settings
+    from kb.knowledge import KnowledgeBase
+    from kb.search.query import plan_query
+
+    assert plan_query(current(), "定型机冒烟").implied == ["印染"]
+    assert plan_query(current(), "车间味道大").implied == []
+    write(content, "technologies", "coating-oil-fume-purifier", technology(
+        "coating-oil-fume-purifier", "喷涂线废气净化", sectors="[工业涂装]", body="油烟经静电油烟净化，油烟去除率高。"))
+    write(content, "technologies", "dyeing-oil-fume-purifier", technology(
+        "dyeing-oil-fume-purifier", "织物整理废气净化", sectors="[印染]", body="油烟经静电油烟净化。"))
+    settings = load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable")
+    kb = KnowledgeBase(settings)
+    kb.build()
+    try:
+        assert ids(kb, "油烟 静电")[:2] == ["coating-oil-fume-purifier", "dyeing-oil-fume-purifier"]
+        assert ids(kb, "定型机冒烟")[:2] == ["dyeing-oil-fume-purifier", "coating-oil-fume-purifier"]
+        fast = kb.search(SearchRequest(text="定型机冒烟"))
+        reference = kb._searcher.search_whoosh(SearchRequest(text="定型机冒烟"))
+        assert [(h.id, round(h.score, 6)) for h in fast.hits] == [(h.id, round(h.score, 6)) for h in reference.hits]
+    finally:
+        kb.close()

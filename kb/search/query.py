@@ -64,6 +64,9 @@ class QueryPlan:
     dropped: list[str] = field(default_factory=list)
     # sectors the query names (印染厂, 电镀, 水泥窑 → 印染, 电镀, 建材): their entries rank higher (coverage.py)
     sectors: list[str] = field(default_factory=list)
+    # sectors the query's colloquial phrases imply (定型机冒烟 → 印染, a phrase of one sector's groups):
+    # their entries rank higher, as for a sector the words' matches point to (coverage.py)
+    implied: list[str] = field(default_factory=list)
 
     def conjunction(self) -> Node | None:
         """Every word group (None: nothing to match)."""
@@ -183,6 +186,9 @@ def _add_phrase(analysis: Analysis, plan: QueryPlan, phrase: str) -> None:
         return
     plan.words.append(phrase)
     plan.expansions[phrase] = terms
+    implied = analysis.problem_sectors.get(phrase)
+    if implied and implied not in plan.implied:
+        plan.implied.append(implied)
     plan.groups.append(AnyOf(tuple(alternatives)) if len(alternatives) > 1 else alternatives[0])
     plan.emphasis.append(1.0)
 
