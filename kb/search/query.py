@@ -9,6 +9,7 @@ of the word in that field times its boost; `AnyOf` matches where any part does a
 that match; `AllOf` matches where every part does and sums them. A compound of one part is that part.
 """
 from __future__ import annotations
+import os
 
 from dataclasses import dataclass, field
 from typing import Union
@@ -122,10 +123,21 @@ def plan_query(analysis: Analysis, text: str) -> QueryPlan:
                 _add_word(analysis, plan, word)
         if phrase and phrase not in plan.words:
             _add_phrase(analysis, plan, phrase)
+            for word in ([] if os.environ.get("NOPW") else _technical_words_of(analysis, phrase)):
+                if word not in plan.words:
+                    _add_word(analysis, plan, word)
         start = hi
     _weigh(analysis, plan)
     _name_sectors(analysis, plan, norm)
     return plan
+
+
+def _technical_words_of(analysis: Analysis, phrase: str) -> list[str]:
+    """The technical words a colloquial phrase is made of (钢坯 of 钢坯冷了再加热, 电镀污泥 of 电镀污泥太多,
+    冷库 of 冷库电费高): each is also a word group of its own, so an entry about them counts as covering part
+    of the query even where it does not match every word of the phrase."""
+    return [w for w in analysis.query_tokens(phrase)
+            if len(w) > 1 and w not in GENERIC_WORDS and w in analysis.technical_words]
 
 
 def _name_sectors(analysis: Analysis, plan: QueryPlan, norm: str) -> None:
