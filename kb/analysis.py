@@ -8,7 +8,6 @@ and hands it to the build, the index, the query side and the recommender.
 """
 from __future__ import annotations
 
-import os
 import functools
 import hashlib
 import logging
@@ -223,7 +222,7 @@ class Analysis:
     def _domain_pieces(self) -> set[str]:
         """Every stretch of two or more characters inside a domain word."""
         pieces: set[str] = set()
-        for word in (self.speller.words if os.environ.get("OLDDOM") else self.technical_words):
+        for word in self.technical_words:
             for i in range(len(word)):
                 for j in range(i + 2, len(word) + 1):
                     pieces.add(word[i:j])
@@ -239,7 +238,7 @@ class Analysis:
             return False
         if word in self._domain_pieces:
             return True
-        words = self.speller.words if os.environ.get("OLDDOM") else self.technical_words
+        words = self.technical_words
         return any(word[i:j] in words for i in range(len(word)) for j in range(i + 2, len(word) + 1))
 
     def cuts(self, norm: str) -> set[int]:

@@ -9,7 +9,6 @@ of the word in that field times its boost; `AnyOf` matches where any part does a
 that match; `AllOf` matches where every part does and sums them. A compound of one part is that part.
 """
 from __future__ import annotations
-import os
 
 from dataclasses import dataclass, field
 from typing import Union
@@ -123,7 +122,7 @@ def plan_query(analysis: Analysis, text: str) -> QueryPlan:
                 _add_word(analysis, plan, word)
         if phrase and phrase not in plan.words:
             _add_phrase(analysis, plan, phrase)
-            for word in ([] if os.environ.get("NOPW") else _technical_words_of(analysis, phrase)):
+            for word in _technical_words_of(analysis, phrase):
                 if word not in plan.words:
                     _add_word(analysis, plan, word)
         start = hi
