@@ -353,7 +353,7 @@ def test_colloquial_phrases_are_found_with_their_fillers_and_keep_their_technica
     word groups of their own; the everyday words inside colloquial phrases (浪费 of 热量白白浪费, 很多 of
     很多乙酸乙酯) are not domain words, so they count as narrative."""
     from kb.analysis import normalize
-    from kb.search.query import NARRATIVE_WEIGHT, plan_query
+    from kb.search.query import NARRATIVE_WEIGHT, PHRASE_WORD_WEIGHT, plan_query
 
     analysis = current()
     spans = analysis.problem_spans(normalize("钢坯冷了再加热太费燃气"))
@@ -362,6 +362,9 @@ def test_colloquial_phrases_are_found_with_their_fillers_and_keep_their_technica
     assert [p for _, _, p in analysis.problem_spans(normalize("噪音太吵"))] == []    # 太吵 → 吵: too short
     plan = plan_query(analysis, "钢坯冷了再加热太费燃气")
     assert plan.words[:2] == ["钢坯冷了再加热", "钢坯"]
+    # the phrase's own words count like the words it means, a little less than a word typed on its own
+    # (疏水阀漏汽, a phrase and a technology's own name, must not rank by its parts as by the phrase)
+    assert plan.phrase_words == ["钢坯"] and plan.emphasis[:2] == [1.0, PHRASE_WORD_WEIGHT] and PHRASE_WORD_WEIGHT < 1
     assert "电镀污泥" in plan_query(analysis, "电镀污泥太多").words
     assert plan_query(analysis, "冷库电费高").words == ["冷库电费", "冷库"]
     for everyday in ("浪费", "很多", "花钱", "可惜"):
