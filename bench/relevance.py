@@ -5,7 +5,10 @@ pooled grades `rel2`, see bench/pool.py).
 
 kb answers with its own analysis (glossary dictionary, synonyms, traditional→simplified); the peers
 index and query with plain `jieba.cut_for_search` / `jieba.cut` and jieba's default dictionary,
-without the glossary or synonyms (see `bench.peers.plain_tokens`). Run: `python -m bench.relevance`.
+without the glossary or synonyms (see `bench.peers.plain_tokens`). Run: `python -m bench.relevance`;
+`--losses` scores kb alone and lists, per problem query, what the blind judge graded that kb's top 10 misses
+and what kb ranks above it (with the problem queries split in two halves by order, a guard against tuning
+to the set); `--kb-only` skips the peers.
 """
 from __future__ import annotations
 
@@ -84,7 +87,55 @@ def unjudged(run: dict[str, list[str]], blind: dict[str, dict[str, int]], depth:
     return sum(1 for qid, grades in blind.items() for doc in run.get(qid, [])[:depth] if doc not in grades)
 
 
-def evaluate(workdir: Path | None = None, limit: int = 10) -> dict[str, dict]:
+def per_query_ndcg(qrels: dict[str, dict[str, int]], run: dict[str, list[str]], depth: int = 10) -> dict[str, float]:
+    """nDCG@depth of every query of `qrels` (0 for a query without an answer)."""
+    import ir_measures
+    from ir_measures import nDCG
+
+    ranked = {qid: ({doc: float(len(ids) - rank) for rank, doc in enumerate(ids)} or {"__none__": 0.0})
+              for qid, ids in run.items() if qid in qrels}
+    out = {qid: 0.0 for qid in qrels}
+    out.update({m.query_id: float(m.value) for m in ir_measures.iter_calc([nDCG @ depth], qrels, ranked)})
+    return out
+
+
+def halves(queries: list[dict], run: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+    """nDCG@10 of the problem queries split by their order in the file (1st, 3rd, … / 2nd, 4th, …), author
+    and blind grades: a ranking change should help both halves, not one half at the other's cost."""
+    problem = [str(i) for i, q in enumerate(queries) if kind_of(q) == "problem"]
+    author = {str(i): {doc: int(g) for doc, g in q["rel"].items()} for i, q in enumerate(queries)}
+    blind = blind_qrels(queries)
+    out = {}
+    for name, qrels in (("problem", author), (BLIND, blind)):
+        scores = per_query_ndcg({qid: qrels[qid] for qid in problem if qid in qrels}, run)
+        out[name] = {half: round(sum(scores[q] for q in part) / max(len(part), 1), 4)
+                     for half, part in (("odd", problem[0::2]), ("even", problem[1::2]))
+                     for part in [[q for q in part if q in scores]]}
+    return out
+
+
+def losses(queries: list[dict], run: dict[str, list[str]], depth: int = 10) -> list[dict]:
+    # `run` may go deeper than `depth`: a missing entry's rank is then reported
+    """Per problem query with blind grades, worst first: its nDCG@depth, the graded entries missing from
+    the top `depth` and the entries (ungraded or grade 0) ranked above the lowest place such an entry
+    could take, the material to find why kb misses them."""
+    blind = blind_qrels(queries)
+    scores = per_query_ndcg(blind, run, depth)
+    out = []
+    for qid, grades in blind.items():
+        top = run.get(qid, [])[:depth]
+        missing = sorted((doc for doc, g in grades.items() if g > 0 and doc not in top),
+                         key=lambda doc: (-grades[doc], doc))
+        missing_at = {doc: (run[qid].index(doc) + 1 if doc in run.get(qid, []) else None) for doc in missing}
+        above = [(rank + 1, doc, grades.get(doc)) for rank, doc in enumerate(top) if not grades.get(doc)]
+        out.append({"qid": qid, "q": queries[int(qid)]["q"], "ndcg@10": round(scores[qid], 4),
+                    "missing": [(doc, grades[doc], missing_at[doc]) for doc in missing], "weak_above": above})
+    return sorted(out, key=lambda r: r["ndcg@10"])
+
+
+def evaluate(workdir: Path | None = None, limit: int = 10, peers: bool = True, deep: int = 0) -> dict[str, dict]:
+    """Scores of kb and the peers over their top `limit`; with `deep`, kb's top `deep` is kept too
+    (`_deep`, for the loss report's ranks beyond the scored ones)."""
     from kb.config import load_settings
     from kb.knowledge import KnowledgeBase
     from kb.search.engine import SearchRequest
@@ -100,12 +151,14 @@ def evaluate(workdir: Path | None = None, limit: int = 10) -> dict[str, dict]:
     settings = load_settings(workdir / "kb", editable_content=workdir / "kb" / "content")
     kb = KnowledgeBase(settings)
     kb.build(documents=docs)
-    runs = {"kb": {str(i): [h.id for h in kb.search(SearchRequest(text=q["q"], per_page=limit, highlight=False)).hits]
-                   for i, q in enumerate(queries)}}
+    deep_run = {str(i): [h.id for h in kb.search(SearchRequest(text=q["q"], per_page=max(limit, deep),
+                                                                highlight=False)).hits]
+                for i, q in enumerate(queries)}
+    runs = {"kb": {qid: ids[:limit] for qid, ids in deep_run.items()}}
     kb.close()
 
     tokens = plain_tokens()
-    for peer_cls in available_peers():
+    for peer_cls in available_peers() if peers else []:
         folder = workdir / f"{peer_cls.name}-plain"
         folder.mkdir(parents=True, exist_ok=True)
         peer = peer_cls(folder, tokens)
@@ -119,13 +172,35 @@ def evaluate(workdir: Path | None = None, limit: int = 10) -> dict[str, dict]:
            for name, run in runs.items()}
     out["_agreement"] = agreement(queries)
     out["_runs"] = runs
+    out["_deep"] = deep_run
     out["_queries"] = [q["q"] for q in queries]
     out["_kinds"] = [kind_of(q) for q in queries]
     return out
 
 
-def main() -> None:
-    result = evaluate()
+def print_losses(result: dict, depth: int = 10) -> None:
+    queries = judged_queries()
+    for row in losses(queries, result["_deep"], depth):
+        if row["ndcg@10"] >= 1.0:
+            continue
+        print(f"\n[{row['qid']}] {row['q']}  nDCG@10={row['ndcg@10']:.3f}")
+        for doc, grade, at in row["missing"]:
+            print(f"   缺 {grade} {doc}  (kb 名次 {at or '-'})")
+        for rank, doc, grade in row["weak_above"]:
+            print(f"   前10 #{rank} {doc}  ({'未评' if grade is None else grade})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.relevance")
+    parser.add_argument("--losses", action="store_true", help="kb only: per problem query, what its top 10 misses")
+    parser.add_argument("--kb-only", action="store_true", help="skip the peers (FTS5, tantivy)")
+    args = parser.parse_args(argv)
+    result = evaluate(peers=not (args.losses or args.kb_only), deep=50 if args.losses else 0)
+    if args.losses:
+        print_losses(result)
+    print("问题类查询按顺序分两半（奇/偶）：", halves(judged_queries(), result["_runs"]["kb"]))
     print("两位评判的一致性（共同评过的条目）：", result["_agreement"])
     for name, scores in result.items():
         if name.startswith("_"):

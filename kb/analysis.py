@@ -16,13 +16,13 @@ import threading
 import unicodedata
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import jieba
 import opencc
 
 from .glossary import Glossary, load_glossary
-from .taxonomy import Taxonomy, load_taxonomy
+from .taxonomy import CROSS_SECTOR, Taxonomy, load_taxonomy
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -44,6 +44,23 @@ _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
 _LATIN_RUN = re.compile(r"[a-z][a-z0-9.+]*[a-z0-9]|[a-z]|\d+(?:\.\d+)?")
 
 _t2s = opencc.OpenCC("t2s")
+
+
+def squeezed_phrases(phrases: Iterable[str]) -> dict[str, str]:
+    return _squeezed(tuple(phrases))
+
+
+@functools.lru_cache(maxsize=16)
+def _squeezed(phrases: tuple[str, ...]) -> dict[str, str]:
+    """Colloquial phrases by their text without fillers, as problem_spans compares them (a phrase listed
+    with its degree word, 污泥太多 or 钢坯冷了再加热, is found where typed); a phrase listed without one
+    wins over one that only squeezes to it, and a key of one character (太吵 → 吵) would match too much."""
+    out: dict[str, str] = {}
+    for phrase in phrases:
+        key = _FILLER.sub("", phrase)
+        if len(key) >= 2 and (key == phrase or key not in out):
+            out[key] = phrase
+    return out
 
 
 class _FoldTable(dict):
@@ -202,15 +219,22 @@ class Analysis:
         """Domain words by their pinyin reading, to correct 无情 → 无氰 (kb/spelling.py)."""
         from .spelling import Speller
 
+        return Speller(self.technical_words, self.problem_phrases)
+
+    @cached_property
+    def technical_words(self) -> frozenset[str]:
+        """The domain vocabulary proper: glossary words, sector names and aliases, and the technical words
+        colloquial phrases mean, normalised; not the colloquial phrases themselves, whose pieces are
+        everyday words (浪费, 直接, 很多 of 热量白白浪费, 热水直接排, 很多乙酸乙酯)."""
         words = [*self.glossary.all_words(), *self.taxonomy.terms(),
                  *(t for g in self.glossary.problem_groups for t in g.terms)]
-        return Speller((normalize(w).lower() for w in words), self.problem_phrases)
+        return frozenset(normalize(w).lower() for w in words)
 
     @cached_property
     def _domain_pieces(self) -> set[str]:
-        """Every stretch of two or more characters inside a domain word or colloquial phrase."""
+        """Every stretch of two or more characters inside a domain word."""
         pieces: set[str] = set()
-        for word in self.speller.words:
+        for word in self.technical_words:
             for i in range(len(word)):
                 for j in range(i + 2, len(word) + 1):
                     pieces.add(word[i:j])
@@ -226,7 +250,7 @@ class Analysis:
             return False
         if word in self._domain_pieces:
             return True
-        words = self.speller.words
+        words = self.technical_words
         return any(word[i:j] in words for i in range(len(word)) for j in range(i + 2, len(word) + 1))
 
     def cuts(self, norm: str) -> set[int]:
@@ -256,23 +280,39 @@ class Analysis:
             out[key] = tuple(dict.fromkeys((*out.get(key, ()), *terms)))
         return out
 
+    @cached_property
+    def problem_sectors(self) -> dict[str, str]:
+        """Normalised colloquial phrase → the one sector whose groups list it, for the phrases that only
+        groups of a single sector other than the cross-sector 通用 list (定型机冒烟 → 印染): saying it says
+        which plant the user runs."""
+        seen: dict[str, set[str]] = {}
+        for group in self.glossary.problem_groups:
+            for phrase in group.phrases:
+                seen.setdefault(normalize(phrase).lower(), set()).add(group.sector)
+        return {phrase: next(iter(sectors)) for phrase, sectors in seen.items()
+                if len(sectors) == 1 and CROSS_SECTOR not in sectors}
+
+    @cached_property
+    def _squeezed_phrases(self) -> dict[str, str]:
+        return squeezed_phrases(self.problem_phrases)
+
     def problem_spans(self, norm: str, phrases: dict[str, tuple[str, ...]] | None = None) -> list[tuple[int, int, str]]:
         """Where colloquial phrases occur in normalised text, as (start, end, phrase): leftmost, then
         longest, not overlapping.
         Degree words and fillers between a phrase's words are skipped (用水量太大 is 用水量大, 热量都白白
         浪费了 is 热量浪费), so each phrase need not be listed with every intensifier."""
-        phrases = self.problem_phrases if phrases is None else phrases
-        if not phrases:
+        keys = self._squeezed_phrases if phrases is None else squeezed_phrases(phrases)
+        if not keys:
             return []
         skipped = {k for m in _FILLER.finditer(norm) for k in range(*m.span())}
         positions = [k for k in range(len(norm)) if k not in skipped]
         squeezed = "".join(norm[k] for k in positions)
-        longest = max(map(len, phrases))
+        longest = max(map(len, keys))
         spans, i = [], 0
         while i < len(squeezed):
             for j in range(min(len(squeezed), i + longest), i + 1, -1):
-                if squeezed[i:j] in phrases:
-                    spans.append((positions[i], positions[j - 1] + 1, squeezed[i:j]))
+                if squeezed[i:j] in keys:
+                    spans.append((positions[i], positions[j - 1] + 1, keys[squeezed[i:j]]))
                     i = j
                     break
             else:

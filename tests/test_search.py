@@ -317,3 +317,83 @@ def test_a_named_or_pointed_sector_ranks_its_entries_first(content, tmp_path):
         assert [(h.id, round(h.score, 6)) for h in fast.hits] == [(h.id, round(h.score, 6)) for h in reference.hits]
     finally:
         kb.close()
+
+
+def test_a_colloquial_phrase_of_one_sector_implies_that_sector(content, tmp_path):
+    """定型机冒烟 is listed only among the 印染 problem groups: saying it says which plant the user runs, so
+    of two entries matching what it means, the 印染 one ranks first even where the other matches a little
+    more (as for a sector the words' matches point to); a cross-sector phrase (味道大) implies none."""
+    from conftest import technology, write
+    from kb.config import load_settings
+    from kb.knowledge import KnowledgeBase
+    from kb.search.query import plan_query
+
+    assert plan_query(current(), "定型机冒烟").implied == ["印染"]
+    assert plan_query(current(), "车间味道大").implied == []
+    write(content, "technologies", "coating-oil-fume-purifier", technology(
+        "coating-oil-fume-purifier", "喷涂线废气净化", sectors="[工业涂装]", body="油烟经静电油烟净化，油烟去除率高。"))
+    write(content, "technologies", "dyeing-oil-fume-purifier", technology(
+        "dyeing-oil-fume-purifier", "织物整理废气净化", sectors="[印染]", body="油烟经静电油烟净化。"))
+    settings = load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable")
+    kb = KnowledgeBase(settings)
+    kb.build()
+    try:
+        assert ids(kb, "油烟 静电")[:2] == ["coating-oil-fume-purifier", "dyeing-oil-fume-purifier"]
+        assert ids(kb, "定型机冒烟")[:2] == ["dyeing-oil-fume-purifier", "coating-oil-fume-purifier"]
+        fast = kb.search(SearchRequest(text="定型机冒烟"))
+        reference = kb._searcher.search_whoosh(SearchRequest(text="定型机冒烟"))
+        assert [(h.id, round(h.score, 6)) for h in fast.hits] == [(h.id, round(h.score, 6)) for h in reference.hits]
+    finally:
+        kb.close()
+
+
+def test_colloquial_phrases_are_found_with_their_fillers_and_keep_their_technical_words():
+    """A phrase listed with a degree word or particle (钢坯冷了再加热, 污泥太多) is found where typed, though
+    fillers are skipped when comparing; the technical words a phrase is made of (钢坯, 电镀污泥, 冷库) are
+    word groups of their own; the everyday words inside colloquial phrases (浪费 of 热量白白浪费, 很多 of
+    很多乙酸乙酯) are not domain words, so they count as narrative."""
+    from kb.analysis import normalize
+    from kb.search.query import NARRATIVE_WEIGHT, PHRASE_WORD_WEIGHT, plan_query
+
+    analysis = current()
+    spans = analysis.problem_spans(normalize("钢坯冷了再加热太费燃气"))
+    assert [phrase for _, _, phrase in spans] == ["钢坯冷了再加热"]
+    assert spans[0][:2] == (0, 7)
+    assert [p for _, _, p in analysis.problem_spans(normalize("噪音太吵"))] == []    # 太吵 → 吵: too short
+    plan = plan_query(analysis, "钢坯冷了再加热太费燃气")
+    assert plan.words[:2] == ["钢坯冷了再加热", "钢坯"]
+    # the phrase's own words count like the words it means, a little less than a word typed on its own
+    # (疏水阀漏汽, a phrase and a technology's own name, must not rank by its parts as by the phrase)
+    assert plan.phrase_words == ["钢坯"] and plan.emphasis[:2] == [1.0, PHRASE_WORD_WEIGHT] and PHRASE_WORD_WEIGHT < 1
+    assert "电镀污泥" in plan_query(analysis, "电镀污泥太多").words
+    assert plan_query(analysis, "冷库电费高").words == ["冷库电费", "冷库"]
+    for everyday in ("浪费", "很多", "花钱", "可惜"):
+        assert not analysis.is_domain(everyday), everyday
+    for technical in ("印染", "钢坯", "排烟", "乙酸乙酯"):
+        assert analysis.is_domain(technical), technical
+    narrative = plan_query(analysis, "油漆利用率低 浪费")
+    assert narrative.emphasis[narrative.words.index("浪费")] == NARRATIVE_WEIGHT
+
+
+def test_an_entry_about_a_phrases_own_subject_ranks_above_one_matching_only_its_meaning(content, tmp_path):
+    """冷库电费高 means 冷库, 制冷系统: the cold-store entry covers the phrase and its own word 冷库, so it ranks
+    above an entry that only matches the phrase's other meaning, even in its title."""
+    from conftest import technology, write
+    from kb.config import load_settings
+    from kb.knowledge import KnowledgeBase
+
+    write(content, "technologies", "food-cold-store-retrofit", technology(
+        "food-cold-store-retrofit", "围护结构保温与除霜优化", sectors="[农副食品加工]", body="冷库围护结构保温。"))
+    write(content, "technologies", "general-refrigeration-vfd", technology(
+        "general-refrigeration-vfd", "制冷系统变频改造", sectors="[农副食品加工]",
+        body="制冷系统压缩机变频；制冷系统冷凝压力优化；制冷系统群控。"))
+    settings = load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable")
+    kb = KnowledgeBase(settings)
+    kb.build()
+    try:
+        assert ids(kb, "冷库电费高")[:2] == ["food-cold-store-retrofit", "general-refrigeration-vfd"]
+        fast = kb.search(SearchRequest(text="冷库电费高"))
+        reference = kb._searcher.search_whoosh(SearchRequest(text="冷库电费高"))
+        assert [(h.id, round(h.score, 6)) for h in fast.hits] == [(h.id, round(h.score, 6)) for h in reference.hits]
+    finally:
+        kb.close()

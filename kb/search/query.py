@@ -64,6 +64,12 @@ class QueryPlan:
     dropped: list[str] = field(default_factory=list)
     # sectors the query names (印染厂, 电镀, 水泥窑 → 印染, 电镀, 建材): their entries rank higher (coverage.py)
     sectors: list[str] = field(default_factory=list)
+    # sectors the query's colloquial phrases imply (定型机冒烟 → 印染, a phrase of one sector's groups):
+    # their entries rank higher, as for a sector the words' matches point to (coverage.py)
+    implied: list[str] = field(default_factory=list)
+    # the technical words the query's colloquial phrases are made of (钢坯 of 钢坯冷了再加热), each a
+    # group of its own weighted PHRASE_WORD_WEIGHT
+    phrase_words: list[str] = field(default_factory=list)
 
     def conjunction(self) -> Node | None:
         """Every word group (None: nothing to match)."""
@@ -89,6 +95,9 @@ def _phrase_anywhere(analysis: Analysis, text: str, boost: float) -> Node | None
 
 # the technical words a colloquial phrase stands for count a little less than the phrase itself
 PROBLEM_TERM_BOOST = 0.8
+# a technical word inside a colloquial phrase (钢坯 of 钢坯冷了再加热) counts like the technical words the
+# phrase means: a little less than a word typed on its own
+PHRASE_WORD_WEIGHT = PROBLEM_TERM_BOOST
 # a word outside the domain vocabulary (车间, 居民, 投诉) counts this much in score and coverage …
 NARRATIVE_WEIGHT = 0.3
 # … and in a query of this many words or more (two sentences describing a plant) it is dropped,
@@ -119,10 +128,23 @@ def plan_query(analysis: Analysis, text: str) -> QueryPlan:
                 _add_word(analysis, plan, word)
         if phrase and phrase not in plan.words:
             _add_phrase(analysis, plan, phrase)
+            for word in _technical_words_of(analysis, phrase):
+                if word not in plan.words:
+                    _add_word(analysis, plan, word)
+                    plan.emphasis[-1] = PHRASE_WORD_WEIGHT
+                    plan.phrase_words.append(word)
         start = hi
     _weigh(analysis, plan)
     _name_sectors(analysis, plan, norm)
     return plan
+
+
+def _technical_words_of(analysis: Analysis, phrase: str) -> list[str]:
+    """The technical words a colloquial phrase is made of (钢坯 of 钢坯冷了再加热, 电镀污泥 of 电镀污泥太多,
+    冷库 of 冷库电费高): each is also a word group of its own, so an entry about them counts as covering part
+    of the query even where it does not match every word of the phrase."""
+    return [w for w in analysis.query_tokens(phrase)
+            if len(w) > 1 and w not in GENERIC_WORDS and w in analysis.technical_words]
 
 
 def _name_sectors(analysis: Analysis, plan: QueryPlan, norm: str) -> None:
@@ -155,19 +177,20 @@ def _weigh(analysis: Analysis, plan: QueryPlan) -> None:
     query drops them (recorded in plan.dropped) so they neither add candidates nor dilute coverage."""
     long_query = len(plan.words) >= LONG_QUERY_WORDS
     for k, word in enumerate(plan.words):
-        if word in plan.expansions:
+        if word in plan.expansions or word in plan.phrase_words:
             continue
         # a lone character (没, 人 of 没人要; 熄 of 熄焦 when jieba splits it) says too little on its own
         lone = len(word) == 1 and not word.isascii()
         if word in GENERIC_WORDS or lone or len(word) > 1 and not analysis.is_domain(word):
             plan.emphasis[k] = NARRATIVE_WEIGHT
-    domain = sum(1 for e in plan.emphasis if e == 1.0)
+    domain = sum(1 for e in plan.emphasis if e > NARRATIVE_WEIGHT)
     if long_query and domain >= MIN_DOMAIN_WORDS:
-        keep = [k for k, e in enumerate(plan.emphasis) if e == 1.0]
+        keep = [k for k, e in enumerate(plan.emphasis) if e > NARRATIVE_WEIGHT]
         plan.dropped = [w for k, w in enumerate(plan.words) if k not in keep]
         plan.words = [plan.words[k] for k in keep]
         plan.groups = [plan.groups[k] for k in keep]
         plan.emphasis = [plan.emphasis[k] for k in keep]
+        plan.phrase_words = [w for w in plan.phrase_words if w in plan.words]
         plan.synonyms = {w: s for w, s in plan.synonyms.items() if w in plan.words}
 
 
@@ -183,6 +206,9 @@ def _add_phrase(analysis: Analysis, plan: QueryPlan, phrase: str) -> None:
         return
     plan.words.append(phrase)
     plan.expansions[phrase] = terms
+    implied = analysis.problem_sectors.get(phrase)
+    if implied and implied not in plan.implied:
+        plan.implied.append(implied)
     plan.groups.append(AnyOf(tuple(alternatives)) if len(alternatives) > 1 else alternatives[0])
     plan.emphasis.append(1.0)
 

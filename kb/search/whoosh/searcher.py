@@ -375,10 +375,10 @@ class WhooshSearcher:
     # -- the query's sectors (issue 18): both paths rank with the same factors -----------------------
     def _sector_factors(self, plan: WhooshPlan, group_docnums: list[np.ndarray], columns: np.ndarray) -> np.ndarray | None:
         """The score factor of each column (docnums `columns`): entries of the sectors the query names, of
-        a sector a word's matches point to (coverage.pointed_sector), of 通用; None when the query is
-        about no sector in particular."""
+        a sector a word's matches point to (coverage.pointed_sector) or its colloquial phrases imply
+        (plan.implied), of 通用; None when the query is about no sector in particular."""
         facet = self.arrays().facet("sector")
-        pointed: set[str] = set()
+        pointed: set[str] = set(plan.implied)
         for word, emphasis, docnums in zip(plan.words, plan.emphasis, group_docnums):
             if word in plan.expansions or emphasis != 1.0 or not len(docnums):
                 continue

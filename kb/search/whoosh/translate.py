@@ -45,6 +45,7 @@ class WhooshPlan:
     expansions: dict[str, list[str]] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
     sectors: list[str] = field(default_factory=list)
+    implied: list[str] = field(default_factory=list)
 
     def conjunction(self) -> Q.Query:
         return Q.And(self.groups) if len(self.groups) > 1 else (self.groups[0] if self.groups else Q.NullQuery)
@@ -55,4 +56,4 @@ class WhooshPlan:
 
 def whoosh_plan(plan: QueryPlan) -> WhooshPlan:
     return WhooshPlan(plan.words, plan.synonyms, [whoosh_query(g) for g in plan.groups], plan.emphasis,
-                      plan.expansions, plan.dropped, plan.sectors)
+                      plan.expansions, plan.dropped, plan.sectors, plan.implied)
