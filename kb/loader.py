@@ -1,9 +1,9 @@
 """The one loader of content: Markdown files → validated Documents, or located Problems."""
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -185,17 +185,37 @@ def _leading_lines(body: str) -> int:
 
 
 MAX_CACHED_FILES = 50_000
+# A file whose last change is older than this is trusted unchanged while its stat signature stays the same
+# (like git's racy-clean rule: a write within the file system's timestamp granularity could keep mtime).
+SETTLED_NS = 2_000_000_000
 
 
 def load_file(path: Path, taxonomy: Taxonomy) -> tuple[Document | None, list[Problem]]:
-    raw = path.read_bytes()
-    # A long-running server rebuilds on every edit; unchanged files need not be parsed again. The results are
-    # kept on the taxonomy they were validated against (never keyed by id(), which a new object may reuse).
+    """One file's Document or Problems. A long-running server rebuilds on every edit, so results are kept
+    on the taxonomy they were validated against (never keyed by id(), which a new object may reuse), by
+    path and content hash; a file whose stat signature (inode, size, mtime, ctime) is unchanged since it
+    was read settled is not even read again. The results are shared, not copied: Documents are values
+    that no caller changes in place (make a changed one with dataclasses.replace)."""
     cache = taxonomy.validated_files
-    key = (str(path), hashlib.sha256(raw).digest())
+    signatures = taxonomy.file_signatures
+    name = str(path)
+    stat = path.stat()
+    signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    known = signatures.get(name)
+    if known is not None and known[0] == signature:
+        cached = cache.get((name, known[1]))
+        if cached is not None:
+            return cached
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).digest()
+    if max(stat.st_mtime_ns, stat.st_ctime_ns) < time.time() * 1e9 - SETTLED_NS and len(raw) == stat.st_size:
+        signatures[name] = (signature, digest)
+    else:
+        signatures.pop(name, None)
+    key = (name, digest)
     cached = cache.get(key)
     if cached is not None:
-        return copy.deepcopy(cached)
+        return cached
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -204,7 +224,8 @@ def load_file(path: Path, taxonomy: Taxonomy) -> tuple[Document | None, list[Pro
     result = load_text(text, path, taxonomy, FOLDER_TYPES.get(path.parent.name))
     if len(cache) > MAX_CACHED_FILES:
         cache.clear()
-    cache[key] = copy.deepcopy(result)
+        signatures.clear()
+    cache[key] = result
     return result
 
 
