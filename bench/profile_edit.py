@@ -126,6 +126,48 @@ def measure(fn, reps: int) -> dict:
             "walls": [round(w, 3) for w in walls], "cpus": [round(c, 3) for c in cpus]}
 
 
+PHASES = (("kb.build", "load_documents"), ("kb.build", "plan_build"), ("kb.build", "write_index"),
+          ("kb.build", "_write_model"), ("kb.build", "atomic_write"), ("kb.build", "GenerationPointer.publish"),
+          ("kb.build", "_remove_old_generations"), ("kb.store", "Store.sync"), ("kb.checks", "CrossChecks.__call__"),
+          ("kb.loader", "content_files"), ("kb.knowledge", "KnowledgeBase.refresh"),
+          ("kb.knowledge", "KnowledgeBase.search"))
+
+
+def phase_times(fn) -> dict[str, float]:
+    """CPU seconds (process_time) and wall seconds spent in each of PHASES during one call of fn, as
+    "cpu/wall", without a profiler's overhead (nested phases are counted in both)."""
+    import functools
+    import importlib
+
+    spent: dict[str, float] = {}
+    restore = []
+    for module_name, dotted in PHASES:
+        owner = importlib.import_module(module_name)
+        *outer, name = dotted.split(".")
+        for part in outer:
+            owner = getattr(owner, part)
+        original = getattr(owner, name)
+
+        def timed(*args, _original=original, _label=dotted, **kwargs):
+            cpu, wall = time.process_time(), time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                before = spent.get(_label, (0.0, 0.0))
+                spent[_label] = (before[0] + time.process_time() - cpu, before[1] + time.perf_counter() - wall)
+
+        setattr(owner, name, functools.wraps(original)(timed))
+        restore.append((owner, name, original))
+    cpu, wall = time.process_time(), time.perf_counter()
+    try:
+        fn()
+    finally:
+        for owner, name, original in restore:
+            setattr(owner, name, original)
+    spent["total"] = (time.process_time() - cpu, time.perf_counter() - wall)
+    return {k: f"{c:.3f}/{w:.3f}" for k, (c, w) in spent.items()}
+
+
 def profile(fn, top: int) -> str:
     profiler = cProfile.Profile()
     profiler.enable()
@@ -145,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", default="files,documents", help="which edit paths: files, documents")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one more edit per path")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--phases", action="store_true", help="CPU seconds per build phase of one more edit")
     args = parser.parse_args(argv)
     home = (args.home or Path(f"/tmp/kb-edit-{args.size}")).resolve()
     prepare(home, args.size, args.procs)
@@ -163,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.size} docs, {path}: first edit {first['wall_s']} s wall / {first['cpu_s']} s CPU; "
                   f"median of {args.reps}: {result['wall_s']} s wall / {result['cpu_s']} s CPU "
                   f"(walls {result['walls']}, CPU {result['cpus']})")
+            if args.phases:
+                print(f"{args.size} docs, {path}: seconds by phase, CPU/wall {phase_times(fn)}")
             if args.profile:
                 print(profile(fn, args.top))
     finally:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -62,7 +63,20 @@ class ContentSet:
 
 
 def content_files(root: Path) -> list[Path]:
-    return sorted(p for folder in FOLDER_TYPES for p in (root / folder).glob("*.md")) if root.is_dir() else []
+    """The root's `*.md` content files in path order (by folder, then name: what sorting the paths gives,
+    listed with os.scandir instead of pathlib's glob, which costs a second per 20k files)."""
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in FOLDER_TYPES:
+        try:
+            with os.scandir(root / folder) as entries:
+                names = [e.name for e in entries if e.name.endswith(".md")]
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        found += [(folder, name) for name in names]
+    found.sort()
+    return [root / folder / name for folder, name in found]
 
 
 def load_text(text: str, path: Path, taxonomy: Taxonomy, expected_type: str | None = None) -> tuple[Document | None, list[Problem]]:
