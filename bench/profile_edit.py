@@ -190,6 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", action="store_true", help="CPU seconds per build phase of one more edit")
     args = parser.parse_args(argv)
     home = (args.home or Path(f"/tmp/kb-edit-{args.size}")).resolve()
+    from kb.files import file_lock
+
+    with file_lock(home.parent / f".{home.name}.profile_edit.lock"):   # two runs would edit the same file
+        return run(home, args)
+
+
+def run(home: Path, args) -> int:
     prepare(home, args.size, args.procs)
 
     from kb.knowledge import KnowledgeBase
