@@ -129,7 +129,7 @@ def measure(fn, reps: int) -> dict:
 PHASES = (("kb.build", "load_documents"), ("kb.build", "plan_build"), ("kb.build", "write_index"),
           ("kb.build", "_write_model"), ("kb.build", "atomic_write"), ("kb.build", "GenerationPointer.publish"),
           ("kb.build", "_remove_old_generations"), ("kb.store", "Store.sync"), ("kb.checks", "CrossChecks.__call__"),
-          ("kb.loader", "content_files"), ("kb.knowledge", "KnowledgeBase.refresh"),
+          ("kb.loader", "_content_file_names"), ("kb.knowledge", "KnowledgeBase.refresh"),
           ("kb.knowledge", "KnowledgeBase.search"))
 
 
