@@ -79,6 +79,17 @@ def _body(rng: random.Random, template: Document, paragraphs) -> str:
     return "\n\n".join(out) + "\n"
 
 
+SUMMARY_MAX = 300     # kb/schemas.py: a summary longer than this is refused by `kb build`
+
+
+def _summary(picked: list[str]) -> str:
+    """The sampled sentences, dropping trailing ones (no extra random draws, so every other field of the
+    corpus stays the same) until the schema's length limit holds; one long sentence is cut."""
+    while len(picked) > 1 and len("".join(picked)) > SUMMARY_MAX:
+        picked = picked[:-1]
+    return "".join(picked)[:SUMMARY_MAX]
+
+
 def synthetic_documents(n: int, seed: int = 0) -> dict[str, Document]:
     """n documents with ids syn-0 … syn-(n-1); the same (n, seed) gives the same documents."""
     rng = random.Random(seed)
@@ -100,7 +111,7 @@ def synthetic_documents(n: int, seed: int = 0) -> dict[str, Document]:
             meta["category"] = rng.choice(values["categories"])
         if "process" in meta:
             meta["process"] = rng.choice(values["processes"])
-        meta["summary"] = "".join(rng.sample(sentences, rng.randint(1, 3)))
+        meta["summary"] = _summary(rng.sample(sentences, rng.randint(1, 3)))
         if doc_type == "case" and tech_ids:
             meta["technologies"] = rng.sample(tech_ids, min(len(tech_ids), rng.randint(1, 3)))
         body = _body(rng, template, paragraphs)

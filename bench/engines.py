@@ -136,12 +136,7 @@ def kb_serve(params: dict) -> dict:
     result.update(_span("edit", median_span(save, edited_documents(docs))))
 
     def save_in_new_process(doc) -> None:
-        from kb.recommend import model
-
-        for name in ("_rows", "_term_ids", "_terms"):   # what a fresh `kb build` starts with
-            cache = getattr(model, name, None)
-            if hasattr(cache, "clear"):
-                cache.clear()
+        knowledge.term_counts.clear()       # what a fresh `kb build` starts with
         save(doc)
 
     result.update(_span("edit_new_process", median_span(save_in_new_process, edited_documents(docs, salt="new"))))

@@ -23,6 +23,7 @@ from .loader import load_content
 from .files import atomic_write, file_lock
 from .instance_secret import ensure_secret_key
 from .analysis import Analysis, refreshed
+from .recommend.counts import TermCounts
 from .search.backend import write_index
 from .store import Store
 from .workers import workers_die_with_parent
@@ -122,6 +123,7 @@ def build(
     checks: Callable[[dict[str, Document]], list[Problem]] | None = None,
     analysis: Analysis | None = None,
     stamp: dict | None = None,
+    term_counts: TermCounts | None = None,
 ) -> BuildReport:
     """Build; with lenient=True (the file watcher, web publishing) a file with problems does not stop
     the build: its last good version stays in the index and the problems are returned. checks: the
@@ -129,7 +131,8 @@ def build(
     they found for unchanged files). `analysis`: the caller's (a knowledge base's, its jieba dictionary
     loaded), used while the glossary and the sectors it was made from are unchanged. `stamp`: facts
     about what was built (shared mode: the database revision pulled), kept in the generation's meta.json so
-    they change in the same rename that makes the generation serve."""
+    they change in the same rename that makes the generation serve. `term_counts`: the recommender's
+    term counts the caller keeps between its builds (a knowledge base's), else counted for this build."""
     started = time.perf_counter()
     ensure_secret_key(settings.ensure().home)
     documents, problems = load_documents(settings, documents, lenient, checks)
@@ -149,7 +152,8 @@ def build(
                                    problems=problems)
             generation = settings.index_root / _generation_name()
             try:
-                write_generation(generation, plan, analysis, progress, on_document, stamp)
+                write_generation(generation, plan, analysis, progress, on_document, stamp,
+                                 term_counts if term_counts is not None else TermCounts())
                 store.sync(documents.values())
             except BaseException:
                 shutil.rmtree(generation, ignore_errors=True)
@@ -196,16 +200,19 @@ def _generation_name() -> str:
 
 
 def write_generation(generation: Path, plan: BuildPlan, analysis: Analysis, progress: bool = False,
-                     on_document: Callable[[Document], None] | None = None, stamp: dict | None = None) -> None:
+                     on_document: Callable[[Document], None] | None = None, stamp: dict | None = None,
+                     term_counts: TermCounts | None = None) -> None:
     """The new generation's index, recommender model and meta.json (written last: a folder without it is
     unfinished). Each field text is segmented once for both the index and the model."""
     from .prepare import prepared
+
+    term_counts = term_counts if term_counts is not None else TermCounts()
 
     # bars on a terminal; in a log (make serve > file, CI) plain lines instead of \r redraws
     bars = progress and sys.stderr.isatty()
     if progress and not bars and plan.changed:
         print(f"索引 {len(plan.changed)} 篇……", file=sys.stderr, flush=True)
-    with prepared(analysis, _to_segment(plan, analysis), plan.procs, bars) as words:
+    with prepared(analysis, _to_segment(plan, analysis, term_counts), plan.procs, bars) as words:
         bar = tqdm(total=len(plan.changed), desc="索引", unit="篇", disable=not bars, leave=False)
 
         def tick(doc: Document) -> None:
@@ -216,7 +223,7 @@ def write_generation(generation: Path, plan: BuildPlan, analysis: Analysis, prog
         write_index(generation / "index", plan.changed, words, plan.removed,
                     base=(plan.live / "index") if plan.incremental else None, on_document=tick, procs=plan.procs)
         bar.close()
-        _write_model(generation / "model", plan, words)
+        _write_model(generation / "model", plan, words, term_counts)
     if progress and not bars and plan.changed:
         print(f"索引完成：{len(plan.changed)} 篇", file=sys.stderr, flush=True)
     atomic_write(
@@ -235,26 +242,26 @@ def _restamp(live: Path, stamp: dict | None) -> None:
         atomic_write(live / "meta.json", json.dumps({**meta, **stamp}, ensure_ascii=False).encode("utf-8"))
 
 
-def _to_segment(plan: BuildPlan, analysis: Analysis) -> list[Document]:
+def _to_segment(plan: BuildPlan, analysis: Analysis, counts: TermCounts) -> list[Document]:
     """Documents whose words are needed: the changed ones (index), and technologies and cases the
     recommender has no cached counts for (a new process reads the live generation's counts back first)."""
-    from .recommend.model import MODEL_TYPES, is_cached, warm_counts
+    from .recommend.model import MODEL_TYPES
 
     changed_ids = plan.changed_ids
 
     def uncounted() -> list[Document]:
         return [d for d in plan.documents.values()
-                if d.id not in changed_ids and d.type in MODEL_TYPES and not is_cached(d, analysis)]
+                if d.id not in changed_ids and d.type in MODEL_TYPES and not counts.has(d, analysis)]
 
     if plan.incremental and uncounted():
-        warm_counts(plan.live / "model")
+        counts.warm(plan.live / "model")
     return list(plan.changed) + uncounted()
 
 
-def _write_model(folder: Path, plan: BuildPlan, words) -> None:
+def _write_model(folder: Path, plan: BuildPlan, words, counts: TermCounts) -> None:
     from .recommend.model import build_model
 
-    build_model(list(plan.documents.values()), folder, words)
+    build_model(list(plan.documents.values()), folder, words, counts)
 
 
 def _keep_last_good(settings: Settings, documents: dict[str, Document], problems: list[Problem]) -> dict[str, Document]:

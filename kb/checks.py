@@ -80,19 +80,21 @@ class NearDuplicateTitles:
         self.threshold = threshold
         self._known: dict[str, tuple[str, str, int]] = {}          # id → (title, path, title line)
         self._pairs: dict[tuple[str, str], Problem] = {}          # (earlier id, later id) → problem
+        self._parts: dict[str, tuple] = {}                         # title → what the comparison needs of it
 
     def __call__(self, technologies: list[Document]) -> list[Problem]:
         current = {d.id: (d.title, d.path, d.lines.get("title", 2)) for d in technologies}
         changed = {i for i, seen in current.items() if self._known.get(i) != seen}
         gone = set(self._known) - set(current)
+        parts = {title: self._parts[title] for title, _, _ in current.values() if title in self._parts}
         if len(changed) + len(gone) > len(current) // 2:        # most of it: one full pass
-            self._pairs = _similar_pairs(technologies, self.threshold)
+            self._pairs = _similar_pairs(technologies, self.threshold, parts=parts)
         else:
             stale = changed | gone
             self._pairs = {k: v for k, v in self._pairs.items() if k[0] not in stale and k[1] not in stale}
             fresh = [d for d in technologies if d.id in changed]
-            self._pairs.update(_similar_pairs(technologies, self.threshold, only=fresh))
-        self._known = current
+            self._pairs.update(_similar_pairs(technologies, self.threshold, only=fresh, parts=parts))
+        self._known, self._parts = current, parts
         order = {doc_id: n for n, doc_id in enumerate(sorted(current))}
         return [self._pairs[k] for k in sorted(self._pairs, key=lambda k: (order[k[1]], order[k[0]]))]
 
@@ -102,23 +104,29 @@ def near_duplicate_titles(technologies: list[Document], threshold: float = 0.92)
     return NearDuplicateTitles(threshold)(technologies)
 
 
-def _similar_pairs(technologies: list[Document], threshold: float,
-                   only: list[Document] | None = None) -> dict[tuple[str, str], Problem]:
+def _similar_pairs(technologies: list[Document], threshold: float, only: list[Document] | None = None,
+                   parts: dict[str, tuple] | None = None) -> dict[tuple[str, str], Problem]:
     """(earlier id, later id) → problem for every pair of similar titles (with `only`: pairs that hold one
     of those). Only titles with the same Latin words and lengths close enough to reach the threshold are
     compared (a ratio is at most 2·shorter/(sum of lengths)), and a pair's character counts must allow it
-    before difflib measures it."""
+    before difflib measures it. `parts`: title → (key, Latin words, character set and counts), filled
+    here, so a caller that keeps it does not take every title apart again."""
     from collections import Counter
 
-    def entry(doc: Document) -> tuple[Document, str, frozenset[str], tuple[frozenset[str], Counter]]:
-        key = _title_key(doc.title)
-        return doc, key, frozenset(_latin(doc.title)), (frozenset(key), Counter(key))
+    parts = {} if parts is None else parts
 
-    everyone = [entry(d) for d in technologies if _title_key(d.title)]
+    def entry(doc: Document) -> tuple[Document, str, frozenset[str], tuple[frozenset[str], Counter]]:
+        found = parts.get(doc.title)
+        if found is None:
+            key = _title_key(doc.title)
+            found = parts[doc.title] = (key, frozenset(_latin(doc.title)), (frozenset(key), Counter(key)))
+        return (doc, *found)
+
+    everyone = [item for item in map(entry, technologies) if item[1]]
     buckets: dict[tuple[frozenset[str], int], list] = {}        # (Latin words, key length) → entries
     for item in everyone:
         buckets.setdefault((item[2], len(item[1])), []).append(item)
-    probes = everyone if only is None else [entry(d) for d in only if _title_key(d.title)]
+    probes = everyone if only is None else [item for item in map(entry, only) if item[1]]
     pairs: dict[tuple[str, str], Problem] = {}
     for a, ka, latin, counts_a in probes:
         # lengths whose ratio bound 2·shorter/total can reach the threshold

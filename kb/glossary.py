@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
@@ -72,23 +72,36 @@ class Glossary:
 
 
 def load_glossary(path: Path | None = None) -> Glossary:
+    """The glossary as the file says now, parsed once per distinct content (like load_taxonomy): every
+    build of a running server asks whether it changed, and reading 40 KB is cheap where parsing is not."""
     path = path or BUNDLED_CONTENT / "glossary.yaml"
-    if not path.exists():
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
         return Glossary((), ())
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
+    return _parse_glossary(data)
+
+
+@lru_cache(maxsize=8)
+def _parse_glossary(data: bytes) -> Glossary:
+    text = data.decode("utf-8")
+    raw = yaml.safe_load(text) or {}
     terms = tuple(str(t).strip() for t in raw.get("terms") or () if str(t).strip())
     groups = tuple(
         tuple(str(m).strip() for m in group if str(m).strip())
         for group in raw.get("synonyms") or ()
         if group and len(group) > 1
     )
-    return Glossary(terms, groups, tuple(_problem_groups(raw.get("problems"), _lines(path))))
+    return Glossary(terms, groups, tuple(_problem_groups(raw.get("problems"), _text_lines(text))))
 
 
 def _lines(path: Path) -> list[int]:
     """1-based line of each item of the `problems` list, for file:line messages."""
-    node = yaml.compose(path.read_text(encoding="utf-8"))
+    return _text_lines(path.read_text(encoding="utf-8"))
+
+
+def _text_lines(text: str) -> list[int]:
+    node = yaml.compose(text)
     for key, value in getattr(node, "value", []) or []:
         if getattr(key, "value", None) == "problems" and isinstance(value, yaml.SequenceNode):
             return [item.start_mark.line + 1 for item in value.value]

@@ -15,6 +15,7 @@ from .checks import CrossChecks
 from .config import Settings
 from .analysis import load_analysis, refreshed
 from .stats import OPTIONAL_FIELDS, ContentStats, content_stats
+from .recommend.counts import TermCounts
 from .search.backend import open_searcher
 from .search.engine import SearchRequest, SearchResponse, Searcher
 from .store import Store
@@ -100,6 +101,7 @@ class KnowledgeBase:
         self._searcher: Searcher | None = None
         self._recommender = None
         self.content_checks = CrossChecks()     # remembered between this knowledge base's builds
+        self.term_counts = TermCounts()         # the recommender's counts, likewise (re-counts only edits)
 
     # -- generations -------------------------------------------------------------------------
     def is_built(self) -> bool:
@@ -108,6 +110,7 @@ class KnowledgeBase:
     def build(self, **kwargs) -> BuildReport:
         pulled = self.mirror.pull() if self.mirror is not None and kwargs.get("documents") is None else None
         kwargs.setdefault("checks", self.content_checks)
+        kwargs.setdefault("term_counts", self.term_counts)
         if pulled is not None:
             kwargs["stamp"] = {"shared_revision": pulled}
         report = build(self.settings, analysis=self.analysis, **kwargs)

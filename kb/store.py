@@ -117,7 +117,9 @@ class Store:
         documents = {d.id: d for d in documents}
         now = datetime.now(timezone.utc)
         changed, removed = [], []
-        with Session(self.engine) as session, session.begin():
+        # a Core connection, not an ORM session: the 20k (id, hash) pairs read on every build of a running
+        # server come back as plain tuples
+        with self.engine.begin() as session:
             existing = dict(session.execute(
                 select(DocumentRow.id, DocumentRow.content_hash).where(self._mine())).all())
             removed = sorted(set(existing) - set(documents))

@@ -38,6 +38,8 @@ class Taxonomy:
         # Content files already validated against this taxonomy (kb.loader's cache, by path and content hash):
         # sector names resolve through the taxonomy, so the results live exactly as long as it does.
         self.validated_files: dict[tuple[str, bytes], tuple] = {}
+        # path → (stat signature, content digest) of files unchanged since they were read (kb.loader)
+        self.file_signatures: dict[str, tuple[tuple, bytes]] = {}
         self._by_name: dict[str, str] = {}
         for sector in sectors:
             for name in (sector.name, *sector.subsectors, *sector.aliases):

@@ -158,8 +158,7 @@ def test_a_new_process_reuses_the_live_generations_counts(kb, settings, content,
     from kb import analysis
     from conftest import technology, write
 
-    for cache in (model._rows, model._term_ids, model._terms):       # as in a new process
-        cache.clear()
+    kb.term_counts.clear()      # as in a new process
     write(content, "technologies", "coking-cdq", technology(
         "coking-cdq", "干熄焦", sectors="[焦化, 钢铁]", tags="[余热, 水耗]", process="熄焦", category="节能",
         summary="用循环惰性气体冷却红焦，回收显热产生蒸汽发电。", body="编辑后的正文：余热锅炉产生蒸汽，用于发电或供热。"))
@@ -213,3 +212,51 @@ def test_whooshs_writer_processes_tokenise_with_the_builds_analysis(tmp_path):
             knowledge.close()
         answers.append((response.total, sorted((h.id, h.score) for h in response.hits)))
     assert answers[0][0] == 230 and answers[1] == answers[0]
+
+
+def test_each_knowledge_base_owns_its_term_counts(kb, settings, content):
+    """The recommender's term counts belong to the knowledge base that builds (issue 20): its builds fill
+    its own counts, another knowledge base of the same process starts empty, and the model module holds
+    no process-wide instance."""
+    from kb.recommend import model
+
+    assert not any(isinstance(v, model.TermCounts) for v in vars(model).values())
+    kb.build(full=True)
+    assert kb.term_counts.rows and all(key[0] for key in kb.term_counts.rows)
+    other = KnowledgeBase(settings)
+    assert other.term_counts is not kb.term_counts and not other.term_counts.rows
+    kb.term_counts.clear()
+    assert not kb.term_counts.rows and not kb.term_counts.terms
+
+
+def test_a_settled_unchanged_file_is_not_read_again(content, monkeypatch):
+    """A running server rebuilds on every edit: a file whose stat signature is unchanged since it was read
+    settled is taken from the cache without reading it; a file written just now is always read (two writes
+    within the file system's timestamp granularity can leave size and mtime unchanged)."""
+    import time
+    from pathlib import Path
+
+    from kb import loader
+    from kb.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    path = write(content, "technologies", "general-settle", technology("general-settle", "沉淀测试工艺甲"))
+    reads: list[str] = []
+    original = Path.read_bytes
+
+    def counting(self):
+        reads.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    assert loader.load_file(path, taxonomy)[0].title == "沉淀测试工艺甲"
+    path.write_text(path.read_text(encoding="utf-8").replace("工艺甲", "工艺乙"), encoding="utf-8")   # same size
+    assert loader.load_file(path, taxonomy)[0].title == "沉淀测试工艺乙"           # fresh: read again
+    monkeypatch.setattr(loader, "SETTLED_NS", 50_000_000)      # settled after 50 ms instead of 2 s
+    time.sleep(0.12)
+    reads.clear()
+    first = loader.load_file(path, taxonomy)
+    second = loader.load_file(path, taxonomy)
+    assert reads == ["general-settle.md"] and second is first          # read once, then only stat
+    path.write_text(path.read_text(encoding="utf-8").replace("工艺乙", "工艺丙"), encoding="utf-8")
+    assert loader.load_file(path, taxonomy)[0].title == "沉淀测试工艺丙"          # new ctime: read again

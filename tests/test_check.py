@@ -320,7 +320,8 @@ def test_a_running_knowledge_base_re_checks_only_what_changed(monkeypatch):
 
     compared, provenance = [], []
     similar, check_one = checks._similar_pairs, checks.provenance_problems
-    monkeypatch.setattr(checks, "_similar_pairs", lambda techs, t, only=None: compared.append(only) or similar(techs, t, only))
+    monkeypatch.setattr(checks, "_similar_pairs",
+                        lambda techs, t, only=None, **kw: compared.append(only) or similar(techs, t, only, **kw))
     monkeypatch.setattr(checks, "provenance_problems", lambda doc: provenance.append(doc.id) or check_one(doc))
     edited = dict(documents)
     edited["zz-twin"] = dataclasses.replace(documents["zz-twin"], title="完全不同的技术名称", content_hash="edited")

@@ -341,9 +341,11 @@ def test_model_from_cached_counts_equals_sklearn_tfidf_vectorizer(tmp_path):
     docs = list(load_content([BUNDLED_CONTENT]).documents.values())
     analysis = load_analysis()
 
+    counts = model_mod.TermCounts()     # kept between the two builds, as a knowledge base keeps it
+
     def check(documents, out):
         words = PreparedWords(analysis)
-        model_mod.build_model(documents, out, words)
+        model_mod.build_model(documents, out, words, counts)
         data = model_mod.load_model(out)
         techs = sorted((d for d in documents if d.type == "technology"), key=lambda d: d.id)
         cases = sorted((d for d in documents if d.type == "case"), key=lambda d: d.id)
@@ -359,7 +361,7 @@ def test_model_from_cached_counts_equals_sklearn_tfidf_vectorizer(tmp_path):
     edited = next(d for d in docs if d.type == "technology")
     docs = [dataclasses.replace(d, body=d.body + "\n\n新增描述：膜法回收与余热梯级利用。", content_hash=d.content_hash + "x")
             if d.id == edited.id else d for d in docs]
-    assert not model_mod.is_cached(next(d for d in docs if d.id == edited.id), analysis)
+    assert not counts.has(next(d for d in docs if d.id == edited.id), analysis)
     check(docs, tmp_path / "second")
 
 
@@ -440,7 +442,7 @@ def test_unreadable_counts_are_logged(tmp_path, caplog):
     from kb.recommend import model as model_mod
 
     (tmp_path / model_mod.COUNTS_FILE).write_bytes(b"not an npz")
-    with caplog.at_level("WARNING", logger="kb.recommend.model"):
+    with caplog.at_level("WARNING", logger="kb.recommend.counts"):
         assert model_mod.TermCounts().warm(tmp_path) == 0
     assert "重新分词" in caplog.text and model_mod.COUNTS_FILE in caplog.text
 
