@@ -68,4 +68,7 @@ def watch_content(rebuilder) -> ContentWatcher:
     """Watch every content folder of the rebuilder's knowledge base (once per node: in `kb serve --workers N`
     the worker that holds the writer lock calls this when it is elected)."""
     settings = rebuilder.knowledge.settings
+    # the editable folder may not exist yet (nothing edited so far): made now, so that a file an editor drops
+    # into it later is seen (a folder is watched only if it exists when watching starts)
+    settings.editable_content.mkdir(parents=True, exist_ok=True)
     return ContentWatcher(rebuilder, list(settings.content_dirs)).start()

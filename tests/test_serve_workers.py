@@ -154,7 +154,7 @@ def test_a_write_through_any_worker_is_searchable_through_both(served):
     # a file dropped into the content folder is indexed once, by the watcher, and served by both workers
     write(settings.editable_content, "technologies", "general-steam-trap", technology(
         "general-steam-trap", "疏水阀更换与蒸汽冷凝水回收", summary="更换失效疏水阀，回收蒸汽冷凝水。"))
-    assert eventually(lambda: search_total(port, "疏水阀") > 0, 15)
+    assert eventually(lambda: search_total(port, "疏水阀") > 0, 15), _log(log)
     assert [search_total(port, "疏水阀") > 0 for _ in range(12)] == [True] * 12
     # killing the master leaves no worker behind (PR_SET_PDEATHSIG), and no writer lock held
     process.kill()
