@@ -80,7 +80,7 @@ class NearDuplicateTitles:
         self.threshold = threshold
         self._known: dict[str, tuple[str, str, int]] = {}          # id → (title, path, title line)
         self._pairs: dict[tuple[str, str], Problem] = {}          # (earlier id, later id) → problem
-        self._parts: dict[str, tuple] = {}                         # title → what the comparison needs of it
+        self._parts: dict[str, tuple] = {}                         # title → (key, Latin words)
 
     def __call__(self, technologies: list[Document]) -> list[Problem]:
         current = {d.id: (d.title, d.path, d.lines.get("title", 2)) for d in technologies}
@@ -109,18 +109,24 @@ def _similar_pairs(technologies: list[Document], threshold: float, only: list[Do
     """(earlier id, later id) → problem for every pair of similar titles (with `only`: pairs that hold one
     of those). Only titles with the same Latin words and lengths close enough to reach the threshold are
     compared (a ratio is at most 2·shorter/(sum of lengths)), and a pair's character counts must allow it
-    before difflib measures it. `parts`: title → (key, Latin words, character set and counts), filled
-    here, so a caller that keeps it does not take every title apart again."""
+    before difflib measures it. `parts`: title → (key, Latin words), filled here, so a caller that keeps
+    it does not take every title apart again; character counts are made only for titles that get compared."""
     from collections import Counter
 
     parts = {} if parts is None else parts
+    chars: dict[str, tuple[frozenset[str], Counter]] = {}
 
-    def entry(doc: Document) -> tuple[Document, str, frozenset[str], tuple[frozenset[str], Counter]]:
+    def entry(doc: Document) -> tuple[Document, str, frozenset[str]]:
         found = parts.get(doc.title)
         if found is None:
-            key = _title_key(doc.title)
-            found = parts[doc.title] = (key, frozenset(_latin(doc.title)), (frozenset(key), Counter(key)))
+            found = parts[doc.title] = (_title_key(doc.title), frozenset(_latin(doc.title)))
         return (doc, *found)
+
+    def char_counts(key: str) -> tuple[frozenset[str], Counter]:
+        found = chars.get(key)
+        if found is None:
+            found = chars[key] = (frozenset(key), Counter(key))
+        return found
 
     everyone = [item for item in map(entry, technologies) if item[1]]
     buckets: dict[tuple[frozenset[str], int], list] = {}        # (Latin words, key length) → entries
@@ -128,16 +134,18 @@ def _similar_pairs(technologies: list[Document], threshold: float, only: list[Do
         buckets.setdefault((item[2], len(item[1])), []).append(item)
     probes = everyone if only is None else [item for item in map(entry, only) if item[1]]
     pairs: dict[tuple[str, str], Problem] = {}
-    for a, ka, latin, counts_a in probes:
+    for a, ka, latin in probes:
         # lengths whose ratio bound 2·shorter/total can reach the threshold
         lengths = range(int(len(ka) * threshold / (2 - threshold)), int(len(ka) * (2 - threshold) / threshold) + 2)
         candidates = [item for n in lengths for item in buckets.get((latin, n), [])]
-        for b, kb_, _, counts_b in candidates:
+        counts_a = char_counts(ka) if candidates else None
+        for b, kb_, _ in candidates:
             if a.id == b.id or (only is None and b.id < a.id):
                 continue
             total = len(ka) + len(kb_)
             if 2 * min(len(ka), len(kb_)) < threshold * total:
                 continue
+            counts_b = char_counts(kb_)
             # difflib's quick_ratio, bounded first by the shared distinct characters (a set operation)
             shared = len(counts_a[0] & counts_b[0])
             if 2 * min(shared + len(ka) - len(counts_a[0]), shared + len(kb_) - len(counts_b[0])) < threshold * total:

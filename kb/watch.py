@@ -5,11 +5,12 @@ import logging
 import threading
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import EVENT_TYPE_CLOSED_NO_WRITE, EVENT_TYPE_OPENED, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 log = logging.getLogger("kb.watch")
 DEBOUNCE_SECONDS = 0.3
+READ_ONLY_EVENTS = (EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE)
 
 
 class _Handler(FileSystemEventHandler):
@@ -17,6 +18,8 @@ class _Handler(FileSystemEventHandler):
         self.trigger = trigger
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in READ_ONLY_EVENTS:     # a build reading the files must not ask for another build
+            return
         paths = [getattr(event, "src_path", ""), getattr(event, "dest_path", "")]
         if any(str(p).endswith(".md") and "/.history/" not in str(p) and not Path(str(p)).name.startswith(".")
                for p in paths):
@@ -68,7 +71,6 @@ def watch_content(rebuilder) -> ContentWatcher:
     """Watch every content folder of the rebuilder's knowledge base (once per node: in `kb serve --workers N`
     the worker that holds the writer lock calls this when it is elected)."""
     settings = rebuilder.knowledge.settings
-    # the editable folder may not exist yet (nothing edited so far): made now, so that a file an editor drops
-    # into it later is seen (a folder is watched only if it exists when watching starts)
+    # the editable folder may not exist yet (the first editor's write makes it): watched from the start
     settings.editable_content.mkdir(parents=True, exist_ok=True)
     return ContentWatcher(rebuilder, list(settings.content_dirs)).start()

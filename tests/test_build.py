@@ -260,3 +260,38 @@ def test_a_settled_unchanged_file_is_not_read_again(content, monkeypatch):
     assert reads == ["general-settle.md"] and second is first          # read once, then only stat
     path.write_text(path.read_text(encoding="utf-8").replace("工艺乙", "工艺丙"), encoding="utf-8")
     assert loader.load_file(path, taxonomy)[0].title == "沉淀测试工艺丙"          # new ctime: read again
+
+
+def test_the_watcher_ignores_reads_and_watches_an_editable_folder_made_later(tmp_path, content):
+    """A build reads content files; those reads must not ask the watcher for another build (before, every
+    build's reads triggered the next one, a rebuild every 0.3 s for as long as the server ran). And the
+    editable folder, which the first editor's write creates, is watched from the start."""
+    import time
+
+    from kb.config import load_settings
+    from kb.index_writer import IndexWriter
+    from kb.watch import watch_content
+
+    settings = load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable")
+    knowledge = KnowledgeBase(settings)
+    knowledge.build()
+    writer = IndexWriter(knowledge)
+    watcher = watch_content(writer)
+    try:
+        for path in sorted(content.rglob("*.md")):
+            path.read_bytes()
+        time.sleep(1.5)
+        assert writer.stats.batches == 0
+        write(settings.editable_content, "technologies", "general-watched", technology("general-watched", "监视目录测试工艺"))
+        deadline = time.monotonic() + 20
+
+        def found() -> bool:
+            return "general-watched" in [h.id for h in knowledge.search(SearchRequest(text="监视目录测试工艺")).hits]
+
+        while time.monotonic() < deadline and not found():
+            time.sleep(0.1)
+        assert found()
+    finally:
+        watcher.stop()
+        writer.close()
+        knowledge.close()
