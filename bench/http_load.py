@@ -118,7 +118,8 @@ def serve_has_workers() -> bool:
     return "--workers" in out.stdout
 
 
-def _env(home: Path | None = None) -> dict:
+def server_env(home: Path | None = None) -> dict:
+    """The environment a measured server runs in: this checkout on the path, no KB_* settings of the caller's."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     for name in ("KB_DATABASE_URL", "KB_CONTENT_DIR", "KB_NAMESPACE", "KB_TRUSTED_PROXY"):
         env.pop(name, None)
@@ -210,7 +211,7 @@ def measure(server: Server, calls: list[Call], seconds: int, connections: int = 
 
     cpu_before, before = tree_cpu_s(server.process.pid), mark()
     if shutil.which("wrk"):
-        out = _wrk(server.port, calls, seconds, connections)
+        out = run_wrk(server.port, calls, seconds, connections)
     else:
         out = _python_load(server.port, calls, seconds, connections)
     cpu_after, after = tree_cpu_s(server.process.pid), mark()
@@ -230,7 +231,8 @@ def lua_string(data: bytes) -> str:
     return '"' + "".join(chr(b) if 0x20 <= b < 0x7F and b not in (0x22, 0x5C) else f"\\{b:03d}" for b in data) + '"'
 
 
-def _wrk(port: int, calls: list[Call], seconds: int, connections: int) -> dict:
+def run_wrk(port: int, calls: list[Call], seconds: int, connections: int) -> dict:
+    """One wrk run over the calls on the port: requests per second, latencies and non-2xx counts."""
     fd, name = tempfile.mkstemp(suffix=".lua")
     os.close(fd)
     script = Path(name)
@@ -312,7 +314,7 @@ def kb_runs(home: Path, queries: list[str], profiles: list[dict], seconds: int, 
 
     def run(label: str, command_for_port, workers: int | None) -> None:
         try:
-            with Server(command_for_port, _env(home), searches[0]) as server:
+            with Server(command_for_port, server_env(home), searches[0]) as server:
                 for endpoint, calls in (("/api/search", searches), ("/api/recommend", recommends)):
                     runs.append({"engine": "kb", "server": label, "workers": workers, "endpoint": endpoint,
                                  **measure(server, calls, seconds)})
@@ -337,6 +339,6 @@ def kb_runs(home: Path, queries: list[str], profiles: list[dict], seconds: int, 
 def peer_run(db: Path, cache: Path, queries: list[str], seconds: int) -> dict:
     """The FTS5 Flask baseline's /api/search under the same server set-up and load."""
     searches = search_calls(queries)
-    with Server(lambda port: server_command("peer_fts5", port, db=db, cache=cache), _env(), searches[0]) as server:
+    with Server(lambda port: server_command("peer_fts5", port, db=db, cache=cache), server_env(), searches[0]) as server:
         return {"engine": "fts5", "server": "waitress (kb.serving)", "workers": None, "endpoint": "/api/search",
                 **measure(server, searches, seconds)}

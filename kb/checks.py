@@ -88,12 +88,12 @@ class NearDuplicateTitles:
         gone = set(self._known) - set(current)
         parts = {title: self._parts[title] for title, _, _ in current.values() if title in self._parts}
         if len(changed) + len(gone) > len(current) // 2:        # most of it: one full pass
-            self._pairs = _similar_pairs(technologies, self.threshold, parts=parts)
+            self._pairs = similar_pairs(technologies, self.threshold, parts=parts)
         else:
             stale = changed | gone
             self._pairs = {k: v for k, v in self._pairs.items() if k[0] not in stale and k[1] not in stale}
             fresh = [d for d in technologies if d.id in changed]
-            self._pairs.update(_similar_pairs(technologies, self.threshold, only=fresh, parts=parts))
+            self._pairs.update(similar_pairs(technologies, self.threshold, only=fresh, parts=parts))
         self._known, self._parts = current, parts
         order = {doc_id: n for n, doc_id in enumerate(sorted(current))}
         return [self._pairs[k] for k in sorted(self._pairs, key=lambda k: (order[k[1]], order[k[0]]))]
@@ -104,7 +104,7 @@ def near_duplicate_titles(technologies: list[Document], threshold: float = 0.92)
     return NearDuplicateTitles(threshold)(technologies)
 
 
-def _similar_pairs(technologies: list[Document], threshold: float, only: list[Document] | None = None,
+def similar_pairs(technologies: list[Document], threshold: float, only: list[Document] | None = None,
                    parts: dict[str, tuple] | None = None) -> dict[tuple[str, str], Problem]:
     """(earlier id, later id) → problem for every pair of similar titles (with `only`: pairs that hold one
     of those). Only titles with the same Latin words and lengths close enough to reach the threshold are

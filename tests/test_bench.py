@@ -118,9 +118,9 @@ def test_wrk_sends_the_json_bodies_byte_for_byte(tmp_path):
 
     received = tmp_path / "body"
     calls = http_load.recommend_calls([{"sector": "印染", "problem": "废水\"回用\\ 超标", "limit": 10}])
-    with http_load.Server(lambda port: [sys.executable, "-c", ECHO, str(port), str(received)], http_load._env(),
+    with http_load.Server(lambda port: [sys.executable, "-c", ECHO, str(port), str(received)], http_load.server_env(),
                           http_load.Call("POST", "/probe", b"probe")) as server:
-        out = http_load._wrk(server.port, calls, 1, 1)
+        out = http_load.run_wrk(server.port, calls, 1, 1)
     assert out["requests"] > 0 and out["non_2xx"] == 0
     assert received.read_bytes() == calls[0].body
 

@@ -319,8 +319,8 @@ def test_a_running_knowledge_base_re_checks_only_what_changed(monkeypatch):
     assert [str(p) for p in running(documents)] == [str(p) for p in checks.cross_check(documents)]
 
     compared, provenance = [], []
-    similar, check_one = checks._similar_pairs, checks.provenance_problems
-    monkeypatch.setattr(checks, "_similar_pairs",
+    similar, check_one = checks.similar_pairs, checks.provenance_problems
+    monkeypatch.setattr(checks, "similar_pairs",
                         lambda techs, t, only=None, **kw: compared.append(only) or similar(techs, t, only, **kw))
     monkeypatch.setattr(checks, "provenance_problems", lambda doc: provenance.append(doc.id) or check_one(doc))
     edited = dict(documents)

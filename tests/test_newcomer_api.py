@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import socket
 import threading
 
 import pytest
@@ -128,6 +129,17 @@ def test_excel_export_has_widths_autofilter_and_links(settings):
     assert 20 < sheet.column_dimensions[letter].width <= 62
 
 
+def raw_request(port: int, request_line: bytes) -> http.client.HTTPResponse:
+    """Send a request line as the given bytes (http.client would percent-encode or refuse them) and read the
+    answer with http.client's own response parser."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(request_line + b"\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    sock.close()            # the response keeps its own file object
+    return response
+
+
 def test_raw_utf8_in_the_query_string_is_accepted_by_the_server(app):
     """curl sends `?q=喷涂VOCs治理` unencoded; waitress alone answered text/plain 400 Bad URI."""
     from kb.serving import create_server
@@ -135,16 +147,11 @@ def test_raw_utf8_in_the_query_string_is_accepted_by_the_server(app):
     server = create_server(app, port=0)
     threading.Thread(target=server.run, daemon=True).start()
     try:
-        connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=30)
-        connection.putrequest("GET", "/api/search?q=x", skip_accept_encoding=True)
-        connection._buffer[0] = "GET /api/search?q=喷涂VOCs治理 HTTP/1.1".encode("utf-8")   # raw bytes, as curl sends
-        connection.endheaders()
-        response = connection.getresponse()
-        body = response.read().decode("utf-8")
+        response = raw_request(server.effective_port, "GET /api/search?q=喷涂VOCs治理 HTTP/1.1".encode("utf-8"))
+        body = response.read().decode("utf-8")         # raw bytes in the request line, as curl sends them
         assert response.status == 200, body
         assert response.getheader("Content-Type").startswith("application/json")
         assert '"query":"喷涂VOCs治理"' in body.replace(" ", "")
-        connection.close()
     finally:
         server.task_dispatcher.shutdown()
         server.close()
@@ -156,14 +163,9 @@ def test_raw_non_utf8_query_is_a_json_400_naming_the_query(app):
     server = create_server(app, port=0)
     threading.Thread(target=server.run, daemon=True).start()
     try:
-        connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=30)
-        connection.putrequest("GET", "/api/search?q=x", skip_accept_encoding=True)
-        connection._buffer[0] = "GET /api/search?q=喷涂 HTTP/1.1".encode("gbk")
-        connection.endheaders()
-        response = connection.getresponse()
+        response = raw_request(server.effective_port, "GET /api/search?q=喷涂 HTTP/1.1".encode("gbk"))
         data = json.loads(response.read())
         assert response.status == 400 and data["details"][0]["field"] == "query"
-        connection.close()
     finally:
         server.task_dispatcher.shutdown()
         server.close()

@@ -341,7 +341,7 @@ def test_a_colloquial_phrase_of_one_sector_implies_that_sector(content, tmp_path
         assert ids(kb, "油烟 静电")[:2] == ["coating-oil-fume-purifier", "dyeing-oil-fume-purifier"]
         assert ids(kb, "定型机冒烟")[:2] == ["dyeing-oil-fume-purifier", "coating-oil-fume-purifier"]
         fast = kb.search(SearchRequest(text="定型机冒烟"))
-        reference = kb._searcher.search_whoosh(SearchRequest(text="定型机冒烟"))
+        reference = kb.searcher().search_whoosh(SearchRequest(text="定型机冒烟"))
         assert [(h.id, round(h.score, 6)) for h in fast.hits] == [(h.id, round(h.score, 6)) for h in reference.hits]
     finally:
         kb.close()
@@ -393,7 +393,7 @@ def test_an_entry_about_a_phrases_own_subject_ranks_above_one_matching_only_its_
     try:
         assert ids(kb, "冷库电费高")[:2] == ["food-cold-store-retrofit", "general-refrigeration-vfd"]
         fast = kb.search(SearchRequest(text="冷库电费高"))
-        reference = kb._searcher.search_whoosh(SearchRequest(text="冷库电费高"))
+        reference = kb.searcher().search_whoosh(SearchRequest(text="冷库电费高"))
         assert [(h.id, round(h.score, 6)) for h in fast.hits] == [(h.id, round(h.score, 6)) for h in reference.hits]
     finally:
         kb.close()
