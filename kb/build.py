@@ -28,8 +28,8 @@ from .search.backend import write_index
 from .store import Store
 from .workers import workers_die_with_parent
 
-SCHEMA_VERSION = "4"   # 2: no stored character offsets; compiled term arrays per generation; 3: province;
-# 4: source origin / confidence and case kind
+SCHEMA_VERSION = "5"   # 2: no stored character offsets; compiled term arrays per generation; 3: province;
+# 4: source origin / confidence and case kind; 5: per-segment stored-field files, memory-mapped recommender matrices
 KEEP_GENERATIONS = 2
 AUTO_PROCS_MIN_DOCUMENTS = 2000
 

@@ -476,3 +476,31 @@ def test_counts_written_before_rows_kept_term_order_are_reordered_when_read(tmp_
     again, reference = model_mod.load_model(tmp_path / "again"), model_mod.load_model(tmp_path / "new")
     assert again.vectorizer.vocabulary_ == reference.vectorizer.vocabulary_
     assert abs(again.tech_matrix - reference.tech_matrix).max() == 0 and again.tech_matrix.has_sorted_indices
+
+
+def test_matrices_are_memory_mapped_and_an_older_pickled_model_answers_the_same(rkb, tmp_path):
+    """The matrices are files the recommender maps (shared by every process serving the generation); a model
+    written before they had files (matrices inside the pickle) still loads, with the same answers."""
+    import pickle
+    import shutil
+
+    from kb.recommend.model import MODEL_FILE, load_model
+    from kb.recommend.recommender import Recommender
+
+    model_dir = rkb.generation / "model"
+    data = load_model(model_dir)
+    assert all(isinstance(m.data, np.ndarray) and not m.data.flags.writeable
+               for m in (data.tech_matrix, data.tech_columns, data.case_matrix, data.case_columns))
+    profiles = [{"sector": "印染", "problem": "用水多 蒸汽消耗大"}, {"sector": "焦化", "problem": "熄焦用水"},
+                {"sector": "印染", "problem": "冷凝水回收", "focus": ["蒸汽"]}]
+    expected = [recommend(rkb, **p) for p in profiles]
+    old = tmp_path / "old-model"
+    old.mkdir()
+    data.tech_matrix, data.case_matrix = data.tech_matrix.copy(), data.case_matrix.copy()
+    data.tech_columns = data.case_columns = None
+    with open(old / MODEL_FILE, "wb") as fh:
+        pickle.dump(data, fh)
+    assert not list(old.glob("*.npy"))
+    older = Recommender(old, rkb)
+    assert [older.recommend(parse_profile(p)) for p in profiles] == expected
+    shutil.rmtree(old)

@@ -63,6 +63,37 @@ class ModelData:
     case_ids: list[str]
     case_matrix: Any
     case_info: list[dict]
+    # the matrices by column too (similarity reads the few columns of a profile's words); set by load_model
+    tech_columns: Any = None
+    case_columns: Any = None
+
+
+# The matrices are not pickled: each is kept by row (CSR) and by column (CSC), indices sorted, as plain .npy
+# arrays that load_model memory-maps, so every process serving a generation shares their pages and a
+# recommendation reads only the rows and columns it touches (at 20k entries the four matrices were about
+# 150 MB of private memory per process).
+MATRIX_PARTS = ("data", "indices", "indptr")
+
+
+def _save_matrix(out_dir: Path, name: str, matrix) -> None:
+    for layout, m in (("csr", matrix.tocsr()), ("csc", matrix.tocsc())):
+        m.sort_indices()
+        for part in MATRIX_PARTS:
+            np.save(out_dir / f"{name}.{layout}.{part}.npy", getattr(m, part))
+    np.save(out_dir / f"{name}.shape.npy", np.asarray(matrix.shape, dtype=np.int64))
+
+
+def _load_matrix(model_dir: Path, name: str, layout: str):
+    """One saved matrix, memory-mapped; None when the model has none (no technologies, or no cases)."""
+    if not (model_dir / f"{name}.shape.npy").is_file():
+        return None
+    shape = tuple(int(n) for n in np.load(model_dir / f"{name}.shape.npy"))
+    # plain ndarray views of the mapped files (a np.memmap subclass costs a Python call per slice)
+    parts = [np.asarray(np.load(model_dir / f"{name}.{layout}.{part}.npy", mmap_mode="r")) for part in MATRIX_PARTS]
+    kind = sparse.csr_matrix if layout == "csr" else sparse.csc_matrix
+    matrix = kind(tuple(parts), shape=shape, copy=False)
+    matrix.has_sorted_indices = True        # saved sorted: nothing may sort the read-only arrays in place
+    return matrix
 
 
 def _info(doc: Document, province_of: Callable[[str | None], str | None] = province_of) -> dict:
@@ -114,8 +145,11 @@ def build_model(documents: list[Document], out_dir: Path, words: PreparedWords,
     # building them is cheap once the region → province lookup is remembered for this build
     provinces = functools.lru_cache(maxsize=None)(province_of)
     info = [_info(d, provinces) for d in entries]
-    model = ModelData(vectorizer, [d.id for d in techs], tech_matrix, info[:len(techs)],
-                      [d.id for d in cases], case_matrix, info[len(techs):])
+    for name, matrix in (("tech", tech_matrix), ("case", case_matrix)):
+        if matrix is not None:
+            _save_matrix(out_dir, name, matrix)
+    model = ModelData(vectorizer, [d.id for d in techs], None, info[:len(techs)],
+                      [d.id for d in cases], None, info[len(techs):])
     with open(out_dir / MODEL_FILE, "wb") as fh:
         pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
     used = counts.save(out_dir, keys, lengths, ids, data)
@@ -123,5 +157,18 @@ def build_model(documents: list[Document], out_dir: Path, words: PreparedWords,
 
 
 def load_model(model_dir: Path) -> ModelData:
+    """The model of one generation: the pickled vocabulary and entry fields, the matrices memory-mapped."""
+    model_dir = Path(model_dir)
     with open(model_dir / MODEL_FILE, "rb") as fh:
-        return pickle.load(fh)
+        data: ModelData = pickle.load(fh)
+    for name in ("tech", "case"):
+        pickled = getattr(data, f"{name}_matrix")
+        if pickled is not None:             # a generation written before the matrices had files of their own
+            rows, columns = pickled.tocsr(), pickled.tocsc()
+            rows.sort_indices()
+            columns.sort_indices()
+        else:
+            rows, columns = _load_matrix(model_dir, name, "csr"), _load_matrix(model_dir, name, "csc")
+        setattr(data, f"{name}_matrix", rows)
+        setattr(data, f"{name}_columns", columns)
+    return data

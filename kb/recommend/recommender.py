@@ -161,11 +161,9 @@ class Recommender:
         """The technologies' tf-idf rows, by row (reasons) and by column (similarity reads only the few
         dozen columns of a profile's words), the vocabulary, and the words too common to explain anything."""
         self.n = len(data.tech_ids)
-        self.matrix = data.tech_matrix.tocsr() if data.tech_matrix is not None else None
-        self.columns = self.matrix.tocsc() if self.matrix is not None else None
+        self.matrix = data.tech_matrix              # by row, and by column: both memory-mapped, indices sorted
+        self.columns = data.tech_columns
         if self.matrix is not None:
-            self.matrix.sort_indices()
-            self.columns.sort_indices()
             self.vocabulary: dict[str, int] = data.vectorizer.vocabulary_
             self.idf = np.asarray(data.vectorizer.idf_, dtype=np.float64)
             self.terms = [""] * len(self.vocabulary)
@@ -221,12 +219,8 @@ class Recommender:
         rows, and per-case arrays for the sort keys (sector, province, audit or not, id)."""
         self.case_info = data.case_info
         m = len(self.case_info)
-        self.case_matrix = data.case_matrix.tocsr() if data.case_matrix is not None and m else None
-        self.case_columns = None
-        if self.case_matrix is not None:
-            self.case_matrix.sort_indices()
-            self.case_columns = self.case_matrix.tocsc()
-            self.case_columns.sort_indices()
+        self.case_matrix = data.case_matrix if m else None
+        self.case_columns = data.case_columns if m else None
         self.case_sectors = [frozenset(info.get("sectors") or []) for info in self.case_info]
         self.case_not_audit = np.array([info.get("kind") != AUDIT_KIND for info in self.case_info], dtype=bool)
         self.case_weight = np.where(self.case_not_audit, 1.0, SIMILAR_AUDIT_WEIGHT)
