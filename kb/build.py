@@ -6,14 +6,16 @@ documents are carried over by hard links; only files whose content hash changed 
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from tqdm import tqdm
 
@@ -133,6 +135,31 @@ def build(
     about what was built (shared mode: the database revision pulled), kept in the generation's meta.json so
     they change in the same rename that makes the generation serve. `term_counts`: the recommender's
     term counts the caller keeps between its builds (a knowledge base's), else counted for this build."""
+    with collection_paused():
+        return _build(settings, progress, full, documents, procs, on_document, lenient, checks, analysis, stamp,
+                      term_counts)
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for one build. A build makes tens of thousands of short-lived
+    containers (documents' fields, the recommender's entry rows) in a process a running server has filled
+    with millions of long-lived ones (the analysis's and the loader's caches, the searchers' vocabularies),
+    and each collection they set off walks that whole heap: about 0.25 s of a 1.4 s edit at 20k entries.
+    Reference counting still frees everything as usual; cycles left by the build go at the next collection."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(settings: Settings, progress: bool, full: bool, documents: dict[str, Document] | None, procs: int,
+           on_document: Callable[[Document], None] | None, lenient: bool,
+           checks: Callable[[dict[str, Document]], list[Problem]] | None, analysis: Analysis | None,
+           stamp: dict | None, term_counts: TermCounts | None) -> BuildReport:
     started = time.perf_counter()
     ensure_secret_key(settings.ensure().home)
     documents, problems = load_documents(settings, documents, lenient, checks)

@@ -295,3 +295,27 @@ def test_the_watcher_ignores_reads_and_watches_an_editable_folder_made_later(tmp
         watcher.stop()
         writer.close()
         knowledge.close()
+
+
+def test_a_build_pauses_the_cyclic_collector_and_restores_it(settings):
+    """A build runs with gc off (its short-lived containers would set off collections walking a running
+    server's whole heap) and gives it back as it found it, also when the build fails."""
+    import gc
+
+    from kb.build import BuildError, build
+
+    seen = []
+    assert gc.isenabled()
+    build(settings, full=True, on_document=lambda doc: seen.append(gc.isenabled()))
+    assert seen and not any(seen) and gc.isenabled()
+    (settings.editable_content / "technologies").mkdir(parents=True, exist_ok=True)
+    (settings.editable_content / "technologies" / "broken.md").write_text("---\ntype: gadget\n---\n", encoding="utf-8")
+    with pytest.raises(BuildError):
+        build(settings)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        build(settings, lenient=True)
+        assert not gc.isenabled()           # left off when the caller had it off
+    finally:
+        gc.enable()
