@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 import json
 import re
 
@@ -299,24 +300,15 @@ def test_a_named_or_pointed_sector_ranks_its_entries_first(content, tmp_path):
     """Two entries match the same words equally; the one of the sector the query names (or the sector the
     query's own words point to) ranks first, and the other is still listed (a preference, not a filter)."""
     from conftest import technology, write
-    from kb.config import load_settings
-    from kb.knowledge import KnowledgeBase
 
     write(content, "technologies", "paper-heat-pump-drying", technology(
         "paper-heat-pump-drying", "纸机干燥部热泵烘干", sectors="[造纸]", body="烘干工序用热泵回收排湿热量。"))
     write(content, "technologies", "dyeing-heat-pump-drying", technology(
         "dyeing-heat-pump-drying", "织物定型热泵烘干", sectors="[印染]", body="烘干工序用热泵回收排湿热量。"))
-    settings = load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable")
-    kb = KnowledgeBase(settings)
-    kb.build()
-    try:
+    with built(content, tmp_path) as kb:
         assert ids(kb, "印染厂 热泵烘干")[:2] == ["dyeing-heat-pump-drying", "paper-heat-pump-drying"]
         assert ids(kb, "造纸 热泵烘干")[:2] == ["paper-heat-pump-drying", "dyeing-heat-pump-drying"]
-        fast = kb.search(SearchRequest(text="印染厂 热泵烘干"))
-        reference = kb.searcher().search_whoosh(SearchRequest(text="印染厂 热泵烘干"))
-        assert [(h.id, round(h.score, 6)) for h in fast.hits] == [(h.id, round(h.score, 6)) for h in reference.hits]
-    finally:
-        kb.close()
+        assert_paths_agree(kb, "印染厂 热泵烘干")
 
 
 def test_a_colloquial_phrase_of_one_sector_implies_that_sector(content, tmp_path):
@@ -324,8 +316,6 @@ def test_a_colloquial_phrase_of_one_sector_implies_that_sector(content, tmp_path
     of two entries matching what it means, the 印染 one ranks first even where the other matches a little
     more (as for a sector the words' matches point to); a cross-sector phrase (味道大) implies none."""
     from conftest import technology, write
-    from kb.config import load_settings
-    from kb.knowledge import KnowledgeBase
     from kb.search.query import plan_query
 
     assert plan_query(current(), "定型机冒烟").implied == ["印染"]
@@ -334,17 +324,10 @@ def test_a_colloquial_phrase_of_one_sector_implies_that_sector(content, tmp_path
         "coating-oil-fume-purifier", "喷涂线废气净化", sectors="[工业涂装]", body="油烟经静电油烟净化，油烟去除率高。"))
     write(content, "technologies", "dyeing-oil-fume-purifier", technology(
         "dyeing-oil-fume-purifier", "织物整理废气净化", sectors="[印染]", body="油烟经静电油烟净化。"))
-    settings = load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable")
-    kb = KnowledgeBase(settings)
-    kb.build()
-    try:
+    with built(content, tmp_path) as kb:
         assert ids(kb, "油烟 静电")[:2] == ["coating-oil-fume-purifier", "dyeing-oil-fume-purifier"]
         assert ids(kb, "定型机冒烟")[:2] == ["dyeing-oil-fume-purifier", "coating-oil-fume-purifier"]
-        fast = kb.search(SearchRequest(text="定型机冒烟"))
-        reference = kb.searcher().search_whoosh(SearchRequest(text="定型机冒烟"))
-        assert [(h.id, round(h.score, 6)) for h in fast.hits] == [(h.id, round(h.score, 6)) for h in reference.hits]
-    finally:
-        kb.close()
+        assert_paths_agree(kb, "定型机冒烟")
 
 
 def test_colloquial_phrases_are_found_with_their_fillers_and_keep_their_technical_words():
@@ -379,21 +362,33 @@ def test_an_entry_about_a_phrases_own_subject_ranks_above_one_matching_only_its_
     """冷库电费高 means 冷库, 制冷系统: the cold-store entry covers the phrase and its own word 冷库, so it ranks
     above an entry that only matches the phrase's other meaning, even in its title."""
     from conftest import technology, write
-    from kb.config import load_settings
-    from kb.knowledge import KnowledgeBase
 
     write(content, "technologies", "food-cold-store-retrofit", technology(
         "food-cold-store-retrofit", "围护结构保温与除霜优化", sectors="[农副食品加工]", body="冷库围护结构保温。"))
     write(content, "technologies", "general-refrigeration-vfd", technology(
         "general-refrigeration-vfd", "制冷系统变频改造", sectors="[农副食品加工]",
         body="制冷系统压缩机变频；制冷系统冷凝压力优化；制冷系统群控。"))
-    settings = load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable")
-    kb = KnowledgeBase(settings)
+    with built(content, tmp_path) as kb:
+        assert ids(kb, "冷库电费高")[:2] == ["food-cold-store-retrofit", "general-refrigeration-vfd"]
+        assert_paths_agree(kb, "冷库电费高")
+
+
+@contextmanager
+def built(content, tmp_path):
+    """A knowledge base built from the test's content folder, closed afterwards."""
+    from kb.config import load_settings
+    from kb.knowledge import KnowledgeBase
+
+    kb = KnowledgeBase(load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable"))
     kb.build()
     try:
-        assert ids(kb, "冷库电费高")[:2] == ["food-cold-store-retrofit", "general-refrigeration-vfd"]
-        fast = kb.search(SearchRequest(text="冷库电费高"))
-        reference = kb.searcher().search_whoosh(SearchRequest(text="冷库电费高"))
-        assert [(h.id, round(h.score, 6)) for h in fast.hits] == [(h.id, round(h.score, 6)) for h in reference.hits]
+        yield kb
     finally:
         kb.close()
+
+
+def assert_paths_agree(kb, text: str) -> None:
+    """The vectorised path and Whoosh's own collectors give the same hits and scores for the query."""
+    fast = kb.search(SearchRequest(text=text))
+    reference = kb.searcher().search_whoosh(SearchRequest(text=text))
+    assert [(h.id, round(h.score, 6)) for h in fast.hits] == [(h.id, round(h.score, 6)) for h in reference.hits]
