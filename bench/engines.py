@@ -89,14 +89,14 @@ def kb_build(params: dict) -> dict:
     generation = knowledge.generation
     knowledge.close()
     segments = generation / "arrays" / "segments"
+    stored_mb, cache_mb = _stored_mb(segments), dir_mb(segments)
     return {
         **_span("build", sw.span),
         "index_s": round(phases.get("index_s", sw.span.wall_s), 3),
         # what search reads (the segments' stored-field files included); the rest of the per-segment build
         # cache (arrays/segments) is reported apart
-        "size_mb": round(dir_mb(generation / "index") + dir_mb(generation / "arrays") - dir_mb(segments)
-                         + _stored_mb(segments), 2),
-        "segment_cache_mb": round(dir_mb(segments) - _stored_mb(segments), 2),
+        "size_mb": round(dir_mb(generation / "index") + dir_mb(generation / "arrays") - cache_mb + stored_mb, 2),
+        "segment_cache_mb": round(cache_mb - stored_mb, 2),
         "rss": {"build_mb": peak_rss_mb(), "build_children_mb": _children_rss()},
     }
 

@@ -161,22 +161,22 @@ class Store:
         """Every row (of one type). body=False leaves the Markdown body and path unread (reading them then
         raises): what lists and counts need, without holding 20k bodies in memory for it."""
         with Session(self.engine, expire_on_commit=False) as session:
-            stmt = select(DocumentRow).where(self._mine()).order_by(DocumentRow.type, DocumentRow.id)
-            if type:
-                stmt = stmt.where(DocumentRow.type == type)
-            if not body:
-                stmt = stmt.options(defer(DocumentRow.body, raiseload=True), defer(DocumentRow.path, raiseload=True))
-            return list(session.scalars(stmt).all())
+            return list(session.scalars(self._rows(type, body)).all())
 
     def each(self, type: str | None = None, batch: int = 500) -> Iterator[DocumentRow]:
         """Every row without its body, read `batch` at a time: for a pass over the whole table (the home page's
         statistics) that keeps only what it needs of each row, so 20k rows are never all in memory at once."""
         with Session(self.engine, expire_on_commit=False) as session:
-            stmt = select(DocumentRow).where(self._mine()).order_by(DocumentRow.type, DocumentRow.id)
-            if type:
-                stmt = stmt.where(DocumentRow.type == type)
+            yield from session.scalars(self._rows(type, body=False).execution_options(yield_per=batch))
+
+    def _rows(self, type: str | None, body: bool):
+        """This instance's rows (of one type) in (type, id) order, with or without their bodies."""
+        stmt = select(DocumentRow).where(self._mine()).order_by(DocumentRow.type, DocumentRow.id)
+        if type:
+            stmt = stmt.where(DocumentRow.type == type)
+        if not body:
             stmt = stmt.options(defer(DocumentRow.body, raiseload=True), defer(DocumentRow.path, raiseload=True))
-            yield from session.scalars(stmt.execution_options(yield_per=batch))
+        return stmt
 
     def count(self) -> int:
         with Session(self.engine) as session:

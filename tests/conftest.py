@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,18 @@ source:
 
 成效。
 """
+
+
+def eventually(check, seconds: float = 2.0, step: float = 0.05):
+    """Poll `check` until it gives something true or `seconds` pass; returns its last value (for the
+    things a test waits for: a background build, a node catching up, a worker starting)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(step)
+    return check()
 
 
 def write(root: Path, folder: str, name: str, text: str) -> Path:

@@ -9,7 +9,7 @@ import pytest
 from kb.config import load_settings
 from kb.search.engine import SearchRequest
 
-from conftest import case, technology, write
+from conftest import case, eventually, technology, write
 
 TOKEN = "s3cret-editor-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/markdown; charset=utf-8"}
@@ -159,22 +159,14 @@ def test_watcher_reindexes_changed_file_and_keeps_last_good_version(editor_app, 
     try:
         path = write(root, "technologies", "general-lamp", technology(
             "general-lamp", "高效照明改造", summary="用高光效灯具替换传统灯具，降低照明电耗。"))
-        assert _eventually(lambda: "general-lamp" in search_ids(editor_app, "照明"))
+        assert eventually(lambda: "general-lamp" in search_ids(editor_app, "照明"))
         path.write_text(path.read_text(encoding="utf-8").replace("sectors: [通用]", "sectors: [火星]"), encoding="utf-8")
         rebuilder = editor_app.extensions["kb_rebuilder"]
-        assert _eventually(lambda: any("general-lamp.md" in str(p) for p in rebuilder.problems))
+        assert eventually(lambda: any("general-lamp.md" in str(p) for p in rebuilder.problems))
         assert "general-lamp" in search_ids(editor_app, "照明")  # previous version still searchable
     finally:
         watcher.stop()
 
-
-def _eventually(check, seconds=2.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 def test_kb_new_writes_a_template_that_check_flags_until_filled(runner, tmp_path):

@@ -27,7 +27,7 @@ import pytest
 
 from kb.config import ConfigError, load_settings
 
-from conftest import case, postgres_url, technology, write
+from conftest import case, eventually, postgres_url, technology, write
 
 pytestmark = pytest.mark.postgres
 
@@ -128,15 +128,6 @@ def two_nodes(tmp_path_factory):
         yield apps
 
 
-def wait_for(predicate, timeout: float = 10.0, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
-
 
 def test_a_write_on_one_node_is_checked_and_seen_by_the_other(two_nodes):
     a, b = (app.test_client() for app in two_nodes)
@@ -151,7 +142,7 @@ def test_a_write_on_one_node_is_checked_and_seen_by_the_other(two_nodes):
     stale = b.put("/api/documents/coking-cdq", data=with_word(doc["markdown"], "熔融还原").encode(),
                   headers={**AUTH, "If-Match": doc["version"]})
     assert stale.status_code == 409 and stale.get_json()["current_version"] == first.get_json()["version"]
-    assert wait_for(lambda: b.get("/api/search?q=氢基竖炉").get_json()["results"], timeout=5.0)
+    assert eventually(lambda: b.get("/api/search?q=氢基竖炉").get_json()["results"], seconds=5.0)
     assert b.get("/api/documents/coking-cdq").get_json()["version"] == first.get_json()["version"]
     ready = b.get("/api/ready")
     assert ready.status_code == 200 and ready.get_json()["revision"] == ready.get_json()["database_revision"]
@@ -211,13 +202,14 @@ def _follows_restored_database(two_nodes, text) -> None:
     a, b = (app.test_client() for app in two_nodes)
     text_ = case("case-shared-restore").replace("测试用涂装企业VOCs治理案例", "宿迁某涂装企业喷漆房改造案例")
     assert a.post("/api/cases", data=text_.encode(), headers=AUTH).status_code == 201
-    assert wait_for(lambda: "case-shared-restore" in [h["id"] for h in b.get("/api/search?q=宿迁").get_json()["results"]])
+    assert eventually(lambda: "case-shared-restore" in [h["id"] for h in b.get("/api/search?q=宿迁").get_json()["results"]],
+                      seconds=10.0)
     # the backup predates that create: the counter is back at 1 and the row is not there
     database = two_nodes[1].extensions["kb_editor"].database
     with database.engine.begin() as conn:
         conn.execute(text("DELETE FROM kb_shared_documents WHERE id = 'case-shared-restore'"))
         conn.execute(text("UPDATE kb_shared_state SET revision = 1"))
-    assert wait_for(lambda: b.get("/api/documents/case-shared-restore").status_code == 404, timeout=10.0)
+    assert eventually(lambda: b.get("/api/documents/case-shared-restore").status_code == 404, seconds=10.0)
     assert b.get("/api/search?q=宿迁").get_json()["results"] == []
     assert b.get("/api/ready").get_json() == {"ready": True, "revision": 1, "database_revision": 1}
 
@@ -400,7 +392,7 @@ def test_three_nodes(tmp_path, cluster):
         assert status == 200, answer
         assert writer.search(word) == ["coking-cdq"]
         for node in nodes:
-            assert wait_for(lambda: node.search(word) == ["coking-cdq"], timeout=5.0, step=0.05), node.name
+            assert eventually(lambda: node.search(word) == ["coking-cdq"], seconds=5.0), node.name
         seen_everywhere.append(time.monotonic() - acknowledged)
     assert max(seen_everywhere) < 5.0
 
@@ -447,8 +439,8 @@ def test_three_nodes(tmp_path, cluster):
         assert database.get(doc_id) is not None, doc_id
     survivors = nodes[:2]
     for node in survivors:
-        assert wait_for(lambda: all(node.request("GET", f"/api/documents/{d}")[0] == 200 for d in acked),
-                        timeout=10.0), node.name
+        assert eventually(lambda: all(node.request("GET", f"/api/documents/{d}")[0] == 200 for d in acked),
+                        seconds=10.0), node.name
         assert set(acked) <= set(node.search("涂装企业VOCs治理案例"))
 
     # 4. a node started later catches up before it answers
@@ -462,7 +454,7 @@ def test_three_nodes(tmp_path, cluster):
         assert status == 200 and ready["revision"] == database.revision()
     finally:
         late.stop()
-    print(f"\nseen on every node " + ", ".join(f"{s:.2f}" for s in seen_everywhere) + " s after the 200; "
+    print("\nseen on every node " + ", ".join(f"{s:.2f}" for s in seen_everywhere) + " s after the 200; "
           f"50 concurrent PUTs answered in {puts_seconds:.2f} s; {len(acked)} writes acknowledged in the burst")
 
 

@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,7 +22,7 @@ import pytest
 from kb.config import load_settings
 from kb.knowledge import KnowledgeBase
 
-from conftest import case, technology, write
+from conftest import case, eventually, technology, write
 
 TOKEN = "workers-editor-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/markdown; charset=utf-8"}
@@ -84,14 +83,6 @@ def alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
 
-
-def eventually(check, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 @pytest.fixture

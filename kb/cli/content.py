@@ -15,19 +15,14 @@ from pathlib import Path
 
 import click
 
-from .common import CliContext, pass_cli
+from .common import CliContext, fail, pass_cli
 
 MANIFEST = ".kb-versions.json"
 
 
-def _fail(message: str, code: int = 1) -> None:
-    click.echo(message, err=True)
-    raise SystemExit(code)
-
-
 def _database(settings):
     if not settings.shared:
-        _fail("kb content 只在多节点共享模式下使用（KB_SHARED=1 与 KB_DATABASE_URL=postgresql://…）；"
+        fail("kb content 只在多节点共享模式下使用（KB_SHARED=1 与 KB_DATABASE_URL=postgresql://…）；"
               "单机模式下内容本来就是 Markdown 文件。", 2)
     from ..shared.database import SharedDatabase
 
@@ -42,7 +37,7 @@ def read_manifest(folder: Path) -> dict[str, str]:
         data = json.loads(path.read_text(encoding="utf-8"))
         return {str(k): str(v) for k, v in data["documents"].items()}
     except (ValueError, KeyError, AttributeError) as exc:
-        _fail(f"{path}：不是 kb content export 写出的版本清单（{exc}）")
+        fail(f"{path}：不是 kb content export 写出的版本清单（{exc}）", 1)
 
 
 def write_manifest(folder: Path, versions: dict[str, str], revision: int) -> None:
@@ -150,7 +145,7 @@ def import_content(cli: CliContext, folder: Path, dry_run: bool, delete: bool, w
         if problems:
             for problem in problems:
                 click.echo(problem, err=True)
-            _fail(f"{len(problems)} 个问题，未导入任何文档；数据库保持不变。")
+            fail(f"{len(problems)} 个问题，未导入任何文档；数据库保持不变。", 1)
         for item in planned:
             verb = ("将删除" if dry_run else "删除") if item.change.text is None else ("将写入" if dry_run else "写入")
             click.echo(f"{verb} {item.change.id}（{item.path}）")
@@ -161,8 +156,8 @@ def import_content(cli: CliContext, folder: Path, dry_run: bool, delete: bool, w
             revision = database.commit([p.change for p in planned], who)
         except VersionConflict as conflict:
             path = next(p.path for p in planned if p.change.id == conflict.id)
-            _fail(f"{path}: 核对时数据库中的版本已变为 {(conflict.current or '（已删除）')[:12]}，"
-                  f"未导入任何文档；请重新导出、合并后再导入")
+            fail(f"{path}: 核对时数据库中的版本已变为 {(conflict.current or '（已删除）')[:12]}，"
+                 f"未导入任何文档；请重新导出、合并后再导入", 1)
         versions = {**manifest, **{p.change.id: p.change.version for p in planned}}
         write_manifest(folder, {k: v for k, v in versions.items() if v is not None}, revision)
     finally:

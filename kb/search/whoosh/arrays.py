@@ -362,12 +362,15 @@ def _extract_segment(reader, schema, fields, out: Path) -> None:
     partial.rename(out)
 
 
-def _segment_ok(folder: Path, fields, count: int) -> bool:
+def _segment_meta(folder: Path) -> dict:
     try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        return json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return meta == {"format": SEGMENT_FORMAT, "fields": list(fields), "docs": count}
+        return {}
+
+
+def _segment_ok(folder: Path, fields, count: int) -> bool:
+    return _segment_meta(folder) == {"format": SEGMENT_FORMAT, "fields": list(fields), "docs": count}
 
 
 def _link_tree(source: Path, target: Path) -> None:
@@ -491,18 +494,13 @@ def _open_stored(compiled: Path | None, leaves) -> StoredDocuments | None:
     segments = []
     for reader, offset in leaves:
         folder = Path(compiled) / "segments" / reader.segment().segment_id()
-        if not (_segment_ok(folder, _segment_fields(folder), reader.doc_count_all()) and has_segment_files(folder)):
+        meta = _segment_meta(folder)
+        if not (meta.get("format") == SEGMENT_FORMAT and meta.get("docs") == reader.doc_count_all()
+                and has_segment_files(folder)):
             log.warning("%s 没有段的存储字段文件，列出结果时改从 Whoosh 读取（较慢）", folder)
             return None
         segments.append((folder, offset, reader.doc_count_all()))
     return StoredDocuments(segments)
-
-
-def _segment_fields(folder: Path) -> list:
-    try:
-        return json.loads((folder / "meta.json").read_text(encoding="utf-8"))["fields"]
-    except (OSError, ValueError, KeyError):
-        return []
 
 
 def _load_compiled(folder: Path, searcher) -> dict:
