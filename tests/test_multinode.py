@@ -581,3 +581,38 @@ def test_content_import_delete_removes_only_exported_documents_still_as_exported
     write(partial, "cases", "case-review-partial2", new_case("case-review-partial2", "泰州"))
     assert runner.invoke(main, ["content", "import", str(partial), "--delete"]).exit_code == 0
     assert database.get("coking-cdq") is not None
+
+
+def test_content_import_delete_keeps_links_whole_and_history_records_the_deletion(tmp_path, shared_env):
+    from click.testing import CliRunner
+
+    from kb.cli import main
+
+    database, runner, out = shared_env, CliRunner(), tmp_path / "review"
+    assert runner.invoke(main, ["content", "export", str(out)]).exit_code == 0
+    linking = sorted(p.name for p in (out / "cases").glob("*.md")
+                     if "general-activated-carbon" in p.read_text(encoding="utf-8"))
+    assert linking
+    # a technology that cases still link to is not deleted: each linking case is named with its line
+    (out / "technologies" / "general-activated-carbon.md").unlink()
+    before = database.revision()
+    result = runner.invoke(main, ["content", "import", str(out), "--delete"])
+    assert result.exit_code == 1, result.output
+    assert all(f"{name}:" in result.output for name in linking) and "链接到「general-activated-carbon」" in result.output
+    assert database.revision() == before and database.get("general-activated-carbon") is not None
+
+    # a deletion is recorded in the history, and the document can be restored from its last version
+    assert runner.invoke(main, ["content", "export", str(out)]).exit_code == 0
+    exported = database.get(linking[0].removesuffix(".md")).version
+    (out / "cases" / linking[0]).unlink()
+    result = runner.invoke(main, ["content", "import", str(out), "--delete", "--who", "审阅人"])
+    assert result.exit_code == 0, result.output
+    doc_id = linking[0].removesuffix(".md")
+    assert database.get(doc_id) is None
+    last = database.history(doc_id)[-1]
+    assert (last["action"], last["who"], last["version"]) == ("import delete", "审阅人", "")
+    listed = runner.invoke(main, ["history", doc_id])
+    assert listed.exit_code == 0 and "（已删除）" in listed.output and "import delete" in listed.output
+    restored = runner.invoke(main, ["history", doc_id, exported[:12]])
+    assert restored.exit_code == 0, restored.output
+    assert database.get(doc_id).version == exported

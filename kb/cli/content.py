@@ -141,7 +141,9 @@ def import_content(cli: CliContext, folder: Path, dry_run: bool, delete: bool, w
                 problems.append(f"{path}: 文件基于版本 {base[:12]}，数据库中已是版本 {current[:12]}"
                                 f"（导出后有人修改过）；请重新导出、合并后再导入")
         if delete:
-            planned += _removals(folder, manifest, {d.id for d in ours}, database, problems)
+            removals = _removals(folder, manifest, {d.id for d in ours}, database, problems)
+            problems += _dangling_links(removals, loaded.documents)
+            planned += removals
         if problems:
             for problem in problems:
                 click.echo(problem, err=True)
@@ -163,6 +165,25 @@ def import_content(cli: CliContext, folder: Path, dry_run: bool, delete: bool, w
     finally:
         database.dispose()
     click.echo(f"已导入 {len(planned)} 篇文档（数据库修订号 {revision}）；各节点收到通知后重新索引。")
+
+
+def _dangling_links(removals: list[Planned], documents: dict) -> list[str]:
+    """A deletion must not leave a case linking to a technology that is gone: every node's next build would
+    refuse that case. Each case still linking (in the database or in the folder) names its file, line and field."""
+    from ..checks import CASE_LINK_FIELDS
+    from ..documents import display_path
+
+    gone = {p.change.id: p.path for p in removals}
+    problems = []
+    for doc in sorted(documents.values(), key=lambda d: d.id):
+        if doc.type != "case" or doc.id in gone:
+            continue
+        for field in CASE_LINK_FIELDS:
+            for i, tech_id in enumerate(doc.meta.get(field, [])):
+                if tech_id in gone:
+                    problems.append(f"{display_path(Path(doc.path))}:{doc.lines.get(field, 2)}: {field}[{i}] "
+                                    f"链接到「{tech_id}」，不能删除 {gone[tech_id]}；请先修改这份案例")
+    return problems
 
 
 def _removals(folder: Path, manifest: dict[str, str], present: set[str], database, problems: list[str]) -> list[Planned]:

@@ -135,9 +135,10 @@ def _history(kb, doc_id: str, version: str | None) -> None:
         if not entries:
             fail(f"「{doc_id}」没有修改历史（只有通过编辑页、API 或 kb history 写入的修改才有历史）")
         for entry in entries:
-            click.echo(f"{entry['when']}  {entry['version'][:12]}  {entry['action']}  {entry['who']}")
+            version = entry["version"][:12] or "（已删除）".ljust(10)
+            click.echo(f"{entry['when']}  {version}  {entry['action']}  {entry['who']}")
         return
-    matches = [e["version"] for e in editor.history(doc_id) if e["version"].startswith(version)]
+    matches = sorted({e["version"] for e in editor.history(doc_id) if e["version"] and e["version"].startswith(version)})
     if len(matches) != 1:
         fail(f"版本「{version}」{'不存在' if not matches else '不唯一，请多写几位'}")
     try:

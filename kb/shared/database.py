@@ -183,6 +183,8 @@ class SharedDatabase:
 
     def history_text(self, doc_id: str, version: str) -> str | None:
         with self.engine.connect() as conn:
+            if not version:
+                return None                      # a deletion's row holds no text to restore
             return conn.execute(select(history.c.text).where(history.c.id == doc_id, history.c.version == version)
                                 .order_by(history.c.seq.desc()).limit(1)).scalar()
 
@@ -241,9 +243,10 @@ class SharedDatabase:
             conn.execute(update(documents).where(documents.c.id == change.id).values(**values))
         else:
             conn.execute(insert(documents).values(id=change.id, **values))
-        if change.text is not None:
-            conn.execute(insert(history).values(id=change.id, version=values["version"], text=change.text,
-                                                revision=revision, who=who, action=change.action, at=now))
+        # a deletion is history too (version and text empty): `kb history` shows who removed the document,
+        # and its earlier versions stay there to restore
+        conn.execute(insert(history).values(id=change.id, version=values["version"], text=change.text or "",
+                                            revision=revision, who=who, action=change.action, at=now))
 
     def load_release(self, release: dict[str, tuple[str, str]], only_if_none: bool = False) -> tuple[int, int]:
         """Load the bundled content of a release ({id: (type, text)}) once: whichever node runs it first
@@ -275,6 +278,8 @@ class SharedDatabase:
                 if doc_id not in release and row.origin == "release" and not row.deleted:
                     conn.execute(update(documents).where(documents.c.id == doc_id)
                                  .values(deleted=True, revision=revision, updated_at=now, updated_by="release"))
+                    conn.execute(insert(history).values(id=doc_id, version="", text="", revision=revision,
+                                                        who="release", action="release delete", at=now))
                     written += 1
             conn.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": str(revision)})
         return written, revision
