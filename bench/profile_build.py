@@ -8,7 +8,7 @@ procs=N, full=True)` into a new instance folder) or, with `--engine fts5`, its `
 wall and CPU (`time.process_time` plus the reaped build workers), peak RSS of the process and of its largest
 worker, and for kb a breakdown by build phase (load, analysis, segmentation, index writing, the Whoosh
 commit, compiled arrays, recommender model, store, …): each phase's own wall and CPU, nested phases taken
-out. `--memory` adds the process's RSS and high-water mark after each phase (/proc/self/status) and a
+out. `--rss` adds the process's RSS and high-water mark after each phase (/proc/self/status); `--memory` that and a
 tracemalloc top of what the main process still holds at the build's peak (tracing slows the build: its
 times are not the bench's); `--profile` adds a cProfile of the main process (workers are not profiled).
 """
@@ -162,7 +162,7 @@ def child(params: dict) -> dict:
     """In the fresh process: the bench's phase, instrumented."""
     from . import engines
 
-    phases = Phases(memory=params.get("memory", False))
+    phases = Phases(memory=params.get("memory", False) or params.get("rss", False))
     profiler = None
     if params["engine"] == "kb":
         instrument(phases)
@@ -210,7 +210,7 @@ def child(params: dict) -> dict:
     return result
 
 
-def run(engine: str, size: int, procs: int, workdir: Path, profile: bool, memory: bool) -> dict:
+def run(engine: str, size: int, procs: int, workdir: Path, profile: bool, memory: bool, rss: bool = False) -> dict:
     """One fresh process running the bench's build phase; its result plus the process tree's CPU."""
     documents = corpus_path(workdir, size)
     if engine == "kb":
@@ -222,7 +222,7 @@ def run(engine: str, size: int, procs: int, workdir: Path, profile: bool, memory
         shutil.rmtree(peer_dir, ignore_errors=True)
         phase, bench = "peer-build", {"name": engine, "workdir": str(peer_dir), "documents": str(documents),
                                       "procs": procs}
-    params = {"engine": engine, "phase": phase, "bench": bench, "profile": profile, "memory": memory}
+    params = {"engine": engine, "phase": phase, "bench": bench, "profile": profile, "memory": memory, "rss": rss}
     params_path = workdir / f"profile-{engine}-{size}.json"
     out_path = params_path.with_suffix(".out.json")
     params_path.write_text(json.dumps(params), encoding="utf-8")
@@ -279,11 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default=None, help="corpus and instance folder (default /tmp/kb-profile-build-<size>, e.g. -20k)")
     parser.add_argument("--profile", action="store_true", help="cProfile of the main process")
     parser.add_argument("--memory", action="store_true", help="RSS by phase and a tracemalloc top (slower)")
+    parser.add_argument("--rss", action="store_true", help="RSS by phase only (no tracemalloc: times stay the bench's)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     label = f"{args.size // 1000}k" if args.size % 1000 == 0 else str(args.size)
     workdir = Path(args.workdir or f"/tmp/kb-profile-build-{label}")
-    result = run(args.engine, args.size, args.procs, workdir, args.profile, args.memory)
+    result = run(args.engine, args.size, args.procs, workdir, args.profile, args.memory, args.rss)
     print(json.dumps(result, ensure_ascii=False, indent=1) if args.json else
           report(args.engine, args.size, args.procs, result))
     return 0
