@@ -134,3 +134,25 @@ def test_a_killed_writer_process_stops_the_build(tmp_path, bundled, analysis, wo
     with pytest.raises(SegmentWorkerError, match="意外退出"):
         write_segments(ix, bundled, fields, 2)
     assert time.monotonic() - started < 60 and ix.doc_count() == 0
+
+
+def test_arrays_compiled_in_a_process_of_their_own_are_the_same_files(tmp_path, bundled, analysis, words):
+    from kb.fields import FIELD_BOOSTS
+    from kb.search.whoosh.arrays import compile_arrays
+    from kb.search.whoosh.compile_process import compile_apart
+
+    ix = _index(tmp_path / "index", analysis, words, bundled[:150], 2)
+    ix.close()
+    compile_arrays(tmp_path / "index", tmp_path / "here", FIELD_BOOSTS)
+    compile_apart(tmp_path / "index", tmp_path / "apart", FIELD_BOOSTS)
+    here = {p.relative_to(tmp_path / "here"): p.read_bytes() for p in (tmp_path / "here").rglob("*") if p.is_file()}
+    apart = {p.relative_to(tmp_path / "apart"): p.read_bytes() for p in (tmp_path / "apart").rglob("*") if p.is_file()}
+    assert len(here) > 10 and here == apart
+
+
+def test_a_failing_compile_process_names_its_error(tmp_path):
+    from kb.search.whoosh.compile_process import CompileProcessError, compile_apart
+
+    with pytest.raises(CompileProcessError, match="退出码 1") as raised:
+        compile_apart(tmp_path / "no-such-index", tmp_path / "out", ["body"])
+    assert "Traceback" in str(raised.value)

@@ -7,6 +7,7 @@ from ...documents import Document
 from ...files import link_or_copy
 from ...fields import FIELD_BOOSTS, PreparedWords
 from .arrays import compile_arrays
+from .compile_process import compile_apart
 from .schema import create_index, open_index
 from .segments import write_segments
 
@@ -62,8 +63,11 @@ class WhooshSnapshotWriter:
                 self.writer.commit()
         finally:
             self.ix.close()
-        compile_arrays(self.target, self.target.parent / "arrays", FIELD_BOOSTS,
-                       reuse=Path(self.base).parent / "arrays" if self.base is not None else None)
+        reuse = Path(self.base).parent / "arrays" if self.base is not None else None
+        if self.writer is None and self.procs > 1:      # a large full build: its peak memory was here
+            compile_apart(self.target, self.target.parent / "arrays", FIELD_BOOSTS, reuse=reuse)
+        else:
+            compile_arrays(self.target, self.target.parent / "arrays", FIELD_BOOSTS, reuse=reuse)
 
     def cancel(self) -> None:
         try:
