@@ -26,11 +26,16 @@ from __future__ import annotations
 import multiprocessing
 import traceback
 from array import array
+from collections import Counter
 from typing import Callable, Iterable, Sequence
 
+from whoosh.fields import FieldType
+from whoosh.formats import Frequency
+from whoosh.system import pack_uint
 from whoosh.writing import PostingPool, SegmentWriter
 
 from . import internals  # noqa: F401  (refuses a Whoosh version these internals were not checked against)
+from .schema import JiebaTokenizer
 
 
 class CompactPostingPool(PostingPool):
@@ -59,6 +64,32 @@ class CompactPostingPool(PostingPool):
         postings[0].append(docnum)
         postings[1].append(weight)
         postings[2].append(code)
+
+    def add_field(self, fieldname: str, docnum: int, items, fieldboost: float, scorable: bool) -> tuple[int, object]:
+        """One document's postings in one field, as SegmentWriter.add_document adds them one by one:
+        returns the field length (the frequencies' sum when scorable) and the last value bytes."""
+        terms, values, value_list, unordered = self._terms, self._values, self._value_list, self._unordered
+        length, vbytes, new_field = 0, None, fieldname not in self.fieldnames
+        for tbytes, freq, weight, vbytes in items:
+            if scorable:
+                length += freq
+            key = (fieldname, tbytes)
+            postings = terms.get(key)
+            if postings is None:
+                postings = terms[key] = (array("q"), array("d"), array("l"))
+            elif postings[0][-1] >= docnum:
+                unordered.add(key)
+            code = values.get(vbytes)
+            if code is None:
+                code = values[vbytes] = len(value_list)
+                value_list.append(vbytes)
+            postings[0].append(docnum)
+            postings[1].append(weight * fieldboost)
+            postings[2].append(code)
+            if new_field:
+                self.fieldnames.add(fieldname)
+                new_field = False
+        return length, vbytes
 
     def save(self) -> None:
         """Nothing to spill: the arrays are the compact form."""
@@ -97,12 +128,75 @@ class PreloadedLengths:
         return lengths[docnum]
 
 
+def prepared_items(field, value) -> list | None:
+    """What `field.index(value)` yields — (term bytes, frequency, weight, value bytes) per distinct word —
+    counted straight from the build's words when the field is a plain frequency-format text field over
+    kb's tokenizer and the build segmented this text; else None. Frequency.word_values sums each token's
+    boost (1.0, as JiebaTokenizer sets it) times the format's field boost: the same floats as here."""
+    analyzer = getattr(field, "analyzer", None)
+    if type(field.format) is not Frequency or type(field).index is not FieldType.index \
+            or not isinstance(analyzer, JiebaTokenizer) or analyzer.prepared is None or not isinstance(value, str):
+        return None
+    words = analyzer.prepared(value)
+    if words is None:
+        return None
+    boost = field.format.field_boost
+    return [(word.encode("utf-8"), freq, float(freq) * boost, pack_uint(freq))
+            for word, freq in Counter(words).items()]
+
+
 class CompactSegmentWriter(SegmentWriter):
-    """Whoosh's SegmentWriter with a CompactPostingPool and preloaded field lengths (module docstring)."""
+    """Whoosh's SegmentWriter with a CompactPostingPool, preloaded field lengths, and a text field's
+    postings counted from the build's words (module docstring)."""
 
     def __init__(self, ix, **kwargs):
         super().__init__(ix, **kwargs)
         self.pool = CompactPostingPool(self._tempstorage, self.newsegment)
+
+    def add_document(self, **fields):
+        """SegmentWriter.add_document (whoosh-reloaded 2.7.5) with `prepared_items` in place of
+        field.index where it applies; term vectors and separate spelling fields go Whoosh's own way."""
+        self._check_state()
+        perdocwriter = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        pool = self.pool
+        add_post = pool.add
+        docboost = self._doc_boost(fields)
+        fieldnames = sorted([name for name in fields.keys() if not name.startswith("_")])
+        self._check_fields(schema, fieldnames)
+        perdocwriter.start_doc(docnum)
+        try:
+            for fieldname in fieldnames:
+                value = fields.get(fieldname)
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length, vbytes = 0, None
+                if field.indexed:
+                    fieldboost = self._field_boost(fields, fieldname, docboost)
+                    items = prepared_items(field, value)
+                    length, vbytes = pool.add_field(fieldname, docnum, items if items is not None
+                                                    else field.index(value), fieldboost, field.scorable)
+                if field.separate_spelling():        # Whoosh passes on the last posting's value bytes
+                    for word in field.spellable_words(value):
+                        add_post((field.spelling_fieldname(fieldname), word.encode("utf-8"), 0, 1, vbytes))
+                vformat = field.vector
+                if vformat:
+                    vitems = vformat.word_values(value, field.analyzer, mode="index")
+                    vitems = sorted((text, weight, vbytes) for text, _, weight, vbytes in vitems)
+                    perdocwriter.add_vector_items(fieldname, field, vitems)
+                customval = fields.get("_stored_%s" % fieldname, value)
+                perdocwriter.add_field(fieldname, field, customval if field.stored else None, length)
+                column = field.column_type
+                if column and customval is not None:
+                    perdocwriter.add_column_value(fieldname, column, field.to_column_value(customval))
+        except Exception:
+            perdocwriter.cancel_doc()
+            raise
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
 
     def _flush_segment(self):
         self.perdocwriter.close()
