@@ -156,3 +156,43 @@ def test_a_failing_compile_process_names_its_error(tmp_path):
     with pytest.raises(CompileProcessError, match="退出码 1") as raised:
         compile_apart(tmp_path / "no-such-index", tmp_path / "out", ["body"])
     assert "Traceback" in str(raised.value)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to list child processes")
+def test_the_compile_process_dies_with_a_killed_build(tmp_path):
+    """The process compiling the arrays asks for SIGKILL when its parent dies: here a stand-in interpreter
+    that prints its pid and sleeps, started by compile_apart in a parent that is then killed."""
+    import subprocess
+    import sys
+
+    sleeper = tmp_path / "python"
+    pid_file = tmp_path / "child.pid"
+    sleeper.write_text(f"#!/bin/sh\necho $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file}\nexec sleep 60\n")
+    sleeper.chmod(0o755)
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from kb.search.whoosh.compile_process import compile_apart\n"
+        f"sys.executable = {str(sleeper)!r}\n"
+        "compile_apart(Path('index'), Path('arrays'), ['body'])\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path)
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    assert Path(f"/proc/{child}").exists()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        try:        # a zombie has no cmdline left: reaped by init, it is gone
+            if not Path(f"/proc/{child}/cmdline").read_bytes():
+                break
+        except OSError:
+            break
+        time.sleep(0.05)
+    alive = Path(f"/proc/{child}/cmdline").exists() and bool(Path(f"/proc/{child}/cmdline").read_bytes() or b"")
+    if alive:
+        os.kill(child, signal.SIGKILL)
+    assert not alive
