@@ -4,8 +4,10 @@ jieba is most of a build's time, and the writer and the TF-IDF model read the sa
 tags, process, summary, body). A build therefore segments each distinct text once, in `procs`
 forked processes for large builds, and records the words in the build's `PreparedWords`
 (kb/fields.py), which it hands to the index writer (its tokenizer reads them) and to the model.
-Whoosh's own writer processes are forked after this step, so they inherit the prepared words
-instead of running jieba again.
+The index's segment writer processes (kb/search/whoosh/segments.py) are forked after this step, so
+they inherit the prepared words instead of running jieba again. A worker sends each text's words back
+as one joined string, and the parent shares every word as the results arrive, so it never holds all
+the words' unpickled copies at once (the peak of a large build before).
 """
 from __future__ import annotations
 
