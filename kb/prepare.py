@@ -4,8 +4,10 @@ jieba is most of a build's time, and the writer and the TF-IDF model read the sa
 tags, process, summary, body). A build therefore segments each distinct text once, in `procs`
 forked processes for large builds, and records the words in the build's `PreparedWords`
 (kb/fields.py), which it hands to the index writer (its tokenizer reads them) and to the model.
-Whoosh's own writer processes are forked after this step, so they inherit the prepared words
-instead of running jieba again.
+The index's segment writer processes (kb/search/whoosh/segments.py) are forked after this step, so
+they inherit the prepared words instead of running jieba again. A worker sends each text's words back
+as one joined string, and the parent shares every word as the results arrive, so it never holds all
+the words' unpickled copies at once (the peak of a large build before).
 """
 from __future__ import annotations
 
@@ -28,8 +30,22 @@ def _adopt(analysis: Analysis) -> None:
     _worker_analysis = analysis
 
 
-def _segment(text: str) -> list[str]:
-    return [w for w, _, _ in _worker_analysis.index_tokens(text)]
+SEPARATOR = "\x00"
+
+
+def _segment(text: str) -> str | list[str]:
+    """In a worker: the text's words as one string joined by SEPARATOR (one object to pickle instead of
+    hundreds), or the list itself for a text holding the separator (words are never empty, and only a
+    text holding it can give a word that does)."""
+    words = [w for w, _, _ in _worker_analysis.index_tokens(text)]
+    return words if SEPARATOR in text else SEPARATOR.join(words)
+
+
+def _words_of(result: str | list[str], shared: dict[str, str]) -> list[str]:
+    """A worker's result as a list of words, each word one shared object per distinct word."""
+    if isinstance(result, str):
+        result = result.split(SEPARATOR) if result else []
+    return [shared.setdefault(w, w) for w in result]
 
 
 @contextlib.contextmanager
@@ -50,15 +66,15 @@ def _segment_all(analysis: Analysis, texts: list[str], procs: int, progress: boo
     if procs > 1 and len(texts) >= PARALLEL_MIN_TEXTS:
         import multiprocessing
 
+        # words come back as fresh strings per text: each text's are replaced by one shared object per
+        # distinct word as it arrives, or a 20k-document build would hold (and peak at) tens of millions of
+        # string copies
+        shared: dict[str, str] = {}
         with multiprocessing.get_context("fork").Pool(procs, initializer=_adopt, initargs=(analysis,)) as pool:
             results = []
             for words in pool.imap(_segment, texts, chunksize=64):
-                results.append(words)
+                results.append(_words_of(words, shared))
                 bar.update(1)
-        # words come back as fresh strings per text: share one object per distinct word, or a
-        # 100k-document build would hold hundreds of millions of string copies
-        shared: dict[str, str] = {}
-        results = [[shared.setdefault(w, w) for w in words] for words in results]
     else:
         results = []
         for text in texts:

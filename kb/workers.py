@@ -1,12 +1,12 @@
 """Worker processes of a build die with the build.
 
 `kb build --procs N` forks workers twice: a multiprocessing pool that segments texts (kb.prepare)
-and Whoosh's own writer processes (MpWriter). Both block on a queue whose write end they inherited, so
-a parent killed with SIGKILL left them waiting forever. On Linux every multiprocessing child of this
-process asks the kernel to SIGKILL it when its parent dies (prctl PR_SET_PDEATHSIG), installed once as
-a multiprocessing after-fork hook so it covers Whoosh's processes too, which kb does not create itself.
-Chosen over workers that poll their parent because it needs no change to Whoosh, costs nothing while
-running, and acts at once even on SIGKILL. Elsewhere it is a no-op (the platform has no such call).
+and one process per index segment (kb/search/whoosh/segments.py); the pool's workers block on a queue
+whose write end they inherited, so a parent killed with SIGKILL left them waiting forever. On Linux every
+multiprocessing child of this process asks the kernel to SIGKILL it when its parent dies (prctl
+PR_SET_PDEATHSIG), installed once as a multiprocessing after-fork hook; the process that compiles a full
+build's arrays (kb/search/whoosh/compile_process.py) makes the call before it starts. Chosen over workers
+that poll their parent because it costs nothing while running and acts at once even on SIGKILL. Elsewhere it is a no-op (the platform has no such call).
 The worker processes of `kb serve --workers N` (gunicorn's) make the same call after their fork.
 """
 from __future__ import annotations

@@ -478,7 +478,7 @@ def test_cli_names_a_bad_setting_and_exports_with_kb_base_url(runner, monkeypatc
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to list child processes")
 def test_a_killed_parallel_build_leaves_no_whoosh_writer_processes(tmp_path):
-    """Whoosh's MpWriter forks a writer process per 100 documents (kb does not create these itself)."""
+    """A full build forks one index-writing process per slice of documents (kb/search/whoosh/segments.py)."""
     import subprocess
     import sys
 
@@ -492,17 +492,18 @@ def test_a_killed_parallel_build_leaves_no_whoosh_writer_processes(tmp_path):
         "import os, time\n"
         "from kb.config import load_settings\n"
         "from kb.build import build\n"
+        "import kb.search.whoosh.segments as segments\n"
+        "original = segments._write_one_segment\n"
+        "def slow(*args):\n"
+        "    print(os.getpid(), flush=True)     # in each forked writer process\n"
+        "    time.sleep(60)\n"
+        "    original(*args)\n"
+        "segments._write_one_segment = slow\n"
         f"s = load_settings({str(tmp_path / 'instance')!r}, bundled_content={str(root)!r}, "
         f"editable_content={str(tmp_path / 'editable')!r})\n"
-        "seen = []\n"
-        "def hook(doc):\n"
-        "    seen.append(doc.id)\n"
-        "    if len(seen) == 105:     # the first batch of 100 went to a forked writer\n"
-        "        print(open(f'/proc/{os.getpid()}/task/{os.getpid()}/children').read().strip(), flush=True)\n"
-        "        time.sleep(60)\n"
-        "build(s, full=True, procs=2, on_document=hook)\n"
+        "build(s, full=True, procs=2)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    workers = [int(pid) for pid in proc.stdout.readline().split()]
-    assert workers                           # Whoosh's SubWriterTask, waiting for the next batch
+    workers = [int(proc.stdout.readline()) for _ in range(2)]
+    assert len(set(workers)) == 2 and proc.pid not in workers      # both writer processes, waiting
     assert _survivors_after_killing(proc, workers) == []

@@ -109,8 +109,8 @@ def bind(schema: Schema, analysis: Analysis, prepared: Callable[[str], list[str]
 
 
 class _BoundStorage(FileStorage):
-    """An index folder that opens its index with one bound schema: Whoosh's writer processes open
-    the index again by name (whoosh.multiproc), and must tokenise with the same analysis and words."""
+    """An index folder that opens its index with one bound schema: whoever opens the index again by
+    name (a forked writer process, Whoosh's merge) must tokenise with the same analysis and words."""
 
     def __init__(self, path: Path, schema: Schema | None = None):
         super().__init__(str(path))

@@ -7,7 +7,9 @@ from ...documents import Document
 from ...files import link_or_copy
 from ...fields import FIELD_BOOSTS, PreparedWords
 from .arrays import compile_arrays
+from .compile_process import compile_apart
 from .schema import create_index, open_index
+from .segments import write_segments
 
 
 def _clone(base: Path, target: Path) -> None:
@@ -22,7 +24,10 @@ def _clone(base: Path, target: Path) -> None:
 class WhooshSnapshotWriter:
     """The engine protocol's SnapshotWriter (kb/search/engine.py) for Whoosh: a new index folder at
     target — the base's segments hard-linked in, or empty — and, on commit, the compiled term arrays
-    beside it (target/../arrays, reusing the base's per-segment arrays)."""
+    beside it (target/../arrays, reusing the base's per-segment arrays).
+
+    A fresh index (a full build) is written on commit by kb's compact segment writer, one segment per
+    process (kb/search/whoosh/segments.py); an index on a base takes Whoosh's own writer's updates."""
 
     def __init__(self, target: Path, prepared: PreparedWords, base: Path | None = None, procs: int = 1):
         self.target, self.base, self.prepared = Path(target), base, prepared
@@ -34,26 +39,39 @@ class WhooshSnapshotWriter:
         else:
             self.target.mkdir(parents=True)
             self.ix = create_index(self.target, prepared.analysis, prepared.prepared)
-            self.writer = self.ix.writer(procs=procs, limitmb=256, multisegment=procs > 1) \
-                if procs > 1 else self.ix.writer()
-            self._add = self.writer.add_document
+            self.writer = None
+            self._fresh: list[Document] = []
+        self.procs = procs
 
     def upsert(self, doc: Document) -> None:
-        self._add(**self.prepared.fields(doc))
+        if self.writer is None:
+            self._fresh.append(doc)
+        else:
+            self._add(**self.prepared.fields(doc))
 
     def delete(self, doc_id: str) -> None:
-        self.writer.delete_by_term("id", doc_id)
+        if self.writer is None:         # a fresh index holds only what this writer adds
+            self._fresh = [d for d in self._fresh if d.id != doc_id]
+        else:
+            self.writer.delete_by_term("id", doc_id)
 
     def commit(self) -> None:
         try:
-            self.writer.commit()
+            if self.writer is None:
+                write_segments(self.ix, self._fresh, self.prepared.fields, self.procs)
+            else:
+                self.writer.commit()
         finally:
             self.ix.close()
-        compile_arrays(self.target, self.target.parent / "arrays", FIELD_BOOSTS,
-                       reuse=Path(self.base).parent / "arrays" if self.base is not None else None)
+        reuse = Path(self.base).parent / "arrays" if self.base is not None else None
+        if self.writer is None and self.procs > 1:      # a large full build: its peak memory was here
+            compile_apart(self.target, self.target.parent / "arrays", FIELD_BOOSTS, reuse=reuse)
+        else:
+            compile_arrays(self.target, self.target.parent / "arrays", FIELD_BOOSTS, reuse=reuse)
 
     def cancel(self) -> None:
         try:
-            self.writer.cancel()
+            if self.writer is not None:
+                self.writer.cancel()
         finally:
             self.ix.close()
