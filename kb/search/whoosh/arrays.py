@@ -23,7 +23,9 @@ from whoosh.scoring import BM25F
 from .internals import bm25 as _bm25
 from .internals import field_b, idf
 from .internals import leaf_postings as _leaf_postings
+from ...fields import FACETS
 from ...files import link_or_copy
+from .facet_bits import FacetBits
 from .stored import StoredDocuments, has_segment_files
 from .stored import write_segment as write_stored
 
@@ -59,6 +61,7 @@ class IndexArrays:
         self._max_terms = max_terms
         self._facets: dict[str, Facet] = {}
         self._facet_tables: dict[tuple[str, ...], FacetTable] = {}
+        self._facet_bits: FacetBits | None = None
         self._lock = threading.RLock()
         self._compiled_dir = compiled
         self._stored: StoredDocuments | None | bool = False        # False: not opened yet
@@ -187,11 +190,33 @@ class IndexArrays:
         bincount); when docnums are most of the corpus, the live documents they leave out are
         counted instead and taken from the totals, so the cost follows min(matches, the rest)."""
         table = self._facet_table(tuple(names))
+        few = min(len(docnums), self.live_count - len(docnums))
+        bits = self.facet_bits()
+        if few * table.width > bits.rows * bits.words:       # many documents either way: the bitsets
+            return bits.counts(docnums, names)
         if 2 * len(docnums) <= self.live_count:
             return table.counts(docnums)
         rest = self.live.copy()
         rest[docnums] = False
         return {name: table.totals[name] - counts for name, counts in table.counts(np.flatnonzero(rest)).items()}
+
+    def value_counts(self, name: str, docs: np.ndarray) -> np.ndarray:
+        """How many of some live documents hold each value of one facet; `docs` are distinct docnums
+        or a bool mask over the corpus. Facet.counts for a few docnums, the facet's bitsets for many."""
+        facet = self.facet(name)
+        bits = self.facet_bits()
+        if name in bits.slices and (docs.dtype == bool or len(docs) * 4 > len(facet.values) * bits.words):
+            return bits.counts(docs, (name,))[name]
+        return facet.counts(docs)
+
+    def facet_bits(self) -> FacetBits:
+        """Every facet's values as document bitsets (facet_bits.py), made on first use."""
+        if self._facet_bits is None:
+            bits = FacetBits({name: self.facet(name) for name in FACETS}, self.size)
+            with self._lock:
+                if self._facet_bits is None:
+                    self._facet_bits = bits
+        return self._facet_bits
 
     def _facet_table(self, names: tuple[str, ...]) -> "FacetTable":
         table = self._facet_tables.get(names)
@@ -302,6 +327,7 @@ class FacetTable:
             self.slices[name] = slice(start + 1, start + 1 + len(facet.values))
             start += len(facet.values) + 1
         self.bins = start
+        self.width = sum(block.shape[1] for block in blocks)       # value slots a document's row holds
         dtype = np.int16 if start < 2**15 else np.int32 if start < 2**31 else np.int64
         self.table = np.ascontiguousarray(np.hstack(blocks).astype(dtype)) if blocks \
             else np.zeros((size, 0), dtype=np.int16)

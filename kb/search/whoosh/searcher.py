@@ -20,7 +20,8 @@ from ... import analysis
 from .arrays import IndexArrays
 from ..coverage import alternative_credit, combine, group_weights, listed, pointed_sector, sector_factors
 from ..engine import Hit, SearchRequest, SearchResponse
-from .evaluate import Unsupported, evaluate, filter_mask, matched_terms, union, union_ids
+from .evaluate import Dense, Found, Matches, Unsupported, evaluate, evaluate_any, filter_mask, matched_terms, union, \
+    union_ids
 from ..query import QueryPlan
 from ..searching import search_planned
 from .schema import FACETS, open_index
@@ -145,7 +146,7 @@ class WhooshSearcher:
     def matches(self, plan: QueryPlan) -> bool:
         found = whoosh_plan(plan)
         try:
-            return bool(found.groups) and len(evaluate(found.conjunction(), self.arrays())) > 0
+            return bool(found.groups) and len(evaluate_any(found.conjunction(), self.arrays())) > 0
         except Unsupported as exc:
             self._fallback(f"query node {exc} has no vectorised evaluation")
             return self.reference().matches(plan)
@@ -183,28 +184,23 @@ class WhooshSearcher:
             query = plan.disjunction()
             # a phrase group's alternatives are evaluated once: their union is the group, their own
             # matches grade its coverage (the same sums evaluate() makes of an Or)
-            alternatives_of = [None if alts is None else [evaluate(a, arrays) for a in alts]
+            alternatives_of = [None if alts is None else [evaluate_any(a, arrays) for a in alts]
                                for alts in _phrase_alternatives(plan)]
-            parts = [evaluate(group, arrays) if alts is None else union(alts, arrays.size)
+            parts = [evaluate_any(group, arrays) if alts is None else union(alts, arrays.size)
                      for group, alts in zip(plan.groups, alternatives_of)]
-            candidates = union_ids([p.ids for p in parts], arrays.size)
-            slot = np.empty(arrays.size, dtype=np.int64)      # docnum → its column among the candidates
-            slot[candidates] = np.arange(len(candidates))
+            columns = _Columns(parts, arrays.size)
             masks, scores = [], []
             for part in parts:
-                at = slot[part.ids]
-                mask = np.zeros(len(candidates), dtype=bool)
-                mask[at] = True
-                score = np.zeros(len(candidates), dtype=np.float64)
-                score[at] = part.scores
+                mask, score = columns.of(part)
                 masks.append(mask)
                 scores.append(score)
+            candidates = columns.candidates
             weights = group_weights(masks, arrays.live_count, plan.emphasis)
             credits = [None if alts is None else
-                       alternative_credit([_column_mask(a.ids, slot, len(candidates)) for a in alts], arrays.live_count)
+                       alternative_credit([columns.of(a)[0] for a in alts], arrays.live_count)
                        for alts in alternatives_of]
             found = combine(masks, scores, weights, plan.emphasis, credits)
-            factors = self._sector_factors(plan, [p.ids for p in parts], candidates)
+            factors = self._sector_factors(plan, [_docs(p) for p in parts], candidates)
             ranked_scores = found.scores if factors is None else found.scores * factors
             permitted = allowed[candidates]
             shown = listed(found, permitted, req.sort)
@@ -377,22 +373,31 @@ class WhooshSearcher:
         """The score factor of each column (docnums `columns`): entries of the sectors the query names, of
         a sector a word's matches point to (coverage.pointed_sector) or its colloquial phrases imply
         (plan.implied), of 通用; None when the query is about no sector in particular."""
-        facet = self.arrays().facet("sector")
+        arrays = self.arrays()
+        facet = arrays.facet("sector")
         pointed: set[str] = set(plan.implied)
         for word, emphasis, docnums in zip(plan.words, plan.emphasis, group_docnums):
             if word in plan.expansions or emphasis != 1.0 or not len(docnums):
                 continue
-            counts = facet.counts(docnums)
-            sector = pointed_sector({str(v): int(c) for v, c in zip(facet.values, counts)
-                                     if c and v not in (None, "", CROSS_SECTOR)})
+            counts = arrays.value_counts("sector", docnums)
+            sector = pointed_sector({str(facet.values[i]): int(counts[i]) for i in np.flatnonzero(counts).tolist()
+                                     if facet.values[i] not in (None, "", CROSS_SECTOR)})
             if sector:
                 pointed.add(sector)
         named = set(plan.sectors)
         if not named and not pointed:
             return None
-        held = _values_of(facet, columns)          # read once for the three sets of sectors
-        return sector_factors(_holding(facet, held, len(columns), named), _holding(facet, held, len(columns), pointed),
-                              _holding(facet, held, len(columns), {CROSS_SECTOR}))
+        if len(columns) * 8 > arrays.size:      # most of the corpus: the facet's bitsets, unpacked
+            bits = arrays.facet_bits()
+
+            def holding(values: set[str]) -> np.ndarray:
+                return bits.holding("sector", [i for i, v in enumerate(facet.values) if v in values])[columns]
+        else:
+            held = _values_of(facet, columns)          # read once for the three sets of sectors
+
+            def holding(values: set[str]) -> np.ndarray:
+                return _holding(facet, held, len(columns), values)
+        return sector_factors(holding(named), holding(pointed), holding({CROSS_SECTOR}))
 
     def close(self) -> None:
         with self._lock:
@@ -444,10 +449,44 @@ def _phrase_alternatives(plan: WhooshPlan) -> list[list[Q.Query] | None]:
     return out
 
 
-def _column_mask(docnums: np.ndarray, slot: np.ndarray, width: int) -> np.ndarray:
-    mask = np.zeros(width, dtype=bool)
-    mask[slot[docnums]] = True
-    return mask
+class _Columns:
+    """The candidates of a coverage search, the documents any group matches (sorted docnums), and
+    each group's matches and scores as columns over them, from either form of matches."""
+
+    def __init__(self, parts: list[Found], size: int):
+        if any(isinstance(p, Dense) for p in parts):
+            seen = np.zeros(size, dtype=bool)
+            for part in parts:
+                if isinstance(part, Dense):
+                    seen |= part.mask
+                else:
+                    seen[part.ids] = True
+            self.candidates = np.flatnonzero(seen)
+        else:
+            self.candidates = union_ids([p.ids for p in parts], size)
+        self.size = size
+        self._slot: np.ndarray | None = None
+
+    def of(self, found: Found) -> tuple[np.ndarray, np.ndarray]:
+        """(whether each candidate matches, its score there, 0.0 where it does not)."""
+        width = len(self.candidates)
+        if isinstance(found, Dense):
+            score = found.scores[self.candidates]
+            return score > 0, score
+        if self._slot is None:
+            self._slot = np.empty(self.size, dtype=np.int64)      # docnum → its column among the candidates
+            self._slot[self.candidates] = np.arange(width)
+        at = self._slot[found.ids]
+        mask = np.zeros(width, dtype=bool)
+        mask[at] = True
+        score = np.zeros(width, dtype=np.float64)
+        score[at] = found.scores
+        return mask, score
+
+
+def _docs(found: Found) -> np.ndarray:
+    """What facet counting takes of some matches: their docnums, or the corpus-sized mask of dense ones."""
+    return found.mask if isinstance(found, Dense) else found.ids
 
 
 def _values_of(facet, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -530,7 +569,9 @@ def _facet_counts(arrays: IndexArrays, docnums: np.ndarray) -> dict[str, dict[st
     out = {}
     for name in FACETS:
         counts = counted[name]
-        pairs = [(str(v), c) for v, c in zip(arrays.facet(name).values, counts.tolist()) if c and v not in (None, "")]
+        values = arrays.facet(name).values
+        held = np.flatnonzero(counts)
+        pairs = [(str(values[i]), c) for i, c in zip(held.tolist(), counts[held].tolist()) if values[i] not in (None, "")]
         out[name] = dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
     return out
 

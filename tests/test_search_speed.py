@@ -1,0 +1,124 @@
+"""The cheaper forms the vectorised search takes for large match sets give the same numbers as the
+plain ones: dense score arrays equal sorted docnums to the last bit, facet bitsets equal counting the
+facets' values document by document."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb.config import BUNDLED_CONTENT, load_settings
+from kb.fields import FACETS
+from kb.knowledge import KnowledgeBase
+from kb.search.query import plan_query
+from kb.search.whoosh import evaluate as evaluate_mod
+from kb.search.whoosh.evaluate import Dense, evaluate_any
+from kb.search.whoosh.translate import whoosh_plan
+
+from bench.relevance import judged_queries
+
+
+@pytest.fixture(scope="module")
+def bundled_kb(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bundled-speed")
+    settings = load_settings(root / "instance", bundled_content=BUNDLED_CONTENT, editable_content=root / "editable",
+                             database_url=f"sqlite:///{root / 'kb.sqlite3'}")
+    knowledge = KnowledgeBase(settings)
+    knowledge.build()
+    knowledge.refresh()
+    yield knowledge
+    knowledge.close()
+
+
+def _groups(knowledge):
+    """Every word group (and its parts) of every judged query, as Whoosh query trees."""
+    for query in judged_queries():
+        plan = whoosh_plan(plan_query(knowledge.analysis, query["q"]))
+        yield from plan.groups
+        if len(plan.groups) > 1:
+            yield plan.conjunction()
+            yield plan.disjunction()
+
+
+@pytest.mark.parametrize("share", [evaluate_mod.DENSE_SHARE, 10**12])
+def test_dense_and_sorted_forms_give_the_same_matches_and_scores(bundled_kb, monkeypatch, share):
+    """Every judged query's groups match the same documents with bit-identical scores whether every
+    node keeps sorted docnums, the forms are chosen by size (sorted docnums looked up in dense parts
+    included), or every node that combines children is dense."""
+    arrays = bundled_kb.searcher().arrays()
+    groups = list(_groups(bundled_kb))
+    monkeypatch.setattr(evaluate_mod, "DENSE_SHARE", 0)            # never dense
+    sparse = [evaluate_any(g, arrays) for g in groups]
+    assert not any(isinstance(found, Dense) for found in sparse)
+    monkeypatch.setattr(evaluate_mod, "DENSE_SHARE", share)
+    chosen = [evaluate_any(g, arrays) for g in groups]
+    assert any(isinstance(found, Dense) for found in chosen)
+    assert sum(len(found) for found in sparse) > 1000
+    for group, plain, found in zip(groups, sparse, chosen):
+        found = found.sparse()
+        assert np.array_equal(plain.ids, found.ids), group
+        assert np.array_equal(plain.scores, found.scores), group     # exact, not approximately
+
+
+def test_dense_scores_are_zero_exactly_where_nothing_matches(bundled_kb, monkeypatch):
+    monkeypatch.setattr(evaluate_mod, "DENSE_SHARE", 10**12)
+    arrays = bundled_kb.searcher().arrays()
+    for group in list(_groups(bundled_kb))[:60]:
+        found = evaluate_any(group, arrays)
+        if isinstance(found, Dense):
+            assert found.scores.shape == (arrays.size,)
+            assert (found.scores >= 0).all()
+            assert np.array_equal(np.flatnonzero(found.scores), found.sparse().ids)
+
+
+def test_every_posting_scores_above_zero(bundled_kb):
+    """Dense matches are the documents whose score is above 0, which holds because every posting is."""
+    arrays = bundled_kb.searcher().arrays()
+    for fieldname in arrays.compiled_fields:
+        _vocab, _indptr, _ids, scores = arrays._compiled[fieldname]
+        assert len(scores) and scores.min() > 0, fieldname
+
+
+def test_a_boost_of_zero_is_left_to_whoosh(bundled_kb):
+    from whoosh import query as Q
+
+    arrays = bundled_kb.searcher().arrays()
+    with pytest.raises(evaluate_mod.Unsupported):
+        evaluate_any(Q.Or([Q.Term("body", "废水"), Q.Term("title", "废水", boost=0.0)]), arrays)
+
+
+def _counted_one_by_one(facet, docnums) -> list[int]:
+    expected = np.zeros(len(facet.values), dtype=np.int64)
+    for d in docnums:
+        for v in facet.value_ids[facet.indptr[d]:facet.indptr[d + 1]]:
+            expected[v] += 1
+    return expected.tolist()
+
+
+def test_facet_bitsets_count_like_the_facets(bundled_kb):
+    arrays = bundled_kb.searcher().arrays()
+    bits = arrays.facet_bits()
+    live = np.flatnonzero(arrays.live)
+    rng = np.random.default_rng(1)
+    for n in (0, 1, 5, len(live) // 2, len(live)):
+        docnums = np.sort(rng.choice(live, n, replace=False))
+        mask = np.zeros(arrays.size, dtype=bool)
+        mask[docnums] = True
+        by_docnums, by_mask = bits.counts(docnums), bits.counts(mask)
+        for name in FACETS:
+            expected = _counted_one_by_one(arrays.facet(name), docnums)
+            assert by_docnums[name].tolist() == expected, (name, n)
+            assert by_mask[name].tolist() == expected, (name, n)
+            assert arrays.value_counts(name, docnums).tolist() == expected, (name, n)
+            assert arrays.value_counts(name, mask).tolist() == expected, (name, n)
+
+
+def test_facet_bitsets_say_who_holds_a_value(bundled_kb):
+    arrays = bundled_kb.searcher().arrays()
+    bits = arrays.facet_bits()
+    facet = arrays.facet("sector")
+    for wanted in ([0], [1, 2], list(range(len(facet.values)))):
+        holding = bits.holding("sector", wanted)
+        expected = [any(v in wanted for v in facet.value_ids[facet.indptr[d]:facet.indptr[d + 1]])
+                    for d in range(arrays.size)]
+        assert holding.tolist() == expected
+    assert not bits.holding("sector", []).any()
