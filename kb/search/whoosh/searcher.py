@@ -25,6 +25,7 @@ from .evaluate import Dense, Found, Matches, Unsupported, evaluate, evaluate_any
 from ..query import QueryPlan
 from ..searching import search_planned
 from .schema import FACETS, open_index
+from .snippet_text import searchable
 from .translate import WhooshPlan, whoosh_filter, whoosh_plan
 from ...taxonomy import CROSS_SECTOR
 
@@ -622,7 +623,7 @@ def _first_matches(text: str, words: set[str], limit: int) -> list[tuple[int, in
     for lo in range(0, min(len(text), limit), WINDOW):
         hi = min(len(text), lo + WINDOW)
         left = max(0, lo - 1)
-        norm = analysis.normalize(text[left:hi + reach]).lower()
+        norm = searchable(text[left:hi + reach])      # normalize(...).lower() where words are read
         found = [(left + start, left + end, word) for word in words for start, end in _occurrences(norm, word)
                  if lo <= left + start < hi and left + end <= limit]
         if found:
@@ -632,13 +633,22 @@ def _first_matches(text: str, words: set[str], limit: int) -> list[tuple[int, in
 
 class _RunKey:
     """Stands for a run's Fragment in top_fragments' comparisons: Fragment defines only __lt__, on
-    startchar, and equality is identity; so does this (heapq then orders ties exactly alike)."""
+    startchar, and equality is identity; so does this (heapq then orders ties exactly alike). The
+    startchar (trimmed and snapped, see _snapped_bounds) is worked out the first time a comparison
+    needs it: only runs whose scores tie are ever compared, so most runs never need it."""
 
-    __slots__ = ("startchar", "run")
+    __slots__ = ("run", "_bounds", "_start")
 
-    def __init__(self, startchar: int, run: tuple):
-        self.startchar = startchar
+    def __init__(self, bounds, run: tuple):
         self.run = run
+        self._bounds = bounds           # run → its snapped (startchar, endchar)
+        self._start: int | None = None
+
+    @property
+    def startchar(self) -> int:
+        if self._start is None:
+            self._start = self._bounds(self.run)[0]
+        return self._start
 
     def __lt__(self, other: "_RunKey") -> bool:
         return self.startchar < other.startchar
@@ -652,8 +662,9 @@ def _top_fragments(highlighter: Highlighter, text: str, tokens: list[tuple[int, 
     matches, and top_fragments keeps `top` of them; with many matches that was most of a
     highlighted search. Here every run is found on tuples, scored with BasicFragmentScorer's
     formula (matches × 100 × distinct words, every match weighing 1) and keyed by the start its
-    Fragment would have after trimming and snapping (sentence ends looked up by bisection); the
-    same heapq.nlargest picks the winners, and only they become Fragments (with those bounds)."""
+    Fragment would have after trimming and snapping (sentence ends looked up by bisection, and only
+    for runs whose scores tie); the same heapq.nlargest picks the winners, and only they become
+    Fragments (with those bounds)."""
     fragmenter = highlighter.fragmenter
     kept: list[tuple[int, int, str]] = []
     for token in sorted(tokens, key=lambda t: (t[0], -(t[1] - t[0]))):
@@ -661,16 +672,21 @@ def _top_fragments(highlighter: Highlighter, text: str, tokens: list[tuple[int, 
             continue                        # the longest of overlapping matches only
         kept.append(token)
     runs = _runs(kept, len(text), fragmenter.maxchars, fragmenter.surround)
-    ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+    found_ends: list[list[int]] = []          # the sentence ends, found when first needed
+
+    def bounds(run: tuple) -> tuple[int, int]:
+        if not found_ends:
+            found_ends.append([m.start() for m in _SENTENCE_END.finditer(text)])
+        return _snapped_bounds(fragmenter, text, found_ends[0], run, kept[run[0]][0], kept[run[1]][1])
+
     scored = []
     for run in runs:
-        i, j, left, right = run
-        score = float(j - i + 1) * (len({w for _, _, w in kept[i:j + 1]}) * 100)
-        startchar = _snapped_bounds(fragmenter, text, ends, run, kept[i][0], kept[j][1])[0]
-        scored.append((score, _RunKey(startchar, run)))
+        i, j = run[0], run[1]
+        distinct = 1 if i == j else len({w for _, _, w in kept[i:j + 1]})
+        scored.append((float(j - i + 1) * (distinct * 100), _RunKey(bounds, run)))
     # an iterator, as top_fragments passes: given a list no longer than `top`, nlargest sorts it
     # instead of heapifying, which orders runs of equal score and start differently
-    best = [_fragment(fragmenter, text, ends, kept, key.run) for score, key in nlargest(top, iter(scored))
+    best = [_fragment(text, kept, key.run, bounds(key.run)) for score, key in nlargest(top, iter(scored))
             if score >= 1]
     best.sort(key=highlighter.order)
     return best
@@ -714,10 +730,9 @@ def _snapped_bounds(fragmenter, text: str, ends: list[int], run: tuple, first: i
     return start, end
 
 
-def _fragment(fragmenter, text: str, ends: list[int], kept: list[tuple[int, int, str]], run: tuple) -> Fragment:
+def _fragment(text: str, kept: list[tuple[int, int, str]], run: tuple, bounds: tuple[int, int]) -> Fragment:
     i, j = run[0], run[1]
-    start, end = _snapped_bounds(fragmenter, text, ends, run, kept[i][0], kept[j][1])
-    return Fragment(text, [_Match(w, s, e) for s, e, w in kept[i:j + 1]], start, end)
+    return Fragment(text, [_Match(w, s, e) for s, e, w in kept[i:j + 1]], bounds[0], bounds[1])
 
 
 def _runs(tokens: list[tuple[int, int, str]], length: int, maxchars: int, surround: int) -> list[tuple]:
