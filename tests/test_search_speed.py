@@ -152,3 +152,26 @@ def test_snippet_text_equals_normalising_wherever_a_word_can_be_read():
     assert folded_somewhere >= 5
     assert searchable("ＣＯＤ９０％") == "cod90%" and searchable("廢水") == "废水"
     assert searchable("废水，回收。") == "废水，回收。"         # left as written: no word holds ，or 。
+
+
+def test_sectors_named_by_a_query_are_found_among_the_terms_it_can_hold():
+    """_name_sectors checks only the sector terms whose first character the query holds; the sectors
+    (and their order) equal checking every term, longest first, on the judged and generated queries."""
+    from bench.__main__ import workload
+    from kb.analysis import load_analysis, normalize
+
+    analysis = load_analysis()
+    queries = [q["q"] for q in judged_queries()] + workload(400)
+    named = 0
+    for text in queries:
+        norm = normalize(text).lower()
+        expected, rest = [], norm
+        for folded, sector in analysis.sector_terms:
+            if folded in rest:
+                if sector != "通用" and sector not in expected:
+                    expected.append(sector)
+                rest = rest.replace(folded, " ")
+        plan = plan_query(analysis, text)
+        assert plan.sectors[:len(expected)] == expected, text
+        named += bool(expected)
+    assert named > 50

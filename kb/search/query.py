@@ -10,6 +10,7 @@ that match; `AllOf` matches where every part does and sums them. A compound of o
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -152,7 +153,11 @@ def _name_sectors(analysis: Analysis, plan: QueryPlan, norm: str) -> None:
     the text (longest first, each stretch counted once), and a plant word's stem (印刷厂 → 印刷)."""
     taxonomy = analysis.taxonomy
     rest = norm
-    for folded, sector in analysis.sector_terms:
+    terms = analysis.sector_terms
+    starting = _sector_terms_by_first_char(analysis)
+    # only the terms whose first character the query holds can be in it (it only loses characters)
+    for k in sorted({k for ch in set(norm) for k in starting.get(ch, ())}):
+        folded, sector = terms[k]
         if folded in rest:
             _add_sector(plan, sector)
             rest = rest.replace(folded, " ")
@@ -165,6 +170,21 @@ def _name_sectors(analysis: Analysis, plan: QueryPlan, norm: str) -> None:
                 _add_sector(plan, taxonomy.try_resolve(stem))
                 plan.emphasis[k] = min(plan.emphasis[k], PLANT_WORD_WEIGHT)
                 break
+
+
+_by_first_char: "weakref.WeakKeyDictionary[Analysis, dict[str, tuple[int, ...]]]" = weakref.WeakKeyDictionary()
+
+
+def _sector_terms_by_first_char(analysis: Analysis) -> dict[str, tuple[int, ...]]:
+    """First character → the positions in analysis.sector_terms of the terms starting with it,
+    made once per analysis: a query is checked against the few terms it can hold, not all 200."""
+    found = _by_first_char.get(analysis)
+    if found is None:
+        starting: dict[str, list[int]] = {}
+        for k, (folded, _sector) in enumerate(analysis.sector_terms):
+            starting.setdefault(folded[0], []).append(k)
+        found = _by_first_char[analysis] = {ch: tuple(ks) for ch, ks in starting.items()}
+    return found
 
 
 def _add_sector(plan: QueryPlan, sector: str | None) -> None:

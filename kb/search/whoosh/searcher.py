@@ -567,14 +567,7 @@ def _facet_counts(arrays: IndexArrays, docnums: np.ndarray) -> dict[str, dict[st
     if not len(docnums):
         return {name: {} for name in FACETS}
     counted = arrays.facet_counts(FACETS, docnums)
-    out = {}
-    for name in FACETS:
-        counts = counted[name]
-        values = arrays.facet(name).values
-        held = np.flatnonzero(counts)
-        pairs = [(str(values[i]), c) for i, c in zip(held.tolist(), counts[held].tolist()) if values[i] not in (None, "")]
-        out[name] = dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
-    return out
+    return arrays.facet_labels().ordered(np.concatenate([counted[name] for name in FACETS]))
 
 
 _LATIN = re.compile(r"[a-z0-9]")
