@@ -175,3 +175,56 @@ def test_sectors_named_by_a_query_are_found_among_the_terms_it_can_hold():
         assert plan.sectors[:len(expected)] == expected, text
         named += bool(expected)
     assert named > 50
+
+
+def _combine_before(masks, scores, weights, emphasis=None, credits=None):
+    """coverage.combine as it was written with np.where and stacked reductions: the reference."""
+    stacked = np.vstack(masks)
+    mask = stacked.any(axis=0)
+    complete = stacked.all(axis=0)
+    total = float(weights.sum())
+    if emphasis is not None and any(e != 1.0 for e in emphasis):
+        scores = [s * e for s, e in zip(scores, emphasis)]
+    summed = np.add.reduce(scores)
+    if total <= 0:
+        coverage = np.where(mask, 1.0, 0.0)
+    else:
+        covered = stacked if not credits or all(c is None for c in credits) else \
+            np.vstack([mask if credit is None else credit for mask, credit in zip(masks, credits)])
+        coverage = (weights[:, None] * covered).sum(axis=0) / total
+    return mask, np.where(mask, summed * coverage, 0.0), complete
+
+
+def test_coverage_arithmetic_is_the_same_to_the_last_bit():
+    """combine, alternative_credit and sector_factors avoid np.where and stacked sums; on random
+    groups (with emphasis and credits, and with weights summing to 0) every number equals the
+    np.where formulation bit for bit."""
+    from kb.search import coverage
+
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        k, n = int(rng.integers(1, 7)), int(rng.integers(1, 400))
+        masks = [rng.random(n) < rng.random() for _ in range(k)]
+        scores = [np.where(m, rng.random(n) * 20, 0.0) for m in masks]
+        weights = coverage.group_weights(masks, n + int(rng.integers(0, 50)), list(rng.choice([1.0, 0.3, 0.8], k)))
+        if trial % 10 == 0:
+            weights = np.zeros(k)
+        emphasis = list(rng.choice([1.0, 0.3, 0.8], k))
+        credits = [None if rng.random() < 0.5 else
+                   coverage.alternative_credit([m & (rng.random(n) < 0.5) for _ in range(3)], n) for m in masks]
+        for args in ((None, None), (emphasis, None), (emphasis, credits)):
+            found = coverage.combine(masks, scores, weights, *args)
+            mask, combined, complete = _combine_before(masks, scores, weights, *args)
+            assert np.array_equal(found.mask, mask) and np.array_equal(found.complete, complete)
+            assert np.array_equal(found.scores, combined)
+        named, pointed, cross = (rng.random(n) < 0.3 for _ in range(3))
+        nested = np.where(named, coverage.NAMED_SECTOR_FACTOR, np.where(
+            pointed, coverage.INFERRED_SECTOR_FACTOR, np.where(cross, coverage.CROSS_SECTOR_FACTOR, 1.0)))
+        assert np.array_equal(coverage.sector_factors(named, pointed, cross), nested)
+    alternatives = [rng.random(50) < 0.4 for _ in range(4)]
+    weights = coverage.group_weights(alternatives, 60) ** 1.0
+    top = float(weights.max())
+    expected = np.zeros(50)
+    for m, w in zip(alternatives, weights):
+        expected = np.maximum(expected, np.where(m, w / top, 0.0))
+    assert np.array_equal(coverage.alternative_credit(alternatives, 60), expected)

@@ -86,7 +86,9 @@ def _term_anywhere(term: str, boost: float = 1.0) -> Node:
 
 
 def _phrase_anywhere(analysis: Analysis, text: str, boost: float) -> Node | None:
-    words = analysis.query_tokens(text) or [w for w, _, _ in analysis.index_tokens(text)]
+    """A glossary form (a synonym, a colloquial phrase, a technical word it means) anywhere: every
+    word of it, anywhere."""
+    words = _glossary_words(analysis, text)
     if not words:
         return None
     if len(words) == 1:
@@ -170,6 +172,22 @@ def _name_sectors(analysis: Analysis, plan: QueryPlan, norm: str) -> None:
                 _add_sector(plan, taxonomy.try_resolve(stem))
                 plan.emphasis[k] = min(plan.emphasis[k], PLANT_WORD_WEIGHT)
                 break
+
+
+_words_of_forms: "weakref.WeakKeyDictionary[Analysis, dict[str, tuple[str, ...]]]" = weakref.WeakKeyDictionary()
+
+
+def _glossary_words(analysis: Analysis, form: str) -> tuple[str, ...]:
+    """The words of a glossary form as a query reads them, segmented once per analysis: the forms are
+    the glossary's own (synonyms, colloquial phrases, the technical words they mean), a fixed
+    vocabulary, so this holds at most one entry per glossary form, never what users typed."""
+    known = _words_of_forms.get(analysis)
+    if known is None:
+        known = _words_of_forms.setdefault(analysis, {})
+    words = known.get(form)
+    if words is None:
+        words = known[form] = tuple(analysis.query_tokens(form) or [w for w, _, _ in analysis.index_tokens(form)])
+    return words
 
 
 _by_first_char: "weakref.WeakKeyDictionary[Analysis, dict[str, tuple[int, ...]]]" = weakref.WeakKeyDictionary()

@@ -195,17 +195,16 @@ class WhooshSearcher:
                 mask, score = columns.of(part)
                 masks.append(mask)
                 scores.append(score)
-            candidates = columns.candidates
             weights = group_weights(masks, arrays.live_count, plan.emphasis)
             credits = [None if alts is None else
                        alternative_credit([columns.of(a)[0] for a in alts], arrays.live_count)
                        for alts in alternatives_of]
             found = combine(masks, scores, weights, plan.emphasis, credits)
-            factors = self._sector_factors(plan, [_docs(p) for p in parts], candidates)
+            factors = self._sector_factors(plan, [_docs(p) for p in parts], columns.candidates)
             ranked_scores = found.scores if factors is None else found.scores * factors
-            permitted = allowed[candidates]
+            permitted = columns.pick(allowed)
             shown = listed(found, permitted, req.sort)
-            docnums, relevance = candidates[shown], ranked_scores[shown]
+            docnums, relevance = columns.docnums(shown), ranked_scores[shown]
             matched_all = bool((found.complete & permitted).any())
 
         limit = req.page * req.per_page
@@ -370,29 +369,32 @@ class WhooshSearcher:
                               expansions=plan.expansions)
 
     # -- the query's sectors (issue 18): both paths rank with the same factors -----------------------
-    def _sector_factors(self, plan: WhooshPlan, group_docnums: list[np.ndarray], columns: np.ndarray) -> np.ndarray | None:
-        """The score factor of each column (docnums `columns`): entries of the sectors the query names, of
-        a sector a word's matches point to (coverage.pointed_sector) or its colloquial phrases imply
-        (plan.implied), of 通用; None when the query is about no sector in particular."""
+    def _sector_factors(self, plan: WhooshPlan, group_docnums: list[np.ndarray],
+                        columns: np.ndarray | None) -> np.ndarray | None:
+        """The score factor of each column (docnums `columns`, None: every document): entries of the
+        sectors the query names, of a sector a word's matches point to (coverage.pointed_sector) or its
+        colloquial phrases imply (plan.implied), of 通用; None when the query is about no sector in
+        particular. `group_docnums`: each group's matches, docnums or a corpus-sized bool mask."""
         arrays = self.arrays()
         facet = arrays.facet("sector")
         pointed: set[str] = set(plan.implied)
         for word, emphasis, docnums in zip(plan.words, plan.emphasis, group_docnums):
             if word in plan.expansions or emphasis != 1.0 or not len(docnums):
                 continue
-            counts = arrays.value_counts("sector", docnums)
-            sector = pointed_sector({str(facet.values[i]): int(counts[i]) for i in np.flatnonzero(counts).tolist()
-                                     if facet.values[i] not in (None, "", CROSS_SECTOR)})
+            counts = arrays.value_counts("sector", docnums).tolist()
+            sector = pointed_sector({str(value): count for value, count in zip(facet.values, counts)
+                                     if count and value not in (None, "", CROSS_SECTOR)})
             if sector:
                 pointed.add(sector)
         named = set(plan.sectors)
         if not named and not pointed:
             return None
-        if len(columns) * 8 > arrays.size:      # most of the corpus: the facet's bitsets, unpacked
+        if columns is None or len(columns) * 8 > arrays.size:     # most of the corpus: the bitsets, unpacked
             bits = arrays.facet_bits()
 
             def holding(values: set[str]) -> np.ndarray:
-                return bits.holding("sector", [i for i, v in enumerate(facet.values) if v in values])[columns]
+                held = bits.holding("sector", [i for i, v in enumerate(facet.values) if v in values])
+                return held if columns is None else held[columns]
         else:
             held = _values_of(facet, columns)          # read once for the three sets of sectors
 
@@ -451,10 +453,17 @@ def _phrase_alternatives(plan: WhooshPlan) -> list[list[Q.Query] | None]:
 
 
 class _Columns:
-    """The candidates of a coverage search, the documents any group matches (sorted docnums), and
-    each group's matches and scores as columns over them, from either form of matches."""
+    """The columns a coverage search computes on, and each group's matches and scores as columns.
+
+    The columns are the candidates, the documents any group matches (sorted docnums); when dense
+    groups make them most of the corpus, every document is a column instead (`candidates` is None):
+    a non-candidate matches no group and comes out of every coverage function as a zero column, and
+    no score array has to be gathered down to the candidates (a dozen gathers of ~20k values for a
+    query of common words)."""
 
     def __init__(self, parts: list[Found], size: int):
+        self.size = size
+        self.candidates: np.ndarray | None
         if any(isinstance(p, Dense) for p in parts):
             seen = np.zeros(size, dtype=bool)
             for part in parts:
@@ -462,22 +471,36 @@ class _Columns:
                     seen |= part.mask
                 else:
                     seen[part.ids] = True
-            self.candidates = np.flatnonzero(seen)
+            self.candidates = None if 2 * np.count_nonzero(seen) > size else np.flatnonzero(seen)
         else:
             self.candidates = union_ids([p.ids for p in parts], size)
-        self.size = size
         self._slot: np.ndarray | None = None
 
+    @property
+    def width(self) -> int:
+        return self.size if self.candidates is None else len(self.candidates)
+
+    def pick(self, per_document: np.ndarray) -> np.ndarray:
+        """A corpus-sized array's values at the columns."""
+        return per_document if self.candidates is None else per_document[self.candidates]
+
+    def docnums(self, columns: np.ndarray) -> np.ndarray:
+        """The docnums of the columns a bool array over the columns selects."""
+        return np.flatnonzero(columns) if self.candidates is None else self.candidates[columns]
+
     def of(self, found: Found) -> tuple[np.ndarray, np.ndarray]:
-        """(whether each candidate matches, its score there, 0.0 where it does not)."""
-        width = len(self.candidates)
+        """(whether each column matches, its score there, 0.0 where it does not)."""
         if isinstance(found, Dense):
-            score = found.scores[self.candidates]
+            score = self.pick(found.scores)
             return score > 0, score
-        if self._slot is None:
-            self._slot = np.empty(self.size, dtype=np.int64)      # docnum → its column among the candidates
-            self._slot[self.candidates] = np.arange(width)
-        at = self._slot[found.ids]
+        width = self.width
+        if self.candidates is None:
+            at = found.ids
+        else:
+            if self._slot is None:
+                self._slot = np.empty(self.size, dtype=np.int64)      # docnum → its column among the candidates
+                self._slot[self.candidates] = np.arange(width)
+            at = self._slot[found.ids]
         mask = np.zeros(width, dtype=bool)
         mask[at] = True
         score = np.zeros(width, dtype=np.float64)
