@@ -228,3 +228,91 @@ def test_coverage_arithmetic_is_the_same_to_the_last_bit():
     for m, w in zip(alternatives, weights):
         expected = np.maximum(expected, np.where(m, w / top, 0.0))
     assert np.array_equal(coverage.alternative_credit(alternatives, 60), expected)
+
+
+def _matched_terms_before(q, arrays, docnums):
+    """evaluate.matched_terms as it was, one numpy array per node: the reference."""
+    from whoosh import query as Q
+
+    page = np.asarray(docnums, dtype=np.int64)
+    found = [set() for _ in docnums]
+    memo = {}
+
+    def at(node):
+        if id(node) in memo:
+            return memo[id(node)]
+        if isinstance(node, Q.Term):
+            ids, _ = arrays.scored(node.fieldname, node.text)
+            ids = np.asarray(ids)
+            out = np.zeros(len(page), dtype=bool) if not len(ids) else \
+                ids[np.minimum(np.searchsorted(ids, page), len(ids) - 1)] == page
+        elif type(node) in (Q.And, Q.Or) and node.subqueries:
+            parts = [at(s) for s in node.subqueries]
+            out = np.logical_or.reduce(parts) if type(node) is Q.Or else np.logical_and.reduce(parts)
+        else:
+            out = np.zeros(len(page), dtype=bool)
+        memo[id(node)] = out
+        return out
+
+    def collect(node, allowed):
+        if not allowed.any():
+            return
+        if isinstance(node, Q.Term):
+            for k in np.flatnonzero(allowed):
+                found[k].add((node.fieldname, node.text))
+            return
+        if type(node) in (Q.And, Q.Or):
+            for sub in node.subqueries:
+                collect(sub, allowed & at(sub) if type(node) is Q.Or else allowed)
+
+    collect(q, at(q))
+    return found
+
+
+def test_matched_terms_on_bits_equal_one_array_per_node(bundled_kb):
+    from kb.search.whoosh.evaluate import matched_terms
+
+    arrays = bundled_kb.searcher().arrays()
+    rng = np.random.default_rng(3)
+    live = np.flatnonzero(arrays.live)
+    compared = 0
+    for query in judged_queries():
+        plan = whoosh_plan(plan_query(bundled_kb.analysis, query["q"]))
+        tree = plan.disjunction()
+        if not plan.groups:
+            continue
+        matched = evaluate_any(tree, arrays).sparse().ids
+        page = sorted(set(rng.choice(matched, min(6, len(matched)), replace=False).tolist())
+                      | set(rng.choice(live, 4, replace=False).tolist())) if len(matched) else []
+        expected = _matched_terms_before(tree, arrays, page)
+        assert matched_terms(tree, arrays, page) == expected, query["q"]
+        compared += sum(map(len, expected))
+    assert compared > 1000
+
+
+def test_snapping_by_searching_near_a_run_equals_bisecting_every_sentence_end():
+    """_snapped_bounds without the list of sentence ends (what highlighting now passes) gives the
+    bounds the bisection over every sentence end gives, for every run of every bundled body."""
+    import kb.search.whoosh.searcher as searcher_mod
+    from bench.corpus import bundled_documents
+    from kb.analysis import load_analysis, normalize
+
+    fragmenter = searcher_mod._highlighter().fragmenter
+    analysis = load_analysis()
+    checked = 0
+    for doc in sorted(bundled_documents().values(), key=lambda d: d.id):
+        text = doc.body
+        norm = normalize(text).lower()
+        words = {*analysis.query_tokens(doc.title)[:3], "废水", "余热", "，", "。"}
+        tokens = sorted((s, e, w) for w in words for s, e in searcher_mod._occurrences(norm, w))
+        kept = []
+        for token in sorted(tokens, key=lambda t: (t[0], -(t[1] - t[0]))):
+            if not kept or token[0] >= kept[-1][1]:
+                kept.append(token)
+        ends = [m.start() for m in searcher_mod._SENTENCE_END.finditer(text)]
+        for run in searcher_mod._runs(kept, len(text), fragmenter.maxchars, fragmenter.surround):
+            first, last = kept[run[0]][0], kept[run[1]][1]
+            assert searcher_mod._snapped_bounds(fragmenter, text, None, run, first, last) == \
+                searcher_mod._snapped_bounds(fragmenter, text, ends, run, first, last), (doc.id, run)
+            checked += 1
+    assert checked > 2000

@@ -207,43 +207,76 @@ def filter_mask(q: Q.Query | None, arrays: IndexArrays) -> np.ndarray:
 def matched_terms(q: Q.Query, arrays: IndexArrays, docnums: list[int]) -> list[set[tuple[str, str]]]:
     """For each of a page's documents, the (field, text) terms that take part in its match, as
     Whoosh reports them with `terms=True`: an Or's matching children, an And's children only where
-    all of them match."""
+    all of them match.
+
+    Which page documents a node matches is a Python int with one bit per page document: the tree
+    has dozens of nodes and the page ten documents, so combining and testing bits beats a numpy
+    call per node; a term is looked up once (one searchsorted) however many nodes hold it."""
     page = np.asarray(docnums, dtype=np.int64)
     found: list[set] = [set() for _ in docnums]
     if not len(page):
         return found
-    memo: dict[int, np.ndarray] = {}
-    _collect(q, arrays, page, _matches_at(q, arrays, page, memo), found, memo)
+    walk = _PageMatches(arrays, page)
+    walk.collect(q, walk.at(q), found)
     return found
 
 
-def _matches_at(q: Q.Query, arrays: IndexArrays, page: np.ndarray, memo: dict) -> np.ndarray:
-    """Which page documents a node matches, computed once per node."""
-    known = memo.get(id(q))
-    if known is not None:
-        return known
-    if isinstance(q, Q.Term):
-        ids, _ = arrays.scored(q.fieldname, q.text)
-        out = _positions(np.asarray(ids), page)[1]
-    elif type(q) in (Q.And, Q.Or) and q.subqueries:
-        parts = [_matches_at(s, arrays, page, memo) for s in q.subqueries]
-        out = np.logical_or.reduce(parts) if type(q) is Q.Or else np.logical_and.reduce(parts)
-    else:
-        out = np.zeros(len(page), dtype=bool)
-    memo[id(q)] = out
-    return out
+class _PageMatches:
+    """Which page documents each node of one query tree matches, as bits, computed once per node."""
 
+    def __init__(self, arrays: IndexArrays, page: np.ndarray):
+        self.arrays, self.page = arrays, page
+        self.everyone = (1 << len(page)) - 1
+        self.nodes: dict[int, int] = {}
+        self.terms: dict[tuple, int] = {}
 
-def _collect(q: Q.Query, arrays: IndexArrays, page: np.ndarray, allowed: np.ndarray, found: list[set],
-             memo: dict) -> None:
-    if not allowed.any():
-        return
-    if isinstance(q, Q.Term):
-        for k in np.flatnonzero(allowed):
-            found[k].add((q.fieldname, q.text))
-        return
-    if type(q) in (Q.And, Q.Or):
-        for sub in q.subqueries:
-            # an And only contributes where all its children match, which `allowed` already says
-            child = allowed & _matches_at(sub, arrays, page, memo) if type(q) is Q.Or else allowed
-            _collect(sub, arrays, page, child, found, memo)
+    def at(self, q: Q.Query) -> int:
+        known = self.nodes.get(id(q))
+        if known is not None:
+            return known
+        if isinstance(q, Q.Term):
+            bits = self._term(q.fieldname, q.text)
+        elif type(q) in (Q.And, Q.Or) and q.subqueries:
+            parts = [self.at(s) for s in q.subqueries]
+            if type(q) is Q.Or:
+                bits = 0
+                for part in parts:
+                    bits |= part
+            else:
+                bits = self.everyone
+                for part in parts:
+                    bits &= part
+        else:
+            bits = 0
+        self.nodes[id(q)] = bits
+        return bits
+
+    def _term(self, fieldname: str, text) -> int:
+        key = (fieldname, text)
+        bits = self.terms.get(key)
+        if bits is None:
+            bits = 0
+            ids, _ = self.arrays.scored(fieldname, text)
+            if len(ids):
+                present = ids.take(np.searchsorted(ids, self.page), mode="clip") == self.page
+                for k in np.flatnonzero(present).tolist():
+                    bits |= 1 << k
+            self.terms[key] = bits
+        return bits
+
+    def collect(self, q: Q.Query, allowed: int, found: list[set]) -> None:
+        if not allowed:
+            return
+        if isinstance(q, Q.Term):
+            term = (q.fieldname, q.text)
+            k = 0
+            while allowed:
+                if allowed & 1:
+                    found[k].add(term)
+                allowed >>= 1
+                k += 1
+            return
+        if type(q) in (Q.And, Q.Or):
+            for sub in q.subqueries:
+                # an And only contributes where all its children match, which `allowed` already says
+                self.collect(sub, allowed & self.at(sub) if type(q) is Q.Or else allowed, found)

@@ -14,6 +14,7 @@ import numpy as np
 from whoosh import query as Q
 from whoosh import sorting
 from whoosh.searching import Hit as WhooshHit
+from whoosh.compat import htmlescape
 from whoosh.highlight import Fragment, HtmlFormatter, Highlighter, PinpointFragmenter
 
 from ... import analysis
@@ -624,7 +625,35 @@ def _marked(highlighter: Highlighter, stored: dict, fieldname: str, terms: set, 
               or _first_matches(text, words, limit))
     if not tokens:
         return ""
-    return highlighter.formatter.format(_top_fragments(highlighter, text, tokens, top))
+    return _formatted(highlighter.formatter, _top_fragments(highlighter, text, tokens, top))
+
+
+def _formatted(formatter, fragments: list) -> str:
+    """`formatter.format(fragments)` for Whoosh's HtmlFormatter, written out without a method call, a
+    template dict and a get_text per marked word: the same string, the same term classes (kept in
+    the formatter's `seen`, which carries over between the hits of a request)."""
+    if type(formatter) is not HtmlFormatter:
+        return formatter.format(fragments)
+    seen, maxclasses, quote = formatter.seen, formatter.maxclasses, formatter.attrquote
+    opening = f"<{formatter.tagname} class={quote}{formatter.htmlclass}"
+    closing = f"</{formatter.tagname}>"
+    out = []
+    for fragment in fragments:
+        text, index, parts = fragment.text, fragment.startchar, []
+        for token in sorted(fragment.matches, key=lambda t: (t.startchar, -(t.endchar - t.startchar))):
+            if token.startchar is None or token.startchar < index:
+                continue
+            if token.startchar > index:
+                parts.append(htmlescape(text[index:token.startchar], quote=False))
+            marked = htmlescape(text[token.startchar:token.endchar], quote=False)
+            termnum = seen.get(marked)
+            if termnum is None:
+                termnum = seen[marked] = len(seen) % maxclasses
+            parts.append(f"{opening}{termnum}{quote}>{marked}{closing}")
+            index = token.endchar
+        parts.append(htmlescape(text[index:fragment.endchar], quote=False))
+        out.append("".join(parts))
+    return formatter.between.join(out)
 
 
 def _first_matches(text: str, words: set[str], limit: int) -> list[tuple[int, int, str]]:
@@ -688,12 +717,8 @@ def _top_fragments(highlighter: Highlighter, text: str, tokens: list[tuple[int, 
             continue                        # the longest of overlapping matches only
         kept.append(token)
     runs = _runs(kept, len(text), fragmenter.maxchars, fragmenter.surround)
-    found_ends: list[list[int]] = []          # the sentence ends, found when first needed
-
     def bounds(run: tuple) -> tuple[int, int]:
-        if not found_ends:
-            found_ends.append([m.start() for m in _SENTENCE_END.finditer(text)])
-        return _snapped_bounds(fragmenter, text, found_ends[0], run, kept[run[0]][0], kept[run[1]][1])
+        return _snapped_bounds(fragmenter, text, None, run, kept[run[0]][0], kept[run[1]][1])
 
     scored = []
     for run in runs:
@@ -717,9 +742,12 @@ class _Match:
         self.text, self.startchar, self.endchar = text, startchar, endchar
 
 
-def _snapped_bounds(fragmenter, text: str, ends: list[int], run: tuple, first: int, last: int) -> tuple[int, int]:
+def _snapped_bounds(fragmenter, text: str, ends: list[int] | None, run: tuple, first: int,
+                    last: int) -> tuple[int, int]:
     """The (startchar, endchar) that PinpointFragmenter._autotrim then WordFragmenter._snap give
-    a run's Fragment, with the sentence ends (sorted positions) found by bisection."""
+    a run's Fragment, with the sentence ends (sorted positions) found by bisection, or with
+    `ends` None by searching the few characters around the run for them (listing every sentence
+    end of a body cost more than snapping the two or three runs that need it)."""
     _i, _j, start, end = run
     if fragmenter.autotrim:
         space = text.find(" ", start, end)
@@ -730,15 +758,26 @@ def _snapped_bounds(fragmenter, text: str, ends: list[int], run: tuple, first: i
             end = space
         start, end = min(start, first), max(end, last)
     lo = max(0, start - fragmenter.reach)
-    k = bisect_left(ends, first) - 1
-    if k >= 0 and ends[k] >= lo:
-        start = ends[k] + 1
+    if ends is None:
+        before = -1                         # the last sentence end in [lo, first)
+        for found in _SENTENCE_END.finditer(text, lo, first):
+            before = found.start()
+    else:
+        k = bisect_left(ends, first) - 1
+        before = ends[k] if k >= 0 and ends[k] >= lo else -1
+    if before >= 0:
+        start = before + 1
     elif lo == 0:
         start = 0
     hi = min(len(text), end + fragmenter.reach)
-    k = bisect_left(ends, last)
-    if k < len(ends) and ends[k] < hi:
-        end = ends[k] + 1
+    if ends is None:
+        found = _SENTENCE_END.search(text, last, hi)      # the first sentence end in [last, hi)
+        after = found.start() if found else -1
+    else:
+        k = bisect_left(ends, last)
+        after = ends[k] if k < len(ends) and ends[k] < hi else -1
+    if after >= 0:
+        end = after + 1
     elif hi == len(text):
         end = len(text)
     while start < first and text[start].isspace():
