@@ -316,3 +316,28 @@ def test_snapping_by_searching_near_a_run_equals_bisecting_every_sentence_end():
                 searcher_mod._snapped_bounds(fragmenter, text, ends, run, first, last), (doc.id, run)
             checked += 1
     assert checked > 2000
+
+
+def test_glossary_forms_are_segmented_ahead_as_a_query_would_segment_them():
+    """The planner's table of glossary forms holds every synonym and colloquial-phrase form of the
+    glossary, each segmented exactly as on the spot, and the plans of the judged queries only ask it
+    for forms it holds."""
+    from kb.analysis import load_analysis
+    from kb.search import query as query_mod
+
+    analysis = load_analysis()
+    table = query_mod._segmented_forms(analysis)
+    assert len(table) > 1000
+    for form, words in list(table.items())[::7]:
+        assert words == query_mod._segmented(analysis, form)
+    asked = []
+    real = query_mod._segmented
+    query_mod._words_of_forms.pop(analysis, None)
+    query_mod._glossary_words(analysis, "余热")            # builds the table
+    try:
+        query_mod._segmented = lambda a, form: asked.append(form) or real(a, form)
+        for query in judged_queries():
+            plan_query(analysis, query["q"])
+    finally:
+        query_mod._segmented = real
+    assert asked == []

@@ -178,16 +178,31 @@ _words_of_forms: "weakref.WeakKeyDictionary[Analysis, dict[str, tuple[str, ...]]
 
 
 def _glossary_words(analysis: Analysis, form: str) -> tuple[str, ...]:
-    """The words of a glossary form as a query reads them, segmented once per analysis: the forms are
-    the glossary's own (synonyms, colloquial phrases, the technical words they mean), a fixed
-    vocabulary, so this holds at most one entry per glossary form, never what users typed."""
-    known = _words_of_forms.get(analysis)
-    if known is None:
-        known = _words_of_forms.setdefault(analysis, {})
-    words = known.get(form)
-    if words is None:
-        words = known[form] = tuple(analysis.query_tokens(form) or [w for w, _, _ in analysis.index_tokens(form)])
-    return words
+    """The words of a glossary form (a synonym, a colloquial phrase, a technical word it means) as a
+    query reads them. Every form of the glossary is segmented once per analysis, the first time any
+    is asked for (about 1,400 forms, ~20 ms), so a query's synonyms cost a dict lookup; a form the
+    table lacks is segmented on the spot. Nothing users type is kept."""
+    table = _words_of_forms.get(analysis)
+    if table is None:
+        table = _words_of_forms.setdefault(analysis, _segmented_forms(analysis))
+    words = table.get(form)
+    return words if words is not None else _segmented(analysis, form)
+
+
+def _segmented(analysis: Analysis, form: str) -> tuple[str, ...]:
+    return tuple(analysis.query_tokens(form) or [w for w, _, _ in analysis.index_tokens(form)])
+
+
+def _segmented_forms(analysis: Analysis) -> dict[str, tuple[str, ...]]:
+    """Every form _phrase_anywhere can be given: synonym group members, colloquial phrases, the
+    technical words they mean and those words' synonyms (normalised as the planner passes them)."""
+    forms = {normalize(member).lower() for group in analysis.glossary.synonym_groups for member in group}
+    for phrase, terms in analysis.problem_phrases.items():
+        forms.add(phrase)
+        for term in terms:
+            forms.add(normalize(term).lower())
+            forms.update(analysis.synonyms(term))
+    return {form: _segmented(analysis, form) for form in forms}
 
 
 _by_first_char: "weakref.WeakKeyDictionary[Analysis, dict[str, tuple[int, ...]]]" = weakref.WeakKeyDictionary()

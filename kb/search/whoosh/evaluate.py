@@ -99,13 +99,45 @@ def evaluate_any(q: Q.Query, arrays: IndexArrays) -> Found:
             return _empty()
         if len(subs) == 1:
             return evaluate_any(subs[0], arrays)
+        if type(q) is Q.Or and all(type(s) is Q.Term for s in subs):
+            found = _terms_union(subs, arrays)          # a word in every field: the commonest node
+            return found if q.boost == 1.0 else _boosted(found, q.boost)
         parts = [evaluate_any(s, arrays) for s in subs]
         found = union(parts, arrays.size) if type(q) is Q.Or else _intersection(parts, arrays.size)
-        if q.boost != 1.0:
-            found = Matches(found.ids, found.scores * q.boost) if isinstance(found, Matches) \
-                else Dense(found.scores * q.boost)
-        return found
+        return found if q.boost == 1.0 else _boosted(found, q.boost)
     raise Unsupported(type(q).__name__)
+
+
+def _boosted(found: Found, boost: float) -> Found:
+    return Matches(found.ids, found.scores * boost) if isinstance(found, Matches) else Dense(found.scores * boost)
+
+
+def _terms_union(terms: list[Q.Term], arrays: IndexArrays) -> Found:
+    """An Or of terms, as union() would sum their evaluations, without a Matches per term: each
+    term's compiled slice, times its boost, added in term order."""
+    postings = []
+    count = 0
+    for term in terms:
+        if term.boost <= 0:
+            raise Unsupported(f"Term with boost {term.boost}")
+        ids, scores = arrays.scored(term.fieldname, term.text)
+        if len(ids):
+            postings.append((ids, scores * term.boost if term.boost != 1.0 else scores))
+            count += len(ids)
+    if not postings:
+        return _empty()
+    if len(postings) == 1:
+        return Matches(*postings[0])
+    if count * DENSE_SHARE <= arrays.size:
+        matched, slot = np.unique(np.concatenate([ids for ids, _ in postings]), return_inverse=True)
+        return Matches(matched, np.bincount(slot, weights=np.concatenate([sc for _, sc in postings]),
+                                            minlength=len(matched)))
+    total = np.zeros(arrays.size, dtype=np.float64)
+    ids, scores = postings[0]
+    total[ids] = scores
+    for ids, scores in postings[1:]:
+        np.add.at(total, ids, scores)
+    return Dense(total)
 
 
 def union_ids(id_arrays: list[np.ndarray], size: int) -> np.ndarray:

@@ -235,7 +235,7 @@ class WhooshSearcher:
         snippets), or from Whoosh for a generation written without them."""
         stored = arrays.stored()
         if stored is not None:
-            return [stored.fields(docnum, body) for docnum in docnums]
+            return stored.fields_of(docnums, body)
         with self._searcher() as searcher:
             return [searcher.stored_fields(docnum) for docnum in docnums]
 
