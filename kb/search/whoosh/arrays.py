@@ -185,18 +185,19 @@ class IndexArrays:
                 self._facets[fieldname] = self._read_facet(fieldname)
             return self._facets[fieldname]
 
-    def facet_counts(self, names: tuple[str, ...], docnums: np.ndarray) -> dict[str, np.ndarray]:
+    def facet_counts(self, names: tuple[str, ...], docnums: np.ndarray,
+                     mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Per facet, how many of docnums (live, distinct) hold each value. Many documents are counted
         on the facets' bitsets (facet_bits.py: one AND and popcount per value and 64 documents); a few
         are counted together on a code table (one gather of their rows, one bincount), and when they
         are most of a small corpus, the live documents they leave out are counted instead and taken
-        from the totals."""
+        from the totals. `mask`, when the caller has it, is docnums as a corpus-sized bool mask."""
         table = self._facet_table(tuple(names))
         bits = self.facet_bits()
         # many documents: the bitsets, whose cost is fixed (a gathered row costs about 1.5 words' AND
         # and popcount)
         if 3 * len(docnums) * table.width > 2 * bits.rows * bits.words:
-            return bits.counts(docnums, names)
+            return bits.counts(docnums if mask is None else mask, names)
         if 2 * len(docnums) <= self.live_count:
             return table.counts(docnums)
         rest = self.live.copy()

@@ -24,7 +24,7 @@ form alone gave.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from whoosh import query as Q
@@ -59,10 +59,14 @@ class Dense:
     positive boost; evaluate_any refuses other boosts), so a document matches where its score is
     above 0 and no mask is kept."""
     scores: np.ndarray    # float64 per docnum
+    _mask: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def mask(self) -> np.ndarray:
-        return self.scores > 0
+        """Where the node matches (worked out once: coverage and facet counting both ask)."""
+        if self._mask is None:
+            self._mask = self.scores > 0
+        return self._mask
 
     def __len__(self) -> int:
         return int(np.count_nonzero(self.mask))

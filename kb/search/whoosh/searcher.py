@@ -167,6 +167,7 @@ class WhooshSearcher:
         filters = _filters(req)
         allowed = filter_mask(filters, arrays)
         matched_all = True
+        listed_mask = None              # the listed documents as a corpus-sized mask, when at hand
         query = plan.conjunction()
         docnums, relevance = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         browse = not plan.groups and filters is not None
@@ -206,6 +207,7 @@ class WhooshSearcher:
             permitted = columns.pick(allowed)
             shown = listed(found, permitted, req.sort)
             docnums, relevance = columns.docnums(shown), ranked_scores[shown]
+            listed_mask = shown if columns.candidates is None else None
             matched_all = bool((found.complete & permitted).any())
 
         limit = req.page * req.per_page
@@ -214,7 +216,7 @@ class WhooshSearcher:
         page = [int(d) for d in docnums[order]]
         page_scores = [float(s) for s in relevance[order]]
 
-        facet_counts = _facet_counts(arrays, docnums)
+        facet_counts = _facet_counts(arrays, docnums, listed_mask)
         highlighter = _highlighter() if req.highlight and not browse else None
         hits: list[Hit] = []
         terms_of = matched_terms(query, arrays, page) if highlighter is not None else []
@@ -492,7 +494,9 @@ class _Columns:
     def of(self, found: Found) -> tuple[np.ndarray, np.ndarray]:
         """(whether each column matches, its score there, 0.0 where it does not)."""
         if isinstance(found, Dense):
-            score = self.pick(found.scores)
+            if self.candidates is None:
+                return found.mask, found.scores
+            score = found.scores[self.candidates]
             return score > 0, score
         width = self.width
         if self.candidates is None:
@@ -586,11 +590,12 @@ def _rank(docnums: np.ndarray, relevance: np.ndarray, arrays: IndexArrays, sort:
     return index[order[:limit]]
 
 
-def _facet_counts(arrays: IndexArrays, docnums: np.ndarray) -> dict[str, dict[str, int]]:
-    """Every facet's value → count over the listed documents, most frequent first, as Whoosh's groups."""
+def _facet_counts(arrays: IndexArrays, docnums: np.ndarray, mask: np.ndarray | None = None) -> dict[str, dict[str, int]]:
+    """Every facet's value → count over the listed documents (also given as a corpus-sized mask, when
+    the search has one), most frequent first, as Whoosh's groups."""
     if not len(docnums):
         return {name: {} for name in FACETS}
-    counted = arrays.facet_counts(FACETS, docnums)
+    counted = arrays.facet_counts(FACETS, docnums, mask)
     return arrays.facet_labels().ordered(np.concatenate([counted[name] for name in FACETS]))
 
 
