@@ -21,8 +21,7 @@ from ... import analysis
 from .arrays import IndexArrays
 from ..coverage import alternative_credit, combine, group_weights, listed, pointed_sector, sector_factors
 from ..engine import Hit, SearchRequest, SearchResponse
-from .evaluate import Dense, Found, Matches, Unsupported, evaluate, evaluate_any, filter_mask, matched_terms, union, \
-    union_ids
+from .evaluate import Dense, Found, Unsupported, evaluate, evaluate_any, filter_mask, matched_terms, union, union_ids
 from ..query import QueryPlan
 from ..searching import search_planned
 from .schema import FACETS, open_index
