@@ -10,6 +10,7 @@ that match; `AllOf` matches where every part does and sums them. A compound of o
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -85,7 +86,9 @@ def _term_anywhere(term: str, boost: float = 1.0) -> Node:
 
 
 def _phrase_anywhere(analysis: Analysis, text: str, boost: float) -> Node | None:
-    words = analysis.query_tokens(text) or [w for w, _, _ in analysis.index_tokens(text)]
+    """A glossary form (a synonym, a colloquial phrase, a technical word it means) anywhere: every
+    word of it, anywhere."""
+    words = _glossary_words(analysis, text)
     if not words:
         return None
     if len(words) == 1:
@@ -152,7 +155,11 @@ def _name_sectors(analysis: Analysis, plan: QueryPlan, norm: str) -> None:
     the text (longest first, each stretch counted once), and a plant word's stem (印刷厂 → 印刷)."""
     taxonomy = analysis.taxonomy
     rest = norm
-    for folded, sector in analysis.sector_terms:
+    terms = analysis.sector_terms
+    starting = _sector_terms_by_first_char(analysis)
+    # only the terms whose first character the query holds can be in it (it only loses characters)
+    for k in sorted({k for ch in set(norm) for k in starting.get(ch, ())}):
+        folded, sector = terms[k]
         if folded in rest:
             _add_sector(plan, sector)
             rest = rest.replace(folded, " ")
@@ -165,6 +172,52 @@ def _name_sectors(analysis: Analysis, plan: QueryPlan, norm: str) -> None:
                 _add_sector(plan, taxonomy.try_resolve(stem))
                 plan.emphasis[k] = min(plan.emphasis[k], PLANT_WORD_WEIGHT)
                 break
+
+
+_words_of_forms: "weakref.WeakKeyDictionary[Analysis, dict[str, tuple[str, ...]]]" = weakref.WeakKeyDictionary()
+
+
+def _glossary_words(analysis: Analysis, form: str) -> tuple[str, ...]:
+    """The words of a glossary form (a synonym, a colloquial phrase, a technical word it means) as a
+    query reads them. Every form of the glossary is segmented once per analysis, the first time any
+    is asked for (about 1,400 forms, ~20 ms), so a query's synonyms cost a dict lookup; a form the
+    table lacks is segmented on the spot. Nothing users type is kept."""
+    table = _words_of_forms.get(analysis)
+    if table is None:
+        table = _words_of_forms.setdefault(analysis, _segmented_forms(analysis))
+    words = table.get(form)
+    return words if words is not None else _segmented(analysis, form)
+
+
+def _segmented(analysis: Analysis, form: str) -> tuple[str, ...]:
+    return tuple(analysis.query_tokens(form) or [w for w, _, _ in analysis.index_tokens(form)])
+
+
+def _segmented_forms(analysis: Analysis) -> dict[str, tuple[str, ...]]:
+    """Every form _phrase_anywhere can be given: synonym group members, colloquial phrases, the
+    technical words they mean and those words' synonyms (normalised as the planner passes them)."""
+    forms = {normalize(member).lower() for group in analysis.glossary.synonym_groups for member in group}
+    for phrase, terms in analysis.problem_phrases.items():
+        forms.add(phrase)
+        for term in terms:
+            forms.add(normalize(term).lower())
+            forms.update(analysis.synonyms(term))
+    return {form: _segmented(analysis, form) for form in forms}
+
+
+_by_first_char: "weakref.WeakKeyDictionary[Analysis, dict[str, tuple[int, ...]]]" = weakref.WeakKeyDictionary()
+
+
+def _sector_terms_by_first_char(analysis: Analysis) -> dict[str, tuple[int, ...]]:
+    """First character → the positions in analysis.sector_terms of the terms starting with it,
+    made once per analysis: a query is checked against the few terms it can hold, not all 200."""
+    found = _by_first_char.get(analysis)
+    if found is None:
+        starting: dict[str, list[int]] = {}
+        for k, (folded, _sector) in enumerate(analysis.sector_terms):
+            starting.setdefault(folded[0], []).append(k)
+        found = _by_first_char[analysis] = {ch: tuple(ks) for ch, ks in starting.items()}
+    return found
 
 
 def _add_sector(plan: QueryPlan, sector: str | None) -> None:

@@ -23,7 +23,9 @@ from whoosh.scoring import BM25F
 from .internals import bm25 as _bm25
 from .internals import field_b, idf
 from .internals import leaf_postings as _leaf_postings
+from ...fields import FACETS
 from ...files import link_or_copy
+from .facet_bits import FacetBits
 from .stored import StoredDocuments, has_segment_files
 from .stored import write_segment as write_stored
 
@@ -59,6 +61,8 @@ class IndexArrays:
         self._max_terms = max_terms
         self._facets: dict[str, Facet] = {}
         self._facet_tables: dict[tuple[str, ...], FacetTable] = {}
+        self._facet_bits: FacetBits | None = None
+        self._facet_labels: FacetLabels | None = None
         self._lock = threading.RLock()
         self._compiled_dir = compiled
         self._stored: StoredDocuments | None | bool = False        # False: not opened yet
@@ -181,17 +185,51 @@ class IndexArrays:
                 self._facets[fieldname] = self._read_facet(fieldname)
             return self._facets[fieldname]
 
-    def facet_counts(self, names: tuple[str, ...], docnums: np.ndarray) -> dict[str, np.ndarray]:
-        """Per facet, how many of docnums (live, distinct) hold each value. The facets with one value
-        per document are counted together (one gather of the documents' rows of a code table, one
-        bincount); when docnums are most of the corpus, the live documents they leave out are
-        counted instead and taken from the totals, so the cost follows min(matches, the rest)."""
+    def facet_counts(self, names: tuple[str, ...], docnums: np.ndarray,
+                     mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Per facet, how many of docnums (live, distinct) hold each value. Many documents are counted
+        on the facets' bitsets (facet_bits.py: one AND and popcount per value and 64 documents); a few
+        are counted together on a code table (one gather of their rows, one bincount), and when they
+        are most of a small corpus, the live documents they leave out are counted instead and taken
+        from the totals. `mask`, when the caller has it, is docnums as a corpus-sized bool mask."""
         table = self._facet_table(tuple(names))
+        bits = self.facet_bits()
+        # many documents: the bitsets, whose cost is fixed (a gathered row costs about 1.5 words' AND
+        # and popcount)
+        if 3 * len(docnums) * table.width > 2 * bits.rows * bits.words:
+            return bits.counts(docnums if mask is None else mask, names)
         if 2 * len(docnums) <= self.live_count:
             return table.counts(docnums)
         rest = self.live.copy()
         rest[docnums] = False
         return {name: table.totals[name] - counts for name, counts in table.counts(np.flatnonzero(rest)).items()}
+
+    def value_counts(self, name: str, docs: np.ndarray) -> np.ndarray:
+        """How many of some live documents hold each value of one facet; `docs` are distinct docnums
+        or a bool mask over the corpus. Facet.counts for a few docnums, the facet's bitsets for many."""
+        facet = self.facet(name)
+        bits = self.facet_bits()
+        if name in bits.slices and (docs.dtype == bool or len(docs) * 4 > len(facet.values) * bits.words):
+            return bits.counts(docs, (name,))[name]
+        return facet.counts(docs)
+
+    def facet_bits(self) -> FacetBits:
+        """Every facet's values as document bitsets (facet_bits.py), made on first use."""
+        if self._facet_bits is None:
+            bits = FacetBits({name: self.facet(name) for name in FACETS}, self.size)
+            with self._lock:
+                if self._facet_bits is None:
+                    self._facet_bits = bits
+        return self._facet_bits
+
+    def facet_labels(self) -> "FacetLabels":
+        """Every facet's values as the API shows them, in one table (made on first use)."""
+        if self._facet_labels is None:
+            labels = FacetLabels({name: self.facet(name) for name in FACETS})
+            with self._lock:
+                if self._facet_labels is None:
+                    self._facet_labels = labels
+        return self._facet_labels
 
     def _facet_table(self, names: tuple[str, ...]) -> "FacetTable":
         table = self._facet_tables.get(names)
@@ -283,6 +321,39 @@ class Facet:
         return np.bincount(self.value_ids[shift + np.arange(total)], minlength=len(self.values))
 
 
+class FacetLabels:
+    """The values of several facets laid end to end, as the API names them (`str` of the value), with
+    what ordering them needs: each value's facet, its rank among its facet's labels (Python's string
+    order) and whether it is shown at all (an empty value is not)."""
+
+    def __init__(self, facets: dict[str, Facet]):
+        self.names = list(facets)
+        facet_of, texts, ranks, shown = [], [], [], []
+        for k, facet in enumerate(facets.values()):
+            labels = [str(v) for v in facet.values]
+            rank = {label: r for r, label in enumerate(sorted(set(labels)))}
+            facet_of += [k] * len(labels)
+            texts += labels
+            ranks += [rank[label] for label in labels]
+            shown += [v not in (None, "") for v in facet.values]
+        self.facet_of = np.asarray(facet_of, dtype=np.int64)
+        self.texts = texts
+        self.ranks = np.asarray(ranks, dtype=np.int64)
+        self.shown = np.asarray(shown, dtype=bool)
+
+    def ordered(self, counts: np.ndarray) -> dict[str, dict[str, int]]:
+        """Per facet, label → count for the shown values counted at least once, most frequent first,
+        then by label (what sorting each facet's (label, count) pairs by (-count, label) gives);
+        `counts` holds every facet's counts end to end, in this table's order."""
+        out: dict[str, dict[str, int]] = {name: {} for name in self.names}
+        held = np.flatnonzero((counts > 0) & self.shown)
+        order = held[np.lexsort((self.ranks[held], -counts[held], self.facet_of[held]))]
+        names, texts, facet_of = self.names, self.texts, self.facet_of.tolist()
+        for i, count in zip(order.tolist(), counts[order].tolist()):
+            out[names[facet_of[i]]][texts[i]] = count
+        return out
+
+
 class FacetTable:
     """Several facets counted at once. Each document's row holds, for every facet, its value ids
     shifted into that facet's own range of bins, padded with the range's first bin ("no value") to
@@ -302,6 +373,7 @@ class FacetTable:
             self.slices[name] = slice(start + 1, start + 1 + len(facet.values))
             start += len(facet.values) + 1
         self.bins = start
+        self.width = sum(block.shape[1] for block in blocks)       # value slots a document's row holds
         dtype = np.int16 if start < 2**15 else np.int32 if start < 2**31 else np.int64
         self.table = np.ascontiguousarray(np.hstack(blocks).astype(dtype)) if blocks \
             else np.zeros((size, 0), dtype=np.int16)

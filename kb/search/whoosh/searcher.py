@@ -14,16 +14,18 @@ import numpy as np
 from whoosh import query as Q
 from whoosh import sorting
 from whoosh.searching import Hit as WhooshHit
+from whoosh.compat import htmlescape
 from whoosh.highlight import Fragment, HtmlFormatter, Highlighter, PinpointFragmenter
 
 from ... import analysis
 from .arrays import IndexArrays
 from ..coverage import alternative_credit, combine, group_weights, listed, pointed_sector, sector_factors
 from ..engine import Hit, SearchRequest, SearchResponse
-from .evaluate import Unsupported, evaluate, filter_mask, matched_terms, union, union_ids
+from .evaluate import Dense, Found, Unsupported, evaluate, evaluate_any, filter_mask, matched_terms, union, union_ids
 from ..query import QueryPlan
 from ..searching import search_planned
 from .schema import FACETS, open_index
+from .snippet_text import searchable
 from .translate import WhooshPlan, whoosh_filter, whoosh_plan
 from ...taxonomy import CROSS_SECTOR
 
@@ -145,7 +147,7 @@ class WhooshSearcher:
     def matches(self, plan: QueryPlan) -> bool:
         found = whoosh_plan(plan)
         try:
-            return bool(found.groups) and len(evaluate(found.conjunction(), self.arrays())) > 0
+            return bool(found.groups) and len(evaluate_any(found.conjunction(), self.arrays())) > 0
         except Unsupported as exc:
             self._fallback(f"query node {exc} has no vectorised evaluation")
             return self.reference().matches(plan)
@@ -164,6 +166,7 @@ class WhooshSearcher:
         filters = _filters(req)
         allowed = filter_mask(filters, arrays)
         matched_all = True
+        listed_mask = None              # the listed documents as a corpus-sized mask, when at hand
         query = plan.conjunction()
         docnums, relevance = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         browse = not plan.groups and filters is not None
@@ -183,32 +186,27 @@ class WhooshSearcher:
             query = plan.disjunction()
             # a phrase group's alternatives are evaluated once: their union is the group, their own
             # matches grade its coverage (the same sums evaluate() makes of an Or)
-            alternatives_of = [None if alts is None else [evaluate(a, arrays) for a in alts]
+            alternatives_of = [None if alts is None else [evaluate_any(a, arrays) for a in alts]
                                for alts in _phrase_alternatives(plan)]
-            parts = [evaluate(group, arrays) if alts is None else union(alts, arrays.size)
+            parts = [evaluate_any(group, arrays) if alts is None else union(alts, arrays.size)
                      for group, alts in zip(plan.groups, alternatives_of)]
-            candidates = union_ids([p.ids for p in parts], arrays.size)
-            slot = np.empty(arrays.size, dtype=np.int64)      # docnum → its column among the candidates
-            slot[candidates] = np.arange(len(candidates))
+            columns = _Columns(parts, arrays.size)
             masks, scores = [], []
             for part in parts:
-                at = slot[part.ids]
-                mask = np.zeros(len(candidates), dtype=bool)
-                mask[at] = True
-                score = np.zeros(len(candidates), dtype=np.float64)
-                score[at] = part.scores
+                mask, score = columns.of(part)
                 masks.append(mask)
                 scores.append(score)
             weights = group_weights(masks, arrays.live_count, plan.emphasis)
             credits = [None if alts is None else
-                       alternative_credit([_column_mask(a.ids, slot, len(candidates)) for a in alts], arrays.live_count)
+                       alternative_credit([columns.of(a)[0] for a in alts], arrays.live_count)
                        for alts in alternatives_of]
             found = combine(masks, scores, weights, plan.emphasis, credits)
-            factors = self._sector_factors(plan, [p.ids for p in parts], candidates)
+            factors = self._sector_factors(plan, [_docs(p) for p in parts], columns.candidates)
             ranked_scores = found.scores if factors is None else found.scores * factors
-            permitted = allowed[candidates]
+            permitted = columns.pick(allowed)
             shown = listed(found, permitted, req.sort)
-            docnums, relevance = candidates[shown], ranked_scores[shown]
+            docnums, relevance = columns.docnums(shown), ranked_scores[shown]
+            listed_mask = shown if columns.candidates is None else None
             matched_all = bool((found.complete & permitted).any())
 
         limit = req.page * req.per_page
@@ -217,7 +215,7 @@ class WhooshSearcher:
         page = [int(d) for d in docnums[order]]
         page_scores = [float(s) for s in relevance[order]]
 
-        facet_counts = _facet_counts(arrays, docnums)
+        facet_counts = _facet_counts(arrays, docnums, listed_mask)
         highlighter = _highlighter() if req.highlight and not browse else None
         hits: list[Hit] = []
         terms_of = matched_terms(query, arrays, page) if highlighter is not None else []
@@ -238,7 +236,7 @@ class WhooshSearcher:
         snippets), or from Whoosh for a generation written without them."""
         stored = arrays.stored()
         if stored is not None:
-            return [stored.fields(docnum, body) for docnum in docnums]
+            return stored.fields_of(docnums, body)
         with self._searcher() as searcher:
             return [searcher.stored_fields(docnum) for docnum in docnums]
 
@@ -373,26 +371,38 @@ class WhooshSearcher:
                               expansions=plan.expansions)
 
     # -- the query's sectors (issue 18): both paths rank with the same factors -----------------------
-    def _sector_factors(self, plan: WhooshPlan, group_docnums: list[np.ndarray], columns: np.ndarray) -> np.ndarray | None:
-        """The score factor of each column (docnums `columns`): entries of the sectors the query names, of
-        a sector a word's matches point to (coverage.pointed_sector) or its colloquial phrases imply
-        (plan.implied), of 通用; None when the query is about no sector in particular."""
-        facet = self.arrays().facet("sector")
+    def _sector_factors(self, plan: WhooshPlan, group_docnums: list[np.ndarray],
+                        columns: np.ndarray | None) -> np.ndarray | None:
+        """The score factor of each column (docnums `columns`, None: every document): entries of the
+        sectors the query names, of a sector a word's matches point to (coverage.pointed_sector) or its
+        colloquial phrases imply (plan.implied), of 通用; None when the query is about no sector in
+        particular. `group_docnums`: each group's matches, docnums or a corpus-sized bool mask."""
+        arrays = self.arrays()
+        facet = arrays.facet("sector")
         pointed: set[str] = set(plan.implied)
         for word, emphasis, docnums in zip(plan.words, plan.emphasis, group_docnums):
             if word in plan.expansions or emphasis != 1.0 or not len(docnums):
                 continue
-            counts = facet.counts(docnums)
-            sector = pointed_sector({str(v): int(c) for v, c in zip(facet.values, counts)
-                                     if c and v not in (None, "", CROSS_SECTOR)})
+            counts = arrays.value_counts("sector", docnums).tolist()
+            sector = pointed_sector({str(value): count for value, count in zip(facet.values, counts)
+                                     if count and value not in (None, "", CROSS_SECTOR)})
             if sector:
                 pointed.add(sector)
         named = set(plan.sectors)
         if not named and not pointed:
             return None
-        held = _values_of(facet, columns)          # read once for the three sets of sectors
-        return sector_factors(_holding(facet, held, len(columns), named), _holding(facet, held, len(columns), pointed),
-                              _holding(facet, held, len(columns), {CROSS_SECTOR}))
+        if columns is None or len(columns) * 8 > arrays.size:     # most of the corpus: the bitsets, unpacked
+            bits = arrays.facet_bits()
+
+            def holding(values: set[str]) -> np.ndarray:
+                held = bits.holding("sector", [i for i, v in enumerate(facet.values) if v in values])
+                return held if columns is None else held[columns]
+        else:
+            held = _values_of(facet, columns)          # read once for the three sets of sectors
+
+            def holding(values: set[str]) -> np.ndarray:
+                return _holding(facet, held, len(columns), values)
+        return sector_factors(holding(named), holding(pointed), holding({CROSS_SECTOR}))
 
     def close(self) -> None:
         with self._lock:
@@ -444,10 +454,67 @@ def _phrase_alternatives(plan: WhooshPlan) -> list[list[Q.Query] | None]:
     return out
 
 
-def _column_mask(docnums: np.ndarray, slot: np.ndarray, width: int) -> np.ndarray:
-    mask = np.zeros(width, dtype=bool)
-    mask[slot[docnums]] = True
-    return mask
+class _Columns:
+    """The columns a coverage search computes on, and each group's matches and scores as columns.
+
+    The columns are the candidates, the documents any group matches (sorted docnums); when dense
+    groups make them most of the corpus, every document is a column instead (`candidates` is None):
+    a non-candidate matches no group and comes out of every coverage function as a zero column, and
+    no score array has to be gathered down to the candidates (a dozen gathers of ~20k values for a
+    query of common words)."""
+
+    def __init__(self, parts: list[Found], size: int):
+        self.size = size
+        self.candidates: np.ndarray | None
+        if any(isinstance(p, Dense) for p in parts):
+            seen = np.zeros(size, dtype=bool)
+            for part in parts:
+                if isinstance(part, Dense):
+                    seen |= part.mask
+                else:
+                    seen[part.ids] = True
+            self.candidates = None if 2 * np.count_nonzero(seen) > size else np.flatnonzero(seen)
+        else:
+            self.candidates = union_ids([p.ids for p in parts], size)
+        self._slot: np.ndarray | None = None
+
+    @property
+    def width(self) -> int:
+        return self.size if self.candidates is None else len(self.candidates)
+
+    def pick(self, per_document: np.ndarray) -> np.ndarray:
+        """A corpus-sized array's values at the columns."""
+        return per_document if self.candidates is None else per_document[self.candidates]
+
+    def docnums(self, columns: np.ndarray) -> np.ndarray:
+        """The docnums of the columns a bool array over the columns selects."""
+        return np.flatnonzero(columns) if self.candidates is None else self.candidates[columns]
+
+    def of(self, found: Found) -> tuple[np.ndarray, np.ndarray]:
+        """(whether each column matches, its score there, 0.0 where it does not)."""
+        if isinstance(found, Dense):
+            if self.candidates is None:
+                return found.mask, found.scores
+            score = found.scores[self.candidates]
+            return score > 0, score
+        width = self.width
+        if self.candidates is None:
+            at = found.ids
+        else:
+            if self._slot is None:
+                self._slot = np.empty(self.size, dtype=np.int64)      # docnum → its column among the candidates
+                self._slot[self.candidates] = np.arange(width)
+            at = self._slot[found.ids]
+        mask = np.zeros(width, dtype=bool)
+        mask[at] = True
+        score = np.zeros(width, dtype=np.float64)
+        score[at] = found.scores
+        return mask, score
+
+
+def _docs(found: Found) -> np.ndarray:
+    """What facet counting takes of some matches: their docnums, or the corpus-sized mask of dense ones."""
+    return found.mask if isinstance(found, Dense) else found.ids
 
 
 def _values_of(facet, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -522,17 +589,13 @@ def _rank(docnums: np.ndarray, relevance: np.ndarray, arrays: IndexArrays, sort:
     return index[order[:limit]]
 
 
-def _facet_counts(arrays: IndexArrays, docnums: np.ndarray) -> dict[str, dict[str, int]]:
-    """Every facet's value → count over the listed documents, most frequent first, as Whoosh's groups."""
+def _facet_counts(arrays: IndexArrays, docnums: np.ndarray, mask: np.ndarray | None = None) -> dict[str, dict[str, int]]:
+    """Every facet's value → count over the listed documents (also given as a corpus-sized mask, when
+    the search has one), most frequent first, as Whoosh's groups."""
     if not len(docnums):
         return {name: {} for name in FACETS}
-    counted = arrays.facet_counts(FACETS, docnums)
-    out = {}
-    for name in FACETS:
-        counts = counted[name]
-        pairs = [(str(v), c) for v, c in zip(arrays.facet(name).values, counts.tolist()) if c and v not in (None, "")]
-        out[name] = dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
-    return out
+    counted = arrays.facet_counts(FACETS, docnums, mask)
+    return arrays.facet_labels().ordered(np.concatenate([counted[name] for name in FACETS]))
 
 
 _LATIN = re.compile(r"[a-z0-9]")
@@ -566,7 +629,35 @@ def _marked(highlighter: Highlighter, stored: dict, fieldname: str, terms: set, 
               or _first_matches(text, words, limit))
     if not tokens:
         return ""
-    return highlighter.formatter.format(_top_fragments(highlighter, text, tokens, top))
+    return _formatted(highlighter.formatter, _top_fragments(highlighter, text, tokens, top))
+
+
+def _formatted(formatter, fragments: list) -> str:
+    """`formatter.format(fragments)` for Whoosh's HtmlFormatter, written out without a method call, a
+    template dict and a get_text per marked word: the same string, the same term classes (kept in
+    the formatter's `seen`, which carries over between the hits of a request)."""
+    if type(formatter) is not HtmlFormatter:
+        return formatter.format(fragments)
+    seen, maxclasses, quote = formatter.seen, formatter.maxclasses, formatter.attrquote
+    opening = f"<{formatter.tagname} class={quote}{formatter.htmlclass}"
+    closing = f"</{formatter.tagname}>"
+    out = []
+    for fragment in fragments:
+        text, index, parts = fragment.text, fragment.startchar, []
+        for token in sorted(fragment.matches, key=lambda t: (t.startchar, -(t.endchar - t.startchar))):
+            if token.startchar is None or token.startchar < index:
+                continue
+            if token.startchar > index:
+                parts.append(htmlescape(text[index:token.startchar], quote=False))
+            marked = htmlescape(text[token.startchar:token.endchar], quote=False)
+            termnum = seen.get(marked)
+            if termnum is None:
+                termnum = seen[marked] = len(seen) % maxclasses
+            parts.append(f"{opening}{termnum}{quote}>{marked}{closing}")
+            index = token.endchar
+        parts.append(htmlescape(text[index:fragment.endchar], quote=False))
+        out.append("".join(parts))
+    return formatter.between.join(out)
 
 
 def _first_matches(text: str, words: set[str], limit: int) -> list[tuple[int, int, str]]:
@@ -581,7 +672,7 @@ def _first_matches(text: str, words: set[str], limit: int) -> list[tuple[int, in
     for lo in range(0, min(len(text), limit), WINDOW):
         hi = min(len(text), lo + WINDOW)
         left = max(0, lo - 1)
-        norm = analysis.normalize(text[left:hi + reach]).lower()
+        norm = searchable(text[left:hi + reach])      # normalize(...).lower() where words are read
         found = [(left + start, left + end, word) for word in words for start, end in _occurrences(norm, word)
                  if lo <= left + start < hi and left + end <= limit]
         if found:
@@ -591,13 +682,22 @@ def _first_matches(text: str, words: set[str], limit: int) -> list[tuple[int, in
 
 class _RunKey:
     """Stands for a run's Fragment in top_fragments' comparisons: Fragment defines only __lt__, on
-    startchar, and equality is identity; so does this (heapq then orders ties exactly alike)."""
+    startchar, and equality is identity; so does this (heapq then orders ties exactly alike). The
+    startchar (trimmed and snapped, see _snapped_bounds) is worked out the first time a comparison
+    needs it: only runs whose scores tie are ever compared, so most runs never need it."""
 
-    __slots__ = ("startchar", "run")
+    __slots__ = ("run", "_bounds", "_start")
 
-    def __init__(self, startchar: int, run: tuple):
-        self.startchar = startchar
+    def __init__(self, bounds, run: tuple):
         self.run = run
+        self._bounds = bounds           # run → its snapped (startchar, endchar)
+        self._start: int | None = None
+
+    @property
+    def startchar(self) -> int:
+        if self._start is None:
+            self._start = self._bounds(self.run)[0]
+        return self._start
 
     def __lt__(self, other: "_RunKey") -> bool:
         return self.startchar < other.startchar
@@ -611,8 +711,9 @@ def _top_fragments(highlighter: Highlighter, text: str, tokens: list[tuple[int, 
     matches, and top_fragments keeps `top` of them; with many matches that was most of a
     highlighted search. Here every run is found on tuples, scored with BasicFragmentScorer's
     formula (matches × 100 × distinct words, every match weighing 1) and keyed by the start its
-    Fragment would have after trimming and snapping (sentence ends looked up by bisection); the
-    same heapq.nlargest picks the winners, and only they become Fragments (with those bounds)."""
+    Fragment would have after trimming and snapping (sentence ends looked up by bisection, and only
+    for runs whose scores tie); the same heapq.nlargest picks the winners, and only they become
+    Fragments (with those bounds)."""
     fragmenter = highlighter.fragmenter
     kept: list[tuple[int, int, str]] = []
     for token in sorted(tokens, key=lambda t: (t[0], -(t[1] - t[0]))):
@@ -620,16 +721,17 @@ def _top_fragments(highlighter: Highlighter, text: str, tokens: list[tuple[int, 
             continue                        # the longest of overlapping matches only
         kept.append(token)
     runs = _runs(kept, len(text), fragmenter.maxchars, fragmenter.surround)
-    ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+    def bounds(run: tuple) -> tuple[int, int]:
+        return _snapped_bounds(fragmenter, text, None, run, kept[run[0]][0], kept[run[1]][1])
+
     scored = []
     for run in runs:
-        i, j, left, right = run
-        score = float(j - i + 1) * (len({w for _, _, w in kept[i:j + 1]}) * 100)
-        startchar = _snapped_bounds(fragmenter, text, ends, run, kept[i][0], kept[j][1])[0]
-        scored.append((score, _RunKey(startchar, run)))
+        i, j = run[0], run[1]
+        distinct = 1 if i == j else len({w for _, _, w in kept[i:j + 1]})
+        scored.append((float(j - i + 1) * (distinct * 100), _RunKey(bounds, run)))
     # an iterator, as top_fragments passes: given a list no longer than `top`, nlargest sorts it
     # instead of heapifying, which orders runs of equal score and start differently
-    best = [_fragment(fragmenter, text, ends, kept, key.run) for score, key in nlargest(top, iter(scored))
+    best = [_fragment(text, kept, key.run, bounds(key.run)) for score, key in nlargest(top, iter(scored))
             if score >= 1]
     best.sort(key=highlighter.order)
     return best
@@ -644,9 +746,12 @@ class _Match:
         self.text, self.startchar, self.endchar = text, startchar, endchar
 
 
-def _snapped_bounds(fragmenter, text: str, ends: list[int], run: tuple, first: int, last: int) -> tuple[int, int]:
+def _snapped_bounds(fragmenter, text: str, ends: list[int] | None, run: tuple, first: int,
+                    last: int) -> tuple[int, int]:
     """The (startchar, endchar) that PinpointFragmenter._autotrim then WordFragmenter._snap give
-    a run's Fragment, with the sentence ends (sorted positions) found by bisection."""
+    a run's Fragment, with the sentence ends (sorted positions) found by bisection, or with
+    `ends` None by searching the few characters around the run for them (listing every sentence
+    end of a body cost more than snapping the two or three runs that need it)."""
     _i, _j, start, end = run
     if fragmenter.autotrim:
         space = text.find(" ", start, end)
@@ -657,15 +762,26 @@ def _snapped_bounds(fragmenter, text: str, ends: list[int], run: tuple, first: i
             end = space
         start, end = min(start, first), max(end, last)
     lo = max(0, start - fragmenter.reach)
-    k = bisect_left(ends, first) - 1
-    if k >= 0 and ends[k] >= lo:
-        start = ends[k] + 1
+    if ends is None:
+        before = -1                         # the last sentence end in [lo, first)
+        for found in _SENTENCE_END.finditer(text, lo, first):
+            before = found.start()
+    else:
+        k = bisect_left(ends, first) - 1
+        before = ends[k] if k >= 0 and ends[k] >= lo else -1
+    if before >= 0:
+        start = before + 1
     elif lo == 0:
         start = 0
     hi = min(len(text), end + fragmenter.reach)
-    k = bisect_left(ends, last)
-    if k < len(ends) and ends[k] < hi:
-        end = ends[k] + 1
+    if ends is None:
+        found = _SENTENCE_END.search(text, last, hi)      # the first sentence end in [last, hi)
+        after = found.start() if found else -1
+    else:
+        k = bisect_left(ends, last)
+        after = ends[k] if k < len(ends) and ends[k] < hi else -1
+    if after >= 0:
+        end = after + 1
     elif hi == len(text):
         end = len(text)
     while start < first and text[start].isspace():
@@ -673,10 +789,9 @@ def _snapped_bounds(fragmenter, text: str, ends: list[int], run: tuple, first: i
     return start, end
 
 
-def _fragment(fragmenter, text: str, ends: list[int], kept: list[tuple[int, int, str]], run: tuple) -> Fragment:
+def _fragment(text: str, kept: list[tuple[int, int, str]], run: tuple, bounds: tuple[int, int]) -> Fragment:
     i, j = run[0], run[1]
-    start, end = _snapped_bounds(fragmenter, text, ends, run, kept[i][0], kept[j][1])
-    return Fragment(text, [_Match(w, s, e) for s, e, w in kept[i:j + 1]], start, end)
+    return Fragment(text, [_Match(w, s, e) for s, e, w in kept[i:j + 1]], bounds[0], bounds[1])
 
 
 def _runs(tokens: list[tuple[int, int, str]], length: int, maxchars: int, surround: int) -> list[tuple]:

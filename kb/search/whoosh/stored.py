@@ -49,7 +49,8 @@ class _Blob:
                 self.data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 
     def get(self, local: int) -> bytes:
-        return self.data[int(self.offsets[local]):int(self.offsets[local + 1])]
+        lo, hi = self.offsets[local:local + 2].tolist()
+        return self.data[lo:hi]
 
     def close(self) -> None:
         if isinstance(self.data, mmap.mmap):
@@ -76,6 +77,21 @@ class StoredDocuments:
         if body:
             stored[BODY_FIELD] = self._body[segment].get(local).decode("utf-8")
         return stored
+
+    def fields_of(self, docnums: list[int], body: bool = False) -> list[dict]:
+        """`fields(docnum, body)` of several documents (a page), their segments located in one call."""
+        if not docnums:
+            return []
+        segments = (np.searchsorted(self._starts, docnums, side="right") - 1).tolist()
+        starts = self._starts.tolist()
+        out = []
+        for docnum, segment in zip(docnums, segments):
+            local = docnum - starts[segment]
+            stored = json.loads(self._display[segment].get(local))
+            if body:
+                stored[BODY_FIELD] = self._body[segment].get(local).decode("utf-8")
+            out.append(stored)
+        return out
 
     def close(self) -> None:
         for blob in (*self._display, *self._body):
