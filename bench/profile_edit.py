@@ -203,7 +203,9 @@ def run(home: Path, args) -> int:
 
     with quiet():
         knowledge = KnowledgeBase(_settings(home))
-        knowledge.refresh()
+        # an index built by an older schema, or a home copied from elsewhere (its rows under another
+        # namespace): brought up to date here, not timed
+        knowledge.ensure_built()
     editor = Editor(knowledge)
     try:
         for path in args.paths.split(","):

@@ -398,49 +398,89 @@ def _segment_arrays(searcher, fields, out_dir: Path, reuse: Path | None) -> list
     return folders
 
 
-def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np.ndarray, score) -> tuple:
-    """The whole index's (vocab, indptr, docnums, term of each posting, tf) for one field: each
-    term's postings in docnum order (segments are in docnum order), deleted documents dropped;
-    `score(term_df, term_of_posting, ids, tf)` turns frequencies into scores."""
-    gid: dict = {}
-    parts = []
-    for folder, offset, _count in segments:
+class _SegmentPostings:
+    """One segment's postings of one field, its deleted documents' postings dropped: the global term of
+    each local term, the counts per term before (Whoosh's document frequency counts deleted documents) and
+    after the drop, and the live postings' local docnums and frequencies. The arrays are memory-mapped."""
+
+    def __init__(self, folder: Path, fieldname: str, offset: int, live: np.ndarray, gid: dict):
         vocab = json.loads((folder / f"{fieldname}.vocab.json").read_text(encoding="utf-8"))
-        local = np.fromiter((gid.setdefault(t, len(gid)) for t in vocab), dtype=np.int64, count=len(vocab))
+        if gid:
+            self.terms = np.fromiter((gid.setdefault(t, len(gid)) for t in vocab), dtype=np.int64, count=len(vocab))
+        else:       # the first segment numbers the terms: its own order
+            gid.update(zip(vocab, range(len(vocab))))
+            self.terms = np.arange(len(vocab), dtype=np.int64)
         indptr = np.load(folder / f"{fieldname}.indptr.npy")
-        parts.append((local, indptr, np.load(folder / f"{fieldname}.ids.npy"), np.load(folder / f"{fieldname}.tf.npy"), offset))
+        self.counts = np.diff(indptr)
+        # plain ndarray views of the mapped files (a np.memmap costs a Python call per slice)
+        self.ids = np.asarray(np.load(folder / f"{fieldname}.ids.npy", mmap_mode="r"))
+        self.tf = np.asarray(np.load(folder / f"{fieldname}.tf.npy", mmap_mode="r"))
+        self.folder, self.fieldname, self.offset = folder, fieldname, offset
+        self.live_counts = self.counts
+        if len(live) and not live.all():
+            keep = live[self.ids]
+            dropped = np.flatnonzero(~keep)
+            if len(dropped):
+                self.ids, self.tf = self.ids[keep], self.tf[keep]
+                term_of = np.searchsorted(indptr, dropped, side="right") - 1
+                self.live_counts = self.counts - np.bincount(term_of, minlength=len(self.counts))
+
+    def lengths(self) -> np.ndarray:
+        """The field length of each of the segment's documents (local docnums)."""
+        return np.load(self.folder / f"{self.fieldname}.lengths.npy")
+
+
+def _merged_order(parts: list[_SegmentPostings]) -> list[tuple[int, int, int]]:
+    """(part, start, end) runs of the parts' live postings that, concatenated, put every term's postings
+    together in term order and, within a term, in segment (docnum) order. Consecutive terms of one part
+    that no other part interleaves make one run, so a large segment is copied in a few long slices."""
+    terms, seg, start, stop = [], [], [], []
+    for k, part in enumerate(parts):
+        ends = np.cumsum(part.live_counts)
+        present = part.live_counts > 0
+        terms.append(part.terms[present])
+        seg.append(np.full(int(present.sum()), k, dtype=np.int64))
+        start.append((ends - part.live_counts)[present])
+        stop.append(ends[present])
+    terms, seg, start, stop = (np.concatenate(a) if a else EMPTY_IDS for a in (terms, seg, start, stop))
+    order = np.lexsort((seg, terms))
+    seg, start, stop = seg[order], start[order], stop[order]
+    if not len(seg):
+        return []
+    breaks = np.flatnonzero((seg[1:] != seg[:-1]) | (start[1:] != stop[:-1])) + 1
+    first = np.concatenate(([0], breaks))
+    last = np.concatenate((breaks - 1, [len(seg) - 1]))
+    return list(zip(seg[first].tolist(), start[first].tolist(), stop[last].tolist()))
+
+
+def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np.ndarray, score) -> tuple:
+    """The whole index's (vocab, indptr, docnums, scores) for one field: each term's postings in docnum
+    order (segments are in docnum order), deleted documents dropped; `score(df)` gives the function that
+    turns one segment's live frequencies into scores, from each term's document frequency over all
+    segments (deleted documents included, as Whoosh counts them). Each segment is scored on its own and the
+    results are put in term order by copying runs of postings, so the work is a few passes over the arrays."""
+    gid: dict = {}
+    parts = [_SegmentPostings(folder, fieldname, offset, live[offset:offset + count], gid)
+             for folder, offset, count in segments]
     terms = len(gid)
     df = np.zeros(terms, dtype=np.int64)
-    for local, indptr, _ids, _tf, _offset in parts:
-        np.add.at(df, local, np.diff(indptr))
-    out_indptr = np.zeros(terms + 1, dtype=np.int64)
-    np.cumsum(df, out=out_indptr[1:])
-    total = int(out_indptr[-1])
-    ids = np.empty(total, dtype=np.int64)
-    tf = np.empty(total, dtype=np.float64)
-    term = np.empty(total, dtype=np.int64)
-    cursor = out_indptr[:-1].copy()
-    for local, indptr, seg_ids, seg_tf, offset in parts:
-        counts = np.diff(indptr)
-        local_term = np.repeat(np.arange(len(local)), counts)
-        dest = cursor[local][local_term] + (np.arange(len(seg_ids)) - indptr[:-1][local_term])
-        ids[dest] = seg_ids.astype(np.int64) + offset
-        tf[dest] = seg_tf
-        term[dest] = local[local_term]
-        cursor[local] += counts
-    scores = score(df, term, ids, tf)
-    keep = live[ids]
-    if not keep.all():
-        ids, scores, term = ids[keep], scores[keep], term[keep]
-    live_df = np.bincount(term, minlength=terms)
+    live_df = np.zeros(terms, dtype=np.int64)
+    for part in parts:             # a segment's terms are distinct
+        df[part.terms] += part.counts
+        live_df[part.terms] += part.live_counts
+    scored = list(map(score(df), parts))
+    runs = _merged_order(parts)
+    ids = np.concatenate([parts[k].ids[a:b] + np.int32(parts[k].offset) if parts[k].offset else parts[k].ids[a:b]
+                          for k, a, b in runs]).astype(np.int32, copy=False) if runs else np.zeros(0, np.int32)
+    scores = np.concatenate([scored[k][a:b] for k, a, b in runs]) if runs else EMPTY_SCORES
     present = live_df > 0
     vocab = [None] * terms
     for text, i in gid.items():
         vocab[i] = text
-    vocab = [t for t, p in zip(vocab, present) if p]
+    vocab = [t for t, p in zip(vocab, present.tolist()) if p]
     indptr = np.zeros(int(present.sum()) + 1, dtype=np.int64)
     np.cumsum(live_df[present], out=indptr[1:])
-    return vocab, indptr, ids.astype(np.int32), scores
+    return vocab, indptr, ids, scores
 
 
 def compile_arrays(index_dir: Path, out_dir: Path, fields, reuse: Path | None = None) -> None:
@@ -460,9 +500,7 @@ def compile_arrays(index_dir: Path, out_dir: Path, fields, reuse: Path | None = 
             bm25 = searcher.weighting if isinstance(searcher.weighting, BM25F) else None
             meta = {"stamp": _stamp(searcher), "size": size, "fields": {}}
             for fieldname in fields:
-                lengths = np.concatenate([np.load(folder / f"{fieldname}.lengths.npy") for folder, _, _ in segments]) \
-                    if segments else np.zeros(0)
-                score = _bm25f(searcher, bm25, fieldname, lengths, size)
+                score = _bm25f(searcher, bm25, fieldname, size)
                 vocab, indptr, ids, scores = _merge_field(fieldname, segments, live, score)
                 np.save(out_dir / f"{fieldname}.ids.npy", ids)
                 np.save(out_dir / f"{fieldname}.scores.npy", scores)
@@ -474,17 +512,28 @@ def compile_arrays(index_dir: Path, out_dir: Path, fields, reuse: Path | None = 
         ix.close()
 
 
-def _bm25f(searcher, bm25, fieldname: str, lengths: np.ndarray, size: int):
-    """Whoosh's BM25F for every posting at once: the idf of each term from its document frequency
-    over all segments (deleted documents included, as Whoosh counts them), Whoosh's average field
+def _bm25f(searcher, bm25, fieldname: str, size: int):
+    """Whoosh's BM25F for every posting of a segment at once: the idf of each term from its document
+    frequency over all segments (deleted documents included, as Whoosh counts them), Whoosh's average field
     length, and the byte-quantised document lengths; the raw frequency for unscored fields."""
     if bm25 is None or not searcher.schema[fieldname].scorable:
-        return lambda df, term, ids, tf: tf
-    b = field_b(bm25, fieldname)
-    avgfl = searcher.avg_field_length(fieldname) or 1
+        return lambda df: lambda part: np.asarray(part.tf, dtype=np.float64)
+    return bm25_scorer(size, searcher.avg_field_length(fieldname) or 1, field_b(bm25, fieldname), bm25.K1)
 
-    def score(df, term, ids, tf):
-        return _bm25(idf(size, df)[term], tf, lengths[ids], avgfl, b, bm25.K1)
+
+def bm25_scorer(size: int, avgfl: float, b: float, k1: float):
+    """score(df) → the function giving one segment's live postings their BM25F scores (internals.bm25)."""
+    def score(df):
+        term_idf = idf(size, df)
+
+        def segment_scores(part: _SegmentPostings) -> np.ndarray:
+            # internals.bm25 with its length term computed once per document instead of once per posting:
+            # the same operations on the same numbers, so the same scores
+            length_norm = k1 * ((1 - b) + b * part.lengths() / avgfl)
+            tf = part.tf
+            return np.repeat(term_idf[part.terms], part.live_counts) * (
+                np.multiply(tf, k1 + 1, dtype=np.float64) / np.add(tf, length_norm[part.ids], dtype=np.float64))
+        return segment_scores
     return score
 
 
