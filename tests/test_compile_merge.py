@@ -85,3 +85,39 @@ def test_merge_of_unscored_field_keeps_frequencies(tmp_path):
         FIELD, segments, live, lambda df: lambda part: np.asarray(part.tf, dtype=np.float64))
     assert vocab == ["x", "y"] and indptr.tolist() == [0, 2, 3]
     assert ids.tolist() == [0, 2, 2] and scores.tolist() == [3.0, 2.0, 7.0]
+
+
+def test_compiled_facets_equal_the_facets_read_from_whoosh(kb, content):
+    """After an incremental build (a deleted entry in the old segment, a new segment), each compiled facet
+    is what IndexArrays reads from Whoosh's own postings and columns."""
+    from whoosh import index as whoosh_index
+
+    from conftest import technology, write
+
+    (content / "technologies" / "coking-cdq.md").unlink()
+    write(content, "technologies", "general-rto", technology(
+        "general-rto", "蓄热式热力焚烧炉（RTO）", sectors="[通用, 化工]", tags="[VOCs, 余热]", category="末端治理",
+        body="RTO 利用陶瓷蓄热体回收焚烧热量，适用于中高浓度有机废气。"))
+    assert not kb.build().full
+    generation = kb.generation
+    ix = whoosh_index.open_dir(str(generation / "index"))
+    try:
+        with ix.searcher() as searcher:
+            assert any(r.has_deletions() for r, _ in searcher.reader().leaf_readers())
+            from_whoosh = arrays.IndexArrays(searcher)            # no compiled folder: Whoosh's postings
+            for name in arrays.COMPILED_FACETS:
+                compiled = arrays.load_compiled_facet(generation / "arrays", name, searcher.doc_count_all())
+                expected = from_whoosh.facet(name)
+                assert compiled is not None, name
+                assert compiled.values == expected.values, name
+                assert compiled.indptr.tolist() == expected.indptr.tolist(), name
+                assert compiled.value_ids.tolist() == expected.value_ids.tolist(), name
+    finally:
+        ix.close()
+    assert kb.searcher().arrays().facet("sector").values == expected_sector_values(kb)
+
+
+def expected_sector_values(kb):
+    """The sector values the live index holds, read through Whoosh's lexicon."""
+    reader = kb.searcher().arrays().searcher.reader()
+    return sorted({reader.schema["sector"].from_bytes(b) for b in reader.lexicon("sector")})
