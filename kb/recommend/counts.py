@@ -4,6 +4,7 @@ numpy only (no scikit-learn), so a knowledge base can own its counts without loa
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from ..documents import Document
+from ..files import link_or_copy
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -19,6 +21,11 @@ if TYPE_CHECKING:
 
 FIELD_WEIGHTS = (("title", 3), ("tags", 2), ("process", 2), ("summary", 2), ("body", 1))
 COUNTS_FILE = "counts.npz"
+# A generation's counts are a base file, shared by hard link with the generations before it, and the rows
+# since the base in a small file of its own; the base is written afresh once those rows outgrow this share.
+COUNTS_DELTA_FILE = "counts.delta.npz"
+DELTA_SHARE = 0.1
+DELTA_MIN_ROWS = 64
 
 
 def document_tokens(doc: Document, words: PreparedWords) -> list[str]:
@@ -44,6 +51,10 @@ class TermCounts:
         self.rows: dict[Key, list] = {}
         self.term_ids: dict[str, int] = {}
         self.terms: list[str] = []
+        # key → the model's fields of the entry as JSON (bytes: not tracked by the garbage collector)
+        self.infos: dict[Key, bytes] = {}
+        # the counts file the last saved (or warmed) generation holds as its base, and the keys it holds
+        self.base: tuple[Path, frozenset[Key]] | None = None
 
     @staticmethod
     def key(doc: Document, analysis: Analysis) -> Key:
@@ -64,6 +75,15 @@ class TermCounts:
         self.rows.clear()
         self.term_ids.clear()
         self.terms.clear()
+        self.infos.clear()
+        self.base = None
+
+    def info(self, key: Key, make: Callable[[], dict]) -> bytes:
+        """The entry's model fields as JSON, made once per key."""
+        found = self.infos.get(key)
+        if found is None:
+            found = self.infos[key] = json.dumps(make(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return found
 
     def row(self, doc: Document, words: PreparedWords, key: Key | None = None,
             tokens: Callable[[Document, PreparedWords], list[str]] | None = None) -> Row:
@@ -83,6 +103,8 @@ class TermCounts:
         what the kept rows use (`used`: those term ids, when the caller has them)."""
         for old in [k for k in self.rows if k not in keys]:
             del self.rows[old]
+        for old in [k for k in self.infos if k not in keys]:
+            del self.infos[old]
         if not self.rows:
             self.term_ids.clear()
             self.terms.clear()
@@ -103,32 +125,69 @@ class TermCounts:
 
     # The counts also go to disk with each generation, so that a new process (`kb build` after an edit,
     # a restarted server) re-tokenises only the changed entries instead of every technology and case.
-    def save(self, out_dir: Path, keys: list[Key], lengths: np.ndarray, ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """Write the rows (concatenated: `lengths` per key) with their own small term list; returns the
-        term ids they use."""
+    def save(self, out_dir: Path, keys: list[Key], lengths: np.ndarray, ids: np.ndarray, counts: np.ndarray,
+             infos: list[bytes] | None = None) -> np.ndarray:
+        """Write the rows (concatenated: `lengths` per key) with their own small term list, and the entries'
+        model fields (`infos`, JSON per key) when given; returns the term ids the rows use. When most rows are
+        in the base file of the previous generation, that file is linked and only the other rows written."""
+        used = np.flatnonzero(np.bincount(ids, minlength=len(self.terms)))
+        base = self.base if self.base is not None and self.base[0].is_file() else None
+        fresh = np.ones(len(keys), dtype=bool)
+        if base is not None:
+            fresh = np.fromiter((k not in base[1] for k in keys), dtype=bool, count=len(keys))
+            if fresh.sum() > max(DELTA_MIN_ROWS, DELTA_SHARE * len(keys)):
+                base = None
+                fresh[:] = True
+        if base is None:
+            self._write(out_dir / COUNTS_FILE, keys, lengths, ids, counts, infos)
+            self.base = (out_dir / COUNTS_FILE, frozenset(keys))
+            return used
+        link_or_copy(base[0], out_dir / COUNTS_FILE)
+        self.base = (out_dir / COUNTS_FILE, base[1])
+        rows = np.flatnonzero(fresh)
+        ends = np.cumsum(lengths)
+        pick = np.concatenate([np.arange(ends[i] - lengths[i], ends[i]) for i in rows.tolist()]) if len(rows) \
+            else np.zeros(0, dtype=np.int64)
+        self._write(out_dir / COUNTS_DELTA_FILE, [keys[i] for i in rows.tolist()], lengths[rows], ids[pick],
+                    counts[pick], [infos[i] for i in rows.tolist()] if infos is not None else None)
+        return used
+
+    def _write(self, path: Path, keys: list[Key], lengths: np.ndarray, ids: np.ndarray, counts: np.ndarray,
+               infos: list[bytes] | None) -> None:
         used = np.flatnonzero(np.bincount(ids, minlength=len(self.terms)))
         local = np.full(len(self.terms), -1, dtype=np.int64)
         local[used] = np.arange(len(used))
-        np.savez(out_dir / COUNTS_FILE,
-                 keys=np.array(["\x1f".join(k) for k in keys], dtype=str),       # text arrays: no pickle
-                 terms=np.array([self.terms[i] for i in used.tolist()], dtype=str),
-                 lengths=lengths.astype(np.int64),
-                 ids=local[ids].astype(np.int32),
-                 counts=counts.astype(np.float32),
-                 rows_in_term_order=np.array(True))     # files written before did not keep that order
-        return used
+        extra = {}
+        if infos is not None:
+            extra["info_offsets"] = np.cumsum([0] + [len(i) for i in infos]).astype(np.int64)
+            extra["info_blob"] = np.frombuffer(b"".join(infos), dtype=np.uint8)
+        with open(path, "wb") as fh:
+            np.savez(fh,
+                     keys=np.array(["\x1f".join(k) for k in keys], dtype=str),       # text arrays: no pickle
+                     terms=np.array([self.terms[i] for i in used.tolist()], dtype=str),
+                     lengths=lengths.astype(np.int64),
+                     ids=local[ids].astype(np.int32),
+                     counts=counts.astype(np.float32),
+                     rows_in_term_order=np.array(True),     # files written before did not keep that order
+                     **extra)
 
     def warm(self, model_dir: Path) -> int:
         """Load a previous generation's counts (keys carry the content hash and the dictionary
         fingerprint, so a stale row is never used). Returns how many rows were loaded; a file that
         cannot be read is logged (the build then tokenises those entries again, slower but correct)."""
+        loaded = self._warm_file(model_dir / COUNTS_FILE, base=True)
+        if loaded and (model_dir / COUNTS_DELTA_FILE).is_file():
+            loaded += self._warm_file(model_dir / COUNTS_DELTA_FILE, base=False)
+        return loaded
+
+    def _warm_file(self, path: Path, base: bool) -> int:
         try:
-            saved = np.load(model_dir / COUNTS_FILE, allow_pickle=False)
+            saved = np.load(path, allow_pickle=False)
             keys, terms = saved["keys"].tolist(), saved["terms"].tolist()
             lengths, ids, counts = saved["lengths"], saved["ids"], saved["counts"]
+            infos = (saved["info_offsets"], saved["info_blob"].tobytes()) if "info_blob" in saved.files else None
         except (OSError, KeyError, ValueError) as exc:
-            log.warning("推荐模型：读不到上一代的词频 %s（%s），本次构建将重新分词全部技术和案例",
-                        model_dir / COUNTS_FILE, exc)
+            log.warning("推荐模型：读不到上一代的词频 %s（%s），本次构建将重新分词全部技术和案例", path, exc)
             return 0
         if "rows_in_term_order" not in saved.files:
             ids, counts = _terms_in_string_order(terms, lengths, ids, counts)
@@ -136,11 +195,15 @@ class TermCounts:
         ids = to_global[ids] if len(ids) else ids.astype(np.int64)
         counts = counts.astype(np.float64)
         ends = np.cumsum(lengths)
+        parsed = [tuple(key.split("\x1f")) for key in keys]
+        if base:
+            self.base = (path, frozenset(parsed))
         loaded = 0
-        for key, end, length in zip(keys, ends.tolist(), lengths.tolist()):
-            parts = tuple(key.split("\x1f"))
+        for k, (parts, end, length) in enumerate(zip(parsed, ends.tolist(), lengths.tolist())):
             if len(parts) == 3 and parts not in self.rows:
                 self.rows[parts] = [ids[end - length:end], counts[end - length:end]]
+                if infos is not None:
+                    self.infos[parts] = infos[1][int(infos[0][k]):int(infos[0][k + 1])]
                 loaded += 1
         return loaded
 

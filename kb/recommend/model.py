@@ -6,6 +6,7 @@ tokenised by the same Analysis as search so the glossary keeps domain words whol
 from __future__ import annotations
 
 import functools
+import json
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..regions import province_of
 from .counts import COUNTS_FILE, Row, TermCounts, document_tokens  # noqa: F401 (COUNTS_FILE: public name)
 
 MODEL_FILE = "recommender.pkl"
+INFO_SUFFIX = "info.json"     # tech.info.json, case.info.json: each entry's fields (`_info`), a JSON array
 MODEL_TYPES = ("technology", "case")
 
 
@@ -141,18 +143,19 @@ def build_model(documents: list[Document], out_dir: Path, words: PreparedWords,
                 _count_matrix(lengths[len(techs):], ids[split:], data[split:], column_of, len(order)))
         vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm="l2", vocabulary=vocabulary)
         vectorizer.idf_ = transformer.idf_
-    # the entry fields are not cached: 20k dicts kept alive cost memory and slow every full GC pass;
-    # building them is cheap once the region → province lookup is remembered for this build
+    # the entry fields are kept between builds as JSON (bytes: 20k dicts kept alive cost memory and slow
+    # every full GC pass), so an edit makes only the changed entries' and writes the rest as they are
     provinces = functools.lru_cache(maxsize=None)(province_of)
-    info = [_info(d, provinces) for d in entries]
+    info = [counts.info(k, functools.partial(_info, d, provinces)) for d, k in zip(entries, keys)]
     for name, matrix in (("tech", tech_matrix), ("case", case_matrix)):
         if matrix is not None:
             _save_matrix(out_dir, name, matrix)
-    model = ModelData(vectorizer, [d.id for d in techs], None, info[:len(techs)],
-                      [d.id for d in cases], None, info[len(techs):])
+    for name, rows in (("tech", info[:len(techs)]), ("case", info[len(techs):])):
+        (out_dir / f"{name}.{INFO_SUFFIX}").write_bytes(b"[" + b",".join(rows) + b"]")
+    model = ModelData(vectorizer, [d.id for d in techs], None, [], [d.id for d in cases], None, [])
     with open(out_dir / MODEL_FILE, "wb") as fh:
         pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    used = counts.save(out_dir, keys, lengths, ids, data)
+    used = counts.save(out_dir, keys, lengths, ids, data, info)
     counts.keep_only(set(keys), used)
 
 
@@ -161,6 +164,10 @@ def load_model(model_dir: Path) -> ModelData:
     model_dir = Path(model_dir)
     with open(model_dir / MODEL_FILE, "rb") as fh:
         data: ModelData = pickle.load(fh)
+    for name in ("tech", "case"):
+        path = model_dir / f"{name}.{INFO_SUFFIX}"
+        if path.is_file():          # else a generation written before: the fields are in the pickle
+            setattr(data, f"{name}_info", json.loads(path.read_bytes()))
     for name in ("tech", "case"):
         pickled = getattr(data, f"{name}_matrix")
         if pickled is not None:             # a generation written before the matrices had files of their own
