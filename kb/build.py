@@ -280,9 +280,11 @@ def _to_segment(plan: BuildPlan, analysis: Analysis, counts: TermCounts) -> list
         return [d for d in plan.documents.values()
                 if d.id not in changed_ids and d.type in MODEL_TYPES and not counts.has(d, analysis)]
 
-    if plan.incremental and uncounted():
+    missing = uncounted()
+    if plan.incremental and missing:
         counts.warm(plan.live / "model")
-    return list(plan.changed) + uncounted()
+        missing = uncounted()
+    return list(plan.changed) + missing
 
 
 def _write_model(folder: Path, plan: BuildPlan, words, counts: TermCounts) -> None:

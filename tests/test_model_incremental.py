@@ -53,3 +53,51 @@ def test_the_base_is_written_afresh_when_the_changed_rows_outgrow_their_share(kb
     second = settings.index_root / kb.build().generation / "model"
     assert not os.path.samefile(first / counts_mod.COUNTS_FILE, second / counts_mod.COUNTS_FILE)
     assert not (second / counts_mod.COUNTS_DELTA_FILE).exists()
+
+
+def test_tfidf_without_sklearn_equals_sklearns_bit_for_bit():
+    """The model's TF-IDF (kb.recommend.model.tfidf_idf / tfidf_transform) is scikit-learn's, every bit, on
+    the bundled entries' counts and on random counts with empty rows and columns."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
+    from kb.analysis import load_analysis
+    from kb.config import BUNDLED_CONTENT
+    from kb.fields import PreparedWords
+    from kb.loader import load_content
+    from kb.recommend import model as model_mod
+
+    docs = sorted(load_content([BUNDLED_CONTENT]).documents.values(), key=lambda d: d.id)
+    words = PreparedWords(load_analysis())
+    tokens = [model_mod.document_tokens(d, words) for d in docs]
+    techs = [t for t, d in zip(tokens, docs) if d.type == "technology"]
+    cases = [t for t, d in zip(tokens, docs) if d.type == "case"]
+    vectorizer = CountVectorizer(analyzer=model_mod._identity).fit(techs)
+    rng = np.random.default_rng(7)
+    random_counts = sparse.random(300, 400, density=0.05, random_state=rng, format="csr",
+                                  data_rvs=lambda n: rng.integers(1, 30, n).astype(np.float64))
+    random_counts = sparse.csr_matrix(random_counts.multiply((np.arange(300) != 5)[:, None]))   # row 5 empty
+    random_counts.eliminate_zeros()
+    random_counts.sort_indices()
+    assert random_counts[5].nnz == 0
+    for fitted_on, others in ((vectorizer.transform(techs), vectorizer.transform(cases)), (random_counts, None)):
+        fitted_on = sparse.csr_matrix(fitted_on, dtype=np.float64)
+        reference = TfidfTransformer(sublinear_tf=True, norm="l2").fit(fitted_on)
+        idf = model_mod.tfidf_idf(fitted_on)
+        assert idf.tobytes() == reference.idf_.tobytes()
+        for counts in (fitted_on, others) if others is not None else (fitted_on,):
+            counts = sparse.csr_matrix(counts, dtype=np.float64)
+            ours, theirs = model_mod.tfidf_transform(counts, idf), sparse.csr_matrix(reference.transform(counts))
+            assert ours.indptr.tolist() == theirs.indptr.tolist() and ours.indices.tolist() == theirs.indices.tolist()
+            assert ours.data.tobytes() == theirs.data.tobytes()
+
+
+def test_serving_a_generation_does_not_import_sklearn(kb):
+    """The recommender of a generation loads without scikit-learn (about 65 MB per process)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from kb.recommend.recommender import Recommender; "
+            f"Recommender({str(kb.generation / 'model')!r}); print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr

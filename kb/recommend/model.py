@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
 from ..documents import Document
 from ..fields import PreparedWords
@@ -57,8 +56,45 @@ def _count_matrix(lengths: np.ndarray, ids: np.ndarray, data: np.ndarray, column
 
 
 @dataclass
+class Vocabulary:
+    """What the recommender reads of a fitted TfidfVectorizer (term → column, in sklearn's sorted order, and
+    the idf), without scikit-learn: importing it costs about 65 MB in every process that serves or builds."""
+    vocabulary_: dict[str, int]
+    idf_: np.ndarray
+
+
+def tfidf_idf(counts: sparse.csr_matrix) -> np.ndarray:
+    """TfidfTransformer(smooth_idf=True).fit(counts).idf_, step for step (the same operations in the same
+    order, so the same bits)."""
+    df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
+    df += 1.0
+    idf = np.full_like(df, fill_value=counts.shape[0] + 1, dtype=np.float64)
+    idf /= df
+    np.log(idf, out=idf)
+    idf += 1.0
+    return idf
+
+
+def tfidf_transform(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
+    """TfidfTransformer(sublinear_tf=True, norm="l2").transform(counts) with this idf, step for step: log(tf)
+    + 1, times the idf, each row divided by its L2 norm, summed term after term as sklearn's
+    inplace_csr_row_normalize_l2 sums it (scipy's csr_matvec adds in the same order)."""
+    data = np.log(counts.data)
+    data += 1.0
+    data *= idf[counts.indices]
+    squares = sparse.csr_matrix((data * data, counts.indices, counts.indptr), shape=counts.shape)
+    sums = squares @ np.ones(counts.shape[1], dtype=np.float64)
+    norms = np.sqrt(sums)
+    norms[sums == 0.0] = 1.0            # sklearn leaves an all-zero row as it is
+    data /= np.repeat(norms, np.diff(counts.indptr))
+    matrix = sparse.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
+    matrix.has_sorted_indices = counts.has_sorted_indices
+    return matrix
+
+
+@dataclass
 class ModelData:
-    vectorizer: TfidfVectorizer
+    vectorizer: Vocabulary
     tech_ids: list[str]
     tech_matrix: Any
     tech_info: list[dict]
@@ -114,7 +150,8 @@ def _info(doc: Document, province_of: Callable[[str | None], str | None] = provi
 def build_model(documents: list[Document], out_dir: Path, words: PreparedWords,
                 counts: TermCounts | None = None) -> None:
     """The same model as TfidfVectorizer(sublinear_tf=True, norm="l2").fit on the technologies'
-    tokens (vocabulary sorted as sklearn sorts it) and .transform of the cases, from cached counts.
+    tokens (vocabulary sorted as sklearn sorts it) and .transform of the cases, from cached counts, computed
+    as scikit-learn computes it (tfidf_idf, tfidf_transform) without importing it.
     `words`: the build's field values and words (kb/fields.py); `counts`: the caller's term counts (a
     knowledge base keeps one between its builds), else counted afresh for this build."""
     counts = counts if counts is not None else TermCounts()
@@ -126,7 +163,7 @@ def build_model(documents: list[Document], out_dir: Path, words: PreparedWords,
     lengths, ids, data = _concatenated([counts.row(d, words, k, document_tokens) for d, k in zip(entries, keys)])
     split = int(lengths[:len(techs)].sum())
     out_dir.mkdir(parents=True, exist_ok=True)
-    vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm="l2")
+    vectorizer = Vocabulary({}, np.zeros(0))
     tech_matrix = case_matrix = None
     if techs:
         present = np.flatnonzero(np.bincount(ids[:split], minlength=len(counts.terms)))
@@ -134,15 +171,13 @@ def build_model(documents: list[Document], out_dir: Path, words: PreparedWords,
         order = sorted(range(len(names)), key=names.__getitem__)
         column_of = np.full(len(counts.terms), -1, dtype=np.int64)
         column_of[present[order]] = np.arange(len(order))
-        vocabulary = {names[i]: j for j, i in enumerate(order)}
-        transformer = TfidfTransformer(sublinear_tf=True, norm="l2")
-        tech_matrix = transformer.fit_transform(
-            _count_matrix(lengths[:len(techs)], ids[:split], data[:split], column_of, len(order)))
+        tech_counts = _count_matrix(lengths[:len(techs)], ids[:split], data[:split], column_of, len(order))
+        idf = tfidf_idf(tech_counts)
+        tech_matrix = tfidf_transform(tech_counts, idf)
         if cases:
-            case_matrix = transformer.transform(
-                _count_matrix(lengths[len(techs):], ids[split:], data[split:], column_of, len(order)))
-        vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm="l2", vocabulary=vocabulary)
-        vectorizer.idf_ = transformer.idf_
+            case_matrix = tfidf_transform(
+                _count_matrix(lengths[len(techs):], ids[split:], data[split:], column_of, len(order)), idf)
+        vectorizer = Vocabulary({names[i]: j for j, i in enumerate(order)}, idf)
     # the entry fields are kept between builds as JSON (bytes: 20k dicts kept alive cost memory and slow
     # every full GC pass), so an edit makes only the changed entries' and writes the rest as they are
     provinces = functools.lru_cache(maxsize=None)(province_of)
