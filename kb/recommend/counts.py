@@ -47,7 +47,8 @@ class TermCounts:
     (string) order, so the count matrix comes out with sorted indices and needs no sort."""
 
     def __init__(self) -> None:
-        # key → [term ids, counts] (a list: renumbering the terms updates it in place)
+        # key → [term ids, counts] (a list: renumbering the terms updates it in place), as int32 and float32
+        # (counts are small whole numbers: exact), half the memory a writer holds between its builds
         self.rows: dict[Key, list] = {}
         self.term_ids: dict[str, int] = {}
         self.terms: list[str] = []
@@ -94,8 +95,8 @@ class TermCounts:
         if entry is None:
             counts = Counter((tokens or document_tokens)(doc, words))
             terms = sorted(counts)
-            ids = np.fromiter((self.term_id(t) for t in terms), dtype=np.int64, count=len(terms))
-            entry = self.rows[key] = [ids, np.fromiter((counts[t] for t in terms), dtype=np.float64, count=len(terms))]
+            ids = np.fromiter((self.term_id(t) for t in terms), dtype=np.int32, count=len(terms))
+            entry = self.rows[key] = [ids, np.fromiter((counts[t] for t in terms), dtype=np.float32, count=len(terms))]
         return entry[0], entry[1]
 
     def keep_only(self, keys: set[Key], used: np.ndarray | None = None) -> None:
@@ -114,7 +115,7 @@ class TermCounts:
                                               minlength=len(self.terms)))
         if len(self.terms) <= 2 * max(len(used), 1024):
             return
-        new_id = np.full(len(self.terms), -1, dtype=np.int64)
+        new_id = np.full(len(self.terms), -1, dtype=np.int32)
         new_id[used] = np.arange(len(used))
         kept = [self.terms[i] for i in used.tolist()]
         for entry in self.rows.values():
@@ -191,9 +192,9 @@ class TermCounts:
             return 0
         if "rows_in_term_order" not in saved.files:
             ids, counts = _terms_in_string_order(terms, lengths, ids, counts)
-        to_global = np.fromiter((self.term_id(t) for t in terms), dtype=np.int64, count=len(terms))
-        ids = to_global[ids] if len(ids) else ids.astype(np.int64)
-        counts = counts.astype(np.float64)
+        to_global = np.fromiter((self.term_id(t) for t in terms), dtype=np.int32, count=len(terms))
+        ids = to_global[ids] if len(ids) else ids.astype(np.int32)
+        counts = counts.astype(np.float32, copy=False)
         ends = np.cumsum(lengths)
         parsed = [tuple(key.split("\x1f")) for key in keys]
         if base:

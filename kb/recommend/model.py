@@ -31,10 +31,10 @@ def _identity(tokens: list[str]) -> list[str]:
 
 
 def _concatenated(rows: list[Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lengths, term ids, counts) of many rows, end to end."""
+    """(lengths, term ids, counts) of many rows, end to end (the counts as float64, as the model computes)."""
     lengths = np.fromiter((len(ids) for ids, _ in rows), dtype=np.int64, count=len(rows))
     ids = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int64)
-    data = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0)
+    data = np.concatenate([r[1] for r in rows]).astype(np.float64) if rows else np.zeros(0)
     return lengths, ids, data
 
 
@@ -42,13 +42,15 @@ def _count_matrix(lengths: np.ndarray, ids: np.ndarray, data: np.ndarray, column
     """Documents × vocabulary counts; terms outside the vocabulary (column -1) are dropped, as
     CountVectorizer.transform drops unseen words. Built as CSR directly: a row's terms are distinct."""
     count = len(lengths)
-    columns = column_of[ids]
+    # scipy keeps 32-bit indices when they fit: made so here, scipy does not copy them to narrow them
+    index = np.int32 if len(ids) < 2**31 and width < 2**31 else np.int64
+    columns = column_of.astype(index, copy=False)[ids]
     keep = columns >= 0
     if not keep.all():
         row_of = np.repeat(np.arange(count), lengths)
         lengths = np.bincount(row_of[keep], minlength=count)
         columns, data = columns[keep], data[keep]
-    indptr = np.zeros(count + 1, dtype=np.int64)
+    indptr = np.zeros(count + 1, dtype=index)
     np.cumsum(lengths, out=indptr[1:])
     matrix = sparse.csr_matrix((data, columns, indptr), shape=(count, width))
     matrix.sort_indices()   # canonical, like CountVectorizer's output (rows in string order: only a check)
