@@ -507,11 +507,24 @@ def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np
     for part in parts:             # a segment's terms are distinct
         df[part.terms] += part.counts
         live_df[part.terms] += part.live_counts
-    scored = list(map(score(df), parts))
     runs = _merged_order(parts)
-    ids = np.concatenate([parts[k].ids[a:b] + np.int32(parts[k].offset) if parts[k].offset else parts[k].ids[a:b]
-                          for k, a, b in runs]).astype(np.int32, copy=False) if runs else np.zeros(0, np.int32)
-    scores = np.concatenate([scored[k][a:b] for k, a, b in runs]) if runs else EMPTY_SCORES
+    total = int(live_df.sum())
+    ids = np.empty(total, dtype=np.int32)
+    scores = np.empty(total, dtype=np.float64)
+    copies: list[list[tuple[int, int, int]]] = [[] for _ in parts]     # per part: (output start, start, end)
+    at = 0
+    for k, a, b in runs:
+        copies[k].append((at, a, b))
+        at += b - a
+    scorer = score(df)
+    for part, part_copies in zip(parts, copies):        # one segment's scores alive at a time
+        part_scores = scorer(part)
+        for at, a, b in part_copies:
+            ids[at:at + b - a] = part.ids[a:b]
+            if part.offset:
+                ids[at:at + b - a] += np.int32(part.offset)
+            scores[at:at + b - a] = part_scores[a:b]
+        del part_scores
     present = live_df > 0
     vocab = [None] * terms
     for text, i in gid.items():
@@ -617,12 +630,19 @@ def bm25_scorer(size: int, avgfl: float, b: float, k1: float):
         term_idf = idf(size, df)
 
         def segment_scores(part: _SegmentPostings) -> np.ndarray:
-            # internals.bm25 with its length term computed once per document instead of once per posting:
-            # the same operations on the same numbers, so the same scores
+            # internals.bm25, idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * length / avgfl))), with its
+            # length term computed once per document, in place (two posting-sized buffers, not six): the same
+            # operations on the same numbers (+ and * commute exactly), so the same scores
             length_norm = k1 * ((1 - b) + b * part.lengths() / avgfl)
             tf = part.tf
-            return np.repeat(term_idf[part.terms], part.live_counts) * (
-                np.multiply(tf, k1 + 1, dtype=np.float64) / np.add(tf, length_norm[part.ids], dtype=np.float64))
+            ratio = np.multiply(tf, k1 + 1, dtype=np.float64)
+            denominator = length_norm[part.ids]
+            denominator += tf
+            ratio /= denominator
+            del denominator
+            scores = np.repeat(term_idf[part.terms], part.live_counts)
+            scores *= ratio
+            return scores
         return segment_scores
     return score
 
