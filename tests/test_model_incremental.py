@@ -101,3 +101,60 @@ def test_serving_a_generation_does_not_import_sklearn(kb):
             f"Recommender({str(kb.generation / 'model')!r}); print('sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_an_edit_refits_only_its_rows_and_equals_a_full_fit_bit_for_bit(tmp_path, monkeypatch):
+    """build_model after each edit (kept TermCounts: the refit path) writes the same model files, bit for bit,
+    as a fit of every row with fresh counts: a new word, a word leaving, a word cases held before it
+    entered the vocabulary, a case edited, a technology rewritten."""
+    import dataclasses
+
+    from kb.analysis import load_analysis
+    from kb.config import BUNDLED_CONTENT
+    from kb.fields import PreparedWords
+    from kb.loader import load_content
+    from kb.recommend import model as model_mod
+
+    analysis = load_analysis()
+    docs = {d.id: d for d in load_content([BUNDLED_CONTENT]).documents.values()}
+    techs = sorted(d.id for d in docs.values() if d.type == "technology")
+    cases = sorted(d.id for d in docs.values() if d.type == "case")
+    counts = model_mod.TermCounts()
+    fits = []
+    original_fit = model_mod._fit
+    monkeypatch.setattr(model_mod, "_fit", lambda *a: (fits.append(1), original_fit(*a))[1])
+    model_mod.build_model(list(docs.values()), tmp_path / "m0", PreparedWords(analysis), counts)
+    vocabulary = set(model_mod.load_model(tmp_path / "m0").vectorizer.vocabulary_)
+    words = PreparedWords(analysis)
+    case_only = next(t for c in cases for t in model_mod.document_tokens(docs[c], words)
+                     if t not in vocabulary and len(t) >= 2 and all("\u4e00" <= ch <= "\u9fff" for ch in t))
+
+    def edited(doc_id, body):
+        doc = docs[doc_id]
+        return dataclasses.replace(doc, body=body, content_hash=f"{doc.content_hash}-{len(fits)}-{body[-6:]}")
+
+    edits = [
+        (techs[3], docs[techs[3]].body + "\n\n测编甲乙丙丁。", True),
+        (techs[3], docs[techs[3]].body + "\n\n测编戊己庚辛。", True),
+        (techs[7], docs[techs[7]].body + f"\n\n{case_only}。", True),
+        (cases[2], docs[cases[2]].body + "\n\n测编壬癸。", True),
+        (techs[11], "改写后的正文：余热回收。", False),      # common words' idf change: refitted or not, equal
+    ]
+    for k, (doc_id, body, refit) in enumerate(edits, start=1):
+        docs[doc_id] = edited(doc_id, body)
+        before = len(fits)
+        model_mod.build_model(list(docs.values()), tmp_path / f"m{k}", PreparedWords(analysis), counts)
+        assert not refit or len(fits) == before, f"edit {k} refitted every row"
+        model_mod.build_model(list(docs.values()), tmp_path / f"f{k}", PreparedWords(analysis),
+                              model_mod.TermCounts())
+        ours, full = model_mod.load_model(tmp_path / f"m{k}"), model_mod.load_model(tmp_path / f"f{k}")
+        assert ours.vectorizer.vocabulary_ == full.vectorizer.vocabulary_
+        assert ours.vectorizer.idf_.tobytes() == full.vectorizer.idf_.tobytes()
+        for name in ("tech", "case"):
+            for layout in ("csr", "csc"):
+                for part in model_mod.MATRIX_PARTS:
+                    a = np.load(tmp_path / f"m{k}" / f"{name}.{layout}.{part}.npy")
+                    b = np.load(tmp_path / f"f{k}" / f"{name}.{layout}.{part}.npy")
+                    assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), (k, name, layout, part)
+        assert ours.tech_info == full.tech_info and ours.case_info == full.case_info
+    assert case_only in model_mod.load_model(tmp_path / "m3").vectorizer.vocabulary_

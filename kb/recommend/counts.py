@@ -56,6 +56,10 @@ class TermCounts:
         self.infos: dict[Key, bytes] = {}
         # the counts file the last saved (or warmed) generation holds as its base, and the keys it holds
         self.base: tuple[Path, frozenset[Key]] | None = None
+        # what the last model built from these counts needs to refit only an edit's rows (model.LastModel)
+        self.last_model = None
+        self._used_terms = 0         # how many terms the kept rows used when last counted …
+        self._dropped = 0            # … and how many rows were forgotten since
 
     @staticmethod
     def key(doc: Document, analysis: Analysis) -> Key:
@@ -78,6 +82,9 @@ class TermCounts:
         self.terms.clear()
         self.infos.clear()
         self.base = None
+        self.last_model = None
+        self._used_terms = 0
+        self._dropped = 0
 
     def info(self, key: Key, make: Callable[[], dict]) -> bytes:
         """The entry's model fields as JSON, made once per key."""
@@ -101,9 +108,12 @@ class TermCounts:
 
     def keep_only(self, keys: set[Key], used: np.ndarray | None = None) -> None:
         """Forget the entries of older generations; renumber the terms once the table has grown to twice
-        what the kept rows use (`used`: those term ids, when the caller has them)."""
-        for old in [k for k in self.rows if k not in keys]:
+        what the kept rows use (`used`: those term ids, when the caller has them; else they are counted
+        when the table has doubled or a tenth of the rows were forgotten since they were last counted)."""
+        dropped = [k for k in self.rows if k not in keys]
+        for old in dropped:
             del self.rows[old]
+        self._dropped += len(dropped)
         for old in [k for k in self.infos if k not in keys]:
             del self.infos[old]
         if not self.rows:
@@ -111,8 +121,12 @@ class TermCounts:
             self.terms.clear()
             return
         if used is None:
+            # counting them reads every row: only once the table has doubled or a tenth of the rows went
+            if len(self.terms) <= 2 * max(self._used_terms, 1024) and 10 * self._dropped <= len(self.rows):
+                return
             used = np.flatnonzero(np.bincount(np.concatenate([entry[0] for entry in self.rows.values()]),
                                               minlength=len(self.terms)))
+        self._used_terms, self._dropped = len(used), 0
         if len(self.terms) <= 2 * max(len(used), 1024):
             return
         new_id = np.full(len(self.terms), -1, dtype=np.int32)
@@ -120,18 +134,18 @@ class TermCounts:
         kept = [self.terms[i] for i in used.tolist()]
         for entry in self.rows.values():
             entry[0] = new_id[entry[0]]
+        if self.last_model is not None:
+            self.last_model.vocabulary = new_id[self.last_model.vocabulary]
         self.terms[:] = kept
         self.term_ids.clear()
         self.term_ids.update((t, i) for i, t in enumerate(kept))
 
     # The counts also go to disk with each generation, so that a new process (`kb build` after an edit,
     # a restarted server) re-tokenises only the changed entries instead of every technology and case.
-    def save(self, out_dir: Path, keys: list[Key], lengths: np.ndarray, ids: np.ndarray, counts: np.ndarray,
-             infos: list[bytes] | None = None) -> np.ndarray:
-        """Write the rows (concatenated: `lengths` per key) with their own small term list, and the entries'
-        model fields (`infos`, JSON per key) when given; returns the term ids the rows use. When most rows are
-        in the base file of the previous generation, that file is linked and only the other rows written."""
-        used = np.flatnonzero(np.bincount(ids, minlength=len(self.terms)))
+    def save(self, out_dir: Path, keys: list[Key], rows: list[Row], infos: list[bytes] | None = None) -> None:
+        """Write the rows (one per key) with their own small term list, and the entries' model fields
+        (`infos`, JSON per key) when given. When most rows are in the base file of the previous generation,
+        that file is linked and only the other rows written."""
         base = self.base if self.base is not None and self.base[0].is_file() else None
         fresh = np.ones(len(keys), dtype=bool)
         if base is not None:
@@ -140,21 +154,19 @@ class TermCounts:
                 base = None
                 fresh[:] = True
         if base is None:
-            self._write(out_dir / COUNTS_FILE, keys, lengths, ids, counts, infos)
+            self._write(out_dir / COUNTS_FILE, keys, rows, infos)
             self.base = (out_dir / COUNTS_FILE, frozenset(keys))
-            return used
+            return
         link_or_copy(base[0], out_dir / COUNTS_FILE)
         self.base = (out_dir / COUNTS_FILE, base[1])
-        rows = np.flatnonzero(fresh)
-        ends = np.cumsum(lengths)
-        pick = np.concatenate([np.arange(ends[i] - lengths[i], ends[i]) for i in rows.tolist()]) if len(rows) \
-            else np.zeros(0, dtype=np.int64)
-        self._write(out_dir / COUNTS_DELTA_FILE, [keys[i] for i in rows.tolist()], lengths[rows], ids[pick],
-                    counts[pick], [infos[i] for i in rows.tolist()] if infos is not None else None)
-        return used
+        picked = np.flatnonzero(fresh).tolist()
+        self._write(out_dir / COUNTS_DELTA_FILE, [keys[i] for i in picked], [rows[i] for i in picked],
+                    [infos[i] for i in picked] if infos is not None else None)
 
-    def _write(self, path: Path, keys: list[Key], lengths: np.ndarray, ids: np.ndarray, counts: np.ndarray,
-               infos: list[bytes] | None) -> None:
+    def _write(self, path: Path, keys: list[Key], rows: list[Row], infos: list[bytes] | None) -> None:
+        lengths = np.fromiter((len(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+        ids = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, dtype=np.int32)
+        counts = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, dtype=np.float32)
         used = np.flatnonzero(np.bincount(ids, minlength=len(self.terms)))
         local = np.full(len(self.terms), -1, dtype=np.int64)
         local[used] = np.arange(len(used))
