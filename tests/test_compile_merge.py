@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from kb.search.whoosh import arrays
 from kb.search.whoosh.internals import bm25, idf
@@ -51,7 +52,9 @@ def _reference(segments, postings_of, live, size, avgfl, b, k1):
     return vocab, indptr, ids, scores
 
 
-def test_merge_equals_a_per_term_reference(tmp_path):
+@pytest.mark.parametrize("sliced_runs", [arrays.SLICED_RUNS, 0])      # runs copied slice by slice, or scattered
+def test_merge_equals_a_per_term_reference(tmp_path, monkeypatch, sliced_runs):
+    monkeypatch.setattr(arrays, "SLICED_RUNS", sliced_runs)
     postings_of = [
         {"余热": [(0, 2), (2, 1), (3, 4)], "回收": [(1, 1), (3, 1)], "膜法": [(2, 3)], "旧词": [(1, 1)]},
         {"回收": [(0, 2)], "新词": [(0, 1), (1, 5)], "余热": [(1, 1)]},

@@ -492,6 +492,9 @@ def _merged_order(parts: list[_SegmentPostings]) -> list[tuple[int, int, int]]:
     return list(zip(seg[first].tolist(), start[first].tolist(), stop[last].tolist()))
 
 
+SLICED_RUNS = 2000      # up to this many runs a segment's postings are copied slice by slice, else scattered
+
+
 def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np.ndarray, score) -> tuple:
     """The whole index's (vocab, indptr, docnums, scores) for one field: each term's postings in docnum
     order (segments are in docnum order), deleted documents dropped; `score(df)` gives the function that
@@ -519,11 +522,18 @@ def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np
     scorer = score(df)
     for part, part_copies in zip(parts, copies):        # one segment's scores alive at a time
         part_scores = scorer(part)
-        for at, a, b in part_copies:
-            ids[at:at + b - a] = part.ids[a:b]
-            if part.offset:
-                ids[at:at + b - a] += np.int32(part.offset)
-            scores[at:at + b - a] = part_scores[a:b]
+        if len(part_copies) > SLICED_RUNS:      # segments of similar size interleave term by term: one scatter
+            at, a, b = (np.asarray(column, dtype=np.int64) for column in zip(*part_copies))
+            order = np.argsort(a, kind="stable")
+            dest = np.repeat((at - a)[order], (b - a)[order]) + np.arange(len(part.ids))
+            ids[dest] = part.ids + np.int32(part.offset) if part.offset else part.ids
+            scores[dest] = part_scores
+        else:
+            for at, a, b in part_copies:
+                ids[at:at + b - a] = part.ids[a:b]
+                if part.offset:
+                    ids[at:at + b - a] += np.int32(part.offset)
+                scores[at:at + b - a] = part_scores[a:b]
         del part_scores
     present = live_df > 0
     vocab = [None] * terms
