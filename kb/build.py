@@ -288,8 +288,11 @@ def _to_segment(plan: BuildPlan, analysis: Analysis, counts: TermCounts) -> list
 
 
 def _write_model(folder: Path, plan: BuildPlan, words, counts: TermCounts) -> None:
-    from .recommend.model import build_model
+    from .recommend.model import build_model, last_model_of
 
+    if counts.last_model is None and plan.incremental:      # a new process: refit from the live generation's model
+        counts.last_model = last_model_of(plan.live / "model", read_meta(plan.live).get("hashes", {}),
+                                          words.analysis.fingerprint, counts)
     build_model(list(plan.documents.values()), folder, words, counts)
 
 

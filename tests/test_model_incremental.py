@@ -158,3 +158,30 @@ def test_an_edit_refits_only_its_rows_and_equals_a_full_fit_bit_for_bit(tmp_path
                     assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), (k, name, layout, part)
         assert ours.tech_info == full.tech_info and ours.case_info == full.case_info
     assert case_only in model_mod.load_model(tmp_path / "m3").vectorizer.vocabulary_
+
+
+def test_a_new_process_refits_from_the_live_generations_model(kb, settings, content, tmp_path, monkeypatch):
+    """With its counts cleared (a new process), an edit's build still refits only the edited rows, from the
+    live generation's model, and writes what a full build writes."""
+    from kb.build import build
+    from kb.config import load_settings
+    from kb.recommend import model as model_mod
+
+    fits = []
+    original_fit = model_mod._fit
+    monkeypatch.setattr(model_mod, "_fit", lambda *a: (fits.append(1), original_fit(*a))[1])
+    kb.term_counts.clear()
+    _edit(content, "编辑后的正文：余热锅炉产生蒸汽，用于发电或供热。测编甲乙。")
+    monkeypatch.setattr(model_mod, "REFIT_SHARE", 1.0)     # five entries: any edit touches most rows
+    ours = settings.index_root / kb.build().generation / "model"
+    assert not fits
+    fresh_settings = load_settings(tmp_path / "fresh", bundled_content=content, editable_content=tmp_path / "e2")
+    full = fresh_settings.index_root / build(fresh_settings, full=True).generation / "model"
+    assert fits
+    for name in ("tech", "case"):
+        for layout in ("csr", "csc"):
+            for part in model_mod.MATRIX_PARTS:
+                a = np.load(ours / f"{name}.{layout}.{part}.npy")
+                b = np.load(full / f"{name}.{layout}.{part}.npy")
+                assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), (name, layout, part)
+    assert load_model(ours).vectorizer.vocabulary_ == load_model(full).vectorizer.vocabulary_

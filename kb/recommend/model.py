@@ -167,6 +167,29 @@ class LastModel:
     idf: np.ndarray
 
 
+def last_model_of(model_dir: Path, hashes: dict[str, str], fingerprint: str, counts: TermCounts) -> LastModel | None:
+    """The LastModel of a generation's model written by this code (a new process refits from the live
+    generation as a running server does from its last build): its rows' keys from the generation's content
+    hashes, its vocabulary in the counts' term ids; None for a model written before (no refit then)."""
+    model_dir = Path(model_dir)
+    if not ((model_dir / f"tech.{INFO_SUFFIX}").is_file() and (model_dir / "tech.csc.indptr.npy").is_file()):
+        return None
+    try:
+        with open(model_dir / MODEL_FILE, "rb") as fh:
+            data: ModelData = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, AttributeError, EOFError):
+        return None
+    if not isinstance(data.vectorizer, Vocabulary) or any(i not in hashes for i in (*data.tech_ids, *data.case_ids)):
+        return None
+    terms = [""] * len(data.vectorizer.vocabulary_)
+    for term, column in data.vectorizer.vocabulary_.items():
+        terms[column] = term
+    return LastModel(model_dir, [(i, hashes[i], fingerprint) for i in data.tech_ids],
+                     [(i, hashes[i], fingerprint) for i in data.case_ids],
+                     np.fromiter((counts.term_id(t) for t in terms), dtype=np.int64, count=len(terms)),
+                     np.diff(np.load(model_dir / "tech.csc.indptr.npy")).astype(np.int64), data.vectorizer.idf_)
+
+
 REFIT_SHARE = 0.5     # more rows than this to recompute (common words changed their idf): the whole model is refitted
 
 
