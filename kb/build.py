@@ -280,14 +280,19 @@ def _to_segment(plan: BuildPlan, analysis: Analysis, counts: TermCounts) -> list
         return [d for d in plan.documents.values()
                 if d.id not in changed_ids and d.type in MODEL_TYPES and not counts.has(d, analysis)]
 
-    if plan.incremental and uncounted():
+    missing = uncounted()
+    if plan.incremental and missing:
         counts.warm(plan.live / "model")
-    return list(plan.changed) + uncounted()
+        missing = uncounted()
+    return list(plan.changed) + missing
 
 
 def _write_model(folder: Path, plan: BuildPlan, words, counts: TermCounts) -> None:
-    from .recommend.model import build_model
+    from .recommend.model import build_model, last_model_of
 
+    if counts.last_model is None and plan.incremental:      # a new process: refit from the live generation's model
+        counts.last_model = last_model_of(plan.live / "model", read_meta(plan.live).get("hashes", {}),
+                                          words.analysis.fingerprint, counts)
     build_model(list(plan.documents.values()), folder, words, counts)
 
 

@@ -4,6 +4,7 @@ numpy only (no scikit-learn), so a knowledge base can own its counts without loa
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from ..documents import Document
+from ..files import link_or_copy
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -19,6 +21,11 @@ if TYPE_CHECKING:
 
 FIELD_WEIGHTS = (("title", 3), ("tags", 2), ("process", 2), ("summary", 2), ("body", 1))
 COUNTS_FILE = "counts.npz"
+# A generation's counts are a base file, shared by hard link with the generations before it, and the rows
+# since the base in a small file of its own; the base is written afresh once those rows outgrow this share.
+COUNTS_DELTA_FILE = "counts.delta.npz"
+DELTA_SHARE = 0.1
+DELTA_MIN_ROWS = 64
 
 
 def document_tokens(doc: Document, words: PreparedWords) -> list[str]:
@@ -40,10 +47,19 @@ class TermCounts:
     (string) order, so the count matrix comes out with sorted indices and needs no sort."""
 
     def __init__(self) -> None:
-        # key → [term ids, counts] (a list: renumbering the terms updates it in place)
+        # key → [term ids, counts] (a list: renumbering the terms updates it in place), as int32 and float32
+        # (counts are small whole numbers: exact), half the memory a writer holds between its builds
         self.rows: dict[Key, list] = {}
         self.term_ids: dict[str, int] = {}
         self.terms: list[str] = []
+        # key → the model's fields of the entry as JSON (bytes: not tracked by the garbage collector)
+        self.infos: dict[Key, bytes] = {}
+        # the counts file the last saved (or warmed) generation holds as its base, and the keys it holds
+        self.base: tuple[Path, frozenset[Key]] | None = None
+        # what the last model built from these counts needs to refit only an edit's rows (model.LastModel)
+        self.last_model = None
+        self._used_terms = 0         # how many terms the kept rows used when last counted …
+        self._dropped = 0            # … and how many rows were forgotten since
 
     @staticmethod
     def key(doc: Document, analysis: Analysis) -> Key:
@@ -64,6 +80,18 @@ class TermCounts:
         self.rows.clear()
         self.term_ids.clear()
         self.terms.clear()
+        self.infos.clear()
+        self.base = None
+        self.last_model = None
+        self._used_terms = 0
+        self._dropped = 0
+
+    def info(self, key: Key, make: Callable[[], dict]) -> bytes:
+        """The entry's model fields as JSON, made once per key."""
+        found = self.infos.get(key)
+        if found is None:
+            found = self.infos[key] = json.dumps(make(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return found
 
     def row(self, doc: Document, words: PreparedWords, key: Key | None = None,
             tokens: Callable[[Document, PreparedWords], list[str]] | None = None) -> Row:
@@ -74,73 +102,121 @@ class TermCounts:
         if entry is None:
             counts = Counter((tokens or document_tokens)(doc, words))
             terms = sorted(counts)
-            ids = np.fromiter((self.term_id(t) for t in terms), dtype=np.int64, count=len(terms))
-            entry = self.rows[key] = [ids, np.fromiter((counts[t] for t in terms), dtype=np.float64, count=len(terms))]
+            ids = np.fromiter((self.term_id(t) for t in terms), dtype=np.int32, count=len(terms))
+            entry = self.rows[key] = [ids, np.fromiter((counts[t] for t in terms), dtype=np.float32, count=len(terms))]
         return entry[0], entry[1]
 
     def keep_only(self, keys: set[Key], used: np.ndarray | None = None) -> None:
         """Forget the entries of older generations; renumber the terms once the table has grown to twice
-        what the kept rows use (`used`: those term ids, when the caller has them)."""
-        for old in [k for k in self.rows if k not in keys]:
+        what the kept rows use (`used`: those term ids, when the caller has them; else they are counted
+        when the table has doubled or a tenth of the rows were forgotten since they were last counted)."""
+        dropped = [k for k in self.rows if k not in keys]
+        for old in dropped:
             del self.rows[old]
+        self._dropped += len(dropped)
+        for old in [k for k in self.infos if k not in keys]:
+            del self.infos[old]
         if not self.rows:
             self.term_ids.clear()
             self.terms.clear()
             return
         if used is None:
+            # counting them reads every row: only once the table has doubled or a tenth of the rows went
+            if len(self.terms) <= 2 * max(self._used_terms, 1024) and 10 * self._dropped <= len(self.rows):
+                return
             used = np.flatnonzero(np.bincount(np.concatenate([entry[0] for entry in self.rows.values()]),
                                               minlength=len(self.terms)))
+        self._used_terms, self._dropped = len(used), 0
         if len(self.terms) <= 2 * max(len(used), 1024):
             return
-        new_id = np.full(len(self.terms), -1, dtype=np.int64)
+        new_id = np.full(len(self.terms), -1, dtype=np.int32)
         new_id[used] = np.arange(len(used))
         kept = [self.terms[i] for i in used.tolist()]
         for entry in self.rows.values():
             entry[0] = new_id[entry[0]]
+        if self.last_model is not None:
+            self.last_model.vocabulary = new_id[self.last_model.vocabulary]
         self.terms[:] = kept
         self.term_ids.clear()
         self.term_ids.update((t, i) for i, t in enumerate(kept))
 
     # The counts also go to disk with each generation, so that a new process (`kb build` after an edit,
     # a restarted server) re-tokenises only the changed entries instead of every technology and case.
-    def save(self, out_dir: Path, keys: list[Key], lengths: np.ndarray, ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """Write the rows (concatenated: `lengths` per key) with their own small term list; returns the
-        term ids they use."""
+    def save(self, out_dir: Path, keys: list[Key], rows: list[Row], infos: list[bytes] | None = None) -> None:
+        """Write the rows (one per key) with their own small term list, and the entries' model fields
+        (`infos`, JSON per key) when given. When most rows are in the base file of the previous generation,
+        that file is linked and only the other rows written."""
+        base = self.base if self.base is not None and self.base[0].is_file() else None
+        fresh = np.ones(len(keys), dtype=bool)
+        if base is not None:
+            fresh = np.fromiter((k not in base[1] for k in keys), dtype=bool, count=len(keys))
+            if fresh.sum() > max(DELTA_MIN_ROWS, DELTA_SHARE * len(keys)):
+                base = None
+                fresh[:] = True
+        if base is None:
+            self._write(out_dir / COUNTS_FILE, keys, rows, infos)
+            self.base = (out_dir / COUNTS_FILE, frozenset(keys))
+            return
+        link_or_copy(base[0], out_dir / COUNTS_FILE)
+        self.base = (out_dir / COUNTS_FILE, base[1])
+        picked = np.flatnonzero(fresh).tolist()
+        self._write(out_dir / COUNTS_DELTA_FILE, [keys[i] for i in picked], [rows[i] for i in picked],
+                    [infos[i] for i in picked] if infos is not None else None)
+
+    def _write(self, path: Path, keys: list[Key], rows: list[Row], infos: list[bytes] | None) -> None:
+        lengths = np.fromiter((len(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+        ids = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, dtype=np.int32)
+        counts = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, dtype=np.float32)
         used = np.flatnonzero(np.bincount(ids, minlength=len(self.terms)))
         local = np.full(len(self.terms), -1, dtype=np.int64)
         local[used] = np.arange(len(used))
-        np.savez(out_dir / COUNTS_FILE,
-                 keys=np.array(["\x1f".join(k) for k in keys], dtype=str),       # text arrays: no pickle
-                 terms=np.array([self.terms[i] for i in used.tolist()], dtype=str),
-                 lengths=lengths.astype(np.int64),
-                 ids=local[ids].astype(np.int32),
-                 counts=counts.astype(np.float32),
-                 rows_in_term_order=np.array(True))     # files written before did not keep that order
-        return used
+        extra = {}
+        if infos is not None:
+            extra["info_offsets"] = np.cumsum([0] + [len(i) for i in infos]).astype(np.int64)
+            extra["info_blob"] = np.frombuffer(b"".join(infos), dtype=np.uint8)
+        with open(path, "wb") as fh:
+            np.savez(fh,
+                     keys=np.array(["\x1f".join(k) for k in keys], dtype=str),       # text arrays: no pickle
+                     terms=np.array([self.terms[i] for i in used.tolist()], dtype=str),
+                     lengths=lengths.astype(np.int64),
+                     ids=local[ids].astype(np.int32),
+                     counts=counts.astype(np.float32),
+                     rows_in_term_order=np.array(True),     # files written before did not keep that order
+                     **extra)
 
     def warm(self, model_dir: Path) -> int:
         """Load a previous generation's counts (keys carry the content hash and the dictionary
         fingerprint, so a stale row is never used). Returns how many rows were loaded; a file that
         cannot be read is logged (the build then tokenises those entries again, slower but correct)."""
+        loaded = self._warm_file(model_dir / COUNTS_FILE, base=True)
+        if loaded and (model_dir / COUNTS_DELTA_FILE).is_file():
+            loaded += self._warm_file(model_dir / COUNTS_DELTA_FILE, base=False)
+        return loaded
+
+    def _warm_file(self, path: Path, base: bool) -> int:
         try:
-            saved = np.load(model_dir / COUNTS_FILE, allow_pickle=False)
+            saved = np.load(path, allow_pickle=False)
             keys, terms = saved["keys"].tolist(), saved["terms"].tolist()
             lengths, ids, counts = saved["lengths"], saved["ids"], saved["counts"]
+            infos = (saved["info_offsets"], saved["info_blob"].tobytes()) if "info_blob" in saved.files else None
         except (OSError, KeyError, ValueError) as exc:
-            log.warning("推荐模型：读不到上一代的词频 %s（%s），本次构建将重新分词全部技术和案例",
-                        model_dir / COUNTS_FILE, exc)
+            log.warning("推荐模型：读不到上一代的词频 %s（%s），本次构建将重新分词全部技术和案例", path, exc)
             return 0
         if "rows_in_term_order" not in saved.files:
             ids, counts = _terms_in_string_order(terms, lengths, ids, counts)
-        to_global = np.fromiter((self.term_id(t) for t in terms), dtype=np.int64, count=len(terms))
-        ids = to_global[ids] if len(ids) else ids.astype(np.int64)
-        counts = counts.astype(np.float64)
+        to_global = np.fromiter((self.term_id(t) for t in terms), dtype=np.int32, count=len(terms))
+        ids = to_global[ids] if len(ids) else ids.astype(np.int32)
+        counts = counts.astype(np.float32, copy=False)
         ends = np.cumsum(lengths)
+        parsed = [tuple(key.split("\x1f")) for key in keys]
+        if base:
+            self.base = (path, frozenset(parsed))
         loaded = 0
-        for key, end, length in zip(keys, ends.tolist(), lengths.tolist()):
-            parts = tuple(key.split("\x1f"))
+        for k, (parts, end, length) in enumerate(zip(parsed, ends.tolist(), lengths.tolist())):
             if len(parts) == 3 and parts not in self.rows:
                 self.rows[parts] = [ids[end - length:end], counts[end - length:end]]
+                if infos is not None:
+                    self.infos[parts] = infos[1][int(infos[0][k]):int(infos[0][k + 1])]
                 loaded += 1
         return loaded
 

@@ -173,7 +173,9 @@ class Recommender:
             self.vocabulary, self.idf, self.terms = {}, np.zeros(0), []
         # words too common to explain anything (排放, 利用, 车间): not named in reasons
         if self.matrix is not None and self.n:
-            df = np.bincount(self.matrix.indices, minlength=len(self.terms))
+            # per column, its number of rows: from the column pointers, without reading every row's indices
+            df = np.diff(self.columns.indptr) if self.columns is not None \
+                else np.bincount(self.matrix.indices, minlength=len(self.terms))
             self.common = df > max(2, COMMON_TERM_SHARE * self.n)
         else:
             self.common = np.zeros(len(self.terms), dtype=bool)

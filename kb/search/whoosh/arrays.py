@@ -241,6 +241,9 @@ class IndexArrays:
         return table
 
     def _read_facet(self, fieldname: str) -> "Facet":
+        compiled = load_compiled_facet(self._compiled_dir, fieldname, self.size) if self._compiled else None
+        if compiled is not None:
+            return compiled
         field = self.schema[fieldname]
         if isinstance(field, NUMERIC):
             raw = np.full(self.size, -1, dtype=np.int64)
@@ -395,7 +398,10 @@ class FacetTable:
 # scores, which depend on the whole index's statistics, are recomputed for all terms in a few
 # vectorised passes over the cached arrays.
 
-SEGMENT_FORMAT = 2       # 2: with the segment's stored fields (stored.py)
+SEGMENT_FORMAT = 3       # 2: with the segment's stored fields (stored.py); 3: with its facet values
+# The facets compiled with each generation (the first search after an edit read them from Whoosh: about
+# 0.1 s at 20k entries); other fields asked for as facets are still read from Whoosh.
+COMPILED_FACETS = FACETS
 
 
 def _stamp(ix_or_searcher) -> dict:
@@ -429,9 +435,41 @@ def _extract_segment(reader, schema, fields, out: Path) -> None:
         np.save(partial / f"{fieldname}.indptr.npy", np.asarray(indptr, dtype=np.int64))
         np.save(partial / f"{fieldname}.lengths.npy", lengths)
         (partial / f"{fieldname}.vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    _extract_facets(reader, schema, count, partial)
     write_stored(reader, count, partial)
-    (partial / "meta.json").write_text(json.dumps({"format": SEGMENT_FORMAT, "fields": list(fields), "docs": count}))
+    (partial / "meta.json").write_text(json.dumps(_segment_stamp(fields, count)))
     partial.rename(out)
+
+
+def _extract_facets(reader, schema, count: int, out: Path) -> None:
+    """One segment's facet values, read as IndexArrays._read_facet reads them from Whoosh: a numeric
+    facet's column per document (-1: none), deleted documents included; a keyword facet's lexicon and the
+    local docnums of each value (deleted documents included, dropped when merged)."""
+    for name in COMPILED_FACETS:
+        field = schema[name]
+        if isinstance(field, NUMERIC):
+            column = reader.column_reader(name)
+            default = column.default_value() if hasattr(column, "default_value") else None
+            raw = np.full(count, -1, dtype=np.int64)
+            for d in range(count):
+                v = column[d]
+                if v is not None and v != default:
+                    raw[d] = int(v)
+            np.save(out / f"facet.{name}.column.npy", raw)
+            continue
+        values, indptr, id_parts = [], [0], []
+        for btext in reader.lexicon(name):
+            ids, _ = _leaf_postings(reader.postings(name, btext))
+            values.append(field.from_bytes(btext))
+            id_parts.append(ids.astype(np.int32))
+            indptr.append(indptr[-1] + len(ids))
+        np.save(out / f"facet.{name}.ids.npy", np.concatenate(id_parts) if id_parts else np.zeros(0, np.int32))
+        np.save(out / f"facet.{name}.indptr.npy", np.asarray(indptr, dtype=np.int64))
+        (out / f"facet.{name}.values.json").write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
+
+
+def _segment_stamp(fields, count: int) -> dict:
+    return {"format": SEGMENT_FORMAT, "fields": list(fields), "facets": list(COMPILED_FACETS), "docs": count}
 
 
 def _segment_meta(folder: Path) -> dict:
@@ -442,7 +480,7 @@ def _segment_meta(folder: Path) -> dict:
 
 
 def _segment_ok(folder: Path, fields, count: int) -> bool:
-    return _segment_meta(folder) == {"format": SEGMENT_FORMAT, "fields": list(fields), "docs": count}
+    return _segment_meta(folder) == _segment_stamp(fields, count)
 
 
 def _link_tree(source: Path, target: Path) -> None:
@@ -470,49 +508,112 @@ def _segment_arrays(searcher, fields, out_dir: Path, reuse: Path | None) -> list
     return folders
 
 
-def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np.ndarray, score) -> tuple:
-    """The whole index's (vocab, indptr, docnums, term of each posting, tf) for one field: each
-    term's postings in docnum order (segments are in docnum order), deleted documents dropped;
-    `score(term_df, term_of_posting, ids, tf)` turns frequencies into scores."""
-    gid: dict = {}
-    parts = []
-    for folder, offset, _count in segments:
+class _SegmentPostings:
+    """One segment's postings of one field, its deleted documents' postings dropped: the global term of
+    each local term, the counts per term before (Whoosh's document frequency counts deleted documents) and
+    after the drop, and the live postings' local docnums and frequencies. The arrays are memory-mapped."""
+
+    def __init__(self, folder: Path, fieldname: str, offset: int, live: np.ndarray, gid: dict):
         vocab = json.loads((folder / f"{fieldname}.vocab.json").read_text(encoding="utf-8"))
-        local = np.fromiter((gid.setdefault(t, len(gid)) for t in vocab), dtype=np.int64, count=len(vocab))
+        if gid:
+            self.terms = np.fromiter((gid.setdefault(t, len(gid)) for t in vocab), dtype=np.int64, count=len(vocab))
+        else:       # the first segment numbers the terms: its own order
+            gid.update(zip(vocab, range(len(vocab))))
+            self.terms = np.arange(len(vocab), dtype=np.int64)
         indptr = np.load(folder / f"{fieldname}.indptr.npy")
-        parts.append((local, indptr, np.load(folder / f"{fieldname}.ids.npy"), np.load(folder / f"{fieldname}.tf.npy"), offset))
+        self.counts = np.diff(indptr)
+        # plain ndarray views of the mapped files (a np.memmap costs a Python call per slice)
+        self.ids = np.asarray(np.load(folder / f"{fieldname}.ids.npy", mmap_mode="r"))
+        self.tf = np.asarray(np.load(folder / f"{fieldname}.tf.npy", mmap_mode="r"))
+        self.folder, self.fieldname, self.offset = folder, fieldname, offset
+        self.live_counts = self.counts
+        if len(live) and not live.all():
+            keep = live[self.ids]
+            dropped = np.flatnonzero(~keep)
+            if len(dropped):
+                self.ids, self.tf = self.ids[keep], self.tf[keep]
+                term_of = np.searchsorted(indptr, dropped, side="right") - 1
+                self.live_counts = self.counts - np.bincount(term_of, minlength=len(self.counts))
+
+    def lengths(self) -> np.ndarray:
+        """The field length of each of the segment's documents (local docnums)."""
+        return np.load(self.folder / f"{self.fieldname}.lengths.npy")
+
+
+def _merged_order(parts: list[_SegmentPostings]) -> list[tuple[int, int, int]]:
+    """(part, start, end) runs of the parts' live postings that, concatenated, put every term's postings
+    together in term order and, within a term, in segment (docnum) order. Consecutive terms of one part
+    that no other part interleaves make one run, so a large segment is copied in a few long slices."""
+    terms, seg, start, stop = [], [], [], []
+    for k, part in enumerate(parts):
+        ends = np.cumsum(part.live_counts)
+        present = part.live_counts > 0
+        terms.append(part.terms[present])
+        seg.append(np.full(int(present.sum()), k, dtype=np.int64))
+        start.append((ends - part.live_counts)[present])
+        stop.append(ends[present])
+    terms, seg, start, stop = (np.concatenate(a) if a else EMPTY_IDS for a in (terms, seg, start, stop))
+    order = np.lexsort((seg, terms))
+    seg, start, stop = seg[order], start[order], stop[order]
+    if not len(seg):
+        return []
+    breaks = np.flatnonzero((seg[1:] != seg[:-1]) | (start[1:] != stop[:-1])) + 1
+    first = np.concatenate(([0], breaks))
+    last = np.concatenate((breaks - 1, [len(seg) - 1]))
+    return list(zip(seg[first].tolist(), start[first].tolist(), stop[last].tolist()))
+
+
+SLICED_RUNS = 2000      # up to this many runs a segment's postings are copied slice by slice, else scattered
+
+
+def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np.ndarray, score) -> tuple:
+    """The whole index's (vocab, indptr, docnums, scores) for one field: each term's postings in docnum
+    order (segments are in docnum order), deleted documents dropped; `score(df)` gives the function that
+    turns one segment's live frequencies into scores, from each term's document frequency over all
+    segments (deleted documents included, as Whoosh counts them). Each segment is scored on its own and the
+    results are put in term order by copying runs of postings, so the work is a few passes over the arrays."""
+    gid: dict = {}
+    parts = [_SegmentPostings(folder, fieldname, offset, live[offset:offset + count], gid)
+             for folder, offset, count in segments]
     terms = len(gid)
     df = np.zeros(terms, dtype=np.int64)
-    for local, indptr, _ids, _tf, _offset in parts:
-        np.add.at(df, local, np.diff(indptr))
-    out_indptr = np.zeros(terms + 1, dtype=np.int64)
-    np.cumsum(df, out=out_indptr[1:])
-    total = int(out_indptr[-1])
-    ids = np.empty(total, dtype=np.int64)
-    tf = np.empty(total, dtype=np.float64)
-    term = np.empty(total, dtype=np.int64)
-    cursor = out_indptr[:-1].copy()
-    for local, indptr, seg_ids, seg_tf, offset in parts:
-        counts = np.diff(indptr)
-        local_term = np.repeat(np.arange(len(local)), counts)
-        dest = cursor[local][local_term] + (np.arange(len(seg_ids)) - indptr[:-1][local_term])
-        ids[dest] = seg_ids.astype(np.int64) + offset
-        tf[dest] = seg_tf
-        term[dest] = local[local_term]
-        cursor[local] += counts
-    scores = score(df, term, ids, tf)
-    keep = live[ids]
-    if not keep.all():
-        ids, scores, term = ids[keep], scores[keep], term[keep]
-    live_df = np.bincount(term, minlength=terms)
+    live_df = np.zeros(terms, dtype=np.int64)
+    for part in parts:             # a segment's terms are distinct
+        df[part.terms] += part.counts
+        live_df[part.terms] += part.live_counts
+    runs = _merged_order(parts)
+    total = int(live_df.sum())
+    ids = np.empty(total, dtype=np.int32)
+    scores = np.empty(total, dtype=np.float64)
+    copies: list[list[tuple[int, int, int]]] = [[] for _ in parts]     # per part: (output start, start, end)
+    at = 0
+    for k, a, b in runs:
+        copies[k].append((at, a, b))
+        at += b - a
+    scorer = score(df)
+    for part, part_copies in zip(parts, copies):        # one segment's scores alive at a time
+        part_scores = scorer(part)
+        if len(part_copies) > SLICED_RUNS:      # segments of similar size interleave term by term: one scatter
+            at, a, b = (np.asarray(column, dtype=np.int64) for column in zip(*part_copies))
+            order = np.argsort(a, kind="stable")
+            dest = np.repeat((at - a)[order], (b - a)[order]) + np.arange(len(part.ids))
+            ids[dest] = part.ids + np.int32(part.offset) if part.offset else part.ids
+            scores[dest] = part_scores
+        else:
+            for at, a, b in part_copies:
+                ids[at:at + b - a] = part.ids[a:b]
+                if part.offset:
+                    ids[at:at + b - a] += np.int32(part.offset)
+                scores[at:at + b - a] = part_scores[a:b]
+        del part_scores
     present = live_df > 0
     vocab = [None] * terms
     for text, i in gid.items():
         vocab[i] = text
-    vocab = [t for t, p in zip(vocab, present) if p]
+    vocab = [t for t, p in zip(vocab, present.tolist()) if p]
     indptr = np.zeros(int(present.sum()) + 1, dtype=np.int64)
     np.cumsum(live_df[present], out=indptr[1:])
-    return vocab, indptr, ids.astype(np.int32), scores
+    return vocab, indptr, ids, scores
 
 
 def compile_arrays(index_dir: Path, out_dir: Path, fields, reuse: Path | None = None) -> None:
@@ -532,31 +633,98 @@ def compile_arrays(index_dir: Path, out_dir: Path, fields, reuse: Path | None = 
             bm25 = searcher.weighting if isinstance(searcher.weighting, BM25F) else None
             meta = {"stamp": _stamp(searcher), "size": size, "fields": {}}
             for fieldname in fields:
-                lengths = np.concatenate([np.load(folder / f"{fieldname}.lengths.npy") for folder, _, _ in segments]) \
-                    if segments else np.zeros(0)
-                score = _bm25f(searcher, bm25, fieldname, lengths, size)
+                score = _bm25f(searcher, bm25, fieldname, size)
                 vocab, indptr, ids, scores = _merge_field(fieldname, segments, live, score)
                 np.save(out_dir / f"{fieldname}.ids.npy", ids)
                 np.save(out_dir / f"{fieldname}.scores.npy", scores)
                 np.save(out_dir / f"{fieldname}.indptr.npy", indptr)
                 (out_dir / f"{fieldname}.vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
                 meta["fields"][fieldname] = len(vocab)
+            for name in COMPILED_FACETS:
+                facet = _merge_facet(searcher.schema[name], name, segments, live, size)
+                np.save(out_dir / f"facet.{name}.indptr.npy", facet.indptr)
+                np.save(out_dir / f"facet.{name}.value_ids.npy", facet.value_ids)
+                (out_dir / f"facet.{name}.values.json").write_text(json.dumps(facet.values, ensure_ascii=False),
+                                                                   encoding="utf-8")
+            meta["facets"] = list(COMPILED_FACETS)
             (out_dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     finally:
         ix.close()
 
 
-def _bm25f(searcher, bm25, fieldname: str, lengths: np.ndarray, size: int):
-    """Whoosh's BM25F for every posting at once: the idf of each term from its document frequency
-    over all segments (deleted documents included, as Whoosh counts them), Whoosh's average field
+def _merge_facet(field, name: str, segments: list[tuple[Path, int, int]], live: np.ndarray, size: int) -> "Facet":
+    """The facet IndexArrays._read_facet would read from Whoosh for this index, from the segments' facet
+    files: a keyword facet's values are every segment's lexicon (a value only deleted documents hold
+    included), its documents the live ones; a numeric facet's values are those of every document."""
+    if isinstance(field, NUMERIC):
+        raw = np.concatenate([np.load(folder / f"facet.{name}.column.npy") for folder, _, _ in segments]) \
+            if segments else np.zeros(0, dtype=np.int64)
+        known = raw >= 0
+        distinct = np.unique(raw[known])
+        codes = np.full(size, -1, dtype=np.int64)
+        codes[known] = np.searchsorted(distinct, raw[known])
+        return Facet.from_codes(distinct.tolist(), codes)
+    parts = []
+    for folder, offset, count in segments:
+        values = json.loads((folder / f"facet.{name}.values.json").read_text(encoding="utf-8"))
+        indptr = np.load(folder / f"facet.{name}.indptr.npy")
+        ids = np.load(folder / f"facet.{name}.ids.npy").astype(np.int64) + offset
+        parts.append((values, np.repeat(np.arange(len(values)), np.diff(indptr)), ids))
+    values = sorted({v for part in parts for v in part[0]})
+    index = {v: j for j, v in enumerate(values)}
+    docs, value_ids = [], []
+    for local_values, local_of_posting, ids in parts:
+        keep = live[ids]
+        to_global = np.fromiter((index[v] for v in local_values), dtype=np.int64, count=len(local_values))
+        docs.append(ids[keep])
+        value_ids.append(to_global[local_of_posting[keep]])
+    return Facet.from_pairs(values, np.concatenate(docs) if docs else EMPTY_IDS,
+                            np.concatenate(value_ids) if value_ids else EMPTY_IDS, size)
+
+
+def load_compiled_facet(folder: Path | None, name: str, size: int) -> "Facet | None":
+    """A facet compiled with this generation (None: not compiled, e.g. a generation written before)."""
+    if folder is None or name not in COMPILED_FACETS:
+        return None
+    folder = Path(folder)
+    try:
+        indptr = np.load(folder / f"facet.{name}.indptr.npy")
+        value_ids = np.load(folder / f"facet.{name}.value_ids.npy")
+        values = json.loads((folder / f"facet.{name}.values.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return Facet(values, indptr, value_ids) if len(indptr) == size + 1 else None
+
+
+def _bm25f(searcher, bm25, fieldname: str, size: int):
+    """Whoosh's BM25F for every posting of a segment at once: the idf of each term from its document
+    frequency over all segments (deleted documents included, as Whoosh counts them), Whoosh's average field
     length, and the byte-quantised document lengths; the raw frequency for unscored fields."""
     if bm25 is None or not searcher.schema[fieldname].scorable:
-        return lambda df, term, ids, tf: tf
-    b = field_b(bm25, fieldname)
-    avgfl = searcher.avg_field_length(fieldname) or 1
+        return lambda df: lambda part: np.asarray(part.tf, dtype=np.float64)
+    return bm25_scorer(size, searcher.avg_field_length(fieldname) or 1, field_b(bm25, fieldname), bm25.K1)
 
-    def score(df, term, ids, tf):
-        return _bm25(idf(size, df)[term], tf, lengths[ids], avgfl, b, bm25.K1)
+
+def bm25_scorer(size: int, avgfl: float, b: float, k1: float):
+    """score(df) → the function giving one segment's live postings their BM25F scores (internals.bm25)."""
+    def score(df):
+        term_idf = idf(size, df)
+
+        def segment_scores(part: _SegmentPostings) -> np.ndarray:
+            # internals.bm25, idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * length / avgfl))), with its
+            # length term computed once per document, in place (two posting-sized buffers, not six): the same
+            # operations on the same numbers (+ and * commute exactly), so the same scores
+            length_norm = k1 * ((1 - b) + b * part.lengths() / avgfl)
+            tf = part.tf
+            ratio = np.multiply(tf, k1 + 1, dtype=np.float64)
+            denominator = length_norm[part.ids]
+            denominator += tf
+            ratio /= denominator
+            del denominator
+            scores = np.repeat(term_idf[part.terms], part.live_counts)
+            scores *= ratio
+            return scores
+        return segment_scores
     return score
 
 
