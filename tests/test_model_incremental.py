@@ -55,9 +55,10 @@ def test_the_base_is_written_afresh_when_the_changed_rows_outgrow_their_share(kb
     assert not (second / counts_mod.COUNTS_DELTA_FILE).exists()
 
 
-def test_tfidf_without_sklearn_equals_sklearns_bit_for_bit():
-    """The model's TF-IDF (kb.recommend.model.tfidf_idf / tfidf_transform) is scikit-learn's, every bit, on
-    the bundled entries' counts and on random counts with empty rows and columns."""
+def test_idf_from_document_frequencies_and_the_models_tfidf_equal_sklearns_bit_for_bit():
+    """An edit's idf (kb.recommend.model.idf_of, from kept document frequencies) is what scikit-learn's fit
+    gives, every bit, and the model's fit and transform are sklearn's, on the bundled entries' counts and on
+    random counts with empty rows and columns."""
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
@@ -85,6 +86,8 @@ def test_tfidf_without_sklearn_equals_sklearns_bit_for_bit():
         reference = TfidfTransformer(sublinear_tf=True, norm="l2").fit(fitted_on)
         idf = model_mod.tfidf_idf(fitted_on)
         assert idf.tobytes() == reference.idf_.tobytes()
+        kept = model_mod.idf_of(np.bincount(fitted_on.indices, minlength=fitted_on.shape[1]), fitted_on.shape[0])
+        assert kept.tobytes() == reference.idf_.tobytes()
         for counts in (fitted_on, others) if others is not None else (fitted_on,):
             counts = sparse.csr_matrix(counts, dtype=np.float64)
             ours, theirs = model_mod.tfidf_transform(counts, idf), sparse.csr_matrix(reference.transform(counts))

@@ -60,19 +60,28 @@ def _count_matrix(lengths: np.ndarray, ids: np.ndarray, data: np.ndarray, column
 @dataclass
 class Vocabulary:
     """What the recommender reads of a fitted TfidfVectorizer (term → column, in sklearn's sorted order, and
-    the idf), without scikit-learn: importing it costs about 65 MB in every process that serves or builds."""
+    the idf), pickled on its own: a process that only serves loads it without importing scikit-learn
+    (about 65 MB per process); the builds that fit the model do import it."""
     vocabulary_: dict[str, int]
     idf_: np.ndarray
 
 
+def _transformer():
+    from sklearn.feature_extraction.text import TfidfTransformer    # only where a model is fitted
+
+    return TfidfTransformer(sublinear_tf=True, norm="l2")
+
+
 def tfidf_idf(counts: sparse.csr_matrix) -> np.ndarray:
-    """TfidfTransformer(smooth_idf=True).fit(counts).idf_, step for step (the same operations in the same
-    order, so the same bits)."""
-    return idf_of(np.bincount(counts.indices, minlength=counts.shape[1]), counts.shape[0])
+    """The technologies' smoothed idf: scikit-learn's TfidfTransformer fitted on their counts."""
+    return _transformer().fit(counts).idf_
 
 
 def idf_of(document_frequency: np.ndarray, rows: int) -> np.ndarray:
-    """The smoothed idf of each column from its document frequency over `rows` rows, as sklearn computes it."""
+    """The smoothed idf of each column from its document frequency over `rows` rows, the formula of
+    TfidfTransformer.fit (log((1 + n) / (1 + df)) + 1, in its order of operations, so the same bits): an edit
+    keeps the document frequencies and recomputes the idf from them without the whole count matrix, which
+    scikit-learn has no entry point for (tests/test_model_incremental.py compares it with sklearn's)."""
     df = np.asarray(document_frequency).astype(np.float64)
     df += 1.0
     idf = np.full_like(df, fill_value=rows + 1, dtype=np.float64)
@@ -83,18 +92,13 @@ def idf_of(document_frequency: np.ndarray, rows: int) -> np.ndarray:
 
 
 def tfidf_transform(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
-    """TfidfTransformer(sublinear_tf=True, norm="l2").transform(counts) with this idf, step for step: log(tf)
-    + 1, times the idf, each row divided by its L2 norm, summed term after term as sklearn's
-    inplace_csr_row_normalize_l2 sums it (scipy's csr_matvec adds in the same order)."""
-    data = np.log(counts.data)
-    data += 1.0
-    data *= idf[counts.indices]
-    squares = sparse.csr_matrix((data * data, counts.indices, counts.indptr), shape=counts.shape)
-    sums = squares @ np.ones(counts.shape[1], dtype=np.float64)
-    norms = np.sqrt(sums)
-    norms[sums == 0.0] = 1.0            # sklearn leaves an all-zero row as it is
-    data /= np.repeat(norms, np.diff(counts.indptr))
-    matrix = sparse.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
+    """TfidfTransformer(sublinear_tf=True, norm="l2").transform(counts) with this idf (log(tf) + 1, times the
+    idf, each row L2-normalised): scikit-learn's own transform, given the idf of the fit (or of an edit)."""
+    if counts.shape[0] == 0:                  # an edit that changed no row of this kind (sklearn refuses 0 rows)
+        return sparse.csr_matrix(counts.shape, dtype=np.float64)
+    transformer = _transformer()
+    transformer.idf_ = idf
+    matrix = sparse.csr_matrix(transformer.transform(counts, copy=True))
     matrix.has_sorted_indices = counts.has_sorted_indices
     return matrix
 
@@ -196,8 +200,8 @@ REFIT_SHARE = 0.5     # more rows than this to recompute (common words changed t
 def build_model(documents: list[Document], out_dir: Path, words: PreparedWords,
                 counts: TermCounts | None = None) -> None:
     """The same model as TfidfVectorizer(sublinear_tf=True, norm="l2").fit on the technologies'
-    tokens (vocabulary sorted as sklearn sorts it) and .transform of the cases, from cached counts, computed
-    as scikit-learn computes it (tfidf_idf, tfidf_transform) without importing it. After an edit, only the
+    tokens (vocabulary sorted as sklearn sorts it) and .transform of the cases, from cached counts, with
+    scikit-learn's TfidfTransformer (tfidf_idf, tfidf_transform). After an edit, only the
     rows whose values change are recomputed (`_refit`); the others are copied from the previous model.
     `words`: the build's field values and words (kb/fields.py); `counts`: the caller's term counts (a
     knowledge base keeps one between its builds), else counted afresh for this build."""
