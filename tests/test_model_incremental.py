@@ -90,7 +90,8 @@ def test_idf_from_document_frequencies_and_the_models_tfidf_equal_sklearns_bit_f
         assert kept.tobytes() == reference.idf_.tobytes()
         for counts in (fitted_on, others) if others is not None else (fitted_on,):
             counts = sparse.csr_matrix(counts, dtype=np.float64)
-            ours, theirs = model_mod.tfidf_transform(counts, idf), sparse.csr_matrix(reference.transform(counts))
+            theirs = sparse.csr_matrix(reference.transform(counts))
+            ours = model_mod.tfidf_transform(counts.copy(), idf)
             assert ours.indptr.tolist() == theirs.indptr.tolist() and ours.indices.tolist() == theirs.indices.tolist()
             assert ours.data.tobytes() == theirs.data.tobytes()
 
@@ -188,3 +189,42 @@ def test_a_new_process_refits_from_the_live_generations_model(kb, settings, cont
                 b = np.load(full / f"{name}.{layout}.{part}.npy")
                 assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), (name, layout, part)
     assert load_model(ours).vectorizer.vocabulary_ == load_model(full).vectorizer.vocabulary_
+
+
+def test_a_full_fit_transforms_in_place_and_lets_each_matrix_go_before_the_next(kb, settings, content, monkeypatch):
+    """A build's memory peaked where the count matrices, their TF-IDF copies and both saved matrices were alive at
+    once: the transform works on the counts in place, the case matrix is made only after the technologies' matrix
+    was saved and let go, and both are gone before the term counts are written."""
+    import gc
+    import weakref
+
+    from kb.recommend import model as model_mod
+
+    events, alive = [], []
+    transform, save_matrix, save_counts = model_mod.tfidf_transform, model_mod._save_matrix, counts_mod.TermCounts.save
+
+    def spy_transform(counts, idf):
+        gc.collect()
+        freed = [ref() is None for ref in alive]          # the matrices saved before this one: let go?
+        out = transform(counts, idf)
+        events.append(("transform", freed, np.shares_memory(out.data, counts.data)))
+        return out
+
+    def spy_save(out_dir, name, matrix):
+        save_matrix(out_dir, name, matrix)
+        events.append(("save", name))
+        alive.append(weakref.ref(matrix))
+
+    def spy_counts(self, *args, **kwargs):
+        gc.collect()
+        events.append(("counts", [ref() is None for ref in alive]))
+        return save_counts(self, *args, **kwargs)
+
+    monkeypatch.setattr(model_mod, "tfidf_transform", spy_transform)
+    monkeypatch.setattr(model_mod, "_save_matrix", spy_save)
+    monkeypatch.setattr(counts_mod.TermCounts, "save", spy_counts)
+    kb.term_counts.clear()                 # a full fit, as in a new process
+    _edit(content, "全量拟合：余热锅炉产生蒸汽。")
+    kb.build(full=True)
+    assert events == [("transform", [], True), ("save", "tech"),
+                      ("transform", [True], True), ("save", "case"), ("counts", [True, True])]

@@ -168,7 +168,7 @@ class TermCounts:
         ids = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, dtype=np.int32)
         counts = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, dtype=np.float32)
         used = np.flatnonzero(np.bincount(ids, minlength=len(self.terms)))
-        local = np.full(len(self.terms), -1, dtype=np.int64)
+        local = np.full(len(self.terms), -1, dtype=np.int32)       # int32: no posting-sized int64 temporaries
         local[used] = np.arange(len(used))
         extra = {}
         if infos is not None:
@@ -179,8 +179,8 @@ class TermCounts:
                      keys=np.array(["\x1f".join(k) for k in keys], dtype=str),       # text arrays: no pickle
                      terms=np.array([self.terms[i] for i in used.tolist()], dtype=str),
                      lengths=lengths.astype(np.int64),
-                     ids=local[ids].astype(np.int32),
-                     counts=counts.astype(np.float32),
+                     ids=local[ids],
+                     counts=counts.astype(np.float32, copy=False),
                      rows_in_term_order=np.array(True),     # files written before did not keep that order
                      **extra)
 

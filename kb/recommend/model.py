@@ -93,12 +93,14 @@ def idf_of(document_frequency: np.ndarray, rows: int) -> np.ndarray:
 
 def tfidf_transform(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
     """TfidfTransformer(sublinear_tf=True, norm="l2").transform(counts) with this idf (log(tf) + 1, times the
-    idf, each row L2-normalised): scikit-learn's own transform, given the idf of the fit (or of an edit)."""
+    idf, each row L2-normalised): scikit-learn's own transform, given the idf of the fit (or of an edit).
+    It transforms `counts` in place (copy=False): the callers' count matrices are made for this call only,
+    and a copy of 20k entries' counts was a build's peak memory."""
     if counts.shape[0] == 0:                  # an edit that changed no row of this kind (sklearn refuses 0 rows)
         return sparse.csr_matrix(counts.shape, dtype=np.float64)
     transformer = _transformer()
     transformer.idf_ = idf
-    matrix = sparse.csr_matrix(transformer.transform(counts, copy=True))
+    matrix = sparse.csr_matrix(transformer.transform(counts, copy=False))
     matrix.has_sorted_indices = counts.has_sorted_indices
     return matrix
 
@@ -216,14 +218,20 @@ def build_model(documents: list[Document], out_dir: Path, words: PreparedWords,
     fitted = _refit(counts, keys[:len(techs)], keys[len(techs):], rows) if techs else None
     if fitted is None:
         fitted = _fit(counts, keys[:len(techs)], keys[len(techs):], rows)
-    vectorizer, tech_matrix, case_matrix, last = fitted
+    vectorizer, tech_matrix, make_case_matrix, last = fitted
+    del fitted
     # the entry fields are kept between builds as JSON (bytes: 20k dicts kept alive cost memory and slow
     # every full GC pass), so an edit makes only the changed entries' and writes the rest as they are
     provinces = functools.lru_cache(maxsize=None)(province_of)
     info = [counts.info(k, functools.partial(_info, d, provinces)) for d, k in zip(entries, keys)]
-    for name, matrix in (("tech", tech_matrix), ("case", case_matrix)):
-        if matrix is not None:
-            _save_matrix(out_dir, name, matrix)
+    # each matrix is saved and let go before the next one is made and before the counts are written
+    if tech_matrix is not None:
+        _save_matrix(out_dir, "tech", tech_matrix)
+    del tech_matrix
+    case_matrix = make_case_matrix()
+    if case_matrix is not None:
+        _save_matrix(out_dir, "case", case_matrix)
+    del case_matrix, make_case_matrix
     for name, part in (("tech", info[:len(techs)]), ("case", info[len(techs):])):
         (out_dir / f"{name}.{INFO_SUFFIX}").write_bytes(b"[" + b",".join(part) + b"]")
     model = ModelData(vectorizer, [d.id for d in techs], None, [], [d.id for d in cases], None, [])
@@ -237,23 +245,28 @@ def build_model(documents: list[Document], out_dir: Path, words: PreparedWords,
 
 
 def _fit(counts: TermCounts, tech_keys: list, case_keys: list, rows: list[Row]):
-    """(vocabulary, tech matrix, case matrix, LastModel) fitted on every row."""
+    """(vocabulary, tech matrix, a function making the case matrix, LastModel) fitted on every row. The case
+    matrix is made when asked, after the tech matrix was saved and let go: with 20k entries each of the two
+    and its counts is tens of MB, and a build's memory peaks here."""
     if not tech_keys:
-        return Vocabulary({}, np.zeros(0)), None, None, None
-    lengths, ids, data = _concatenated(rows)
+        return Vocabulary({}, np.zeros(0)), None, lambda: None, None
     techs = len(tech_keys)
-    split = int(lengths[:techs].sum())
-    df_of_term = np.bincount(ids[:split], minlength=len(counts.terms))
+    lengths, ids, data = _concatenated(rows[:techs])
+    df_of_term = np.bincount(ids, minlength=len(counts.terms))
     present = np.flatnonzero(df_of_term)
     names = [counts.terms[i] for i in present.tolist()]
     order = sorted(range(len(names)), key=names.__getitem__)
     column_of = np.full(len(counts.terms), -1, dtype=np.int64)
     column_of[present[order]] = np.arange(len(order))
-    tech_counts = _count_matrix(lengths[:techs], ids[:split], data[:split], column_of, len(order))
+    tech_counts = _count_matrix(lengths, ids, data, column_of, len(order))
+    del lengths, ids, data
     idf = tfidf_idf(tech_counts)
     tech_matrix = tfidf_transform(tech_counts, idf)
-    case_matrix = tfidf_transform(
-        _count_matrix(lengths[techs:], ids[split:], data[split:], column_of, len(order)), idf) if case_keys else None
+
+    def case_matrix():
+        return tfidf_transform(_count_matrix(*_concatenated(rows[techs:]), column_of, len(order)), idf) \
+            if case_keys else None
+
     vocabulary = present[order]
     last = LastModel(Path(), list(tech_keys), list(case_keys), vocabulary, df_of_term[vocabulary], idf)
     return Vocabulary({names[i]: j for j, i in enumerate(order)}, idf), tech_matrix, case_matrix, last
@@ -321,7 +334,8 @@ def _refit(counts: TermCounts, tech_keys: list, case_keys: list, rows: list[Row]
         if cases_n else None
     terms = counts.terms
     last = LastModel(Path(), list(tech_keys), list(case_keys), vocabulary, df, idf)
-    return Vocabulary({terms[t]: j for j, t in enumerate(vocabulary.tolist())}, idf), tech_matrix, case_matrix, last
+    return Vocabulary({terms[t]: j for j, t in enumerate(vocabulary.tolist())}, idf), tech_matrix, \
+        (lambda: case_matrix), last
 
 
 def _rows_of(columns, which: np.ndarray, also: list[int]) -> np.ndarray:
