@@ -123,22 +123,19 @@ class Store:
             existing = dict(session.execute(
                 select(DocumentRow.id, DocumentRow.content_hash).where(self._mine())).all())
             removed = sorted(set(existing) - set(documents))
-            rows = []
-            for doc in documents.values():
-                if existing.get(doc.id) == doc.content_hash:
-                    continue
-                changed.append(doc.id)
-                rows.append(dict(namespace=self.namespace, id=doc.id, type=doc.type, title=doc.title,
-                                 sectors=doc.sectors, year=doc.year, meta=doc.meta, body=doc.body, path=doc.path,
-                                 content_hash=doc.content_hash, updated_at=now))
-            # delete + one executemany insert: a full build of 20k entries is one statement batch,
-            # not 20k merge round trips
+            changed = [doc.id for doc in documents.values() if existing.get(doc.id) != doc.content_hash]
+            # delete + executemany inserts of 500 rows: a full build of 20k entries is 40 statement batches,
+            # not 20k merge round trips, and only 500 rows' parameters (meta as JSON, bodies) exist at a time
             stale = removed + [i for i in changed if i in existing]
             for start in range(0, len(stale), 500):
                 session.execute(delete(DocumentRow).where(self._mine(),
                                                           DocumentRow.id.in_(stale[start:start + 500])))
-            if rows:
-                session.execute(insert(DocumentRow), rows)
+            for start in range(0, len(changed), 500):
+                session.execute(insert(DocumentRow), [
+                    dict(namespace=self.namespace, id=doc.id, type=doc.type, title=doc.title, sectors=doc.sectors,
+                         year=doc.year, meta=doc.meta, body=doc.body, path=doc.path, content_hash=doc.content_hash,
+                         updated_at=now)
+                    for doc in map(documents.__getitem__, changed[start:start + 500])])
         return changed, removed
 
     def get(self, doc_id: str) -> DocumentRow | None:

@@ -85,3 +85,27 @@ def test_rows_without_bodies_hold_everything_else_and_refuse_the_body(store, con
     assert [r.id for r in store.all("case", body=False)] == ["case-coating-vocs"]
     with pytest.raises(SQLAlchemyError):
         light[0].body                    # never a silent lazy load of what was left out
+
+
+def test_a_sync_of_thousands_is_inserted_in_batches_and_still_one_transaction(store, content):
+    """A full build writes its rows 500 at a time (so only one batch's parameters are in memory); the batches
+    are one transaction: a row that cannot be written in the last batch leaves the table as it was."""
+    import copy
+
+    docs = load_content([content]).documents
+    template = docs["coking-cdq"]
+    many = dict(docs)
+    for i in range(1203):
+        doc = copy.copy(template)
+        doc.id, doc.content_hash, doc.meta = f"coking-copy-{i:04d}", f"hash-{i}", dict(template.meta)
+        many[doc.id] = doc
+    changed, removed = store.sync(many.values())
+    assert len(changed) == len(many) and removed == [] and store.count() == len(many)
+    assert store.get("coking-copy-1202").title == "干熄焦"
+
+    for i in range(1203):
+        many[f"coking-copy-{i:04d}"].content_hash = f"changed-{i}"
+    many["coking-copy-1202"].meta = {"unserialisable": object()}     # in the third batch
+    with pytest.raises(Exception):
+        store.sync(many.values())
+    assert store.count() == len(many) and store.get("coking-copy-0000").content_hash == "hash-0"

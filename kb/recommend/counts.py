@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -164,25 +165,30 @@ class TermCounts:
                     [infos[i] for i in picked] if infos is not None else None)
 
     def _write(self, path: Path, keys: list[Key], rows: list[Row], infos: list[bytes] | None) -> None:
+        """An .npz as np.savez writes it (np.load reads it), each array made only when it is written: at 20k
+        entries the concatenated rows, their local ids and the fields' JSON were a build's peak together."""
         lengths = np.fromiter((len(r[0]) for r in rows), dtype=np.int64, count=len(rows))
         ids = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, dtype=np.int32)
-        counts = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, dtype=np.float32)
         used = np.flatnonzero(np.bincount(ids, minlength=len(self.terms)))
         local = np.full(len(self.terms), -1, dtype=np.int32)       # int32: no posting-sized int64 temporaries
         local[used] = np.arange(len(used))
-        extra = {}
+        ids = local[ids]
+        arrays: dict[str, Callable[[], np.ndarray]] = {
+            "keys": lambda: np.array(["\x1f".join(k) for k in keys], dtype=str),       # text arrays: no pickle
+            "terms": lambda: np.array([self.terms[i] for i in used.tolist()], dtype=str),
+            "lengths": lambda: lengths,
+            "ids": lambda: ids,
+            "counts": lambda: (np.concatenate([r[1] for r in rows]) if rows else np.zeros(0)).astype(np.float32,
+                                                                                                    copy=False),
+            "rows_in_term_order": lambda: np.array(True),     # files written before did not keep that order
+        }
         if infos is not None:
-            extra["info_offsets"] = np.cumsum([0] + [len(i) for i in infos]).astype(np.int64)
-            extra["info_blob"] = np.frombuffer(b"".join(infos), dtype=np.uint8)
-        with open(path, "wb") as fh:
-            np.savez(fh,
-                     keys=np.array(["\x1f".join(k) for k in keys], dtype=str),       # text arrays: no pickle
-                     terms=np.array([self.terms[i] for i in used.tolist()], dtype=str),
-                     lengths=lengths.astype(np.int64),
-                     ids=local[ids],
-                     counts=counts.astype(np.float32, copy=False),
-                     rows_in_term_order=np.array(True),     # files written before did not keep that order
-                     **extra)
+            arrays["info_offsets"] = lambda: np.cumsum([0] + [len(i) for i in infos]).astype(np.int64)
+            arrays["info_blob"] = lambda: np.frombuffer(b"".join(infos), dtype=np.uint8)
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, make in arrays.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, make(), allow_pickle=False)
 
     def warm(self, model_dir: Path) -> int:
         """Load a previous generation's counts (keys carry the content hash and the dictionary
