@@ -98,7 +98,7 @@ class WhooshSearcher:
     def __init__(self, index_dir: Path, analysis: "analysis.Analysis"):
         self.index_dir = Path(index_dir)
         self.analysis = analysis
-        self.index = open_index(self.index_dir, analysis)
+        self.index = open_index(self.index_dir, analysis, mmap=False)
         self._idle: list = []
         self._all: list = []
         self._lock = threading.Lock()
