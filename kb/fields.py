@@ -108,5 +108,12 @@ class PreparedWords:
         found = self._words.get(text)
         return found if found is not None else self.analysis.words(text)
 
+    def release(self) -> None:
+        """Forget every field value and word: the recommender model, the build's last reader, calls it once
+        it has counted its rows, so a 20k build's words (about 100 MB) are not held through the model's fit.
+        Asked again afterwards, values and words are computed afresh (correct, only slower)."""
+        self._fields.clear()
+        self._words.clear()
+
     def __len__(self) -> int:
         return len(self._words)

@@ -228,3 +228,23 @@ def test_a_full_fit_transforms_in_place_and_lets_each_matrix_go_before_the_next(
     kb.build(full=True)
     assert events == [("transform", [], True), ("save", "tech"),
                       ("transform", [True], True), ("save", "case"), ("counts", [True, True])]
+
+
+def test_the_model_lets_the_builds_words_go_once_it_has_its_rows(tmp_path):
+    """The recommender model is a build's last reader of its words (at 20k about 100 MB): it releases them
+    before the fit instead of holding them through it; asked again, a text is segmented afresh, alike."""
+    from kb.analysis import load_analysis
+    from kb.config import BUNDLED_CONTENT
+    from kb.fields import PreparedWords
+    from kb.loader import load_content
+    from kb.recommend import model as model_mod
+
+    docs = list(load_content([BUNDLED_CONTENT]).documents.values())[:40]
+    analysis = load_analysis()
+    words = PreparedWords(analysis)
+    texts = words.texts(docs)
+    words.learn(texts, [analysis.words(t) for t in texts])
+    assert len(words) == len(texts) > 0
+    model_mod.build_model(docs, tmp_path / "model", words, model_mod.TermCounts())
+    assert len(words) == 0
+    assert words.words(texts[0]) == analysis.words(texts[0])

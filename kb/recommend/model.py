@@ -214,6 +214,7 @@ def build_model(documents: list[Document], out_dir: Path, words: PreparedWords,
     fingerprint = words.analysis.fingerprint
     keys = [(d.id, d.content_hash, fingerprint) for d in entries]
     rows = [counts.row(d, words, k, document_tokens) for d, k in zip(entries, keys)]
+    words.release()                 # the build's last reader of its words: not held through the fit
     out_dir.mkdir(parents=True, exist_ok=True)
     fitted = _refit(counts, keys[:len(techs)], keys[len(techs):], rows) if techs else None
     if fitted is None:
