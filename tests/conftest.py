@@ -145,6 +145,21 @@ def settings(tmp_path: Path, content: Path):
                          database_url=f"sqlite:///{tmp_path / 'instance' / 'kb.sqlite3'}")
 
 
+@pytest.fixture(scope="module")
+def bundled_kb(tmp_path_factory):
+    """The bundled content built once per test file (the search tests that measure on real entries)."""
+    from kb.config import BUNDLED_CONTENT
+
+    root = tmp_path_factory.mktemp("bundled")
+    settings = load_settings(root / "instance", bundled_content=BUNDLED_CONTENT, editable_content=root / "editable",
+                             database_url=f"sqlite:///{root / 'kb.sqlite3'}")
+    knowledge = KnowledgeBase(settings)
+    knowledge.build()
+    knowledge.refresh()
+    yield knowledge
+    knowledge.close()
+
+
 @pytest.fixture
 def kb(settings):
     knowledge = KnowledgeBase(settings)

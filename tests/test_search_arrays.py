@@ -10,25 +10,10 @@ import os
 import re
 
 import numpy as np
-import pytest
 
-from kb.config import BUNDLED_CONTENT, load_settings
-from kb.knowledge import KnowledgeBase
 from kb.search.engine import SearchRequest
 
 from conftest import technology, write
-
-
-@pytest.fixture(scope="module")
-def bundled_kb(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bundled")
-    settings = load_settings(root / "instance", bundled_content=BUNDLED_CONTENT, editable_content=root / "editable",
-                             database_url=f"sqlite:///{root / 'kb.sqlite3'}")
-    knowledge = KnowledgeBase(settings)
-    knowledge.build()
-    knowledge.refresh()
-    yield knowledge
-    knowledge.close()
 
 
 def test_compiled_arrays_are_used(bundled_kb):

@@ -6,27 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kb.config import BUNDLED_CONTENT, load_settings
 from kb.fields import FACETS
-from kb.knowledge import KnowledgeBase
 from kb.search.query import plan_query
 from kb.search.whoosh import evaluate as evaluate_mod
 from kb.search.whoosh.evaluate import Dense, evaluate_any
 from kb.search.whoosh.translate import whoosh_plan
 
 from bench.relevance import judged_queries
-
-
-@pytest.fixture(scope="module")
-def bundled_kb(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bundled-speed")
-    settings = load_settings(root / "instance", bundled_content=BUNDLED_CONTENT, editable_content=root / "editable",
-                             database_url=f"sqlite:///{root / 'kb.sqlite3'}")
-    knowledge = KnowledgeBase(settings)
-    knowledge.build()
-    knowledge.refresh()
-    yield knowledge
-    knowledge.close()
 
 
 def _groups(knowledge):
