@@ -29,6 +29,7 @@ from .. import analysis as analysis_mod
 from ..taxonomy import CROSS_SECTOR, load_taxonomy
 from .model import ModelData, load_model
 from .profile import Profile, parse_profile
+from .stored_matrix import StoredSparse
 
 # Weights of the extra query words relative to the problem's own words.
 SYNONYM_WEIGHT = 0.5
@@ -147,6 +148,7 @@ class Recommender:
         # the knowledge base's analysis: problems are read the way the model's entries were
         self.analysis = analysis or getattr(kb, "analysis", None) or analysis_mod.load_analysis()
         data = load_model(Path(model_dir))
+        self._stored = _stored_matrices(Path(model_dir), data)
         self._load_terms(data)
         self._load_technologies(data.tech_info)
         self._load_labels()
@@ -358,7 +360,7 @@ class Recommender:
         if not query.explains.any():
             notes.append("问题描述中的词语在技术库中都没有出现，结果仅按行业和关注点排列；"
                          "可换用更具体的说法（工序、污染物、设备名称等）。")
-        similarity = _column_products(self.columns, query, self.n)
+        similarity = _column_products(self._stored.get("tech csc", self.columns), query, self.n)
 
         # boosts
         focus_matches = np.zeros(self.n, dtype=np.int64)
@@ -432,9 +434,8 @@ class Recommender:
 
     # -- one result, explained -----------------------------------------------------------------
     def _matched_terms(self, i: int, query: np.ndarray) -> list[str]:
-        start, end = self.matrix.indptr[i], self.matrix.indptr[i + 1]
-        cols = self.matrix.indices[start:end]
-        contribution = self.matrix.data[start:end] * query[cols]
+        cols, values = self._tech_row(i)
+        contribution = values * query[cols]
         matched = [self.terms[c] for c in cols[contribution > 0].tolist()]
         picked: list[str] = []
         for k in np.lexsort((cols, -contribution)):
@@ -505,7 +506,7 @@ class Recommender:
         every unlinked result to its sector's cases one sparse product for all of them."""
         if not self.case_info or self.case_matrix is None:
             return [([], False)] * len(chosen)
-        relevance = _column_products(self.case_columns, query, len(self.case_info))
+        relevance = _column_products(self._stored.get("case csc", self.case_columns), query, len(self.case_info))
         province = self.province_code.get(profile.province, -2) if profile.province else None
         out: list[tuple[list[dict], bool] | None] = [None] * len(chosen)
         unlinked: list[int] = []
@@ -521,7 +522,8 @@ class Recommender:
             if len(union):
                 # rows: the union of the pools' cases; columns: the unlinked results. The technologies as a
                 # dense block: sparse × dense is 5× faster than sparse × sparse here, with the same sums
-                shared = self.case_matrix[union] @ self.matrix[chosen[unlinked]].T.toarray()
+                shared = self._rows("case", self.case_matrix, union) @ \
+                    self._rows("tech", self.matrix, chosen[unlinked]).T.toarray()
             for k, (position, pool) in enumerate(zip(unlinked, pools)):
                 if not len(pool):
                     out[position] = ([], False)
@@ -546,6 +548,26 @@ class Recommender:
         groups += self.case_not_audit[rows]
         return top_exact(rows, relevance[rows], groups, self.case_rank, MAX_LINKED_CASES)
 
+    def _tech_row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, values) of one technology's row."""
+        stored = self._stored.get("tech csr")
+        if stored is not None:
+            _, cols, values = stored.major(np.array([i]))
+            return cols, values
+        start, end = self.matrix.indptr[i], self.matrix.indptr[i + 1]
+        return self.matrix.indices[start:end], self.matrix.data[start:end]
+
+    def _rows(self, name: str, matrix, which: np.ndarray):
+        """matrix[which] (CSR), read with pread where the generation has its matrix files."""
+        stored = self._stored.get(f"{name} csr")
+        return stored.rows(which) if stored is not None else matrix[which]
+
+    def close(self) -> None:
+        """Close the matrices' files (a generation's recommender is dropped when the next one is live)."""
+        for stored in self._stored.values():
+            stored.close()
+        self._stored = {}
+
     def _pool(self, i: int, sector: str) -> np.ndarray:
         """The cases a technology without linked cases may be compared with: the profile's sector's when
         the technology is written for it or for 通用, else those of the technology's own sectors."""
@@ -560,11 +582,27 @@ class Recommender:
         return [{"id": self.case_info[j]["id"], "title": self.case_info[j]["title"]} for j in rows]
 
 
+def _stored_matrices(model_dir: Path, data: ModelData) -> dict[str, StoredSparse]:
+    """The model's matrices read with pread on the request path (kb/recommend/stored_matrix.py), where the
+    generation has them as files; the memory-mapped ones in `data` stay for tools and tests."""
+    stored = {}
+    for name in ("tech", "case"):
+        if (model_dir / f"{name}.shape.npy").is_file() and getattr(data, f"{name}_columns") is not None:
+            for layout in ("csr", "csc"):
+                stored[f"{name} {layout}"] = StoredSparse(model_dir, name, layout)
+    return stored
+
+
 def _column_products(columns: Any, query: Query, size: int) -> np.ndarray:
     """columns[:, query.terms] @ query.values for a CSC matrix, reading only the query's columns; the
     sums run column by column, in the same order as scipy's own product."""
     if not len(query.terms):
         return np.zeros(size, dtype=np.float64)
+    if isinstance(columns, StoredSparse):
+        lengths, indices, data = columns.major(query.terms)
+        if not len(data):
+            return np.zeros(size, dtype=np.float64)
+        return np.bincount(indices, weights=data * np.repeat(query.values, lengths), minlength=size)
     indptr, indices, data = columns.indptr, columns.indices, columns.data
     starts, ends = indptr[query.terms], indptr[query.terms + 1]
     lengths = ends - starts
