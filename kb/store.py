@@ -116,7 +116,6 @@ class Store:
         Rows of other namespaces (other instances on the same database) are never read or touched."""
         documents = {d.id: d for d in documents}
         now = datetime.now(timezone.utc)
-        changed, removed = [], []
         # a Core connection, not an ORM session: the 20k (id, hash) pairs read on every build of a running
         # server come back as plain tuples
         with self.engine.begin() as session:

@@ -29,7 +29,7 @@ from .. import analysis as analysis_mod
 from ..taxonomy import CROSS_SECTOR, load_taxonomy
 from .model import ModelData, load_model
 from .profile import Profile, parse_profile
-from .stored_matrix import StoredSparse
+from .stored_matrix import LoadedSparse, StoredSparse
 
 # Weights of the extra query words relative to the problem's own words.
 SYNONYM_WEIGHT = 0.5
@@ -148,7 +148,9 @@ class Recommender:
         # the knowledge base's analysis: problems are read the way the model's entries were
         self.analysis = analysis or getattr(kb, "analysis", None) or analysis_mod.load_analysis()
         data = load_model(Path(model_dir))
-        self._stored = _stored_matrices(Path(model_dir), data)
+        # what a request reads: rows and columns with pread (kb/recommend/stored_matrix.py); the memory-mapped
+        # matrices below stay for tools and tests
+        self._readers = _readers(Path(model_dir), data)
         self._load_terms(data)
         self._load_technologies(data.tech_info)
         self._load_labels()
@@ -176,8 +178,7 @@ class Recommender:
         # words too common to explain anything (排放, 利用, 车间): not named in reasons
         if self.matrix is not None and self.n:
             # per column, its number of rows: from the column pointers, without reading every row's indices
-            df = np.diff(self.columns.indptr) if self.columns is not None \
-                else np.bincount(self.matrix.indices, minlength=len(self.terms))
+            df = np.diff(self._readers["tech csc"].indptr)
             self.common = df > max(2, COMMON_TERM_SHARE * self.n)
         else:
             self.common = np.zeros(len(self.terms), dtype=bool)
@@ -360,7 +361,7 @@ class Recommender:
         if not query.explains.any():
             notes.append("问题描述中的词语在技术库中都没有出现，结果仅按行业和关注点排列；"
                          "可换用更具体的说法（工序、污染物、设备名称等）。")
-        similarity = _column_products(self._stored.get("tech csc", self.columns), query, self.n)
+        similarity = _column_products(self._readers["tech csc"], query, self.n)
 
         # boosts
         focus_matches = np.zeros(self.n, dtype=np.int64)
@@ -434,7 +435,7 @@ class Recommender:
 
     # -- one result, explained -----------------------------------------------------------------
     def _matched_terms(self, i: int, query: np.ndarray) -> list[str]:
-        cols, values = self._tech_row(i)
+        _, cols, values = self._readers["tech csr"].major(np.array([i]))
         contribution = values * query[cols]
         matched = [self.terms[c] for c in cols[contribution > 0].tolist()]
         picked: list[str] = []
@@ -506,7 +507,7 @@ class Recommender:
         every unlinked result to its sector's cases one sparse product for all of them."""
         if not self.case_info or self.case_matrix is None:
             return [([], False)] * len(chosen)
-        relevance = _column_products(self._stored.get("case csc", self.case_columns), query, len(self.case_info))
+        relevance = _column_products(self._readers["case csc"], query, len(self.case_info))
         province = self.province_code.get(profile.province, -2) if profile.province else None
         out: list[tuple[list[dict], bool] | None] = [None] * len(chosen)
         unlinked: list[int] = []
@@ -522,8 +523,8 @@ class Recommender:
             if len(union):
                 # rows: the union of the pools' cases; columns: the unlinked results. The technologies as a
                 # dense block: sparse × dense is 5× faster than sparse × sparse here, with the same sums
-                shared = self._rows("case", self.case_matrix, union) @ \
-                    self._rows("tech", self.matrix, chosen[unlinked]).T.toarray()
+                shared = self._readers["case csr"].rows(union) @ \
+                    self._readers["tech csr"].rows(chosen[unlinked]).T.toarray()
             for k, (position, pool) in enumerate(zip(unlinked, pools)):
                 if not len(pool):
                     out[position] = ([], False)
@@ -548,25 +549,10 @@ class Recommender:
         groups += self.case_not_audit[rows]
         return top_exact(rows, relevance[rows], groups, self.case_rank, MAX_LINKED_CASES)
 
-    def _tech_row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """(columns, values) of one technology's row."""
-        stored = self._stored.get("tech csr")
-        if stored is not None:
-            _, cols, values = stored.major(np.array([i]))
-            return cols, values
-        start, end = self.matrix.indptr[i], self.matrix.indptr[i + 1]
-        return self.matrix.indices[start:end], self.matrix.data[start:end]
-
-    def _rows(self, name: str, matrix, which: np.ndarray):
-        """matrix[which] (CSR), read with pread where the generation has its matrix files."""
-        stored = self._stored.get(f"{name} csr")
-        return stored.rows(which) if stored is not None else matrix[which]
-
     def close(self) -> None:
         """Close the matrices' files (a generation's recommender is dropped when the next one is live)."""
-        for stored in self._stored.values():
-            stored.close()
-        self._stored = {}
+        for reader in self._readers.values():
+            reader.close()
 
     def _pool(self, i: int, sector: str) -> np.ndarray:
         """The cases a technology without linked cases may be compared with: the profile's sector's when
@@ -582,37 +568,29 @@ class Recommender:
         return [{"id": self.case_info[j]["id"], "title": self.case_info[j]["title"]} for j in rows]
 
 
-def _stored_matrices(model_dir: Path, data: ModelData) -> dict[str, StoredSparse]:
-    """The model's matrices read with pread on the request path (kb/recommend/stored_matrix.py), where the
-    generation has them as files; the memory-mapped ones in `data` stay for tools and tests."""
-    stored = {}
+def _readers(model_dir: Path, data: ModelData) -> dict[str, StoredSparse | LoadedSparse]:
+    """"tech csr", "tech csc", "case csr", "case csc": read with pread where the generation has the matrix
+    files, else from the matrices the model's pickle held; none for a model without that kind of entry."""
+    readers: dict[str, StoredSparse | LoadedSparse] = {}
     for name in ("tech", "case"):
-        if (model_dir / f"{name}.shape.npy").is_file() and getattr(data, f"{name}_columns") is not None:
-            for layout in ("csr", "csc"):
-                stored[f"{name} {layout}"] = StoredSparse(model_dir, name, layout)
-    return stored
+        rows, columns = getattr(data, f"{name}_matrix"), getattr(data, f"{name}_columns")
+        if rows is None:
+            continue
+        on_file = (model_dir / f"{name}.shape.npy").is_file() and columns is not None
+        for layout, matrix in (("csr", rows), ("csc", columns if columns is not None else rows.tocsc())):
+            readers[f"{name} {layout}"] = StoredSparse(model_dir, name, layout) if on_file else LoadedSparse(matrix)
+    return readers
 
 
-def _column_products(columns: Any, query: Query, size: int) -> np.ndarray:
+def _column_products(columns: StoredSparse | LoadedSparse, query: Query, size: int) -> np.ndarray:
     """columns[:, query.terms] @ query.values for a CSC matrix, reading only the query's columns; the
     sums run column by column, in the same order as scipy's own product."""
     if not len(query.terms):
         return np.zeros(size, dtype=np.float64)
-    if isinstance(columns, StoredSparse):
-        lengths, indices, data = columns.major(query.terms)
-        if not len(data):
-            return np.zeros(size, dtype=np.float64)
-        return np.bincount(indices, weights=data * np.repeat(query.values, lengths), minlength=size)
-    indptr, indices, data = columns.indptr, columns.indices, columns.data
-    starts, ends = indptr[query.terms], indptr[query.terms + 1]
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if not total:
+    lengths, indices, data = columns.major(query.terms)
+    if not len(data):
         return np.zeros(size, dtype=np.float64)
-    # positions of every stored entry of the query's columns, column after column
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-    weights = data[offsets] * np.repeat(query.values, lengths)
-    return np.bincount(indices[offsets], weights=weights, minlength=size)
+    return np.bincount(indices, weights=data * np.repeat(query.values, lengths), minlength=size)
 
 
 def top_rounded(tiers: list[np.ndarray], score: np.ndarray, limit: int) -> np.ndarray:

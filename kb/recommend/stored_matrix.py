@@ -85,3 +85,25 @@ class StoredSparse:
     def close(self) -> None:
         self._indices.close()
         self._data.close()
+
+
+class LoadedSparse:
+    """The same reads over a matrix already in memory (a generation written before the matrices had files of
+    their own keeps them in its pickle): the request path reads every model alike."""
+
+    def __init__(self, matrix):
+        self.matrix, self.shape, self.indptr = matrix, matrix.shape, matrix.indptr
+
+    def major(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        which = np.asarray(which, dtype=np.int64)
+        starts, ends = self.indptr[which], self.indptr[which + 1]
+        parts = [(self.matrix.indices[a:b], self.matrix.data[a:b]) for a, b in zip(starts.tolist(), ends.tolist())]
+        if not parts:
+            return ends - starts, self.matrix.indices[:0], self.matrix.data[:0]
+        return ends - starts, np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def rows(self, which: np.ndarray):
+        return self.matrix[which]
+
+    def close(self) -> None:
+        """Nothing to close."""
