@@ -330,3 +330,40 @@ def test_a_running_knowledge_base_re_checks_only_what_changed(monkeypatch):
     monkeypatch.undo()
     assert [str(p) for p in found] == [str(p) for p in checks.cross_check(edited)]
     assert not any("zz-twin" in str(p) for p in found) and any("zz-twin" in str(p) for p in running(documents))
+
+
+def test_near_duplicate_candidates_by_prefix_filtering_miss_no_pair():
+    """similar_pairs finds candidates by prefix filtering (issue 19: every same-length pair was compared, ~45 s
+    at 20k synthetic entries). Against a brute-force reference — every pair with the same Latin words whose
+    keys difflib rates at or above the threshold — on titles drawn from a few words, so that many pairs are
+    near the threshold: the same pairs, whole and with `only`."""
+    import itertools
+    import random
+    from difflib import SequenceMatcher
+
+    import kb.checks as checks
+    from kb.documents import Document
+
+    rng = random.Random(7)
+    words = ["废水", "回用", "膜法", "余热", "回收", "脱硫", "除尘", "水", "热泵", "蒸发", "浓缩", "RTO", "SCR", "SNCR"]
+    titles = ["".join(rng.sample(words, rng.randint(2, 5))) + rng.choice(["", "技术", "系统", "。"]) for _ in range(700)]
+    titles += [t[:-1] + "热" for t in titles[:80]] + [t + "水" for t in titles[80:160]]
+    docs = [Document(f"t-{n:04d}", "technology", title, ["通用"], {}, "", f"t-{n:04d}.md", str(n))
+            for n, title in enumerate(titles)]
+
+    def reference(probes, threshold=0.92):
+        out = set()
+        for a, b in itertools.combinations(docs, 2):
+            if probes is not None and a.id not in probes and b.id not in probes:
+                continue
+            ka, kb_ = checks._title_key(a.title), checks._title_key(b.title)
+            if ka and kb_ and checks._latin(a.title) == checks._latin(b.title) and \
+                    (ka == kb_ or SequenceMatcher(None, ka, kb_).ratio() >= threshold):
+                out.add((min(a.id, b.id), max(a.id, b.id)))
+        return out
+
+    expected = reference(None)
+    assert len(expected) > 100           # the titles do hold many near pairs
+    assert set(checks.similar_pairs(docs, 0.92)) == expected
+    only = docs[::37]
+    assert set(checks.similar_pairs(docs, 0.92, only=only)) == reference({d.id for d in only})
