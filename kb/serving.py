@@ -294,9 +294,12 @@ def serve_workers(app_factory: Callable[[], Callable], host: str, port: int, wor
 def run(app_factory: Callable[..., Callable], settings, host: str, port: int, limits: ServeLimits = ServeLimits(),
         workers: int = 1, watch: bool = True) -> None:
     """What `kb serve` runs once the instance is built: one waitress process, or `workers` gunicorn
-    processes with the node's one shared index writer. app_factory(config) makes the web app (the CLI
+    processes, and on Linux the node's index writer in a process of its own (kb/writer_process.py) that
+    the serving processes call through the shared writer. app_factory(config) makes the web app (the CLI
     passes web.create_app; kb itself does not import web). With watch, the content folders are watched
-    once per node: by this process, or by whichever worker is elected writer."""
+    once per node: by the writer process, or (elsewhere) by this process; if the writer process dies, the
+    serving process elected in its place watches them."""
+    from . import writer_process
     from .watch import watch_content
 
     def on_elected(writer) -> None:
@@ -306,16 +309,23 @@ def run(app_factory: Callable[..., Callable], settings, host: str, port: int, li
         if watch:
             watch_content(writer)
 
-    if workers > 1 and can_fork():
+    separate = writer_process.supported()
+    if separate or (workers > 1 and can_fork()):
         from .instance_secret import ensure_secret_key
         from .shared_writer import SharedIndexWriter
 
         secret_key = ensure_secret_key(settings.home)
+        if separate:
+            check_port_free(host, port)            # before a writer process is started for nothing
+            writer_process.start(settings, watch)
 
         def shared_writer(knowledge) -> SharedIndexWriter:
             return SharedIndexWriter(knowledge, secret_key, on_elected).start()
 
-        serve_workers(lambda: app_factory({"KB_INDEX_WRITER": shared_writer}), host, port, workers, limits)
+        if workers > 1 and can_fork():
+            serve_workers(lambda: app_factory({"KB_INDEX_WRITER": shared_writer}), host, port, workers, limits)
+        else:
+            serve(app_factory({"KB_INDEX_WRITER": shared_writer}), host, port, limits)
         return
     app = app_factory()
     on_elected(app.extensions["kb_rebuilder"])

@@ -72,6 +72,11 @@ class SharedIndexWriter:
         threading.Thread(target=self._stand, name="kb-writer-election", daemon=True).start()
         return self
 
+    def run(self) -> None:
+        """Stand for election in this thread and, once elected, answer the other processes until closed (what
+        the writer process of kb/writer_process.py runs in its main thread)."""
+        self._stand()
+
     def _stand(self) -> None:
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         lock_file = open(self.lock_path, "a+")

@@ -438,7 +438,7 @@ def test_stress_script_runs_against_a_served_instance():
 def test_kb_serve_runs_waitress_with_the_limits(runner, monkeypatch, settings, kb):
     """`kb serve` hands waitress limits that keep 120 idle sockets from filling it (default was 100)."""
     import web
-    from kb import serving
+    from kb import serving, writer_process
     from kb.cli import main
     from kb.cli.common import CliContext
     from kb.serving import ServeLimits
@@ -450,9 +450,11 @@ def test_kb_serve_runs_waitress_with_the_limits(runner, monkeypatch, settings, k
     assert options["trusted_proxy_headers"] == {"x-forwarded-for", "x-forwarded-proto"}   # never X-Forwarded-Host
     seen = {}
     monkeypatch.setattr(serving, "serve", lambda app, host, port, limits: seen.update(limits=limits, port=port))
+    # the writer in this process, as on systems without the writer process (tests/test_serve_workers.py runs one)
+    monkeypatch.setattr(writer_process, "supported", lambda: False)
     # the app of the test instance (the CLI would build the whole bundled content for its own)
     app = web.create_app({"KB_BUILD_IF_MISSING": True, "KB_SETTINGS": settings})
-    monkeypatch.setattr(web, "create_app", lambda: app)
+    monkeypatch.setattr(web, "create_app", lambda config=None: app)
     result = runner.invoke(main, ["serve", "--no-watch", "--port", "5999", "--connection-limit", "300",
                                   "--channel-timeout", "15", "--trusted-proxy", "127.0.0.1"], obj=CliContext(settings))
     assert result.exit_code == 0, result.output

@@ -35,10 +35,10 @@ from kb.config import load_settings
 from web import create_app
 
 logging.basicConfig(level=logging.INFO)
-home, bundled, editable, token, port = sys.argv[1:6]
+home, bundled, editable, token, port, workers = sys.argv[1:7]
 settings = load_settings(home, bundled_content=bundled, editable_content=editable, editor_token=token)
 serving.run(lambda config=None: create_app({**(config or {}), "KB_SETTINGS": settings}), settings,
-            "127.0.0.1", int(port), serving.ServeLimits(threads=8), workers=2, watch=True)
+            "127.0.0.1", int(port), serving.ServeLimits(threads=8), workers=int(workers), watch=True)
 """
 
 
@@ -86,7 +86,8 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def served(tmp_path, content):
+def served(request, tmp_path, content):
+    workers = getattr(request, "param", 2)
     settings = load_settings(tmp_path / "instance", bundled_content=content, editable_content=tmp_path / "editable",
                              editor_token=TOKEN)
     knowledge = KnowledgeBase(settings)
@@ -95,11 +96,14 @@ def served(tmp_path, content):
     port = free_port()
     log = open(tmp_path / "server.log", "w+", encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(settings.home), str(content), str(settings.editable_content), TOKEN, str(port)],
+        [sys.executable, "-c", SERVER, str(settings.home), str(content), str(settings.editable_content), TOKEN, str(port),
+         str(workers)],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True)
     try:
-        assert eventually(lambda: len(children(process.pid)) == 2 and _answers(port), 60), _log(log)
+        # the serving workers (gunicorn's; none with one process: it serves itself) and the writer process
+        expected = (workers if workers > 1 else 0) + 1
+        assert eventually(lambda: len(children(process.pid)) == expected and _answers(port), 60), _log(log)
         yield port, process, settings, log
     finally:
         workers = children(process.pid)
@@ -129,9 +133,18 @@ def elected(log) -> list[int]:
     return [int(line.split("进程 ")[1].split()[0]) for line in _log(log).splitlines() if "成为本节点的索引写入器" in line]
 
 
+def cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
 def test_a_write_through_any_worker_is_searchable_through_both(served):
     port, process, settings, log = served
-    workers = children(process.pid)
+    assert eventually(lambda: len(elected(log)) == 1, 15), _log(log)
+    writer = elected(log)[0]
+    # the node's writer is a process of its own (kb/writer_process.py), beside the two serving workers
+    assert "kb.writer_process" in cmdline(writer)
+    workers = children(process.pid) - {writer}
+    assert len(workers) == 2 and writer in children(process.pid)
     assert [search_total(port, "冷凝水回收") for _ in range(10)] == [0] * 10      # both workers warm
     for i in range(4):                  # 4 writes over new connections: the kernel spreads them over the workers
         body = case(f"case-workers-{i}").replace("测试用涂装企业VOCs治理案例", f"冷凝水回收第{i}号案例")
@@ -139,32 +152,56 @@ def test_a_write_through_any_worker_is_searchable_through_both(served):
         assert status == 201, answer
         totals = [search_total(port, "冷凝水回收") for _ in range(12)]
         assert totals == [i + 1] * 12, totals      # acknowledged → searchable on every worker
-    # one writer and one watcher for the node, in one of the two workers
-    assert len(elected(log)) == 1 and elected(log)[0] in workers, _log(log)
-    assert int((settings.home / "writer.lock").read_text()) == elected(log)[0]
+    # one writer and one watcher for the node, in the writer process, never in a serving worker
+    assert elected(log) == [writer], _log(log)
+    assert int((settings.home / "writer.lock").read_text()) == writer
     # a file dropped into the content folder is indexed once, by the watcher, and served by both workers
     write(settings.editable_content, "technologies", "general-steam-trap", technology(
         "general-steam-trap", "疏水阀更换与蒸汽冷凝水回收", summary="更换失效疏水阀，回收蒸汽冷凝水。"))
     assert eventually(lambda: search_total(port, "疏水阀") > 0, 15), _log(log)
     assert [search_total(port, "疏水阀") > 0 for _ in range(12)] == [True] * 12
-    # killing the master leaves no worker behind (PR_SET_PDEATHSIG), and no writer lock held
+    # killing the master leaves no worker and no writer behind (PR_SET_PDEATHSIG)
     process.kill()
     process.wait(10)
-    assert eventually(lambda: not any(alive(pid) for pid in workers), 5), [p for p in workers if alive(p)]
+    left = workers | {writer}
+    assert eventually(lambda: not any(alive(pid) for pid in left), 5), [p for p in left if alive(p)]
 
 
 @pytest.mark.slow
-def test_when_the_writer_worker_dies_another_takes_over(served):
+def test_when_the_writer_dies_a_worker_takes_over(served):
     port, process, settings, log = served
     assert eventually(lambda: len(elected(log)) == 1, 15)
     first = elected(log)[0]
-    os.kill(first, signal.SIGKILL)          # gunicorn forks a replacement; the surviving worker takes the lock
+    workers = children(process.pid) - {first}
+    os.kill(first, signal.SIGKILL)          # the writer process: a serving worker standing by takes the lock
     assert eventually(lambda: len(elected(log)) == 2, 30), _log(log)
-    assert elected(log)[1] != first
+    assert elected(log)[1] in workers
     body = case("case-workers-after").replace("测试用涂装企业VOCs治理案例", "接管之后的冷凝水回收案例")
     status, answer = request(port, "POST", "/api/cases", body, AUTH)
     assert status == 201, answer
     assert [search_total(port, "接管之后") for _ in range(12)] == [1] * 12
+
+
+@pytest.mark.parametrize("served", [1], indirect=True)
+def test_one_serving_process_writes_through_the_writer_process(served):
+    """`kb serve --workers 1` (waitress, one process) on Linux: the writer is a process of its own, so a batch's
+    memory and CPU stay out of the process that serves (issue 19: 1 GB with edits at 20k), and a write is
+    still searchable when acknowledged."""
+    port, process, settings, log = served
+    assert eventually(lambda: len(elected(log)) == 1, 15), _log(log)
+    writer = elected(log)[0]
+    assert children(process.pid) == {writer} and "kb.writer_process" in cmdline(writer)
+    for i in range(3):
+        body = case(f"case-single-{i}").replace("测试用涂装企业VOCs治理案例", f"单进程冷凝水回收第{i}号案例")
+        status, answer = request(port, "POST", "/api/cases", body, AUTH)
+        assert status == 201, answer
+        assert search_total(port, "单进程冷凝水回收") == i + 1
+    status, _ = request(port, "POST", "/api/cases", case("case-single-0"), AUTH)
+    assert status == 409            # the writer's answers (a taken id) reach the client as before
+    assert elected(log) == [writer]
+    process.terminate()             # stopping the server stops its writer, which finishes first
+    process.wait(30)
+    assert eventually(lambda: not alive(writer), 10)
 
 
 def test_kb_serve_workers_flag_reaches_the_server_with_every_limit(runner, monkeypatch, settings, kb):
