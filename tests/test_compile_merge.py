@@ -52,15 +52,18 @@ def _reference(segments, postings_of, live, size, avgfl, b, k1):
     return vocab, indptr, ids, scores
 
 
-@pytest.mark.parametrize("sliced_runs", [arrays.SLICED_RUNS, 0])      # runs copied slice by slice, or scattered
-def test_merge_equals_a_per_term_reference(tmp_path, monkeypatch, sliced_runs):
-    monkeypatch.setattr(arrays, "SLICED_RUNS", sliced_runs)
+# postings scored and placed in chunks: one posting, chunks that end inside a run, one chunk per segment
+@pytest.mark.parametrize("chunk", [1, 2, 3, arrays.CHUNK_POSTINGS])
+def test_merge_equals_a_per_term_reference(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(arrays, "CHUNK_POSTINGS", chunk)
     postings_of = [
         {"余热": [(0, 2), (2, 1), (3, 4)], "回收": [(1, 1), (3, 1)], "膜法": [(2, 3)], "旧词": [(1, 1)]},
         {"回收": [(0, 2)], "新词": [(0, 1), (1, 5)], "余热": [(1, 1)]},
         {"膜法": [(0, 1)], "余热": [(0, 1)], "孤词": [(0, 2)]},
+        # a new term that sorts before a known one: the segment's postings are not in global term order
+        {"乙词": [(0, 1), (1, 2)], "余热": [(0, 2)], "膜法": [(1, 1)]},
     ]
-    counts = [4, 2, 1]
+    counts = [4, 2, 1, 2]
     segments, offset = [], 0
     for k, (postings, count) in enumerate(zip(postings_of, counts)):
         folder = tmp_path / f"seg{k}"
@@ -85,7 +88,7 @@ def test_merge_of_unscored_field_keeps_frequencies(tmp_path):
     segments = [(tmp_path / "a", 0, 2), (tmp_path / "b", 2, 1)]
     live = np.array([True, False, True])
     vocab, indptr, ids, scores = arrays._merge_field(
-        FIELD, segments, live, lambda df: lambda part: np.asarray(part.tf, dtype=np.float64))
+        FIELD, segments, live, lambda df: lambda part, first, last: np.asarray(part.tf[first:last], dtype=np.float64))
     assert vocab == ["x", "y"] and indptr.tolist() == [0, 2, 3]
     assert ids.tolist() == [0, 2, 2] and scores.tolist() == [3.0, 2.0, 7.0]
 

@@ -539,6 +539,19 @@ class _SegmentPostings:
         """The field length of each of the segment's documents (local docnums)."""
         return np.load(self.folder / f"{self.fieldname}.lengths.npy")
 
+    def length_norm(self, k1: float, b: float, avgfl: float) -> np.ndarray:
+        """BM25's per-document length term k1·((1−b) + b·length/avgfl), computed once per segment."""
+        key = (k1, b, avgfl)
+        if getattr(self, "_norm_key", None) != key:
+            self._norm_key, self._norm = key, k1 * ((1 - b) + b * self.lengths() / avgfl)
+        return self._norm
+
+    def term_of(self, first: int, last: int) -> np.ndarray:
+        """The local term (index into `terms`) of each live posting first..last-1."""
+        if getattr(self, "_ends", None) is None:
+            self._ends = np.cumsum(self.live_counts)
+        return np.searchsorted(self._ends, np.arange(first, last, dtype=np.int64), side="right")
+
 
 def _merged_order(parts: list[_SegmentPostings]) -> list[tuple[int, int, int]]:
     """(part, start, end) runs of the parts' live postings that, concatenated, put every term's postings
@@ -563,15 +576,16 @@ def _merged_order(parts: list[_SegmentPostings]) -> list[tuple[int, int, int]]:
     return list(zip(seg[first].tolist(), start[first].tolist(), stop[last].tolist()))
 
 
-SLICED_RUNS = 2000      # up to this many runs a segment's postings are copied slice by slice, else scattered
+CHUNK_POSTINGS = 1 << 18     # postings scored and placed at a time: a few MB of buffers, not the field's size
 
 
 def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np.ndarray, score) -> tuple:
     """The whole index's (vocab, indptr, docnums, scores) for one field: each term's postings in docnum
     order (segments are in docnum order), deleted documents dropped; `score(df)` gives the function that
-    turns one segment's live frequencies into scores, from each term's document frequency over all
-    segments (deleted documents included, as Whoosh counts them). Each segment is scored on its own and the
-    results are put in term order by copying runs of postings, so the work is a few passes over the arrays."""
+    turns a range of one segment's live frequencies into scores, from each term's document frequency over
+    all segments (deleted documents included, as Whoosh counts them). A segment's postings are scored a
+    chunk at a time and each chunk is placed by the runs that put it in term order, so beside the output
+    the merge holds a few MB (the whole field's scores and their buffers were +200 MB for one edit at 20k)."""
     gid: dict = {}
     parts = [_SegmentPostings(folder, fieldname, offset, live[offset:offset + count], gid)
              for folder, offset, count in segments]
@@ -585,27 +599,24 @@ def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np
     total = int(live_df.sum())
     ids = np.empty(total, dtype=np.int32)
     scores = np.empty(total, dtype=np.float64)
-    copies: list[list[tuple[int, int, int]]] = [[] for _ in parts]     # per part: (output start, start, end)
+    starts: list[list[int]] = [[] for _ in parts]      # per part: each run's start and output shift
+    shifts: list[list[int]] = [[] for _ in parts]
     at = 0
     for k, a, b in runs:
-        copies[k].append((at, a, b))
+        starts[k].append(a)
+        shifts[k].append(at - a)
         at += b - a
     scorer = score(df)
-    for part, part_copies in zip(parts, copies):        # one segment's scores alive at a time
-        part_scores = scorer(part)
-        if len(part_copies) > SLICED_RUNS:      # segments of similar size interleave term by term: one scatter
-            at, a, b = (np.asarray(column, dtype=np.int64) for column in zip(*part_copies))
-            order = np.argsort(a, kind="stable")
-            dest = np.repeat((at - a)[order], (b - a)[order]) + np.arange(len(part.ids))
-            ids[dest] = part.ids + np.int32(part.offset) if part.offset else part.ids
-            scores[dest] = part_scores
-        else:
-            for at, a, b in part_copies:
-                ids[at:at + b - a] = part.ids[a:b]
-                if part.offset:
-                    ids[at:at + b - a] += np.int32(part.offset)
-                scores[at:at + b - a] = part_scores[a:b]
-        del part_scores
+    for part, part_starts, part_shifts in zip(parts, starts, shifts):
+        run_start = np.asarray(part_starts, dtype=np.int64)
+        order = np.argsort(run_start, kind="stable")     # a later segment's new terms come late in term order
+        run_start, run_shift = run_start[order], np.asarray(part_shifts, dtype=np.int64)[order]
+        for first in range(0, len(part.ids), CHUNK_POSTINGS):
+            last = min(first + CHUNK_POSTINGS, len(part.ids))
+            position = np.arange(first, last, dtype=np.int64)
+            dest = position + run_shift[np.searchsorted(run_start, position, side="right") - 1]
+            ids[dest] = part.ids[first:last] + np.int32(part.offset) if part.offset else part.ids[first:last]
+            scores[dest] = scorer(part, first, last)
     present = live_df > 0
     vocab = [None] * terms
     for text, i in gid.items():
@@ -701,7 +712,7 @@ def _bm25f(searcher, bm25, fieldname: str, size: int):
     frequency over all segments (deleted documents included, as Whoosh counts them), Whoosh's average field
     length, and the byte-quantised document lengths; the raw frequency for unscored fields."""
     if bm25 is None or not searcher.schema[fieldname].scorable:
-        return lambda df: lambda part: np.asarray(part.tf, dtype=np.float64)
+        return lambda df: lambda part, first, last: np.asarray(part.tf[first:last], dtype=np.float64)
     return bm25_scorer(size, searcher.avg_field_length(fieldname) or 1, field_b(bm25, fieldname), bm25.K1)
 
 
@@ -710,18 +721,18 @@ def bm25_scorer(size: int, avgfl: float, b: float, k1: float):
     def score(df):
         term_idf = idf(size, df)
 
-        def segment_scores(part: _SegmentPostings) -> np.ndarray:
+        def segment_scores(part: _SegmentPostings, first: int, last: int) -> np.ndarray:
             # internals.bm25, idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * length / avgfl))), with its
-            # length term computed once per document, in place (two posting-sized buffers, not six): the same
+            # length term computed once per document and per segment, on the postings first..last-1: the same
             # operations on the same numbers (+ and * commute exactly), so the same scores
-            length_norm = k1 * ((1 - b) + b * part.lengths() / avgfl)
-            tf = part.tf
+            length_norm = part.length_norm(k1, b, avgfl)
+            tf = part.tf[first:last]
             ratio = np.multiply(tf, k1 + 1, dtype=np.float64)
-            denominator = length_norm[part.ids]
+            denominator = length_norm[part.ids[first:last]]
             denominator += tf
             ratio /= denominator
             del denominator
-            scores = np.repeat(term_idf[part.terms], part.live_counts)
+            scores = term_idf[part.terms[part.term_of(first, last)]]
             scores *= ratio
             return scores
         return segment_scores
