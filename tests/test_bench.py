@@ -124,6 +124,9 @@ def test_every_http_run_served_the_benchmarks_corpus(tiny_run):
     peer = next(r for r in tiny_run["_http"]["150"] if r["engine"] == "fts5")
     assert "skipped" not in peer and peer["corpus"]["before"] == peer["corpus"]["after"] == peer["corpus"]["expected"]
     assert set(peer["corpus"]["expected"]) == set(probes) - {""}
+    from bench.report import http_table
+
+    assert f"kb '' 150, " in http_table(150, tiny_run["_http"]["150"]).splitlines()[-1]     # RESULTS.md says so
 
 
 TOTAL = """
