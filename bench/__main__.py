@@ -5,8 +5,9 @@ For every corpus size, in one run, each engine in processes of its own (bench/en
 other: build (wall and CPU time, peak RSS; the peers tokenise in as many processes as kb builds with),
 then in a fresh process search p50/p95 plain and highlighted, for kb recommend p50/p95, and edit →
 searchable (wall and CPU; peak RSS while serving). Then HTTP on loopback: kb's /api/search and
-/api/recommend under waitress and under `kb serve --workers 1/2`, and the FTS5 peer behind a minimal Flask
-app under the same server. The machine's load is recorded around each engine. Then relevance on the
+/api/recommend under waitress and under `kb serve --workers 1/2` (all on the corpus written as content
+files into the home, checked by probe totals before and after each run), and the FTS5 peer behind a
+minimal Flask app under the same server. The machine's load is recorded around each engine. Then relevance on the
 bundled content (bench/relevance.py). `--write-results` writes the run into bench/RESULTS.md and the
 README (bench/publish.py); `--check-stale` says whether those describe the code in the working tree.
 """
@@ -115,23 +116,41 @@ def cold_start(home: Path) -> dict:
             "cold_start_cpu_s": round(usage.ru_utime + usage.ru_stime, 3)}
 
 
+PROBE_CANDIDATES, PROBES = 40, 4     # the corpus check: workload queries tried, and kept besides the count
+
+
+def index_state(home: Path) -> dict:
+    """What the home's current index holds: its documents, and how many content files it does not hold
+    as they are on disk (0 when index and files agree)."""
+    from kb.build import current_generation, read_meta
+    from kb.config import load_settings
+    from kb.editing import unindexed_files
+
+    settings = load_settings(home, bundled_content=None, editable_content=home / "content")
+    hashes = read_meta(current_generation(settings)).get("hashes", {})
+    return {"documents": len(hashes), "files_not_indexed": len(unindexed_files(settings, hashes))}
+
+
 def bench_size(size: int, workdir: Path, queries: list[str], args, log) -> tuple[dict, list[dict]]:
     """Every engine at one corpus size, one process per phase; the HTTP runs after each engine's phases."""
     from . import http_load
-    from .corpus import synthetic_documents
+    from .corpus import documents_on_disk, synthetic_documents
     from .isolate import run_phase
     from .peers import available_peers
 
     phases_dir = workdir / "phases"
     documents = workdir / f"docs-{size}.pickle"
+    home = workdir / f"kb-{size}"
+    log(f"[bench] {size} docs: writing the corpus into {home / 'content'} …")
     with quiet():
-        docs = synthetic_documents(size)
+        # the corpus as content files (what `kb serve`'s writer batch reads), and every engine indexes the
+        # documents read back from them, so the index and the files agree
+        docs = documents_on_disk(synthetic_documents(size), home / "content")
     with open(documents, "wb") as handle:
         pickle.dump(docs, handle, protocol=pickle.HIGHEST_PROTOCOL)
     del docs
     selected = profiles()[: 20 if args.quick else None]
     seconds = args.http_seconds or (2 if args.quick else 8)
-    home = workdir / f"kb-{size}"
     results: dict[str, dict] = {}
     runs: list[dict] = []
 
@@ -142,9 +161,14 @@ def bench_size(size: int, workdir: Path, queries: list[str], args, log) -> tuple
                                    "profiles": selected}, phases_dir)
     kb = _merge({"build": build, "serve": serve})
     kb.update(cold_start(home))
+    probes: dict[str, int] = {}
     if not args.no_http:
-        log(f"[bench] {size} docs: kb over HTTP …")
-        kb_runs = http_load.kb_runs(home, queries, selected, seconds, log)
+        corpus = run_phase("kb-corpus", {"home": str(home), "documents": str(documents),
+                                         "candidates": queries[:PROBE_CANDIDATES], "count": PROBES}, phases_dir)
+        probes = corpus["probes"]
+        log(f"[bench] {size} docs: kb over HTTP (corpus probes {probes}) …")
+        kb_runs = http_load.kb_runs(home, queries, selected, seconds, log, expected=probes)
+        kb["corpus"] = {"probes": probes, "index_after_http": index_state(home)}
         kb["http_runs"] = kb_runs
         first = next((r for r in kb_runs if r["endpoint"] == "/api/search" and "skipped" not in r), None)
         if first:
@@ -158,14 +182,17 @@ def bench_size(size: int, workdir: Path, queries: list[str], args, log) -> tuple
         params = {"name": name, "workdir": str(peer_dir), "documents": str(documents), "procs": args.procs}
         log(f"[bench] {size} docs: {name} build ({args.procs} tokenising processes), search, edits …")
         build = run_phase("peer-build", params, phases_dir)
-        serve = run_phase("peer-serve", {**params, "queries": queries,
+        serve = run_phase("peer-serve", {**params, "queries": queries, "probes": [q for q in probes if q],
                                          "display": name == "fts5" and not args.no_http}, phases_dir)
+        peer_probes = serve.pop("probes", None)
         results[name] = _merge({"build": build, "serve": serve})
         if name == "fts5" and not args.no_http:
             log(f"[bench] {size} docs: fts5 Flask baseline over HTTP …")
             try:
-                peer = http_load.peer_run(peer_dir / "fts5.sqlite3", peer_dir / "cache", queries, seconds)
-                results[name]["http"] = peer
+                peer = http_load.peer_run(peer_dir / "fts5.sqlite3", peer_dir / "cache", queries, seconds,
+                                          expected=peer_probes, log=log)
+                if "skipped" not in peer:
+                    results[name]["http"] = peer
                 runs.insert(1, peer)
             except RuntimeError as exc:
                 log(f"[bench] fts5 HTTP baseline failed: {exc}")

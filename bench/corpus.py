@@ -122,3 +122,34 @@ def synthetic_documents(n: int, seed: int = 0) -> dict[str, Document]:
             content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         )
     return out
+
+
+def write_content_files(docs: dict[str, Document], content: Path) -> None:
+    """The documents as Markdown content files, `content/<type folder>/<id>.md`, as an editor keeps them, so a
+    server's writer batch over its content folders finds this corpus (not an empty folder)."""
+    from kb.documents import TYPE_FOLDERS
+    from kb.importer import render
+
+    for doc in docs.values():
+        # the templates' editor links name bundled technologies this corpus does not hold (the in-memory
+        # builds skip the checks that refuse them; a build from the files does not)
+        meta = {key: value for key, value in doc.meta.items() if key != "related_technologies"}
+        folder = Path(content) / TYPE_FOLDERS[doc.type]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{doc.id}.md").write_text(render(meta, doc.body), encoding="utf-8")
+
+
+def documents_on_disk(docs: dict[str, Document], content: Path) -> dict[str, Document]:
+    """Write the documents into `content` and read them back with kb's loader (that folder only): the
+    documents every engine indexes, whose content hashes are the files' own. Any problem the loader
+    reports stops the bench (RuntimeError naming the first ones)."""
+    from kb.loader import load_content
+
+    write_content_files(docs, content)
+    loaded = load_content([Path(content)])
+    if loaded.problems:
+        shown = "; ".join(str(p) for p in loaded.problems[:5])
+        raise RuntimeError(f"the corpus written to {content} does not load ({len(loaded.problems)} problems): {shown}")
+    if set(loaded.documents) != set(docs):
+        raise RuntimeError(f"{content}: wrote {len(docs)} documents, read back {len(loaded.documents)} others")
+    return {doc_id: loaded.documents[doc_id] for doc_id in docs}      # the corpus's order, not the folders'

@@ -5,7 +5,9 @@ memory, garbage collector, caches and threads cannot slow another's, and each ph
 
 - `kb-build`, `peer-build`: build the index from the pickled synthetic corpus (`procs` processes);
 - `kb-serve`, `peer-serve`: open what the build wrote, time searches (plain and highlighted) and for kb
-  recommendations (peak RSS taken here: serving), then time edit → searchable (peak RSS again: editing).
+  recommendations (peak RSS taken here: serving), then time edit → searchable (peak RSS again: editing);
+- `kb-corpus` (untimed): the home's index back to its content files, and the probe totals its servers
+  must answer (the peer's come from `peer-serve`).
 
 Each phase writes a JSON object; times carry wall and CPU (bench/measure.py).
 """
@@ -145,6 +147,30 @@ def kb_serve(params: dict) -> dict:
     return result
 
 
+def kb_corpus(params: dict) -> dict:
+    """What a server of this home must answer: first the index is brought back to the content files (the
+    kb-serve phase's edits were in memory only; this is what a writer batch over the files does), then the
+    totals of the browse-everything search ("": the document count) and of up to `count` workload queries
+    that match some documents but not all (so another corpus, e.g. with the bundled entries, answers
+    otherwise)."""
+    from kb.documents import TYPE_FOLDERS
+    from kb.knowledge import KnowledgeBase
+    from kb.search.engine import SearchRequest
+
+    knowledge = KnowledgeBase(_kb_settings(params["home"]))
+    knowledge.build(documents=load_documents(params["documents"]))
+    every = knowledge.search(SearchRequest(text="", types=list(TYPE_FOLDERS), highlight=False)).total
+    probes = {"": every}
+    for q in params["candidates"]:
+        total = knowledge.search(SearchRequest(text=q, highlight=False)).total
+        if 0 < total < every:
+            probes[q] = total
+        if len(probes) > params["count"]:
+            break
+    knowledge.close()
+    return {"probes": probes}
+
+
 # -- peers ----------------------------------------------------------------------------------------------
 def _peer(params: dict, analysis):
     from .peers import available_peers, kb_tokens
@@ -185,11 +211,13 @@ def peer_serve(params: dict) -> dict:
     result["rss"]["edit_mb"] = peak_rss_mb()
     if params.get("display") and hasattr(peer, "add_display_table"):
         peer.add_display_table(docs.values())      # for the HTTP baseline, after every timed measure
+        # what its server must answer (bench/http_load.py compares): the totals of the same probe queries
+        result["probes"] = {q: peer.search_page(tokens.query(q))[0] for q in params.get("probes", [])}
     peer.close()
     return result
 
 
-PHASES = {"kb-build": kb_build, "kb-serve": kb_serve, "peer-build": peer_build, "peer-serve": peer_serve}
+PHASES = {"kb-build": kb_build, "kb-serve": kb_serve, "kb-corpus": kb_corpus, "peer-build": peer_build, "peer-serve": peer_serve}
 
 
 def run_phase(phase: str, params: dict) -> dict:

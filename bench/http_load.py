@@ -3,12 +3,17 @@
 Three kinds of server, each in its own process tree, started and stopped here:
 
 - `kb_waitress`: the app under `kb.serving.create_server` (what `kb serve` runs by default);
-- `kb_serve`: the `kb serve` command itself, with `--workers N` when the command has that option;
+- `kb_serve`: the `kb serve` command itself (its own code, on the bench's settings), with `--workers N` when
+  the command has that option;
 - `peer_fts5`: the minimal Flask app over the FTS5 peer (bench/peer_app.py), under the same server set-up.
 
 The load is wrk when it is installed, else 8 client threads spread over one forked process per core (the
 same tool for every server in a run). Besides req/s each run records the CPU the server's processes spent per request (from /proc, so a
 slow load generator does not hide a costly server) and each server process's peak RSS (VmHWM).
+
+Every server must serve the bench's corpus: before its load (waiting, bounded, for its warm writer batch)
+and again after it, the totals it answers for a few probe searches must equal what the in-process engine
+answers on the same data; otherwise the run is recorded as skipped ("served a different corpus: …").
 """
 from __future__ import annotations
 
@@ -106,6 +111,19 @@ KB_WAITRESS = (
     "app = create_app({'KB_SETTINGS': s, 'KB_BUILD_IF_MISSING': False}); "
     "create_server(app, host='127.0.0.1', port=int(sys.argv[2])).run()")
 
+# `kb serve` itself (kb/cli/serve.py through kb.cli.main) on the bench's settings: the home's content folder
+# only, as the in-process phases and KB_WAITRESS use, not the bundled content the plain CLI adds (its warm
+# writer batch then rebuilt the index to the bundled entries, and the runs measured that corpus). The CLI
+# takes an embedder's CliContext; the app it makes (serving.run calls web.create_app without settings, in
+# each worker) is handed the same settings here, or it would load the default ones again.
+KB_SERVE = (
+    "import sys, web; from kb.config import load_settings; from kb.cli import main; "
+    "from kb.cli.common import CliContext; "
+    "s = load_settings(sys.argv[1], bundled_content=None, editable_content=sys.argv[1] + '/content'); "
+    "make_app = web.create_app; "
+    "web.create_app = lambda config=None: make_app({'KB_SETTINGS': s, **(config or {})}); "
+    "main(sys.argv[2:], obj=CliContext(s), prog_name='kb')")
+
 
 def kb_command() -> list[str]:
     script = Path(sys.executable).with_name("kb")
@@ -133,7 +151,8 @@ def server_command(kind: str, port: int, home: Path | None = None, workers: int 
     if kind == "kb_waitress":
         return [sys.executable, "-c", KB_WAITRESS, str(home), str(port)]
     if kind == "kb_serve":
-        command = [*kb_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-watch"]
+        command = [sys.executable, "-c", KB_SERVE, str(home), "serve", "--host", "127.0.0.1", "--port", str(port),
+                   "--no-watch"]
         return command + (["--workers", str(workers)] if workers else [])
     if kind == "peer_fts5":
         return [sys.executable, "-m", "bench.peer_app", str(db), str(port), str(cache)]
@@ -194,6 +213,63 @@ def request(port: int, call: Call) -> int:
         return response.status
     finally:
         conn.close()
+
+
+def search_total(port: int, q: str) -> int | None:
+    """The `total` the server's /api/search answers for q (None: not a 200 JSON answer with a total)."""
+    import urllib.parse
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/api/search?q=" + urllib.parse.quote(q))
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if response.status != 200:
+        return None
+    try:
+        total = json.loads(body).get("total")
+    except (ValueError, AttributeError):
+        return None
+    return total if isinstance(total, int) else None
+
+
+def served_totals(port: int, probes) -> dict[str, int | None]:
+    return {q: search_total(port, q) for q in probes}
+
+
+def corpus_difference(served: dict[str, int | None], expected: dict[str, int]) -> str | None:
+    """None when the server answered every probe's expected total, else the reason the run is skipped."""
+    wrong = [f"q={q!r} total {served.get(q)} (expected {total})" for q, total in expected.items()
+             if served.get(q) != total]
+    return f"served a different corpus: {'; '.join(wrong)}" if wrong else None
+
+
+CORPUS_WAIT_S = 120
+IDLE_CPU_S = 0.1        # CPU seconds of the server's tree over one second below which its start-up is over
+
+
+def settle(server: "Server", expected: dict[str, int], timeout: float = CORPUS_WAIT_S) -> dict:
+    """Wait (bounded) until the server answers the expected totals with its process tree idle, asking again
+    once it is: its warm writer batch runs in the background at start (and reads every file even when it
+    changes nothing), so the totals before the batch ends prove nothing and the load must not share the
+    machine with it. Returns what it saw last: `served` totals and `problem` (None when they match)."""
+    started = time.time()
+    deadline = started + timeout
+    idle = False
+    while True:
+        served = served_totals(server.port, expected)
+        problem = corpus_difference(served, expected)
+        if problem is None and idle:
+            break
+        if time.time() > deadline:
+            break
+        before = tree_cpu_s(server.process.pid)
+        time.sleep(1)
+        after = tree_cpu_s(server.process.pid)
+        idle = before is not None and after is not None and after - before < IDLE_CPU_S
+    return {"served": served, "problem": problem, "idle": idle, "waited_s": round(time.time() - started, 1)}
 
 
 # -- load -----------------------------------------------------------------------------------------
@@ -307,17 +383,44 @@ def _python_load(port: int, calls: list[Call], seconds: int, connections: int) -
 
 
 # -- the runs the bench reports -----------------------------------------------------------------------
-def kb_runs(home: Path, queries: list[str], profiles: list[dict], seconds: int, log=print) -> list[dict]:
-    """kb under waitress as the bench always measured it, then `kb serve --workers 1` and `--workers 2`."""
+def measured_runs(server: "Server", base: dict, endpoints, seconds: int, expected: dict[str, int] | None,
+                  log=print, wait_s: float = CORPUS_WAIT_S) -> list[dict]:
+    """The server's runs (one per endpoint) between two corpus checks: skipped with the reason when the
+    server never answered the expected totals, or answered others after the load."""
+    if expected is None:
+        return [{**base, "endpoint": endpoint, **measure(server, calls, seconds)} for endpoint, calls in endpoints]
+    before = settle(server, expected, wait_s)
+    corpus = {"expected": expected, "before": before["served"], "waited_s": before["waited_s"],
+              "idle": before["idle"]}
+    if before["problem"]:
+        log(f"[bench] {base['server']}: {before['problem']}")
+        return [{**base, "endpoint": endpoints[0][0], "corpus": corpus,
+                 "skipped": f"{before['problem']} after waiting {before['waited_s']} s"[:600]}]
+    runs = [{**base, "endpoint": endpoint, **measure(server, calls, seconds)} for endpoint, calls in endpoints]
+    corpus["after"] = served_totals(server.port, expected)
+    problem = corpus_difference(corpus["after"], expected)
+    if problem:
+        log(f"[bench] {base['server']} after the load: {problem}")
+    for run in runs:
+        run["corpus"] = corpus
+        if problem:
+            run["skipped"] = f"{problem} after the load"[:600]
+    return runs
+
+
+def kb_runs(home: Path, queries: list[str], profiles: list[dict], seconds: int, log=print,
+            expected: dict[str, int] | None = None) -> list[dict]:
+    """kb under waitress as the bench always measured it, then `kb serve --workers 1` and `--workers 2`;
+    with `expected` (probe query → total, bench/engines.py kb-corpus) each server's corpus is checked."""
     searches, recommends = search_calls(queries), recommend_calls(profiles)
+    endpoints = [("/api/search", searches), ("/api/recommend", recommends)]
     runs: list[dict] = []
 
     def run(label: str, command_for_port, workers: int | None) -> None:
+        base = {"engine": "kb", "server": label, "workers": workers}
         try:
             with Server(command_for_port, server_env(home), searches[0]) as server:
-                for endpoint, calls in (("/api/search", searches), ("/api/recommend", recommends)):
-                    runs.append({"engine": "kb", "server": label, "workers": workers, "endpoint": endpoint,
-                                 **measure(server, calls, seconds)})
+                runs.extend(measured_runs(server, base, endpoints, seconds, expected, log))
         except RuntimeError as exc:
             log(f"[bench] {label}: {exc}")
             runs.append({"engine": "kb", "server": label, "workers": workers, "endpoint": "/api/search",
@@ -327,18 +430,20 @@ def kb_runs(home: Path, queries: list[str], profiles: list[dict], seconds: int, 
     if serve_has_workers():
         for workers in (1, 2):
             run(f"kb serve --workers {workers}",
-                lambda port, w=workers: server_command("kb_serve", port, workers=w), workers)
+                lambda port, w=workers: server_command("kb_serve", port, home, workers=w), workers)
     else:
-        run("kb serve", lambda port: server_command("kb_serve", port), None)
+        run("kb serve", lambda port: server_command("kb_serve", port, home), None)
         runs.append({"engine": "kb", "server": "kb serve --workers 2", "workers": 2, "endpoint": "/api/search",
                      "skipped": "kb serve has no --workers option in this tree"})
         log("[bench] kb serve has no --workers option: the 2-worker figure was skipped")
     return runs
 
 
-def peer_run(db: Path, cache: Path, queries: list[str], seconds: int) -> dict:
-    """The FTS5 Flask baseline's /api/search under the same server set-up and load."""
+def peer_run(db: Path, cache: Path, queries: list[str], seconds: int, expected: dict[str, int] | None = None,
+             log=print) -> dict:
+    """The FTS5 Flask baseline's /api/search under the same server set-up and load; with `expected` (the
+    peer's own probe totals, from peer-serve) its corpus is checked as kb's are."""
     searches = search_calls(queries)
+    base = {"engine": "fts5", "server": "waitress (kb.serving)", "workers": None}
     with Server(lambda port: server_command("peer_fts5", port, db=db, cache=cache), server_env(), searches[0]) as server:
-        return {"engine": "fts5", "server": "waitress (kb.serving)", "workers": None, "endpoint": "/api/search",
-                **measure(server, searches, seconds)}
+        return measured_runs(server, base, [("/api/search", searches)], seconds, expected, log)[0]

@@ -43,11 +43,9 @@ def _settings(home: Path):
 
 def prepare(home: Path, size: int, procs: int) -> None:
     """Write the synthetic corpus as content files and build it, unless an earlier run did."""
-    from kb.documents import TYPE_FOLDERS
-    from kb.importer import render
     from kb.knowledge import KnowledgeBase
 
-    from .corpus import synthetic_documents
+    from .corpus import synthetic_documents, write_content_files
 
     settings = _settings(home)
     if (home / "index" / "CURRENT").is_file():
@@ -55,13 +53,7 @@ def prepare(home: Path, size: int, procs: int) -> None:
     print(f"[profile_edit] writing {size} documents into {home / 'content'} …", file=sys.stderr)
     with quiet():
         docs = synthetic_documents(size)
-    for doc in docs.values():
-        # the templates' editor links name bundled technologies this corpus does not hold (the bench's
-        # in-memory builds skip the checks that refuse them)
-        doc.meta.pop("related_technologies", None)
-        folder = home / "content" / TYPE_FOLDERS[doc.type]
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{doc.id}.md").write_text(render(doc.meta, doc.body), encoding="utf-8")
+    write_content_files(docs, home / "content")
     print(f"[profile_edit] building ({procs} processes) …", file=sys.stderr)
     with Stopwatch() as sw, quiet():
         knowledge = KnowledgeBase(settings)

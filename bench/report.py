@@ -135,6 +135,12 @@ def http_table(size: int, runs: list[dict]) -> str:
     if kb and peer:
         lines.append(f"| kb/fts5 /api/search, same server | {ratio(kb['req_per_s'], peer['req_per_s'])} | "
                      f"{ratio(kb.get('server_cpu_ms_per_req'), peer.get('server_cpu_ms_per_req'))} | | |")
+    checked = {r["engine"]: r["corpus"]["expected"] for r in measured if r.get("corpus")}
+    if checked:
+        lines += ["", "Corpus check: every measured server answered these probe totals (query → total, '' = every "
+                     "document) as the in-process engine does on the same data, before and after its load: "
+                     + "; ".join(f"{engine} " + ", ".join(f"{q!r} {t}" for q, t in totals.items())
+                                 for engine, totals in checked.items()) + "."]
     return "\n".join(lines)
 
 

@@ -59,6 +59,8 @@ def short(value):
 
 
 def _skipped_zh(reason: str) -> str:
+    if "different corpus" in reason:
+        return "服务的语料与基准语料不一致，见 RESULTS.md"
     return "当前代码的 kb serve 没有 --workers 选项" if "--workers" in reason else "服务未能启动，见 RESULTS.md"
 
 

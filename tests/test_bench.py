@@ -98,6 +98,82 @@ def test_http_runs_cover_search_recommend_workers_and_a_peer(tiny_run):
         assert all(len(r["rss_mb"]) >= 2 and r["non_2xx"] == 0 for r in workers)   # parent and 2 workers
 
 
+@pytest.mark.slow
+@needs_ir_measures
+def test_every_http_run_served_the_benchmarks_corpus(tiny_run):
+    """`kb serve` ran on the CLI's default settings: its warm writer batch rebuilt the index from the bundled
+    content (the home had no content folder), so its rows measured ~528 documents, not the corpus."""
+    from bench.http_load import serve_has_workers
+
+    kb = tiny_run["kb"]
+    probes = kb["corpus"]["probes"]
+    # the document count, and queries that match some documents but not all (another corpus answers otherwise)
+    assert probes[""] == 150 and len(probes) >= 3 and all(0 < t < 150 for q, t in probes.items() if q), probes
+    # after every server ran on the home (writer batches included), its index is still the files' corpus
+    assert kb["corpus"]["index_after_http"] == {"documents": 150, "files_not_indexed": 0}
+    runs = [r for r in tiny_run["_http"]["150"] if r["engine"] == "kb"]
+    servers = {"waitress (kb.serving)"} | ({"kb serve --workers 1", "kb serve --workers 2"} if serve_has_workers()
+                                            else {"kb serve"})
+    assert {r["server"] for r in runs} >= servers
+    for run in runs:
+        if run["server"] == "kb serve --workers 2" and not serve_has_workers():
+            continue
+        assert "skipped" not in run, run
+        corpus = run["corpus"]
+        assert corpus["expected"] == corpus["before"] == corpus["after"] == probes and corpus["idle"], run
+    peer = next(r for r in tiny_run["_http"]["150"] if r["engine"] == "fts5")
+    assert "skipped" not in peer and peer["corpus"]["before"] == peer["corpus"]["after"] == peer["corpus"]["expected"]
+    assert set(peer["corpus"]["expected"]) == set(probes) - {""}
+    from bench.report import http_table
+
+    assert f"kb '' 150, " in http_table(150, tiny_run["_http"]["150"]).splitlines()[-1]     # RESULTS.md says so
+
+
+TOTAL = """
+import sys, http.server
+class Total(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b'{"total": 7}' if self.path.startswith("/api/search") else b""
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Total).serve_forever()
+"""
+
+
+def test_a_server_answering_other_totals_is_reported_as_serving_a_different_corpus():
+    from bench import http_load
+
+    with http_load.Server(lambda port: [sys.executable, "-c", TOTAL, str(port)], http_load.server_env(),
+                          http_load.Call("GET", "/api/search?q=x")) as server:
+        matching = http_load.settle(server, {"": 7, "余热": 7}, timeout=5)
+        other = http_load.settle(server, {"": 150, "余热": 7}, timeout=2)
+        runs = http_load.measured_runs(server, {"engine": "kb", "server": "fake", "workers": None},
+                                       [("/api/search", [])], 1, {"": 150}, log=lambda *a: None, wait_s=1)
+    assert matching["problem"] is None and matching["idle"] and matching["served"] == {"": 7, "余热": 7}
+    assert other["problem"] == "served a different corpus: q='' total 7 (expected 150)" and other["waited_s"] >= 2
+    assert len(runs) == 1 and runs[0]["skipped"].startswith("served a different corpus: q='' total 7")
+
+
+def test_the_corpus_is_written_as_content_files_and_read_back(tmp_path):
+    import dataclasses
+
+    from bench.corpus import documents_on_disk, synthetic_documents
+    from kb.editing import file_version
+
+    docs = synthetic_documents(12)
+    loaded = documents_on_disk(docs, tmp_path / "content")
+    assert list(loaded) == list(docs)
+    for doc in loaded.values():
+        # what every engine indexes carries the file's own hash, so a writer batch over the files changes nothing
+        assert Path(doc.path).parent.parent == tmp_path / "content" and doc.content_hash == file_version(Path(doc.path))
+        assert doc.body == docs[doc.id].body and doc.title == docs[doc.id].title
+    bad = dict(docs)
+    bad["syn-3"] = dataclasses.replace(docs["syn-3"], meta={**docs["syn-3"].meta, "summary": "长" * 400})
+    with pytest.raises(RuntimeError, match=r"does not load .*syn-3\.md"):
+        documents_on_disk(bad, tmp_path / "other")
+
+
 ECHO = """
 import sys, http.server
 class Echo(http.server.BaseHTTPRequestHandler):
