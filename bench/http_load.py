@@ -90,6 +90,19 @@ def tree_cpu_s(pid: int) -> float | None:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def writer_peak_rss_mb(pid: int) -> float | None:
+    """Peak RSS of the tree's index-writer process (`python -m kb.writer_process`, kb serve on Linux), if any."""
+    for member in _tree(pid):
+        try:
+            if b"kb.writer_process" in Path(f"/proc/{member}/cmdline").read_bytes():
+                for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        return round(int(line.split()[1]) / 1024, 1)
+        except OSError:
+            continue
+    return None
+
+
 def tree_peak_rss_mb(pid: int) -> list[float]:
     """Peak RSS (VmHWM) of each process of the tree, in MB, largest first."""
     out = []
@@ -114,14 +127,11 @@ KB_WAITRESS = (
 # `kb serve` itself (kb/cli/serve.py through kb.cli.main) on the bench's settings: the home's content folder
 # only, as the in-process phases and KB_WAITRESS use, not the bundled content the plain CLI adds (its warm
 # writer batch then rebuilt the index to the bundled entries, and the runs measured that corpus). The CLI
-# takes an embedder's CliContext; the app it makes (serving.run calls web.create_app without settings, in
-# each worker) is handed the same settings here, or it would load the default ones again.
+# takes an embedder's CliContext and makes its app with the same settings.
 KB_SERVE = (
-    "import sys, web; from kb.config import load_settings; from kb.cli import main; "
+    "import sys; from kb.config import load_settings; from kb.cli import main; "
     "from kb.cli.common import CliContext; "
     "s = load_settings(sys.argv[1], bundled_content=None, editable_content=sys.argv[1] + '/content'); "
-    "make_app = web.create_app; "
-    "web.create_app = lambda config=None: make_app({'KB_SETTINGS': s, **(config or {})}); "
     "main(sys.argv[2:], obj=CliContext(s), prog_name='kb')")
 
 
@@ -298,6 +308,9 @@ def measure(server: Server, calls: list[Call], seconds: int, connections: int = 
         out["server_cpu_s"] = round(server_cpu, 2)
     out["load"] = load_between(before, after, own_cpu_s=server_cpu)     # "other" includes the load generator
     out["rss_mb"] = tree_peak_rss_mb(server.process.pid)
+    writer = writer_peak_rss_mb(server.process.pid)
+    if writer is not None:          # one of rss_mb: the writer process, which serves no request
+        out["writer_rss_mb"] = writer
     return out
 
 

@@ -127,7 +127,11 @@ def http_table(size: int, runs: list[dict]) -> str:
         if "skipped" in run:
             lines.append(f"| {label} | skipped: {run['skipped']} | | | |")
             continue
-        rss = ", ".join(fmt(m) for m in run.get("rss_mb", [])) or "–"
+        sizes = list(run.get("rss_mb", []))
+        writer = run.get("writer_rss_mb")
+        if writer is not None and writer in sizes:
+            sizes.remove(writer)
+        rss = (", ".join(fmt(m) for m in sizes) or "–") + (f"; index writer {fmt(writer)}" if writer is not None else "")
         lines.append(f"| {label} | {fmt(run['req_per_s'])} | {fmt(run.get('server_cpu_ms_per_req'))} | {rss} | "
                      f"{run['non_2xx']} |")
     same = {(r["engine"], r["endpoint"]): r for r in measured if r["server"] == "waitress (kb.serving)"}

@@ -463,6 +463,26 @@ def test_kb_serve_runs_waitress_with_the_limits(runner, monkeypatch, settings, k
         (300, 15, "127.0.0.1")
 
 
+def test_kb_serve_serves_the_settings_it_was_given(runner, monkeypatch, tmp_path, settings, kb):
+    """An embedder's CliContext settings reach the app `kb serve` makes (the app read KB_* again and put the
+    bundled content back, so the bench's `kb serve` served 528 bundled entries instead of its corpus)."""
+    import web
+    from kb import serving, writer_process
+    from kb.cli import main
+    from kb.cli.common import CliContext
+
+    made = []
+    monkeypatch.setattr(writer_process, "supported", lambda: False)
+    monkeypatch.setattr(serving, "serve", lambda app, host, port, limits: None)
+    monkeypatch.setenv("KB_HOME", str(tmp_path / "elsewhere"))
+    make_app = web.create_app
+    monkeypatch.setattr(web, "create_app", lambda config=None: made.append(config) or make_app(config))
+    result = runner.invoke(main, ["serve", "--no-watch", "--port", "5998"], obj=CliContext(settings))
+    assert result.exit_code == 0, result.output
+    assert made and made[0]["KB_SETTINGS"] == settings
+    assert not (tmp_path / "elsewhere").exists()
+
+
 def test_cli_names_a_bad_setting_and_exports_with_kb_base_url(runner, monkeypatch, settings, kb):
     from kb.cli import main
     from kb.cli.common import CliContext

@@ -50,7 +50,9 @@ def serve(cli: CliContext, host: str, port: int, threads: int, connection_limit:
         click.echo("正在监视内容目录：" + "、".join(str(f) for f in settings.content_dirs if f.is_dir()))
     click.echo(f"清洁生产技术知识库：http://{host}:{port}/  （Ctrl+C 退出）")
     try:
-        serving.run(create_app, settings, host, port, limits, workers=workers, watch=watch)
+        # the app serves this command's settings (an embedder's CliContext too), not settings read again from KB_*
+        serving.run(lambda config=None: create_app({"KB_SETTINGS": settings, **(config or {})}), settings, host, port,
+                    limits, workers=workers, watch=watch)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             fail(f"端口 {port} 已被占用：先停止占用它的程序，或换一个端口，如 kb serve --port {port + 1}")
