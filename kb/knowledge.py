@@ -137,8 +137,10 @@ class KnowledgeBase:
                     self._taxonomy = load_taxonomy()
                     self.analysis = refreshed(self.analysis, self.settings.cache_dir)
                     # Requests still using the old searcher keep their open files (unlinked files stay
-                    # readable); closing it here would break them, so garbage collection closes it.
-                    self._searcher = open_searcher(generation / "index", self.analysis)
+                    # readable); closing it here would break them, so garbage collection closes it. The new
+                    # one is opened by the first search: a process that only builds (the writer process)
+                    # never loads the index's vocabularies (~35 MB at 20k entries).
+                    self._searcher = None
                     self._recommender = None
                     self._generation = generation
         return generation
@@ -160,8 +162,16 @@ class KnowledgeBase:
     def searcher(self) -> Searcher:
         """The live generation's searcher (the engine behind `search`; tools and the engine tests compare its
         paths)."""
-        self.refresh()
-        return self._searcher
+        generation = self.refresh()
+        searcher = self._searcher
+        if searcher is None:
+            with self._lock:
+                if self._searcher is None and generation == self._generation:
+                    self._searcher = open_searcher(generation / "index", self.analysis)
+                searcher = self._searcher
+            if searcher is None:            # a newer generation was swapped in meanwhile
+                return self.searcher()
+        return searcher
 
     def search(self, request: SearchRequest) -> SearchResponse:
         return self.searcher().search(request)

@@ -88,7 +88,7 @@ def test_merge_of_unscored_field_keeps_frequencies(tmp_path):
     segments = [(tmp_path / "a", 0, 2), (tmp_path / "b", 2, 1)]
     live = np.array([True, False, True])
     vocab, indptr, ids, scores = arrays._merge_field(
-        FIELD, segments, live, lambda df: lambda part, first, last: np.asarray(part.tf[first:last], dtype=np.float64))
+        FIELD, segments, live, lambda df: lambda part, first, ids, tf: np.asarray(tf, dtype=np.float64))
     assert vocab == ["x", "y"] and indptr.tolist() == [0, 2, 3]
     assert ids.tolist() == [0, 2, 2] and scores.tolist() == [3.0, 2.0, 7.0]
 

@@ -331,12 +331,13 @@ def _refit(counts: TermCounts, tech_keys: list, case_keys: list, rows: list[Row]
         return None
     width = len(vocabulary)
     tech_matrix = _patched(old_rows, affected_techs, rows[:techs], column_of, idf, remap, width)
-    case_matrix = _patched(old_cases, affected_cases, rows[techs:], column_of, idf, remap, width) \
-        if cases_n else None
+
+    def case_matrix():          # made after the tech matrix was saved and let go, as _fit does
+        return _patched(old_cases, affected_cases, rows[techs:], column_of, idf, remap, width) if cases_n else None
+
     terms = counts.terms
     last = LastModel(Path(), list(tech_keys), list(case_keys), vocabulary, df, idf)
-    return Vocabulary({terms[t]: j for j, t in enumerate(vocabulary.tolist())}, idf), tech_matrix, \
-        (lambda: case_matrix), last
+    return Vocabulary({terms[t]: j for j, t in enumerate(vocabulary.tolist())}, idf), tech_matrix, case_matrix, last
 
 
 def _rows_of(columns, which: np.ndarray, also: list[int]) -> np.ndarray:

@@ -509,9 +509,10 @@ def _segment_arrays(searcher, fields, out_dir: Path, reuse: Path | None) -> list
 
 
 class _SegmentPostings:
-    """One segment's postings of one field, its deleted documents' postings dropped: the global term of
+    """One segment's postings of one field, its deleted documents' postings left out: the global term of
     each local term, the counts per term before (Whoosh's document frequency counts deleted documents) and
-    after the drop, and the live postings' local docnums and frequencies. The arrays are memory-mapped."""
+    after the drop, and the live postings' local docnums and frequencies, read a chunk at a time from the
+    memory-mapped arrays (a segment with deletions is not copied whole: +50 MB per edit at 20k entries)."""
 
     def __init__(self, folder: Path, fieldname: str, offset: int, live: np.ndarray, gid: dict):
         vocab = json.loads((folder / f"{fieldname}.vocab.json").read_text(encoding="utf-8"))
@@ -523,17 +524,30 @@ class _SegmentPostings:
         indptr = np.load(folder / f"{fieldname}.indptr.npy")
         self.counts = np.diff(indptr)
         # plain ndarray views of the mapped files (a np.memmap costs a Python call per slice)
-        self.ids = np.asarray(np.load(folder / f"{fieldname}.ids.npy", mmap_mode="r"))
-        self.tf = np.asarray(np.load(folder / f"{fieldname}.tf.npy", mmap_mode="r"))
+        self._ids = np.asarray(np.load(folder / f"{fieldname}.ids.npy", mmap_mode="r"))
+        self._tf = np.asarray(np.load(folder / f"{fieldname}.tf.npy", mmap_mode="r"))
         self.folder, self.fieldname, self.offset = folder, fieldname, offset
         self.live_counts = self.counts
+        self._live = None          # the segment's live documents, when some are deleted
         if len(live) and not live.all():
-            keep = live[self.ids]
-            dropped = np.flatnonzero(~keep)
+            dropped = np.flatnonzero(~live[self._ids])
             if len(dropped):
-                self.ids, self.tf = self.ids[keep], self.tf[keep]
+                self._live = live
                 term_of = np.searchsorted(indptr, dropped, side="right") - 1
                 self.live_counts = self.counts - np.bincount(term_of, minlength=len(self.counts))
+
+    def chunks(self, size: int):
+        """(first, docnums, frequencies) for the live postings in order, about `size` postings at a time;
+        `first` is the chunk's first live posting's position among the live postings."""
+        at = 0
+        for start in range(0, len(self._ids), size):
+            ids, tf = self._ids[start:start + size], self._tf[start:start + size]
+            if self._live is not None:
+                keep = self._live[ids]
+                ids, tf = ids[keep], tf[keep]
+            if len(ids):
+                yield at, ids, tf
+            at += len(ids)
 
     def lengths(self) -> np.ndarray:
         """The field length of each of the segment's documents (local docnums)."""
@@ -582,7 +596,7 @@ CHUNK_POSTINGS = 1 << 18     # postings scored and placed at a time: a few MB of
 def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np.ndarray, score) -> tuple:
     """The whole index's (vocab, indptr, docnums, scores) for one field: each term's postings in docnum
     order (segments are in docnum order), deleted documents dropped; `score(df)` gives the function that
-    turns a range of one segment's live frequencies into scores, from each term's document frequency over
+    turns a chunk of one segment's live postings into scores, from each term's document frequency over
     all segments (deleted documents included, as Whoosh counts them). A segment's postings are scored a
     chunk at a time and each chunk is placed by the runs that put it in term order, so beside the output
     the merge holds a few MB (the whole field's scores and their buffers were +200 MB for one edit at 20k)."""
@@ -611,12 +625,11 @@ def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np
         run_start = np.asarray(part_starts, dtype=np.int64)
         order = np.argsort(run_start, kind="stable")     # a later segment's new terms come late in term order
         run_start, run_shift = run_start[order], np.asarray(part_shifts, dtype=np.int64)[order]
-        for first in range(0, len(part.ids), CHUNK_POSTINGS):
-            last = min(first + CHUNK_POSTINGS, len(part.ids))
-            position = np.arange(first, last, dtype=np.int64)
+        for first, chunk_ids, chunk_tf in part.chunks(CHUNK_POSTINGS):
+            position = np.arange(first, first + len(chunk_ids), dtype=np.int64)
             dest = position + run_shift[np.searchsorted(run_start, position, side="right") - 1]
-            ids[dest] = part.ids[first:last] + np.int32(part.offset) if part.offset else part.ids[first:last]
-            scores[dest] = scorer(part, first, last)
+            ids[dest] = chunk_ids + np.int32(part.offset) if part.offset else chunk_ids
+            scores[dest] = scorer(part, first, chunk_ids, chunk_tf)
     present = live_df > 0
     vocab = [None] * terms
     for text, i in gid.items():
@@ -630,12 +643,13 @@ def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np
 def compile_arrays(index_dir: Path, out_dir: Path, fields, reuse: Path | None = None) -> None:
     """Write the scored postings of `fields` for the index at index_dir into out_dir, reusing the
     per-segment arrays of a previous generation's out_dir (reuse) for segments it shares."""
-    from whoosh import index as whoosh_index
+    from whoosh.filedb.filestore import FileStorage
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fields = list(fields)
-    ix = whoosh_index.open_dir(str(index_dir))
+    # read through the files, not a mapping Whoosh copies from (see schema.open_index)
+    ix = FileStorage(str(index_dir), supports_mmap=False).open_index()
     try:
         with ix.searcher() as searcher:
             segments = _segment_arrays(searcher, fields, out_dir, Path(reuse) if reuse is not None else None)
@@ -712,7 +726,7 @@ def _bm25f(searcher, bm25, fieldname: str, size: int):
     frequency over all segments (deleted documents included, as Whoosh counts them), Whoosh's average field
     length, and the byte-quantised document lengths; the raw frequency for unscored fields."""
     if bm25 is None or not searcher.schema[fieldname].scorable:
-        return lambda df: lambda part, first, last: np.asarray(part.tf[first:last], dtype=np.float64)
+        return lambda df: lambda part, first, ids, tf: np.asarray(tf, dtype=np.float64)
     return bm25_scorer(size, searcher.avg_field_length(fieldname) or 1, field_b(bm25, fieldname), bm25.K1)
 
 
@@ -721,18 +735,18 @@ def bm25_scorer(size: int, avgfl: float, b: float, k1: float):
     def score(df):
         term_idf = idf(size, df)
 
-        def segment_scores(part: _SegmentPostings, first: int, last: int) -> np.ndarray:
+        def segment_scores(part: _SegmentPostings, first: int, ids: np.ndarray, tf: np.ndarray) -> np.ndarray:
             # internals.bm25, idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * length / avgfl))), with its
-            # length term computed once per document and per segment, on the postings first..last-1: the same
-            # operations on the same numbers (+ and * commute exactly), so the same scores
+            # length term computed once per document and per segment, on one chunk of live postings (`first`:
+            # the chunk's position among them): the same operations on the same numbers (+ and * commute
+            # exactly), so the same scores
             length_norm = part.length_norm(k1, b, avgfl)
-            tf = part.tf[first:last]
             ratio = np.multiply(tf, k1 + 1, dtype=np.float64)
-            denominator = length_norm[part.ids[first:last]]
+            denominator = length_norm[ids]
             denominator += tf
             ratio /= denominator
             del denominator
-            scores = term_idf[part.terms[part.term_of(first, last)]]
+            scores = term_idf[part.terms[part.term_of(first, first + len(ids))]]
             scores *= ratio
             return scores
         return segment_scores
