@@ -167,9 +167,11 @@ def bench_size(size: int, workdir: Path, queries: list[str], args, log) -> tuple
                                          "candidates": queries[:PROBE_CANDIDATES], "count": PROBES}, phases_dir)
         probes = corpus["probes"]
         log(f"[bench] {size} docs: kb over HTTP (corpus probes {probes}) …")
-        kb_runs = http_load.kb_runs(home, queries, selected, seconds, log, expected=probes)
+        edits: list[dict] = []
+        kb_runs = http_load.kb_runs(home, queries, selected, seconds, log, expected=probes, edits=edits)
         kb["corpus"] = {"probes": probes, "index_after_http": index_state(home)}
         kb["http_runs"] = kb_runs
+        kb["http_edits"] = edits
         first = next((r for r in kb_runs if r["endpoint"] == "/api/search" and "skipped" not in r), None)
         if first:
             kb["http"] = first

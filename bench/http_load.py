@@ -421,19 +421,88 @@ def measured_runs(server: "Server", base: dict, endpoints, seconds: int, expecte
     return runs
 
 
+# -- edits through a running server ------------------------------------------------------------------
+EDITOR_TOKEN = "bench-editor-token-0123456789abcdef"
+EDITS = 5
+
+
+def _call(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def edit_word(n: int) -> str:
+    """A word no document holds, one per edit (as bench.profile_edit searches for)."""
+    return "测编" + "".join("零一二三四五六七八九"[int(c)] for c in f"{n:04d}")
+
+
+def edit_run(server: "Server", base: dict, home: Path, count: int = EDITS) -> dict:
+    """`count` edits of one technology entry through `PUT /api/documents/<id>` (an editor's token, If-Match
+    the version read before), each adding a new word: seconds from the request to its acknowledgement
+    (the write is searchable then, through any worker: kb's contract) and whether a search right after
+    finds it; then the entry is put back as it was, so the next server serves the same corpus. The peak
+    RSS of the server's processes and of its index writer process is read after the edits."""
+    import urllib.parse
+
+    doc_id = sorted(p.stem for p in (home / "content" / "technologies").glob("*.md"))[0]
+    auth = {"Authorization": f"Bearer {EDITOR_TOKEN}"}
+    status, body = _call(server.port, "GET", "/api/documents/" + urllib.parse.quote(doc_id), headers=auth)
+    if status != 200:
+        return {**base, "endpoint": "PUT /api/documents", "skipped": f"GET answered {status}: {body[:200]!r}"}
+    current = json.loads(body)
+    original, version = current["markdown"], current["version"]
+    put = {**auth, "Content-Type": "text/markdown; charset=utf-8"}
+    acks, found, errors = [], 0, 0
+    try:
+        for n in range(1, count + 1):
+            word = edit_word(n)
+            text = original.rstrip("\n") + f"\n\n修订{word}：补充适用条件。\n"
+            started = time.perf_counter()
+            status, body = _call(server.port, "PUT", "/api/documents/" + urllib.parse.quote(doc_id),
+                                 text.encode("utf-8"), {**put, "If-Match": version})
+            acks.append(round(time.perf_counter() - started, 3))
+            if status != 200:
+                errors += 1
+                continue
+            version = json.loads(body)["version"]
+            status, body = _call(server.port, "GET", "/api/search?q=" + urllib.parse.quote(word))
+            found += status == 200 and json.loads(body)["total"] >= 1
+    finally:
+        _call(server.port, "PUT", "/api/documents/" + urllib.parse.quote(doc_id), original.encode("utf-8"),
+              {**put, "If-Match": version})
+    ordered = sorted(acks)
+    out = {**base, "endpoint": "PUT /api/documents", "edits": count, "non_2xx": errors, "searchable_on_ack": found,
+           "ack_s": acks, "ack_p50_s": ordered[len(ordered) // 2], "ack_max_s": ordered[-1],
+           "rss_mb": tree_peak_rss_mb(server.process.pid)}
+    writer = writer_peak_rss_mb(server.process.pid)
+    if writer is not None:
+        out["writer_rss_mb"] = writer
+    return out
+
+
 def kb_runs(home: Path, queries: list[str], profiles: list[dict], seconds: int, log=print,
-            expected: dict[str, int] | None = None) -> list[dict]:
+            expected: dict[str, int] | None = None, edits: list[dict] | None = None) -> list[dict]:
     """kb under waitress as the bench always measured it, then `kb serve --workers 1` and `--workers 2`;
-    with `expected` (probe query → total, bench/engines.py kb-corpus) each server's corpus is checked."""
+    with `expected` (probe query → total, bench/engines.py kb-corpus) each server's corpus is checked.
+    With `edits` (a list to fill) each `kb serve` also takes EDITS edits through its API after the loads."""
     searches, recommends = search_calls(queries), recommend_calls(profiles)
     endpoints = [("/api/search", searches), ("/api/recommend", recommends)]
     runs: list[dict] = []
+    if edits is not None:
+        (home / "editor_token").write_text(EDITOR_TOKEN, encoding="utf-8")
 
     def run(label: str, command_for_port, workers: int | None) -> None:
         base = {"engine": "kb", "server": label, "workers": workers}
         try:
             with Server(command_for_port, server_env(home), searches[0]) as server:
                 runs.extend(measured_runs(server, base, endpoints, seconds, expected, log))
+                if edits is not None and workers is not None and not any("skipped" in r for r in runs[-2:]):
+                    edits.append(edit_run(server, base, home))
         except RuntimeError as exc:
             log(f"[bench] {label}: {exc}")
             runs.append({"engine": "kb", "server": label, "workers": workers, "endpoint": "/api/search",

@@ -163,4 +163,27 @@ def size_section(size: int, results: dict, runs: list[dict], meta: dict) -> str:
     parts = [load_heading(size, results, meta), "", table(size, results)]
     if runs:
         parts += ["", http_table(size, runs)]
+    edits = results.get("kb", {}).get("http_edits")
+    if edits:
+        parts += ["", edits_table(size, edits)]
     return "\n".join(parts)
+
+
+def edits_table(size: int, edits: list[dict]) -> str:
+    """Edits through `kb serve`'s API after its loads: acknowledgement time (searchable then) and memory."""
+    lines = [f"| edits through the API, {size} docs (PUT /api/documents, one at a time) | acknowledged → searchable, "
+             f"p50 / max (s, wall) | found by the next search | peak RSS of serving processes (MB) | "
+             f"index writer process peak (MB) | non-2xx |", "|---|---|---|---|---|---|"]
+    for run in edits:
+        label = f"kb — {run['server']}"
+        if "skipped" in run:
+            lines.append(f"| {label} | skipped: {run['skipped']} | | | | |")
+            continue
+        sizes = list(run.get("rss_mb", []))
+        writer = run.get("writer_rss_mb")
+        if writer is not None and writer in sizes:
+            sizes.remove(writer)
+        lines.append(f"| {label} | {fmt(run['ack_p50_s'])} / {fmt(run['ack_max_s'])} | "
+                     f"{run['searchable_on_ack']}/{run['edits']} | {', '.join(fmt(m) for m in sizes) or '–'} | "
+                     f"{fmt(writer) if writer is not None else '–'} | {run['non_2xx']} |")
+    return "\n".join(lines)

@@ -107,6 +107,13 @@ def readme_block(out: dict, command: str) -> str:
         skipped = [r for r in out["_http"].get(size, []) if "skipped" in r]
         lines.append(f"HTTP（{http[0]['tool']}，{http[0]['connections']} 个连接，每项 {http[0]['seconds']} 秒）："
                      + "；".join(parts) + "。" + "".join(f"{r['server']} 未测（{_skipped_zh(r['skipped'])}）。" for r in skipped))
+    for run in kb.get("http_edits", []):
+        if "skipped" not in run:
+            writer = run.get("writer_rss_mb")
+            lines.append(f"经 {run['server']} 的 API 逐次编辑 {run['edits']} 次：确认（此时已可检索）中位 "
+                         f"{fmt(run['ack_p50_s'])} 秒、最长 {fmt(run['ack_max_s'])} 秒（墙钟），紧接的检索找到 "
+                         f"{run['searchable_on_ack']}/{run['edits']} 次"
+                         + (f"；索引写入进程峰值 {fmt(writer)} MB" if writer is not None else "") + "。")
     if out.get("_relevance"):
         lines += ["", "相关性（同一次运行，随附内容，ir_measures）：", "",
                   "| 引擎 | 关键词查询 nDCG@10 | 问题式查询 nDCG@10（编写者判定） | 问题式 nDCG@10（第二评判盲评） | 问题式 success@3（盲评） |",

@@ -129,6 +129,30 @@ def test_every_http_run_served_the_benchmarks_corpus(tiny_run):
     assert f"kb '' 150, " in http_table(150, tiny_run["_http"]["150"]).splitlines()[-1]     # RESULTS.md says so
 
 
+def test_edits_through_kb_serve_are_searchable_when_acknowledged(tiny_run):
+    """Each `kb serve` takes edits through its API after the loads (issue 19: edit → searchable in a running
+    server): every one acknowledged, found by the search right after it, and timed; the index writer is a
+    process of its own whose peak is reported apart; the entry is put back, so the index still equals the files."""
+    import sys as _sys
+
+    from bench.http_load import EDITS, serve_has_workers
+    from bench.report import edits_table
+
+    if not serve_has_workers():
+        pytest.skip("kb serve has no --workers option")
+    edits = tiny_run["kb"]["http_edits"]
+    assert [e["server"] for e in edits] == ["kb serve --workers 1", "kb serve --workers 2"]
+    for run in edits:
+        assert "skipped" not in run, run
+        assert run["edits"] == EDITS and run["non_2xx"] == 0 and run["searchable_on_ack"] == EDITS, run
+        assert len(run["ack_s"]) == EDITS and 0 < run["ack_p50_s"] <= run["ack_max_s"] < 30
+        if _sys.platform.startswith("linux"):
+            assert run["writer_rss_mb"] in run["rss_mb"] and run["writer_rss_mb"] > 30
+    table = edits_table(150, edits)
+    assert table.count("| kb — kb serve --workers") == 2 and f"{EDITS}/{EDITS}" in table
+    assert tiny_run["kb"]["corpus"]["index_after_http"] == {"documents": 150, "files_not_indexed": 0}
+
+
 TOTAL = """
 import sys, http.server
 class Total(http.server.BaseHTTPRequestHandler):
