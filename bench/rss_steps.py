@@ -4,7 +4,8 @@ Opens a built instance (bench.profile_edit writes one) as one server process hol
 each step, VmRSS and VmHWM (peak) from /proc/self/status, split into anonymous (private) and file-backed
 (memory-mapped files, shared by every process serving the generation) pages: opening the knowledge base,
 searches, highlighted searches, the recommender, recommendations, and optionally the index writer's
-batches (`--edits N`, as `kb serve` holds its writer in the same process).
+batches (`--edits N`: in the same process, as `kb serve` holds its writer where it has no writer process;
+with `--writer-only`, no reads: what kb serve's writer process holds, kb/writer_process.py).
 """
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--edits", type=int, default=0, help="index-writer batches after the reads")
+    parser.add_argument("--writer-only", action="store_true",
+                        help="no reads: the process only builds, as kb serve's writer process (kb/writer_process.py)")
     args = parser.parse_args(argv)
     report("start")
     from kb.config import load_settings
@@ -65,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     knowledge = KnowledgeBase(load_settings(home, bundled_content=None, editable_content=home / "content"))
     knowledge.refresh()
     report("knowledge base open")
+    if args.writer_only:
+        queries, asks = [], []
     for q in queries:
         knowledge.search(SearchRequest(text=q, highlight=False))
     report(f"{len(queries)} searches")
@@ -72,12 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         knowledge.search(SearchRequest(text=q, highlight=True))
     report(f"{len(queries)} highlighted searches")
     print("  mapped files:", mapped_files(), flush=True)
-    recommender = knowledge.recommender()
-    report("recommender loaded")
-    for p in asks:
-        recommender.recommend(parse_profile(p, knowledge.taxonomy))
-    report(f"{len(asks)} recommendations")
-    print("  mapped files:", mapped_files(), flush=True)
+    if not args.writer_only:
+        recommender = knowledge.recommender()
+        report("recommender loaded")
+        for p in asks:
+            recommender.recommend(parse_profile(p, knowledge.taxonomy))
+        report(f"{len(asks)} recommendations")
+        print("  mapped files:", mapped_files(), flush=True)
     if args.edits:
         from kb.index_writer import IndexWriter
 
@@ -91,11 +97,12 @@ def main(argv: list[str] | None = None) -> int:
             for k in range(args.edits):
                 path.write_text(original + f"\n修订{k}：补充适用条件。\n", encoding="utf-8")
                 writer.rebuild(timeout=600)
-            report(f"{args.edits} edits")
-            for q in queries:
-                knowledge.search(SearchRequest(text=q, highlight=True))
-            knowledge.recommender().recommend(parse_profile(asks[0], knowledge.taxonomy))
-            report("reads after the edits")
+                report(f"edit {k + 1}")
+            if not args.writer_only:
+                for q in queries:
+                    knowledge.search(SearchRequest(text=q, highlight=True))
+                knowledge.recommender().recommend(parse_profile(asks[0], knowledge.taxonomy))
+                report("reads after the edits")
         finally:
             path.write_text(original, encoding="utf-8")
             writer.rebuild(timeout=600)

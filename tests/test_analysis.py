@@ -33,3 +33,41 @@ def test_dioxin_is_one_word_and_found_under_both_spellings(content, settings):
             assert hits[:1] == ["steel-sinter-dioxin"], query
     finally:
         kb.close()
+
+
+READINGS = """
+import json, sys
+from kb.config import BUNDLED_CONTENT
+from kb.spelling import reading
+chars = sorted({c for p in BUNDLED_CONTENT.rglob("*.md") for c in p.read_text(encoding="utf-8") if "\\u4e00" <= c <= "\\u9fff"})
+readings = [reading(c) for c in chars]
+from pypinyin.constants import PHRASES_DICT
+print(json.dumps({"phrases": bool(PHRASES_DICT), "readings": readings}))
+"""
+
+
+def test_readings_without_pypinyins_phrase_dictionary_are_the_same():
+    """kb.spelling reads single characters, so it imports pypinyin without its phrase dictionary (~40 MB in
+    every process that loads it) and only when it first reads (a build never does): every character of the
+    bundled content reads the same as with the dictionary loaded."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+
+    def run(**env) -> dict:
+        out = subprocess.run([sys.executable, "-c", READINGS], capture_output=True, text=True, check=True,
+                             env={**{k: v for k, v in os.environ.items() if k != "PYPINYIN_NO_PHRASES"},
+                                  "PYTHONPATH": root, **env})
+        return json.loads(out.stdout)
+
+    ours, with_phrases = run(), run(PYPINYIN_NO_PHRASES="")
+    assert not ours["phrases"] and with_phrases["phrases"]
+    assert len(ours["readings"]) > 1500 and ours["readings"] == with_phrases["readings"]
+    # what a build (and the writer process) imports of the search engine does not load pypinyin
+    loaded = subprocess.run([sys.executable, "-c", "import sys, kb.search.whoosh.engine; print('pypinyin' in sys.modules)"],
+                            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": root})
+    assert loaded.stdout.strip() == "False"
