@@ -27,10 +27,9 @@ def plain_text(snippet_html: str) -> str:
 def search_payload(response) -> dict:
     data = search_json(response)
     # what citing a hit needs (its source, year, region), so a consultant does not fetch every document
-    rows = knowledge().store.get_many(h.id for h in response.hits)
+    metas = knowledge().store.meta_many(h.id for h in response.hits)
     for item, hit in zip(data["results"], response.hits):
-        row = rows.get(hit.id)
-        meta = row.meta if row is not None else {}
+        meta = metas.get(hit.id) or {}
         source = meta.get("source") or {}
         item.update(url=url_for("pages.document", doc_id=hit.id), year=hit.year, category=hit.category,
                     province=hit.province, region=meta.get("region"), source_title=source.get("title"),
