@@ -58,6 +58,10 @@ def test_sync_insert_update_delete_round_trip(store, content):
     # an export asks for thousands at once: more ids than SQLite's old parameter limit
     many = [f"missing-{i}" for i in range(2500)] + ["case-coating-vocs", "coking-cdq"]
     assert set(store.get_many(many)) == {"case-coating-vocs", "coking-cdq"}
+    # a search response's front matter per hit: the rows' meta, nothing else, the same over the parameter limit
+    metas = store.meta_many(many + ["../bad id"])
+    assert metas == {i: r.meta for i, r in store.get_many(many).items()}
+    assert metas["coking-cdq"]["summary"].endswith("≤ ≥ ℃。")
 
 
 def test_failed_sync_rolls_back(store, content):
