@@ -133,6 +133,11 @@ def elected(log) -> list[int]:
     return [int(line.split("进程 ")[1].split()[0]) for line in _log(log).splitlines() if "成为本节点的索引写入器" in line]
 
 
+def maps(pid: int) -> str:
+    """The files a process has mapped (its loaded extension modules among them)."""
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
 def cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
@@ -191,6 +196,8 @@ def test_one_serving_process_writes_through_the_writer_process(served):
     assert eventually(lambda: len(elected(log)) == 1, 15), _log(log)
     writer = elected(log)[0]
     assert children(process.pid) == {writer} and "kb.writer_process" in cmdline(writer)
+    # the writer loads scikit-learn at start, not at an editor's first publish (~1 s of it)
+    assert eventually(lambda: "/sklearn/" in maps(writer), 30)
     for i in range(3):
         body = case(f"case-single-{i}").replace("测试用涂装企业VOCs治理案例", f"单进程冷凝水回收第{i}号案例")
         status, answer = request(port, "POST", "/api/cases", body, AUTH)
@@ -199,6 +206,7 @@ def test_one_serving_process_writes_through_the_writer_process(served):
     status, _ = request(port, "POST", "/api/cases", case("case-single-0"), AUTH)
     assert status == 409            # the writer's answers (a taken id) reach the client as before
     assert elected(log) == [writer]
+    assert "/sklearn/" not in maps(process.pid)     # the serving process never fits a model
     process.terminate()             # stopping the server stops its writer, which finishes first
     process.wait(30)
     assert eventually(lambda: not alive(writer), 10)

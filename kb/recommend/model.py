@@ -67,9 +67,15 @@ class Vocabulary:
 
 
 def _transformer():
-    from sklearn.feature_extraction.text import TfidfTransformer    # only where a model is fitted
+    return tfidf_transformer_class()(sublinear_tf=True, norm="l2")
 
-    return TfidfTransformer(sublinear_tf=True, norm="l2")
+
+def tfidf_transformer_class():
+    """scikit-learn's TfidfTransformer, imported only where a model is fitted (a serving process never
+    imports scikit-learn; the writer process imports it at start: kb/writer_process.py preload)."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    return TfidfTransformer
 
 
 def tfidf_idf(counts: sparse.csr_matrix) -> np.ndarray:
