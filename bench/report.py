@@ -127,10 +127,7 @@ def http_table(size: int, runs: list[dict]) -> str:
         if "skipped" in run:
             lines.append(f"| {label} | skipped: {run['skipped']} | | | |")
             continue
-        sizes = list(run.get("rss_mb", []))
-        writer = run.get("writer_rss_mb")
-        if writer is not None and writer in sizes:
-            sizes.remove(writer)
+        sizes, writer = serving_and_writer(run)
         rss = (", ".join(fmt(m) for m in sizes) or "–") + (f"; index writer {fmt(writer)}" if writer is not None else "")
         lines.append(f"| {label} | {fmt(run['req_per_s'])} | {fmt(run.get('server_cpu_ms_per_req'))} | {rss} | "
                      f"{run['non_2xx']} |")
@@ -169,6 +166,15 @@ def size_section(size: int, results: dict, runs: list[dict], meta: dict) -> str:
     return "\n".join(parts)
 
 
+def serving_and_writer(run: dict) -> tuple[list[float], float | None]:
+    """A run's peak RSS per process split into the serving processes' and the index writer process's."""
+    sizes = list(run.get("rss_mb", []))
+    writer = run.get("writer_rss_mb")
+    if writer is not None and writer in sizes:
+        sizes.remove(writer)
+    return sizes, writer
+
+
 def edits_table(size: int, edits: list[dict]) -> str:
     """Edits through `kb serve`'s API after its loads: acknowledgement time (searchable then) and memory."""
     lines = [f"| edits through the API, {size} docs (PUT /api/documents, one at a time) | acknowledged → searchable, "
@@ -179,10 +185,7 @@ def edits_table(size: int, edits: list[dict]) -> str:
         if "skipped" in run:
             lines.append(f"| {label} | skipped: {run['skipped']} | | | | |")
             continue
-        sizes = list(run.get("rss_mb", []))
-        writer = run.get("writer_rss_mb")
-        if writer is not None and writer in sizes:
-            sizes.remove(writer)
+        sizes, writer = serving_and_writer(run)
         lines.append(f"| {label} | {fmt(run['ack_p50_s'])} / {fmt(run['ack_max_s'])} | "
                      f"{run['searchable_on_ack']}/{run['edits']} | {', '.join(fmt(m) for m in sizes) or '–'} | "
                      f"{fmt(writer) if writer is not None else '–'} | {run['non_2xx']} |")
