@@ -564,7 +564,19 @@ class _SegmentPostings:
         """The local term (index into `terms`) of each live posting first..last-1."""
         if getattr(self, "_ends", None) is None:
             self._ends = np.cumsum(self.live_counts)
-        return np.searchsorted(self._ends, np.arange(first, last, dtype=np.int64), side="right")
+            self._starts = self._ends - self.live_counts
+        i0, lengths = spans_in(self._starts, self._ends, first, last)
+        return np.repeat(np.arange(i0, i0 + len(lengths), dtype=np.int64), lengths)
+
+
+def spans_in(starts: np.ndarray, stops: np.ndarray, first: int, last: int) -> tuple[int, np.ndarray]:
+    """For contiguous spans in order (span i covers starts[i]..stops[i]-1, each starting where the one before
+    stopped): the first span that reaches into first..last-1 and how many of those positions each span from
+    there holds. A chunk's positions are then mapped to their spans with one np.repeat, in linear time,
+    instead of a binary search per position (which was a third of an edit's array compile at 20k)."""
+    i0 = int(np.searchsorted(stops, first, side="right"))
+    i1 = int(np.searchsorted(starts, last, side="left"))
+    return i0, np.minimum(stops[i0:i1], last) - np.maximum(starts[i0:i1], first)
 
 
 def _merged_order(parts: list[_SegmentPostings]) -> list[tuple[int, int, int]]:
@@ -613,21 +625,26 @@ def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np
     total = int(live_df.sum())
     ids = np.empty(total, dtype=np.int32)
     scores = np.empty(total, dtype=np.float64)
-    starts: list[list[int]] = [[] for _ in parts]      # per part: each run's start and output shift
+    starts: list[list[int]] = [[] for _ in parts]      # per part: each run's start, end and output shift
+    ends: list[list[int]] = [[] for _ in parts]
     shifts: list[list[int]] = [[] for _ in parts]
     at = 0
     for k, a, b in runs:
         starts[k].append(a)
+        ends[k].append(b)
         shifts[k].append(at - a)
         at += b - a
     scorer = score(df)
-    for part, part_starts, part_shifts in zip(parts, starts, shifts):
+    for part, part_starts, part_ends, part_shifts in zip(parts, starts, ends, shifts):
         run_start = np.asarray(part_starts, dtype=np.int64)
         order = np.argsort(run_start, kind="stable")     # a later segment's new terms come late in term order
-        run_start, run_shift = run_start[order], np.asarray(part_shifts, dtype=np.int64)[order]
+        run_start, run_end = run_start[order], np.asarray(part_ends, dtype=np.int64)[order]
+        run_shift = np.asarray(part_shifts, dtype=np.int64)[order]
         for first, chunk_ids, chunk_tf in part.chunks(CHUNK_POSTINGS):
-            position = np.arange(first, first + len(chunk_ids), dtype=np.int64)
-            dest = position + run_shift[np.searchsorted(run_start, position, side="right") - 1]
+            last = first + len(chunk_ids)
+            i0, lengths = spans_in(run_start, run_end, first, last)
+            dest = np.arange(first, last, dtype=np.int64)
+            dest += np.repeat(run_shift[i0:i0 + len(lengths)], lengths)
             ids[dest] = chunk_ids + np.int32(part.offset) if part.offset else chunk_ids
             scores[dest] = scorer(part, first, chunk_ids, chunk_tf)
     present = live_df > 0
