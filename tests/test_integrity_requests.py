@@ -517,7 +517,7 @@ def test_a_killed_parallel_build_leaves_no_whoosh_writer_processes(tmp_path):
         "import kb.search.whoosh.segments as segments\n"
         "original = segments._write_one_segment\n"
         "def slow(*args):\n"
-        "    print(os.getpid(), flush=True)     # in each forked writer process\n"
+        "    os.write(1, f'{os.getpid()}\\n'.encode())     # in each forked writer process, one write per line\n"
         "    time.sleep(60)\n"
         "    original(*args)\n"
         "segments._write_one_segment = slow\n"
