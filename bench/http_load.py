@@ -213,30 +213,29 @@ class Server:
         self.stop()
 
 
-def request(port: int, call: Call) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+def exchange(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
+             timeout: float = 30) -> tuple[int, bytes]:
+    """One request on a new loopback connection: the status and the body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request(call.method, call.path, body=call.body,
-                     headers={"Content-Type": "application/json"} if call.body else {})
+        conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
-        response.read()
-        return response.status
+        return response.status, response.read()
     finally:
         conn.close()
+
+
+def request(port: int, call: Call) -> int:
+    return exchange(port, call.method, call.path, call.body,
+                    {"Content-Type": "application/json"} if call.body else {})[0]
 
 
 def search_total(port: int, q: str) -> int | None:
     """The `total` the server's /api/search answers for q (None: not a 200 JSON answer with a total)."""
     import urllib.parse
 
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("GET", "/api/search?q=" + urllib.parse.quote(q))
-        response = conn.getresponse()
-        body = response.read()
-    finally:
-        conn.close()
-    if response.status != 200:
+    status, body = exchange(port, "GET", "/api/search?q=" + urllib.parse.quote(q))
+    if status != 200:
         return None
     try:
         total = json.loads(body).get("total")
@@ -426,16 +425,6 @@ EDITOR_TOKEN = "bench-editor-token-0123456789abcdef"
 EDITS = 5
 
 
-def _call(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 def edit_word(n: int) -> str:
     """A word no document holds, one per edit (as bench.profile_edit searches for)."""
     return "测编" + "".join("零一二三四五六七八九"[int(c)] for c in f"{n:04d}")
@@ -451,7 +440,7 @@ def edit_run(server: "Server", base: dict, home: Path, count: int = EDITS) -> di
 
     doc_id = sorted(p.stem for p in (home / "content" / "technologies").glob("*.md"))[0]
     auth = {"Authorization": f"Bearer {EDITOR_TOKEN}"}
-    status, body = _call(server.port, "GET", "/api/documents/" + urllib.parse.quote(doc_id), headers=auth)
+    status, body = exchange(server.port, "GET", "/api/documents/" + urllib.parse.quote(doc_id), headers=auth)
     if status != 200:
         return {**base, "endpoint": "PUT /api/documents", "skipped": f"GET answered {status}: {body[:200]!r}"}
     current = json.loads(body)
@@ -463,18 +452,17 @@ def edit_run(server: "Server", base: dict, home: Path, count: int = EDITS) -> di
             word = edit_word(n)
             text = original.rstrip("\n") + f"\n\n修订{word}：补充适用条件。\n"
             started = time.perf_counter()
-            status, body = _call(server.port, "PUT", "/api/documents/" + urllib.parse.quote(doc_id),
-                                 text.encode("utf-8"), {**put, "If-Match": version})
+            status, body = exchange(server.port, "PUT", "/api/documents/" + urllib.parse.quote(doc_id),
+                                    text.encode("utf-8"), {**put, "If-Match": version}, timeout=120)
             acks.append(round(time.perf_counter() - started, 3))
             if status != 200:
                 errors += 1
                 continue
             version = json.loads(body)["version"]
-            status, body = _call(server.port, "GET", "/api/search?q=" + urllib.parse.quote(word))
-            found += status == 200 and json.loads(body)["total"] >= 1
+            found += (search_total(server.port, word) or 0) >= 1
     finally:
-        _call(server.port, "PUT", "/api/documents/" + urllib.parse.quote(doc_id), original.encode("utf-8"),
-              {**put, "If-Match": version})
+        exchange(server.port, "PUT", "/api/documents/" + urllib.parse.quote(doc_id), original.encode("utf-8"),
+                 {**put, "If-Match": version}, timeout=120)
     ordered = sorted(acks)
     out = {**base, "endpoint": "PUT /api/documents", "edits": count, "non_2xx": errors, "searchable_on_ack": found,
            "ack_s": acks, "ack_p50_s": ordered[len(ordered) // 2], "ack_max_s": ordered[-1],

@@ -25,6 +25,7 @@ the server for one process and on systems without fork.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass, replace
@@ -300,17 +301,11 @@ def run(app_factory: Callable[..., Callable], settings, host: str, port: int, li
     once per node: by the writer process, or (elsewhere) by this process; if the writer process dies, the
     serving process elected in its place watches them."""
     from . import writer_process
-    from .watch import watch_content
 
-    def on_elected(writer) -> None:
-        """The node's writer is ready: warm it (the first batch reads and checks every content file; its
-        caches then make later batches cheap) and watch the content folders if asked."""
-        writer.request()
-        if watch:
-            watch_content(writer)
-
+    on_elected = functools.partial(start_writing, watch=watch)
     separate = writer_process.supported()
-    if separate or (workers > 1 and can_fork()):
+    several = workers > 1 and can_fork()
+    if separate or several:
         from .instance_secret import ensure_secret_key
         from .shared_writer import SharedIndexWriter
 
@@ -322,7 +317,7 @@ def run(app_factory: Callable[..., Callable], settings, host: str, port: int, li
         def shared_writer(knowledge) -> SharedIndexWriter:
             return SharedIndexWriter(knowledge, secret_key, on_elected).start()
 
-        if workers > 1 and can_fork():
+        if several:
             serve_workers(lambda: app_factory({"KB_INDEX_WRITER": shared_writer}), host, port, workers, limits)
         else:
             serve(app_factory({"KB_INDEX_WRITER": shared_writer}), host, port, limits)
@@ -330,6 +325,17 @@ def run(app_factory: Callable[..., Callable], settings, host: str, port: int, li
     app = app_factory()
     on_elected(app.extensions["kb_rebuilder"])
     serve(app, host, port, limits)
+
+
+def start_writing(writer, watch: bool) -> None:
+    """The node's writer is ready (in the writer process, or a serving process elected in its place): warm
+    it (the first batch reads and checks every content file; its caches then make later batches cheap)
+    and watch the content folders if asked."""
+    from .watch import watch_content
+
+    writer.request()
+    if watch:
+        watch_content(writer)
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -21,28 +21,23 @@ MAX_WORD = 8
 
 @lru_cache(maxsize=20000)
 def _syllable(ch: str) -> str:
-    return (_pinyin()(ch, style=_style().NORMAL, errors="ignore") or [ch])[0]
+    lazy_pinyin, normal = _pinyin()
+    return (lazy_pinyin(ch, style=normal, errors="ignore") or [ch])[0]
 
 
 @lru_cache(maxsize=1)
 def _pinyin():
-    """pypinyin's lazy_pinyin, imported at the first reading: a process that only builds (kb build, the
-    writer process) never spells. Readings are of single characters, so pypinyin's phrase dictionary
-    (~40 MB in every process that loads it, with its segmenter) is not loaded (PYPINYIN_NO_PHRASES, read by
-    pypinyin at import; a value set by the caller is kept): the readings are the same (tests/test_analysis.py)."""
+    """pypinyin's lazy_pinyin and its toneless style, imported at the first reading: a process that only
+    builds (kb build, the writer process) never spells. Readings are of single characters, so pypinyin's
+    phrase dictionary (~40 MB in every process that loads it, with its segmenter) is not loaded
+    (PYPINYIN_NO_PHRASES, read by pypinyin at import; a value set by the caller is kept): the readings are
+    the same (tests/test_analysis.py)."""
     import os
 
     os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")
-    from pypinyin import lazy_pinyin
+    from pypinyin import Style, lazy_pinyin
 
-    return lazy_pinyin
-
-
-def _style():
-    from pypinyin import Style
-
-    _pinyin()
-    return Style
+    return lazy_pinyin, Style.NORMAL
 
 
 def reading(word: str) -> str:

@@ -45,6 +45,13 @@ class DocumentRow(Base):
         return data
 
 
+def _id_chunks(ids: Iterable[str], size: int = 900) -> Iterator[list[str]]:
+    """The ids a row can have, in lists under SQLite's old 999-parameter limit."""
+    ids = [i for i in ids if _storable(i)]
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -144,11 +151,9 @@ class Store:
             return session.get(DocumentRow, (self.namespace, doc_id))
 
     def get_many(self, ids: Iterable[str]) -> dict[str, DocumentRow]:
-        ids = [i for i in ids if _storable(i)]
         found: dict[str, DocumentRow] = {}
         with Session(self.engine, expire_on_commit=False) as session:
-            for start in range(0, len(ids), 900):      # under SQLite's old 999-parameter limit
-                chunk = ids[start:start + 900]
+            for chunk in _id_chunks(ids):
                 found.update((r.id, r) for r in session.scalars(
                     select(DocumentRow).where(self._mine(), DocumentRow.id.in_(chunk))))
         return found
@@ -156,11 +161,9 @@ class Store:
     def meta_many(self, ids: Iterable[str]) -> dict[str, dict]:
         """id → front matter of these documents: one Core query of two columns, no ORM rows and no bodies
         (what a search response adds to each hit; get_many's full rows were a third of /api/search's CPU)."""
-        ids = [i for i in ids if _storable(i)]
         found: dict[str, dict] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), 900):      # under SQLite's old 999-parameter limit
-                chunk = ids[start:start + 900]
+            for chunk in _id_chunks(ids):
                 rows = conn.execute(select(DocumentRow.id, DocumentRow.meta)
                                     .where(self._mine(), DocumentRow.id.in_(chunk)))
                 found.update((doc_id, meta) for doc_id, meta in rows)     # a Result has keys(): not a mapping

@@ -4,8 +4,8 @@ A batch build holds what serving does not need: every content file parsed and ch
 after a start reads them all), the recommender's term counts, a segment merge and a model refit at a time.
 At 20,000 entries that was about +210 MB after the first batch and +450 MB at an edit's peak, in the one
 process that also served, so `kb serve --workers 1` peaked near 1 GB with edits and each CPU spike of a
-batch stalled that process's requests. Here the writer is a process started before the servers (spawned,
-so it inherits none of the starting command's memory): it wins the node's writer election
+batch stalled that process's requests. Here the writer is a process started before the servers (a new
+program, so it inherits none of the starting command's memory): it wins the node's writer election
 (kb/shared_writer.py) and answers the serving processes over the same socket as a writer worker did. The
 serving processes keep standing for election, so if the writer process dies one of them takes over, as
 before; the writer process exits with the command (SIGTERM at exit, and the kernel's SIGKILL if the command
@@ -98,7 +98,7 @@ def _main(settings, watch: bool, parent: int) -> None:
     from .instance_secret import ensure_secret_key
     from .knowledge import KnowledgeBase
     from .shared_writer import SharedIndexWriter
-    from .watch import watch_content
+    from .serving import start_writing
     from .workers import die_with_parent
 
     die_with_parent(parent)
@@ -115,9 +115,7 @@ def _main(settings, watch: bool, parent: int) -> None:
             sys.stdout.buffer.flush()
 
     def on_elected(writer) -> None:
-        writer.request()          # the first batch reads and checks every file; later ones re-read only edits
-        if watch:
-            watch_content(writer)
+        start_writing(writer, watch)
         ready()
         preload(knowledge)
 

@@ -535,6 +535,9 @@ class _SegmentPostings:
                 self._live = live
                 term_of = np.searchsorted(indptr, dropped, side="right") - 1
                 self.live_counts = self.counts - np.bincount(term_of, minlength=len(self.counts))
+        self.term_ends = np.cumsum(self.live_counts)     # each term's live postings: term_starts[t]..term_ends[t]-1
+        self.term_starts = self.term_ends - self.live_counts
+        self._norm_key, self._norm = None, None     # BM25's length term, for the scorer's (k1, b, avgfl)
 
     def chunks(self, size: int):
         """(first, docnums, frequencies) for the live postings in order, about `size` postings at a time;
@@ -556,16 +559,13 @@ class _SegmentPostings:
     def length_norm(self, k1: float, b: float, avgfl: float) -> np.ndarray:
         """BM25's per-document length term k1·((1−b) + b·length/avgfl), computed once per segment."""
         key = (k1, b, avgfl)
-        if getattr(self, "_norm_key", None) != key:
+        if self._norm_key != key:
             self._norm_key, self._norm = key, k1 * ((1 - b) + b * self.lengths() / avgfl)
         return self._norm
 
     def term_of(self, first: int, last: int) -> np.ndarray:
         """The local term (index into `terms`) of each live posting first..last-1."""
-        if getattr(self, "_ends", None) is None:
-            self._ends = np.cumsum(self.live_counts)
-            self._starts = self._ends - self.live_counts
-        i0, lengths = spans_in(self._starts, self._ends, first, last)
+        i0, lengths = spans_in(self.term_starts, self.term_ends, first, last)
         return np.repeat(np.arange(i0, i0 + len(lengths), dtype=np.int64), lengths)
 
 
@@ -585,12 +585,11 @@ def _merged_order(parts: list[_SegmentPostings]) -> list[tuple[int, int, int]]:
     that no other part interleaves make one run, so a large segment is copied in a few long slices."""
     terms, seg, start, stop = [], [], [], []
     for k, part in enumerate(parts):
-        ends = np.cumsum(part.live_counts)
         present = part.live_counts > 0
         terms.append(part.terms[present])
         seg.append(np.full(int(present.sum()), k, dtype=np.int64))
-        start.append((ends - part.live_counts)[present])
-        stop.append(ends[present])
+        start.append(part.term_starts[present])
+        stop.append(part.term_ends[present])
     terms, seg, start, stop = (np.concatenate(a) if a else EMPTY_IDS for a in (terms, seg, start, stop))
     order = np.lexsort((seg, terms))
     seg, start, stop = seg[order], start[order], stop[order]
@@ -625,26 +624,19 @@ def _merge_field(fieldname: str, segments: list[tuple[Path, int, int]], live: np
     total = int(live_df.sum())
     ids = np.empty(total, dtype=np.int32)
     scores = np.empty(total, dtype=np.float64)
-    starts: list[list[int]] = [[] for _ in parts]      # per part: each run's start, end and output shift
-    ends: list[list[int]] = [[] for _ in parts]
-    shifts: list[list[int]] = [[] for _ in parts]
-    at = 0
-    for k, a, b in runs:
-        starts[k].append(a)
-        ends[k].append(b)
-        shifts[k].append(at - a)
-        at += b - a
+    run_part, run_start, run_end = (np.array(column, dtype=np.int64) for column in zip(*runs)) if runs else \
+        (EMPTY_IDS, EMPTY_IDS, EMPTY_IDS)
+    run_shift = np.cumsum(run_end - run_start) - run_end        # output position of the run's first posting, less its start
     scorer = score(df)
-    for part, part_starts, part_ends, part_shifts in zip(parts, starts, ends, shifts):
-        run_start = np.asarray(part_starts, dtype=np.int64)
-        order = np.argsort(run_start, kind="stable")     # a later segment's new terms come late in term order
-        run_start, run_end = run_start[order], np.asarray(part_ends, dtype=np.int64)[order]
-        run_shift = np.asarray(part_shifts, dtype=np.int64)[order]
+    for k, part in enumerate(parts):
+        mine = np.flatnonzero(run_part == k)
+        mine = mine[np.argsort(run_start[mine], kind="stable")]    # a later segment's new terms come late in term order
+        starts, ends, shifts = run_start[mine], run_end[mine], run_shift[mine]
         for first, chunk_ids, chunk_tf in part.chunks(CHUNK_POSTINGS):
             last = first + len(chunk_ids)
-            i0, lengths = spans_in(run_start, run_end, first, last)
+            i0, lengths = spans_in(starts, ends, first, last)
             dest = np.arange(first, last, dtype=np.int64)
-            dest += np.repeat(run_shift[i0:i0 + len(lengths)], lengths)
+            dest += np.repeat(shifts[i0:i0 + len(lengths)], lengths)
             ids[dest] = chunk_ids + np.int32(part.offset) if part.offset else chunk_ids
             scores[dest] = scorer(part, first, chunk_ids, chunk_tf)
     present = live_df > 0
