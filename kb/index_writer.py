@@ -39,6 +39,17 @@ def _malloc_trim():
         return None
 
 
+def start_writing(writer, watch: bool) -> None:
+    """The node's writer is ready (in the writer process, or a serving process elected in its place): warm
+    it (the first batch reads and checks every content file; its caches then make later batches cheap)
+    and watch the content folders if asked."""
+    from .watch import watch_content
+
+    writer.request()
+    if watch:
+        watch_content(writer)
+
+
 @dataclass
 class BatchStats:
     """What the writer has done so far: how many builds for how many requests."""

@@ -301,6 +301,7 @@ def run(app_factory: Callable[..., Callable], settings, host: str, port: int, li
     once per node: by the writer process, or (elsewhere) by this process; if the writer process dies, the
     serving process elected in its place watches them."""
     from . import writer_process
+    from .index_writer import start_writing
 
     on_elected = functools.partial(start_writing, watch=watch)
     separate = writer_process.supported()
@@ -325,17 +326,6 @@ def run(app_factory: Callable[..., Callable], settings, host: str, port: int, li
     app = app_factory()
     on_elected(app.extensions["kb_rebuilder"])
     serve(app, host, port, limits)
-
-
-def start_writing(writer, watch: bool) -> None:
-    """The node's writer is ready (in the writer process, or a serving process elected in its place): warm
-    it (the first batch reads and checks every content file; its caches then make later batches cheap)
-    and watch the content folders if asked."""
-    from .watch import watch_content
-
-    writer.request()
-    if watch:
-        watch_content(writer)
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -98,7 +98,7 @@ def _main(settings, watch: bool, parent: int) -> None:
     from .instance_secret import ensure_secret_key
     from .knowledge import KnowledgeBase
     from .shared_writer import SharedIndexWriter
-    from .serving import start_writing
+    from .index_writer import start_writing
     from .workers import die_with_parent
 
     die_with_parent(parent)
